@@ -1,0 +1,1 @@
+"""Servers configured as the official protocol test suites expect, and interop helpers."""
