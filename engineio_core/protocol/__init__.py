@@ -5,6 +5,56 @@ Nothing here performs I/O, reads the clock or draws random numbers.
 
 from __future__ import annotations
 
+from .client import CLIENT_TRANSITIONS, ClientInput, ClientSession, ClientState
+from .config import TRANSPORTS, ServerConfig, available_upgrades, open_packet_data
 from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from .events import Event, MessageReceived, Opened, SessionClosed, Upgraded, UpgradeFailed
+from .packet import (
+    Packet,
+    PacketType,
+    decode_text_packet,
+    decode_ws_frame,
+    encode_text_packet,
+    encode_ws_frame,
+)
+from .payload import SEPARATOR, decode_payload, encode_payload
+from .request import ERROR_MESSAGES, RequestKind, check_request, error_body, request_error
+from .server import SERVER_TRANSITIONS, ServerInput, ServerSession, ServerState
 
-__all__ = ["LocalProtocolError", "ProtocolError", "RemoteProtocolError"]
+__all__ = [
+    "CLIENT_TRANSITIONS",
+    "ERROR_MESSAGES",
+    "SEPARATOR",
+    "SERVER_TRANSITIONS",
+    "TRANSPORTS",
+    "ClientInput",
+    "ClientSession",
+    "ClientState",
+    "Event",
+    "LocalProtocolError",
+    "MessageReceived",
+    "Opened",
+    "Packet",
+    "PacketType",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "RequestKind",
+    "ServerConfig",
+    "ServerInput",
+    "ServerSession",
+    "ServerState",
+    "SessionClosed",
+    "UpgradeFailed",
+    "Upgraded",
+    "available_upgrades",
+    "check_request",
+    "decode_payload",
+    "decode_text_packet",
+    "decode_ws_frame",
+    "encode_payload",
+    "encode_text_packet",
+    "encode_ws_frame",
+    "error_body",
+    "open_packet_data",
+    "request_error",
+]

@@ -1,0 +1,62 @@
+"""HTTP long-polling payloads: several packets in one HTTP body.
+
+Format (engine.io-protocol README, "Packet encoding / HTTP long-polling"): the text-encoded packets
+joined by the record separator ``"\\x1e"``; binary messages as ``"b"`` + base64; the whole body is
+UTF-8.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .errors import LocalProtocolError, RemoteProtocolError
+from .packet import Packet, decode_text_packet, encode_text_packet
+
+__all__ = ["SEPARATOR", "decode_payload", "encode_payload"]
+
+SEPARATOR = "\x1e"
+
+
+def encode_payload(packets: Iterable[Packet]) -> bytes:
+    """Encode packets as one polling body (UTF-8).
+
+    Raises:
+        LocalProtocolError: no packets, or a text payload containing the separator ``"\\x1e"``
+            (the protocol cannot frame it; the reference would silently corrupt it).
+    """
+    parts: list[str] = []
+    for packet in packets:
+        if isinstance(packet.data, str) and SEPARATOR in packet.data:
+            raise LocalProtocolError(
+                "a text packet sent over long-polling cannot contain the record separator \\x1e",
+                http_status=None, ws_close_code=None,
+            )
+        parts.append(encode_text_packet(packet))
+    if not parts:
+        raise LocalProtocolError("an empty payload cannot be encoded",
+                                 http_status=None, ws_close_code=None)
+    return SEPARATOR.join(parts).encode("utf-8")
+
+
+def decode_payload(body: bytes, *, max_payload: int) -> list[Packet]:
+    """Decode one polling body into its packets; all or nothing.
+
+    Args:
+        body: the raw HTTP body.
+        max_payload: the largest body accepted, in bytes (Node's ``maxHttpBufferSize``).
+
+    Raises:
+        RemoteProtocolError: ``http_status`` 413 and reason ``"transport error"`` when the body is
+            larger than ``max_payload``; reason ``"parse error"`` for bad UTF-8, an empty segment,
+            an unknown packet type or bad base64.
+    """
+    if len(body) > max_payload:
+        raise RemoteProtocolError(
+            f"payload of {len(body)} bytes exceeds max_payload={max_payload}",
+            reason="transport error", http_status=413, ws_close_code=1009,
+        )
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RemoteProtocolError("payload is not valid UTF-8", reason="parse error") from exc
+    return [decode_text_packet(segment) for segment in text.split(SEPARATOR)]

@@ -1,0 +1,498 @@
+"""``ServerSession``: one Engine.IO v4 session, server side, with no I/O.
+
+The runtime (one driver task per session) feeds it what arrives and pulls what must be written:
+
+Inputs (each takes ``now``, seconds, and returns the events that became due, in order):
+    ``start_poll(now=)``                 a polling GET arrived; it stays *parked* until answered.
+    ``receive_poll_body(body, now=)``    a polling POST body.
+    ``receive_ws_message(data, now=)``   a message on the active WebSocket.
+    ``begin_upgrade(now=)``              a WebSocket for this sid connected: it is the *probe*.
+    ``receive_probe_message(data, now=)`` a message on the probe.
+    ``probe_closed(now=)``               the probe went away before the upgrade completed.
+    ``transport_closed(reason=, now=)``  the active transport died (``"transport close"`` for a
+                                         clean WebSocket close, ``"transport error"`` otherwise).
+    ``handle_timeout(now=)``             fires the deadlines that are due; a no-op when early.
+    ``close(now=None)``                  the application closes the session ("forced close").
+    ``send_message(data)``               queue an outbound message.
+
+Outputs:
+    ``poll_ready()`` → answer the parked GET now?   ``take_poll_payload()`` → its body.
+    ``take_ws_frames()`` → frames for the active WebSocket (``[]`` while on polling).
+    ``take_probe_frames()`` → frames for the probe (``"3probe"``).
+    ``next_deadline()`` → earliest deadline or ``None``, no side effect.
+    ``events_after_error()`` → the events left behind by a ``ProtocolError`` (e.g. the messages
+    decoded before it and ``SessionClosed``).
+
+Events that do not come from an input (``close()`` on a WebSocket, the close packet leaving with
+a poll) are due at once: ``next_deadline()`` then returns the time of the last input, and the next
+``handle_timeout`` (or any other input) returns them.
+
+Rules, after Node's ``engine.io`` (``lib/socket.ts``, ``lib/transports/polling.ts``):
+
+- Heartbeat: a ping is queued ``ping_interval`` after the open (or after the last pong); no pong
+  within ``ping_timeout`` of the ping closes the session with ``"ping timeout"``. Any pong restarts
+  the interval (Node's ``pingIntervalTimer.refresh()``), so a pong flood never adds pings.
+- A second GET while one is parked is an error: the parked GET is answered with ``"1"``, the
+  session closes with ``"transport error"``, the new GET is refused (400).
+- A client ``"1"`` packet closes with ``"transport close"``; a parked GET then gets ``"6"``.
+  Errors (parse, ping timeout, transport error) answer a parked GET with ``"1"``.
+- ``close()`` on polling queues ``"1"`` after the pending messages and closes when a poll takes it
+  (or after ``close_timeout``); on WebSocket it closes at once, pending frames still taken.
+- Upgrade (engine.io-protocol README, "Upgrade"): ``"2probe"`` on the probe → ``"3probe"``; from
+  then on a parked GET is answered at once (``"6"`` if nothing is queued) so the client can pause
+  polling; ``"5"`` completes it and the WebSocket takes everything still queued, in order. Any
+  other probe packet, the probe closing or ``upgrade_timeout`` abort the upgrade
+  (``UpgradeFailed``), never the session. A GET still parked after the upgrade gets ``"6"``.
+- Packets received while closing are ignored, except ``"1"``.
+- Once closed: ``start_poll``, ``receive_poll_body`` and ``begin_upgrade`` raise (code 1,
+  "Session ID unknown"); every other input is ignored and returns ``[]``; ``send_message`` is
+  ignored; a GET still parked is answered (``poll_ready()`` is true).
+
+Known differences from Node: a ``"1"`` packet on the WebSocket closes the session (Node ignores
+it and waits for the socket to close); a polling body is rejected whole when any part is malformed
+(Node delivers the packets before the bad one); a body over ``max_payload`` closes the session.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+
+from .config import ServerConfig, available_upgrades, open_packet_data
+from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from .events import Event, MessageReceived, SessionClosed, Upgraded, UpgradeFailed
+from .packet import Packet, PacketType, decode_ws_frame, encode_ws_frame
+from .payload import SEPARATOR, decode_payload, encode_payload
+
+__all__ = ["SERVER_TRANSITIONS", "ServerInput", "ServerSession", "ServerState"]
+
+
+class ServerState(enum.Enum):
+    POLLING = "polling"  # open on long-polling, no upgrade under way
+    PROBING = "probing"  # a probe WebSocket is connected, "2probe" not seen yet
+    UPGRADING = "upgrading"  # "3probe" sent, waiting for "5"
+    WEBSOCKET = "websocket"  # open on WebSocket
+    CLOSING = "closing"  # close() on polling: "1" queued, waiting for a poll to take it
+    CLOSED = "closed"
+
+
+class ServerInput(enum.Enum):
+    POLL_GET = enum.auto()
+    POLL_POST = enum.auto()
+    WS_MESSAGE = enum.auto()
+    BEGIN_UPGRADE = enum.auto()
+    PROBE_PING = enum.auto()
+    PROBE_UPGRADE = enum.auto()
+    PROBE_ABORT = enum.auto()
+    LOCAL_CLOSE = enum.auto()
+    CLOSE_SENT = enum.auto()
+    REMOTE_CLOSE = enum.auto()
+    FAIL = enum.auto()
+
+
+_S = ServerState
+_I = ServerInput
+_POLLING_LIKE = (_S.POLLING, _S.PROBING, _S.UPGRADING)
+
+SERVER_TRANSITIONS: dict[tuple[ServerState, ServerInput], ServerState] = {
+    **{(s, i): s for s in (*_POLLING_LIKE, _S.CLOSING) for i in (_I.POLL_GET, _I.POLL_POST)},
+    (_S.POLLING, _I.BEGIN_UPGRADE): _S.PROBING,
+    (_S.PROBING, _I.PROBE_PING): _S.UPGRADING,
+    (_S.UPGRADING, _I.PROBE_PING): _S.UPGRADING,
+    (_S.PROBING, _I.PROBE_UPGRADE): _S.WEBSOCKET,
+    (_S.UPGRADING, _I.PROBE_UPGRADE): _S.WEBSOCKET,
+    (_S.PROBING, _I.PROBE_ABORT): _S.POLLING,
+    (_S.UPGRADING, _I.PROBE_ABORT): _S.POLLING,
+    (_S.WEBSOCKET, _I.WS_MESSAGE): _S.WEBSOCKET,
+    **{(s, _I.LOCAL_CLOSE): _S.CLOSING for s in (*_POLLING_LIKE, _S.CLOSING)},
+    (_S.WEBSOCKET, _I.LOCAL_CLOSE): _S.CLOSED,
+    (_S.CLOSED, _I.LOCAL_CLOSE): _S.CLOSED,
+    (_S.CLOSING, _I.CLOSE_SENT): _S.CLOSED,
+    **{(s, _I.REMOTE_CLOSE): _S.CLOSED for s in (*_POLLING_LIKE, _S.WEBSOCKET, _S.CLOSING)},
+    **{(s, _I.FAIL): _S.CLOSED for s in ServerState},
+}
+"""Every allowed ``(state, input) -> next state``; any other pair raises."""
+
+_LOCAL_INPUTS = frozenset({_I.WS_MESSAGE, _I.LOCAL_CLOSE, _I.CLOSE_SENT})
+
+
+def _bad_request(message: str = "Bad request", *, reason: str = "transport error",
+                 code: int = 3) -> RemoteProtocolError:
+    return RemoteProtocolError(message, reason=reason, http_status=400, ws_close_code=None,
+                               code=code)
+
+
+class ServerSession:
+    """One Engine.IO session, server side (see the module docstring for the whole contract).
+
+    Args:
+        sid: the session id (from the runtime's id factory).
+        config: the server options.
+        transport: ``"polling"`` or ``"websocket"``, the transport of the handshake request.
+        now: the current time, seconds.
+
+    Raises:
+        LocalProtocolError: ``transport`` is not one of ``config.transports``.
+    """
+
+    def __init__(self, sid: str, config: ServerConfig, *, transport: str, now: float) -> None:
+        if transport not in config.transports:
+            raise LocalProtocolError(f"transport {transport!r} is not enabled",
+                                     http_status=None, ws_close_code=None)
+        self.sid = sid
+        self.config = config
+        self._state = _S.WEBSOCKET if transport == "websocket" else _S.POLLING
+        self._now = now
+        self._outbox: deque[Packet] = deque(
+            [Packet(PacketType.OPEN, open_packet_data(sid, config, transport))])
+        self._buffered = 0
+        self._probe_out: list[str | bytes] = []
+        self._parked = False
+        self._pending: list[Event] = []
+        self._ping_at: float | None = now + config.ping_interval
+        self._pong_due: float | None = None
+        self._upgrade_due: float | None = None
+        self._close_due: float | None = None
+        self._closed_on_ws = False
+        self.close_reason: str | None = None
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def state(self) -> ServerState:
+        return self._state
+
+    @property
+    def transport(self) -> str:
+        """The transport carrying the session: ``"polling"`` until the upgrade completes."""
+        return "websocket" if self._state is _S.WEBSOCKET or self._on_ws_closed() else "polling"
+
+    @property
+    def upgrading(self) -> bool:
+        """Whether a probe WebSocket is attached (between ``begin_upgrade`` and its outcome)."""
+        return self._state in (_S.PROBING, _S.UPGRADING)
+
+    @property
+    def closed(self) -> bool:
+        return self._state is _S.CLOSED
+
+    def _on_ws_closed(self) -> bool:
+        return self._state is _S.CLOSED and self._closed_on_ws
+
+    def _move(self, event: ServerInput) -> None:
+        try:
+            self._state = SERVER_TRANSITIONS[self._state, event]
+        except KeyError:
+            message = f"{event.name} is not allowed in state {self._state.name}"
+            if event in _LOCAL_INPUTS:
+                raise LocalProtocolError(message, http_status=None, ws_close_code=None) from None
+            raise _bad_request(message) from None
+
+    def _check_request(self, event: ServerInput) -> None:
+        """Refuse an HTTP request or a WebSocket that does not fit the session (no state change)."""
+        if self._state is _S.CLOSED:
+            raise _bad_request("Session ID unknown", code=1)
+        if (self._state, event) not in SERVER_TRANSITIONS:
+            raise _bad_request()
+
+    def _events(self) -> list[Event]:
+        events, self._pending = self._pending, []
+        return events
+
+    def events_after_error(self) -> list[Event]:
+        """The events left behind when an input raised ``ProtocolError``."""
+        return self._events()
+
+    # ------------------------------------------------------------------ closing
+
+    def _close(self, event: ServerInput, reason: str, description: str | None = None, *,
+               poll_reply: PacketType | None) -> None:
+        if self._state is _S.CLOSED:
+            return
+        was_ws = self._state is _S.WEBSOCKET
+        if self.upgrading:
+            self._probe_out.clear()
+            self._pending.append(UpgradeFailed("socket closed"))
+        self._move(event)
+        self._closed_on_ws = was_ws
+        self._ping_at = self._pong_due = self._upgrade_due = self._close_due = None
+        if not (was_ws and reason == "forced close"):
+            self._outbox.clear()
+            self._buffered = 0
+            if not was_ws and poll_reply is not None:
+                self._outbox.append(Packet(poll_reply))
+        self.close_reason = reason
+        self._pending.append(SessionClosed(reason, description))
+
+    def _fail(self, error: ProtocolError) -> None:
+        self._close(_I.FAIL, error.reason, error.message, poll_reply=PacketType.CLOSE)
+
+    def close(self, *, now: float | None = None) -> None:
+        """Close the session with reason ``"forced close"``; idempotent.
+
+        On polling, ``"1"`` is queued after the pending messages and the session closes when a
+        poll takes it, or ``close_timeout`` after ``now`` (default: the time of the last input).
+        On WebSocket it closes at once; the frames already queued are still returned by
+        ``take_ws_frames`` and the runtime closes the socket after writing them.
+        """
+        if now is not None:
+            self._now = now
+        if self._state in (_S.CLOSING, _S.CLOSED):
+            return
+        if self._state is _S.WEBSOCKET:
+            self._close(_I.LOCAL_CLOSE, "forced close", poll_reply=None)
+            return
+        if self.upgrading:
+            self._abort_upgrade("socket closed")
+        self._move(_I.LOCAL_CLOSE)
+        self._outbox.append(Packet(PacketType.CLOSE))
+        self._ping_at = self._pong_due = None
+        self._close_due = self._now + self.config.close_timeout
+
+    def transport_closed(self, *, reason: str = "transport close", now: float) -> list[Event]:
+        """The active transport is gone (socket closed, poll aborted): close with ``reason``.
+        Ignored when already closed."""
+        self._now = now
+        self._close(_I.FAIL, reason, poll_reply=PacketType.NOOP)
+        return self._events()
+
+    # ------------------------------------------------------------------ time
+
+    def next_deadline(self) -> float | None:
+        """The earliest time ``handle_timeout`` has something to do, or ``None``."""
+        deadlines = [d for d in (self._ping_at, self._pong_due, self._upgrade_due,
+                                 self._close_due) if d is not None]
+        if self._pending:
+            deadlines.append(self._now)
+        return min(deadlines, default=None)
+
+    def handle_timeout(self, now: float) -> list[Event]:
+        """Fire what is due at ``now``: the ping, the ping timeout, the upgrade timeout, the close
+        timeout. Does nothing (but return pending events) when called early."""
+        self._now = now
+        if self._close_due is not None and now >= self._close_due:
+            self._close(_I.FAIL, "forced close", poll_reply=None)
+        if self._pong_due is not None and now >= self._pong_due:
+            self._close(_I.FAIL, "ping timeout", poll_reply=PacketType.CLOSE)
+        if self._upgrade_due is not None and now >= self._upgrade_due:
+            self._abort_upgrade("timeout")
+        if self._ping_at is not None and now >= self._ping_at:
+            self._queue(Packet(PacketType.PING))
+            self._ping_at = None
+            self._pong_due = now + self.config.ping_timeout
+        return self._events()
+
+    # ------------------------------------------------------------------ inbound
+
+    def _on_packet(self, packet: Packet, now: float) -> None:
+        if self._state is _S.CLOSING:
+            if packet.type is PacketType.CLOSE:
+                self._close(_I.REMOTE_CLOSE, "transport close", poll_reply=PacketType.NOOP)
+            return
+        match packet.type:
+            case PacketType.MESSAGE:
+                assert packet.data is not None
+                self._pending.append(MessageReceived(packet.data))
+            case PacketType.PONG:
+                self._pong_due = None
+                self._ping_at = now + self.config.ping_interval
+            case PacketType.CLOSE:
+                self._close(_I.REMOTE_CLOSE, "transport close", poll_reply=PacketType.NOOP)
+            case PacketType.PING:
+                error = RemoteProtocolError("invalid heartbeat direction",
+                                            reason="transport error", ws_close_code=1002)
+                self._fail(error)
+                raise error
+            case _:
+                pass  # open, upgrade and noop from the client are ignored, as in Node
+
+    def start_poll(self, *, now: float) -> list[Event]:
+        """A polling GET arrived; it is parked until ``poll_ready()``.
+
+        Raises:
+            RemoteProtocolError: code 1 when closed; code 3 when the session is on WebSocket
+                (no state change); code 3 and reason ``"transport error"`` when a GET is already
+                parked: the session then closes and the parked GET gets ``"1"``.
+        """
+        self._now = now
+        self._check_request(_I.POLL_GET)
+        if self._parked:
+            error = _bad_request("Bad request")
+            self._close(_I.FAIL, "transport error", "overlap from client",
+                        poll_reply=PacketType.CLOSE)
+            raise error
+        self._move(_I.POLL_GET)
+        self._parked = True
+        return self._events()
+
+    def receive_poll_body(self, body: bytes, *, now: float) -> list[Event]:
+        """A polling POST body: decode it and act on each packet.
+
+        Raises:
+            RemoteProtocolError: code 1 when closed, code 3 when on WebSocket (no state change);
+                a malformed or oversized body, or a ping from the client: the session closes
+                first (see ``events_after_error``).
+        """
+        self._now = now
+        self._check_request(_I.POLL_POST)
+        self._move(_I.POLL_POST)
+        try:
+            packets = decode_payload(body, max_payload=self.config.max_payload)
+        except RemoteProtocolError as error:
+            self._fail(error)
+            raise
+        for packet in packets:
+            self._on_packet(packet, now)
+            if self._state is _S.CLOSED:
+                break
+        return self._events()
+
+    def receive_ws_message(self, data: str | bytes, *, now: float) -> list[Event]:
+        """A message on the active WebSocket. Ignored once closed.
+
+        Raises:
+            LocalProtocolError: the session is not on WebSocket.
+            RemoteProtocolError: an oversized (close code 1009) or malformed message, or a ping
+                from the client: the session closes first.
+        """
+        self._now = now
+        if self._state is _S.CLOSED:
+            return self._events()
+        self._move(_I.WS_MESSAGE)
+        size = len(data) if isinstance(data, bytes | bytearray) else len(data.encode("utf-8"))
+        try:
+            if size > self.config.max_payload:
+                raise RemoteProtocolError(
+                    f"message of {size} bytes exceeds max_payload={self.config.max_payload}",
+                    reason="transport error", http_status=None, ws_close_code=1009)
+            packet = decode_ws_frame(data)
+        except RemoteProtocolError as error:
+            self._fail(error)
+            raise
+        self._on_packet(packet, now)
+        return self._events()
+
+    # ------------------------------------------------------------------ upgrade
+
+    def begin_upgrade(self, *, now: float) -> list[Event]:
+        """A WebSocket for this sid connected; it becomes the probe, for ``upgrade_timeout``.
+
+        Raises:
+            RemoteProtocolError: code 1 when closed, code 3 when the session cannot upgrade (not
+                on polling, already upgrading, closing, or upgrades disabled). No state change.
+        """
+        self._now = now
+        self._check_request(_I.BEGIN_UPGRADE)
+        if not available_upgrades(self.config, "polling"):
+            raise _bad_request()
+        self._move(_I.BEGIN_UPGRADE)
+        self._upgrade_due = now + self.config.upgrade_timeout
+        return self._events()
+
+    def _abort_upgrade(self, reason: str) -> None:
+        self._move(_I.PROBE_ABORT)
+        self._upgrade_due = None
+        self._probe_out.clear()
+        self._pending.append(UpgradeFailed(reason))
+
+    def receive_probe_message(self, data: str | bytes, *, now: float) -> list[Event]:
+        """A message on the probe. ``"2probe"`` queues ``"3probe"``; ``"5"`` completes the upgrade
+        (``Upgraded``); anything else aborts it (``UpgradeFailed``, the runtime closes the probe).
+        Ignored when no upgrade is under way."""
+        self._now = now
+        if not self.upgrading:
+            return self._events()
+        try:
+            packet = decode_ws_frame(data)
+        except RemoteProtocolError:
+            self._abort_upgrade("probe error")
+            return self._events()
+        if packet.type is PacketType.PING and packet.data == "probe":
+            self._move(_I.PROBE_PING)
+            self._probe_out.append(encode_ws_frame(Packet(PacketType.PONG, "probe")))
+        elif packet.type is PacketType.UPGRADE:
+            self._move(_I.PROBE_UPGRADE)
+            self._upgrade_due = None
+            self._pending.append(Upgraded())
+        else:
+            self._abort_upgrade("probe error")
+        return self._events()
+
+    def probe_closed(self, *, now: float) -> list[Event]:
+        """The probe WebSocket closed or failed; aborts the upgrade if one is under way."""
+        self._now = now
+        if self.upgrading:
+            self._abort_upgrade("transport closed")
+        return self._events()
+
+    # ------------------------------------------------------------------ outbound
+
+    def _queue(self, packet: Packet) -> None:
+        self._outbox.append(packet)
+        data = packet.data
+        self._buffered += 1 + (len(data) if isinstance(data, bytes) else
+                               len(data.encode("utf-8")) if data else 0)
+
+    def send_message(self, data: str | bytes) -> None:
+        """Queue a message. Ignored while closing or closed (as Node does).
+
+        Raises:
+            LocalProtocolError: ``data`` is neither ``str`` nor ``bytes``, or is text containing
+                ``"\\x1e"`` (it cannot be framed on long-polling).
+        """
+        if isinstance(data, bytearray | memoryview):
+            data = bytes(data)
+        if not isinstance(data, str | bytes):
+            raise LocalProtocolError(f"a message is str or bytes, not {type(data).__name__}",
+                                     http_status=None, ws_close_code=None)
+        if isinstance(data, str) and SEPARATOR in data:
+            raise LocalProtocolError("a text message cannot contain the record separator \\x1e",
+                                     http_status=None, ws_close_code=None)
+        if self._state in (_S.CLOSING, _S.CLOSED):
+            return
+        self._queue(Packet(PacketType.MESSAGE, data))
+
+    def buffered_bytes(self) -> int:
+        """Roughly how many bytes wait to be sent (payload sizes plus one per packet)."""
+        return self._buffered
+
+    def poll_ready(self) -> bool:
+        """Whether the parked GET should be answered now."""
+        if not self._parked:
+            return False
+        return bool(self._outbox) or self._state in (_S.UPGRADING, _S.WEBSOCKET, _S.CLOSED)
+
+    def take_poll_payload(self) -> bytes:
+        """Answer the parked GET: everything queued, encoded, or ``"6"`` when nothing is (during
+        an upgrade, after it, or once closed).
+
+        Raises:
+            LocalProtocolError: no GET is parked.
+        """
+        if not self._parked:
+            raise LocalProtocolError("no poll request is parked", http_status=None,
+                                     ws_close_code=None)
+        self._parked = False
+        if self.transport == "websocket":
+            return encode_payload([Packet(PacketType.NOOP)])
+        packets = list(self._outbox) or [Packet(PacketType.NOOP)]
+        self._outbox.clear()
+        self._buffered = 0
+        if self._state is _S.CLOSING and packets[-1].type is PacketType.CLOSE:
+            self._close(_I.CLOSE_SENT, "forced close", poll_reply=None)
+        return encode_payload(packets)
+
+    def take_ws_frames(self) -> list[str | bytes]:
+        """The frames to write on the active WebSocket, in order (``[]`` while on polling)."""
+        if self.transport != "websocket":
+            return []
+        frames = self._probe_out + [encode_ws_frame(p) for p in self._outbox]
+        self._probe_out = []
+        self._outbox.clear()
+        self._buffered = 0
+        return frames
+
+    def take_probe_frames(self) -> list[str | bytes]:
+        """The frames to write on the probe WebSocket (``"3probe"``)."""
+        frames, self._probe_out = self._probe_out, []
+        return frames
