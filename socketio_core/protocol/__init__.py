@@ -5,6 +5,76 @@ Nothing here performs I/O, reads the clock or draws random numbers.
 
 from __future__ import annotations
 
+from .client import ClientConnection
 from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from .events import (
+    AckReceived,
+    AckTimedOut,
+    ClientEvent,
+    Connected,
+    ConnectError,
+    ConnectRequested,
+    ConnectTimedOut,
+    Disconnected,
+    Event,
+    EventReceived,
+    ServerEvent,
+)
+from .packet import (
+    DEFAULT_MAX_ATTACHMENT_BYTES,
+    DEFAULT_MAX_ATTACHMENTS,
+    MAX_ACK_ID,
+    Decoder,
+    Packet,
+    PacketType,
+    encode,
+)
+from .reasons import (
+    ACK_TIMEOUT_MESSAGE,
+    DISCONNECTED_MESSAGE,
+    INVALID_NAMESPACE_MESSAGE,
+    RESERVED_EVENTS,
+    V2_SERVER_MESSAGE,
+    ClientDisconnectReason,
+    ServerDisconnectReason,
+)
+from .rooms import BroadcastTarget, RoomIndex
+from .server import DEFAULT_CONNECT_TIMEOUT, ServerConnection
+from .states import NamespaceState
 
-__all__ = ["LocalProtocolError", "ProtocolError", "RemoteProtocolError"]
+__all__ = [
+    "ACK_TIMEOUT_MESSAGE",
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_MAX_ATTACHMENTS",
+    "DEFAULT_MAX_ATTACHMENT_BYTES",
+    "DISCONNECTED_MESSAGE",
+    "INVALID_NAMESPACE_MESSAGE",
+    "MAX_ACK_ID",
+    "RESERVED_EVENTS",
+    "V2_SERVER_MESSAGE",
+    "AckReceived",
+    "AckTimedOut",
+    "BroadcastTarget",
+    "ClientConnection",
+    "ClientDisconnectReason",
+    "ClientEvent",
+    "ConnectError",
+    "ConnectRequested",
+    "ConnectTimedOut",
+    "Connected",
+    "Decoder",
+    "Disconnected",
+    "Event",
+    "EventReceived",
+    "LocalProtocolError",
+    "NamespaceState",
+    "Packet",
+    "PacketType",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "RoomIndex",
+    "ServerConnection",
+    "ServerDisconnectReason",
+    "ServerEvent",
+    "encode",
+]

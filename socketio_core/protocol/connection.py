@@ -1,0 +1,193 @@
+"""What ``ServerConnection`` and ``ClientConnection`` share: namespace states, the decoder,
+ack bookkeeping, the outbound queue and the closed state.
+
+Outbound data is pulled, h2 style: every call that sends queues Engine.IO messages, and
+``data_to_send()`` hands them over (text packets as ``str``, attachments as ``bytes``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .acks import AckBook
+from .errors import LocalProtocolError, ProtocolError
+from .events import AckReceived, AckTimedOut, Disconnected, Event, EventReceived
+from .packet import DEFAULT_MAX_ATTACHMENT_BYTES, DEFAULT_MAX_ATTACHMENTS, Decoder, Packet, encode
+from .packet import PacketType as T
+from .states import Input, NamespaceState, Table, transition
+
+__all__ = ["Connection"]
+
+_IDLE = NamespaceState.IDLE
+_CONNECTED = NamespaceState.CONNECTED
+
+
+class Connection:
+    """The common part of both connection cores (not used directly)."""
+
+    _table: Table
+    _invalid_state_reason: str
+
+    def __init__(
+        self,
+        *,
+        max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
+        max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+    ) -> None:
+        self._decoder = Decoder(
+            max_attachments=max_attachments, max_attachment_bytes=max_attachment_bytes
+        )
+        self._states: dict[str, NamespaceState] = {}
+        self._acks = AckBook()
+        self._outbox: list[str | bytes] = []
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether the connection is over (``close``, an error, or the connect timeout)."""
+        return self._closed
+
+    def state(self, namespace: str) -> NamespaceState:
+        """Where ``namespace`` stands on this connection."""
+        return self._states.get(namespace, _IDLE)
+
+    @property
+    def namespaces(self) -> frozenset[str]:
+        """The namespaces currently ``CONNECTED``."""
+        return frozenset(ns for ns, state in self._states.items() if state is _CONNECTED)
+
+    def data_to_send(self) -> list[str | bytes]:
+        """Take the queued Engine.IO messages (may be empty)."""
+        out, self._outbox = self._outbox, []
+        return out
+
+    def next_deadline(self) -> float | None:
+        """The earliest moment ``handle_timeout`` has work, or ``None``. No side effect."""
+        return None if self._closed else self._acks.next_deadline()
+
+    def handle_timeout(self, *, now: float) -> list[Event]:
+        """Fire whatever is due at ``now`` (nothing when called early)."""
+        if self._closed:
+            return []
+        return [AckTimedOut(ns, ack_id) for ns, ack_id in self._acks.expire(now)]
+
+    def emit(
+        self,
+        namespace: str,
+        event: str,
+        args: Sequence[Any] = (),
+        *,
+        ack: bool = False,
+        timeout: float | None = None,
+        now: float | None = None,
+    ) -> int | None:
+        """Send ``event`` with ``args`` on a connected ``namespace``.
+
+        With ``ack``, returns the ack id the answer will carry (``AckReceived``); with a
+        ``timeout`` too, an ``AckTimedOut`` fires at ``now + timeout`` unless it came.
+
+        Raises:
+            LocalProtocolError: not connected on ``namespace``, a reserved or non-string event
+                name, data that is not JSON-able, or a ``timeout`` without ``now``.
+        """
+        self._check_open()
+        if timeout is not None and (not ack or now is None):
+            raise LocalProtocolError("a timeout needs ack=True and now")
+        self._step(namespace, Input.EMIT)
+        ack_id = self._acks.next_id(namespace) if ack else None
+        parts = encode(Packet(T.EVENT, namespace, [event, *args], ack_id))
+        if ack:
+            deadline = None if timeout is None or now is None else now + timeout
+            self._acks.allocate(namespace, deadline)
+        self._outbox.extend(parts)
+        return ack_id
+
+    def ack(self, namespace: str, ack_id: int, args: Sequence[Any] = ()) -> None:
+        """Answer the peer's event ``ack_id`` on ``namespace`` with ``args``.
+
+        Raises:
+            LocalProtocolError: not connected on ``namespace``, or data not JSON-able.
+        """
+        self._check_open()
+        self._step(namespace, Input.ACK)
+        self._outbox.extend(encode(Packet(T.ACK, namespace, list(args), ack_id)))
+
+    def close(self, reason: str) -> list[Event]:
+        """End the connection (the Engine.IO session closed, for ``reason``): every connected
+        namespace leaves with ``reason``. Idempotent."""
+        if self._closed:
+            return []
+        events: list[Event] = []
+        for ns in sorted(self.namespaces):
+            events.append(Disconnected(ns, reason, self._acks.drop_namespace(ns)))
+        self._shut()
+        return events
+
+    def receive_message(self, message: str | bytes, *, now: float) -> list[Event]:
+        """Feed one Engine.IO message payload; returns the events it causes.
+
+        Whatever was due at ``now`` fires first (so an ack arriving after its deadline reports
+        ``AckTimedOut``); if that closed the connection, ``message`` is dropped.
+
+        Raises:
+            RemoteProtocolError: a malformed packet (reason ``"parse error"``) or a packet not
+                allowed now; the connection is closed before it is raised.
+            LocalProtocolError: the connection was already closed.
+        """
+        self._check_open()
+        events = self.handle_timeout(now=now)
+        if self._closed:
+            return events
+        try:
+            packet = self._decoder.receive(message)
+            header = self._decoder.pending
+            if header is not None and isinstance(message, str):
+                self._check_binary_header(header)
+            if packet is not None:
+                self._on_packet(packet, events)
+        except ProtocolError:
+            self._shut()
+            raise
+        return events
+
+    def _check_binary_header(self, header: Packet) -> None:
+        """Called when a binary packet's header arrives, before its attachments."""
+        raise NotImplementedError
+
+    def _on_packet(self, packet: Packet, events: list[Event]) -> None:
+        raise NotImplementedError
+
+    def _on_event(self, packet: Packet, events: list[Event]) -> None:
+        data = packet.data
+        events.append(EventReceived(packet.namespace, data[0], tuple(data[1:]), packet.id))
+
+    def _on_ack(self, packet: Packet, events: list[Event]) -> None:
+        assert packet.id is not None
+        if self._acks.resolve(packet.namespace, packet.id):
+            events.append(AckReceived(packet.namespace, packet.id, tuple(packet.data)))
+
+    def _step(self, namespace: str, event: Input) -> NamespaceState:
+        """Apply ``event`` to ``namespace``; returns the state it was in."""
+        before = self.state(namespace)
+        after = transition(
+            self._table, before, event, namespace=namespace, reason=self._invalid_state_reason
+        )
+        if after is _IDLE:
+            self._states.pop(namespace, None)
+            pending = self._decoder.pending
+            if pending is not None and pending.namespace == namespace:
+                self._decoder.discard_pending()
+        else:
+            self._states[namespace] = after
+        return before
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LocalProtocolError("the connection is closed")
+
+    def _shut(self) -> None:
+        self._closed = True
+        self._decoder.reset()
+        self._states.clear()
+        self._acks.clear()

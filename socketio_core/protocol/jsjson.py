@@ -1,0 +1,196 @@
+"""JSON as JavaScript writes and reads it, plus binary attachments (socket.io-parser
+``binary.ts``).
+
+``deconstruct(data)`` walks the data once: it swaps every ``bytes``/``bytearray``/``memoryview``
+for a ``{"_placeholder":true,"num":N}`` object (numbered in walk order) and converts what JSON
+cannot hold. ``dumps`` writes compact JSON exactly as ``JSON.stringify`` does (no spaces,
+non-ASCII kept, lone surrogates escaped, numbers in JavaScript's shortest form: ``1.0`` is
+``1``, ``1e-05`` is ``0.00001``, ``NaN`` is ``null``). ``loads`` is strict: no ``NaN`` or
+``Infinity`` literals. ``reconstruct`` puts the attachments back.
+
+Known difference from JavaScript: an object's integer-like keys keep their Python order, while a
+JavaScript object would list them first in ascending order.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+__all__ = ["NotJSONError", "deconstruct", "dumps", "find_placeholders", "loads", "reconstruct"]
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_BINARY = (bytes, bytearray, memoryview)
+_encode_string = json.JSONEncoder(ensure_ascii=False).encode
+
+
+class NotJSONError(ValueError):
+    """The data holds something JSON cannot represent (a set, an object, a tuple key...)."""
+
+
+def js_number(value: float) -> str:
+    """``value`` as JavaScript's ``Number.prototype.toString`` writes it (ECMA-262
+    Number::toString), with ``null`` for non-finite values as ``JSON.stringify`` does."""
+    if not math.isfinite(value):
+        return "null"
+    if value == 0:
+        return "0"
+    sign = "-" if value < 0 else ""
+    mantissa, _, exponent = repr(abs(value)).partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = (whole + fraction.rstrip("0")) if fraction != "0" else whole
+    point = len(whole) + (int(exponent) if exponent else 0)
+    stripped = digits.lstrip("0")
+    point -= len(digits) - len(stripped)
+    digits = stripped.rstrip("0") or "0"
+    k = len(digits)
+    if k <= point <= 21:
+        return sign + digits + "0" * (point - k)
+    if 0 < point <= 21:
+        return sign + digits[:point] + "." + digits[point:]
+    if -6 < point <= 0:
+        return sign + "0." + "0" * -point + digits
+    exp = point - 1
+    head = digits[0] + ("." + digits[1:] if k > 1 else "")
+    return f"{sign}{head}e{'+' if exp >= 0 else '-'}{abs(exp)}"
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if key is True:
+        return "true"
+    if key is False:
+        return "false"
+    if key is None:
+        return "null"
+    if isinstance(key, int):
+        return str(int(key))
+    if isinstance(key, float):
+        return js_number(key)
+    raise NotJSONError(f"object keys must be str, int, float, bool or None, not {type(key)!r}")
+
+
+class _Walk:
+    __slots__ = ("attachments", "plain")
+
+    def __init__(self) -> None:
+        self.attachments: list[bytes] = []
+        self.plain = True
+
+    def visit(self, value: Any) -> Any:
+        if value is None or value is True or value is False or isinstance(value, str):
+            return value
+        if isinstance(value, int):
+            return int(value)
+        if isinstance(value, float):
+            if not math.isfinite(value) or js_number(value) != float.__repr__(value):
+                self.plain = False
+            return float(value)
+        if isinstance(value, _BINARY):
+            self.attachments.append(bytes(value))
+            return {"_placeholder": True, "num": len(self.attachments) - 1}
+        if isinstance(value, (list, tuple)):
+            return [self.visit(item) for item in value]
+        if isinstance(value, dict):
+            return {_key(key): self.visit(item) for key, item in value.items()}
+        raise NotJSONError(f"{type(value).__name__} is not JSON serializable")
+
+
+def deconstruct(data: Any) -> tuple[Any, list[bytes], bool]:
+    """Returns ``(json_ready, attachments, plain)``: the data with binary swapped for
+    placeholders, the attachments in placeholder order, and whether ``json.dumps`` writes its
+    numbers as JavaScript would (``plain``).
+
+    Raises:
+        NotJSONError: the data holds a value JSON cannot represent.
+        RecursionError: the data is nested too deeply.
+    """
+    walk = _Walk()
+    ready = walk.visit(data)
+    return ready, walk.attachments, walk.plain
+
+
+def _write(value: Any, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(_encode_string(value))
+    elif value is None or value is True or value is False:
+        out.append("null" if value is None else "true" if value else "false")
+    elif isinstance(value, int):
+        out.append(str(value))
+    elif isinstance(value, float):
+        out.append(js_number(value))
+    elif isinstance(value, list):
+        out.append("[")
+        for index, item in enumerate(value):
+            if index:
+                out.append(",")
+            _write(item, out)
+        out.append("]")
+    else:
+        out.append("{")
+        for index, (key, item) in enumerate(value.items()):
+            if index:
+                out.append(",")
+            out.append(_encode_string(key))
+            out.append(":")
+            _write(item, out)
+        out.append("}")
+
+
+def dumps(ready: Any, *, plain: bool) -> str:
+    """Compact JSON of ``ready`` (the output of ``deconstruct``), as ``JSON.stringify``."""
+    if plain:
+        text = json.dumps(ready, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    else:
+        out: list[str] = []
+        _write(ready, out)
+        text = "".join(out)
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    return text
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(text: str) -> Any:
+    """Parse JSON as ``JSON.parse`` does (no ``NaN``/``Infinity`` literals).
+
+    Raises:
+        ValueError: not a single valid JSON text (trailing garbage included).
+        RecursionError: nested too deeply.
+    """
+    return json.loads(text, parse_constant=_no_constants)
+
+
+def _is_placeholder(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("_placeholder") is True
+
+
+def find_placeholders(data: Any, count: int) -> bool:
+    """Whether every placeholder in ``data`` names an attachment ``0 <= num < count`` (an
+    ``int``, not a bool or float). Raises ``RecursionError`` when nested too deeply."""
+    if _is_placeholder(data):
+        num = data.get("num")
+        return type(num) is int and 0 <= num < count
+    if isinstance(data, list):
+        return all(find_placeholders(item, count) for item in data)
+    if isinstance(data, dict):
+        return all(find_placeholders(item, count) for item in data.values())
+    return True
+
+
+def reconstruct(data: Any, attachments: list[bytes]) -> Any:
+    """``data`` with each placeholder swapped for its attachment (checked by
+    ``find_placeholders`` first)."""
+    if _is_placeholder(data):
+        return attachments[data["num"]]
+    if isinstance(data, list):
+        return [reconstruct(item, attachments) for item in data]
+    if isinstance(data, dict):
+        return {key: reconstruct(item, attachments) for key, item in data.items()}
+    return data
