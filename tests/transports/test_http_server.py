@@ -1,0 +1,442 @@
+"""The h11 server: keep-alive, limits, timeouts, errors; over memory streams and loopback."""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+import pytest
+import trio
+import trio.testing
+
+from transports import (
+    BodyTooLarge,
+    HTTPConfig,
+    HTTPConnection,
+    Request,
+    WebSocketClosed,
+    handle_stream,
+    http_request,
+    serve_http,
+)
+
+Handler = Callable[[Request], Awaitable[None]]
+UPGRADE = (b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+
+def run(fn: Callable[[], Awaitable[None]], *, mock: bool = True) -> None:
+    clock = trio.testing.MockClock(autojump_threshold=0) if mock else None
+    trio.run(fn, clock=clock)
+
+
+async def echo(request: Request) -> None:
+    body = await request.read_body(1000)
+    await request.respond(200, [("Content-Type", "text/plain"), ("X-Path", request.path)],
+                          request.method.encode() + b" " + body)
+
+
+async def read_all(stream: trio.abc.Stream) -> bytes:
+    data = b""
+    while chunk := await stream.receive_some(65536):
+        data += chunk
+    return data
+
+
+async def raw_exchange(handler: Handler, payload: bytes, config: HTTPConfig | None = None,
+                       *, eof: bool = False) -> bytes:
+    """Send ``payload`` to a server on a memory stream; return all it wrote until it closed."""
+    client, server = trio.testing.memory_stream_pair()
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(handle_stream, server, handler, config)
+            await client.send_all(payload)
+            if eof:
+                await client.send_eof()
+            data = await read_all(client)
+    return data
+
+
+def test_keep_alive_reuses_one_connection() -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def handler(request: Request) -> None:
+        seen.append((request.method, request.target))
+        await echo(request)
+
+    async def main() -> None:
+        client, server = trio.testing.memory_stream_pair()
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(handle_stream, server, handler, HTTPConfig())
+                conn = HTTPConnection(client, "example.test")
+                first = await http_request(conn, "GET", "/a?x=1")
+                assert first.status == 200 and first.body == b"GET "
+                assert first.header("x-path") == "/a"
+                second = await conn.request("POST", "/b", [("Content-Type", "text/plain")],
+                                            b"hello")
+                assert second.body == b"POST hello"
+                head = await conn.request("HEAD", "/c")
+                assert head.body == b"" and head.header("content-length") == "5"
+                assert conn.reusable
+                await conn.aclose()
+        assert seen == [("GET", "/a?x=1"), ("POST", "/b"), ("HEAD", "/c")]
+
+    run(main)
+
+
+def test_pipelined_requests_and_request_fields() -> None:
+    requests: list[Request] = []
+
+    async def handler(request: Request) -> None:
+        requests.append(request)
+        await request.respond(204, [(b"X-N", str(len(requests)).encode())])
+
+    async def main() -> None:
+        data = await raw_exchange(
+            handler,
+            b"GET /p%20q?a=1&a=2&b=&c=3 HTTP/1.1\r\nHost: h\r\nX-Dup: 1\r\nX-Dup: 2\r\n"
+            b"Origin: http://o\r\n\r\n"
+            b"GET /2 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        assert data.count(b"HTTP/1.1 204 No Content") == 2
+        assert b"x-n: 2" in data.lower()
+
+    run(main)
+    first = requests[0]
+    assert first.path == "/p q" and first.raw_query == "a=1&a=2&b=&c=3"
+    assert first.query == {"a": "1", "b": "", "c": "3"}
+    assert first.query_lists["a"] == ["1", "2"]
+    assert first.header("X-DUP") == "1, 2" and first.header("missing") is None
+    assert ("origin", "http://o") in first.header_items()
+    assert first.origin == "http://o"
+    assert first.client == ("", 0) and first.client_host == "" and not first.secure
+    assert first.scheme == "http" and first.http_version == "1.1"
+    assert not first.is_websocket
+
+
+def test_413_before_the_body_is_read() -> None:
+    async def handler(request: Request) -> None:
+        with pytest.raises(request.BodyTooLarge) as info:
+            await request.read_body(100)
+        assert info.value.declared == 1_000_000
+        await request.respond(413, [], b"too big")
+
+    async def main() -> None:
+        # The body is never sent: the answer comes from the Content-Length alone.
+        data = await raw_exchange(
+            handler, b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\n")
+        assert data.startswith(b"HTTP/1.1 413 ")
+        assert b"connection: close" in data.lower() and data.endswith(b"too big")
+
+    run(main)
+
+
+def test_unhandled_body_too_large_is_answered_413() -> None:
+    async def handler(request: Request) -> None:
+        await request.read_body(10)
+
+    async def main() -> None:
+        data = await raw_exchange(
+            handler, b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n")
+        assert data.startswith(b"HTTP/1.1 413 ")
+
+    run(main)
+
+
+def test_chunked_body_cap() -> None:
+    caught: list[BodyTooLarge] = []
+
+    async def handler(request: Request) -> None:
+        try:
+            await request.read_body(10)
+        except BodyTooLarge as exc:
+            caught.append(exc)
+            await request.respond(413)
+
+    async def main() -> None:
+        data = await raw_exchange(
+            handler,
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"6\r\nabcdef\r\n6\r\nghijkl\r\n")
+        assert data.startswith(b"HTTP/1.1 413 ")
+        assert caught and caught[0].declared is None
+
+    run(main)
+
+
+def test_chunked_body_within_cap_and_expect_continue() -> None:
+    async def main() -> None:
+        data = await raw_exchange(
+            echo,
+            b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+            b"Expect: 100-continue\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+            b"GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        assert data.startswith(b"HTTP/1.1 100 ")
+        assert b"POST abcde" in data and data.endswith(b"GET ")
+
+    run(main)
+
+
+def test_small_unread_body_is_drained_and_the_connection_reused() -> None:
+    async def handler(request: Request) -> None:
+        await request.respond(200, [], b"ignored your body")
+
+    async def main() -> None:
+        data = await raw_exchange(
+            handler,
+            b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
+            b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        assert data.count(b"HTTP/1.1 200 OK") == 2
+
+    run(main)
+
+
+def test_large_unread_body_closes_the_connection() -> None:
+    async def handler(request: Request) -> None:
+        await request.respond(200, [], b"ok")
+
+    async def main() -> None:
+        data = await raw_exchange(
+            handler, b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\nabc")
+        assert data.startswith(b"HTTP/1.1 200 OK") and b"connection: close" in data.lower()
+
+    run(main)
+
+
+@pytest.mark.parametrize("head", [
+    b"GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: h\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(20)) + b"\r\n",
+], ids=["bytes", "count"])
+def test_oversized_headers_get_431(head: bytes) -> None:
+    async def main() -> None:
+        data = await raw_exchange(echo, head, HTTPConfig(max_header_bytes=4096, max_headers=10))
+        assert data.startswith(b"HTTP/1.1 431 ")
+
+    run(main)
+
+
+@pytest.mark.parametrize("payload", [
+    b"GARBAGE\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: nope\r\n\r\n",
+    b"GET / HTTP/1.1\r\n\r\n",
+], ids=["garbage", "length", "no-host"])
+def test_malformed_request_gets_400_and_close(payload: bytes) -> None:
+    async def main() -> None:
+        data = await raw_exchange(echo, payload)
+        assert data.startswith(b"HTTP/1.1 400 ")
+        assert b"connection: close" in data.lower()
+
+    run(main)
+
+
+def test_truncated_body_is_a_bad_request() -> None:
+    async def main() -> None:
+        data = await raw_exchange(
+            echo, b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc", eof=True)
+        assert data.startswith(b"HTTP/1.1 400 ")
+
+    run(main)
+
+
+def test_stalled_head_is_timed_out() -> None:
+    async def main() -> None:
+        config = HTTPConfig(header_timeout=5)
+        start = trio.current_time()
+        data = await raw_exchange(echo, b"GET / HTTP/1.1\r\nHost: h\r\n", config)
+        assert data.startswith(b"HTTP/1.1 408 ")
+        assert 5 <= trio.current_time() - start < 10
+
+    run(main)
+
+
+def test_silent_connection_and_idle_keep_alive_are_dropped() -> None:
+    async def main() -> None:
+        config = HTTPConfig(header_timeout=3, keep_alive_timeout=7, linger_timeout=1)
+        start = trio.current_time()
+        assert await raw_exchange(echo, b"", config) == b""
+        assert 3 <= trio.current_time() - start < 5
+        start = trio.current_time()
+        data = await raw_exchange(echo, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", config)
+        assert data.startswith(b"HTTP/1.1 200 ")
+        assert 7 <= trio.current_time() - start < 9
+
+    run(main)
+
+
+def test_stalled_body_gets_408() -> None:
+    async def main() -> None:
+        start = trio.current_time()
+        data = await raw_exchange(
+            echo, b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc",
+            HTTPConfig(body_timeout=4))
+        assert data.startswith(b"HTTP/1.1 408 ")
+        assert 4 <= trio.current_time() - start < 6
+
+    run(main)
+
+
+def test_handler_failures_get_500_and_the_server_keeps_serving(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def handler(request: Request) -> None:
+        if request.path == "/boom":
+            raise ValueError("boom")
+        if request.path == "/silent":
+            return
+        if request.path == "/twice":
+            await request.respond(200)
+            await request.respond(200)
+        await echo(request)
+
+    async def main() -> None:
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                listeners = await nursery.start(partial(serve_http, handler, "127.0.0.1", 0))
+                port = listeners[0].socket.getsockname()[1]
+                for path, status in [("/boom", 500), ("/silent", 500), ("/twice", 200),
+                                     ("/ok", 200)]:
+                    stream = await trio.open_tcp_stream("127.0.0.1", port)
+                    async with HTTPConnection(stream, "127.0.0.1") as conn:
+                        response = await conn.request("GET", path)
+                        assert response.status == status, path
+                nursery.cancel_scope.cancel()
+
+    run(main, mock=False)
+    assert "boom" in caplog.text and "without answering" in caplog.text
+
+
+def test_real_socket_fields_and_client_reset() -> None:
+    seen: list[Request] = []
+
+    async def handler(request: Request) -> None:
+        seen.append(request)
+        if request.is_websocket:
+            ws = await request.accept_websocket()
+            with pytest.raises(WebSocketClosed):
+                await ws.receive()
+            return
+        await echo(request)
+
+    async def main() -> None:
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                listeners = await nursery.start(partial(
+                    serve_http, handler, "127.0.0.1", 0, config=HTTPConfig(linger_timeout=0.1)))
+                port = listeners[0].socket.getsockname()[1]
+                for payload in (b"GET / HTTP/1.1\r\nHost: h\r\n",
+                                b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+                                b"Connection: Upgrade\r\n\r\n", UPGRADE, UPGRADE, b""):
+                    sock = trio.socket.socket()
+                    await sock.connect(("127.0.0.1", port))
+                    await sock.send(payload or b"GET")
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                    struct.pack("ii", 1, 0))
+                    sock.close()
+                await trio.sleep(0.05)
+                stream = await trio.open_tcp_stream("127.0.0.1", port)
+                async with HTTPConnection(stream, "127.0.0.1") as conn:
+                    assert (await conn.request("GET", "/after")).status == 200
+                nursery.cancel_scope.cancel()
+
+    run(main, mock=False)
+    request = seen[-1]
+    assert request.path == "/after" and request.client_host == "127.0.0.1"
+    assert request.client[1] > 0
+
+
+def test_config_is_validated() -> None:
+    with pytest.raises(ValueError):
+        HTTPConfig(max_headers=0)
+    with pytest.raises(ValueError):
+        HTTPConfig(body_timeout=-1)
+    with pytest.raises(ValueError):
+        HTTPConfig(drain_limit=-1)
+
+
+def test_body_cannot_be_read_twice() -> None:
+    async def handler(request: Request) -> None:
+        assert await request.read_body(10) == b""
+        with pytest.raises(RuntimeError):
+            await request.read_body(10)
+        await request.respond(200, [("Content-Length", "99")], b"x")
+
+    async def main() -> None:
+        data = await raw_exchange(
+            handler, b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        assert b"content-length: 1\r\n" in data.lower()
+
+    run(main)
+
+
+def test_incomplete_oversized_head_gets_431() -> None:
+    async def main() -> None:
+        data = await raw_exchange(
+            echo, b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 5000, HTTPConfig(max_header_bytes=1024))
+        assert data.startswith(b"HTTP/1.1 431 ")
+
+    run(main)
+
+
+def test_parked_request_notices_the_client_leaving() -> None:
+    gone: list[bool] = []
+
+    async def handler(request: Request) -> None:
+        if request.path == "/park":
+            await request.wait_disconnected()
+            gone.append(True)
+            with pytest.raises(trio.BrokenResourceError):
+                await request.respond(200)
+            return
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(request.wait_disconnected)
+            await trio.sleep(1)
+            nursery.cancel_scope.cancel()
+        await request.respond(200, [], b"parked")
+
+    async def main() -> None:
+        data = await raw_exchange(
+            handler,
+            b"GET /wait HTTP/1.1\r\nHost: h\r\n\r\nGET /x HTTP/1.1\r\nHost: h\r\n"
+            b"Connection: close\r\n\r\n")
+        assert data.count(b"parked") == 2
+        client, server = trio.testing.memory_stream_pair()
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(handle_stream, server, handler, None)
+                await client.send_all(b"GET /park HTTP/1.1\r\nHost: h\r\n\r\n")
+                await trio.sleep(1)
+                await client.aclose()
+        assert gone == [True]
+
+    run(main)
+
+
+def test_wait_disconnected_needs_the_body_read() -> None:
+    async def handler(request: Request) -> None:
+        if request.method == "POST":
+            with pytest.raises(RuntimeError):
+                await request.wait_disconnected()
+        await request.respond(200)
+
+    async def main() -> None:
+        data = await raw_exchange(
+            handler, b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+            b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        assert data.count(b"200 OK") == 2
+
+    run(main)
+
+
+def test_upgrade_request_answered_normally_keeps_the_connection() -> None:
+    async def handler(request: Request) -> None:
+        await request.respond(404, [], b"nope " + request.path.encode())
+
+    async def main() -> None:
+        data = await raw_exchange(
+            handler,
+            UPGRADE + b"GET /next HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        assert data.count(b"HTTP/1.1 404 ") == 2 and data.endswith(b"nope /next")
+
+    run(main)

@@ -1,0 +1,503 @@
+"""An HTTP/1.1 server on trio with h11: one task per connection, keep-alive, WebSocket upgrades.
+
+Per connection (RFC 9112): requests are read one at a time; the handler answers each with one
+whole response (``Request.respond``) or takes the connection over (``accept_websocket``). After a
+response the connection is reused when both sides allow it (h11 ``start_next_cycle``); an unread
+request body is drained if small, otherwise the connection is closed. Bad requests get 400 (431 for
+oversized heads) and a close; handler exceptions get 500 and are logged; a peer that resets the
+connection only ends its own task.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from http import HTTPStatus
+from urllib.parse import parse_qs, unquote
+
+import h11
+import trio
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection
+from wsproto.events import Request as WSRequest
+from wsproto.extensions import Extension, PerMessageDeflate
+from wsproto.utilities import RemoteProtocolError as WSRemoteProtocolError
+
+from ._config import HTTPConfig
+from ._errors import BadRequest, BodyTooLarge, HTTPError, RequestTimeout
+from .websocket import WebSocket, server_websocket
+
+__all__ = ["Handler", "HeaderList", "Request", "handle_stream", "serve_http"]
+
+log = logging.getLogger("transports.http")
+
+HeaderList = Sequence[tuple[str | bytes, str | bytes]]
+Handler = Callable[["Request"], Awaitable[None]]
+
+_STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError)
+
+
+def _b(value: str | bytes) -> bytes:
+    return value.encode("latin-1") if isinstance(value, str) else value
+
+
+def _reason(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode("ascii")
+    except ValueError:
+        return b""
+
+
+class _Connection:
+    """One server connection: the stream, its h11 state and the deadlines in force."""
+
+    def __init__(self, stream: trio.abc.Stream, config: HTTPConfig) -> None:
+        self.stream = stream
+        self.config = config
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=config.max_header_bytes)
+        self.must_close = False
+        self.websocket: WebSocket | None = None
+        self.cycles = 0
+
+    async def receive(self, deadline: float) -> bytes | None:
+        """Read some bytes into h11; ``None`` when ``deadline`` passed first."""
+        with trio.move_on_at(deadline):
+            try:
+                data = bytes(await self.stream.receive_some(self.config.receive_buffer_size))
+            except _STREAM_ERRORS:
+                data = b""
+            self.h11.receive_data(data)
+            return data
+        return None
+
+    async def send(self, *events: h11.Event) -> None:
+        await self.stream.send_all(b"".join(self.h11.send(e) or b"" for e in events))
+
+    async def send_error(self, status: int) -> None:
+        """Answer ``status`` with a short text body and ``Connection: close``, if still possible."""
+        self.must_close = True
+        if self.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            return
+        body = f"{status} {_reason(status).decode()}\n".encode()
+        headers = [(b"content-type", b"text/plain; charset=utf-8"),
+                   (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+        try:
+            await self.send(h11.Response(status_code=status, headers=headers,
+                                         reason=_reason(status)),
+                            h11.Data(data=body), h11.EndOfMessage())
+        except (h11.LocalProtocolError, *_STREAM_ERRORS):
+            pass
+
+    async def next_request(self) -> h11.Request | None:
+        """Wait for the next request head; ``None`` when the connection should end."""
+        cfg = self.config
+        idle = cfg.keep_alive_timeout if self.cycles else cfg.header_timeout
+        deadline = trio.current_time() + idle
+        started = bool(self.h11.trailing_data[0]) if self.cycles else False
+        if started:
+            deadline = trio.current_time() + cfg.header_timeout
+        while True:
+            try:
+                event = self.h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                await self.send_error(exc.error_status_hint)
+                return None
+            if isinstance(event, h11.Request):
+                return event
+            if event is not h11.NEED_DATA:
+                return None
+            data = await self.receive(deadline)
+            if data is None:
+                if started:
+                    await self.send_error(408)
+                return None
+            if data and not started:
+                started = True
+                deadline = trio.current_time() + cfg.header_timeout
+
+    async def finish_cycle(self) -> bool:
+        """After a response: drain a small unread body, then reuse the connection if allowed."""
+        conn = self.h11
+        if not self.must_close and conn.their_state is h11.SEND_BODY:
+            deadline = trio.current_time() + self.config.body_timeout
+            drained = 0
+            while conn.their_state is h11.SEND_BODY and drained <= self.config.drain_limit:
+                try:
+                    event = conn.next_event()
+                except h11.RemoteProtocolError:
+                    return False
+                if event is h11.NEED_DATA:
+                    if not await self.receive(deadline):
+                        return False
+                elif isinstance(event, h11.Data):
+                    drained += len(event.data)
+        if self.must_close or conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+            return False
+        conn.start_next_cycle()
+        self.cycles += 1
+        return True
+
+    async def close(self) -> None:
+        """Half-close, discard what the client still sends for ``linger_timeout``, then close."""
+        try:
+            if isinstance(self.stream, trio.abc.HalfCloseableStream):
+                await self.stream.send_eof()
+                with trio.move_on_after(self.config.linger_timeout):
+                    while await self.stream.receive_some(self.config.receive_buffer_size):
+                        pass
+        except (*_STREAM_ERRORS, trio.BusyResourceError):
+            pass
+        finally:
+            await trio.aclose_forcefully(self.stream)
+
+
+class Request:
+    """One HTTP request, answered once by ``respond``, ``accept_websocket`` or ``reject_websocket``.
+
+    Attributes:
+        method: ``"GET"``, ``"POST"``...; target: the raw request target (path and query).
+        path: the percent-decoded path; raw_query: the query string as sent.
+        query: the first value of each query parameter; query_lists: every value of each.
+        headers: ``(name, value)`` pairs as sent, names lowercased (bytes).
+        client: ``(host, port)`` of the peer (``("", 0)`` when unknown, e.g. memory streams).
+        secure: whether the connection is TLS; scheme: ``"https"`` or ``"http"``.
+        http_version: ``"1.1"`` or ``"1.0"``.
+    """
+
+    BodyTooLarge = BodyTooLarge
+
+    def __init__(
+        self, conn: _Connection, event: h11.Request, client: tuple[str, int], secure: bool
+    ) -> None:
+        self._conn = conn
+        self.method = event.method.decode("ascii")
+        self.target = event.target.decode("latin-1")
+        raw_path, _, self.raw_query = self.target.partition("?")
+        self.path = unquote(raw_path)
+        self.query_lists = parse_qs(self.raw_query, keep_blank_values=True)
+        self.query = {k: v[0] for k, v in self.query_lists.items()}
+        self.headers: list[tuple[bytes, bytes]] = list(event.headers)
+        self.http_version = event.http_version.decode("ascii")
+        self.client = client
+        self.secure = secure
+        self.scheme = "https" if secure else "http"
+        self.responded = False
+        self._body_read = 0
+        self._body_done = False
+
+    @property
+    def client_host(self) -> str:
+        """The peer's address (``""`` when unknown)."""
+        return self.client[0]
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (any case), repeated fields joined by ``", "``."""
+        key = name.lower().encode("latin-1")
+        values = [v.decode("latin-1") for k, v in self.headers if k == key]
+        return ", ".join(values) if values else None
+
+    def header_items(self) -> list[tuple[str, str]]:
+        """The headers as ``str`` pairs, names lowercased."""
+        return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.headers]
+
+    @property
+    def origin(self) -> str | None:
+        """The ``Origin`` header; checking it is the caller's business."""
+        return self.header("origin")
+
+    @property
+    def is_websocket(self) -> bool:
+        """Whether this is a WebSocket upgrade (GET, ``Upgrade: websocket``; RFC 6455 §4.1)."""
+        upgrade = (self.header("upgrade") or "").lower()
+        connection = (self.header("connection") or "").lower()
+        return (self.method == "GET" and "websocket" in upgrade
+                and "upgrade" in (t.strip() for t in connection.split(",")))
+
+    def _remaining(self) -> int | None:
+        length = self.header("content-length")
+        if length is None:
+            return None if self.header("transfer-encoding") else 0
+        return int(length) - self._body_read
+
+    async def read_body(self, max_size: int) -> bytes:
+        """Read the whole request body, at most ``max_size`` bytes.
+
+        Raises:
+            BodyTooLarge: ``Content-Length`` exceeds ``max_size`` (raised before reading any of
+                the body), or a chunked body grew past it.
+            RequestTimeout: no body bytes came for ``body_timeout``.
+            BadRequest: the body was malformed or cut short.
+            RuntimeError: the body was already read or the request answered.
+        """
+        conn = self._conn
+        if self.responded or self._body_done:
+            raise RuntimeError("the body was already read or the request answered")
+        remaining = self._remaining()
+        if remaining is not None and remaining > max_size:
+            conn.must_close = True
+            raise BodyTooLarge(max_size, remaining)
+        if conn.h11.they_are_waiting_for_100_continue:
+            await conn.send(h11.InformationalResponse(status_code=100, headers=[]))
+        chunks: list[bytes] = []
+        while True:
+            try:
+                event = conn.h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                conn.must_close = True
+                raise BadRequest(str(exc)) from exc
+            if event is h11.NEED_DATA:
+                if await conn.receive(trio.current_time() + conn.config.body_timeout) is None:
+                    conn.must_close = True
+                    raise RequestTimeout("the request body stalled")
+            elif isinstance(event, h11.Data):
+                self._body_read += len(event.data)
+                if self._body_read > max_size:
+                    conn.must_close = True
+                    raise BodyTooLarge(max_size)
+                chunks.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                self._body_done = True
+                return b"".join(chunks)
+            else:
+                raise BadRequest(f"unexpected {event!r} in a request body")
+
+    async def wait_disconnected(self) -> None:
+        """Return when the client closes or breaks the connection; for parked responses.
+
+        Run it in a task beside a long wait (a parked long-polling GET) and cancel it before
+        answering or returning. Only valid once the body was read or there is none (``GET``):
+        it reads the socket, keeping any pipelined bytes for the next request.
+        """
+        conn = self._conn
+        if conn.h11.their_state is h11.SEND_BODY and self._remaining() == 0:
+            conn.h11.next_event()  # the EndOfMessage of an empty body
+        if conn.h11.their_state is h11.SEND_BODY:
+            raise RuntimeError("read the request body before waiting for a disconnect")
+        while True:
+            try:
+                data = await conn.stream.receive_some(conn.config.receive_buffer_size)
+            except _STREAM_ERRORS:
+                data = b""
+            if not data:
+                conn.must_close = True
+                return
+            conn.h11.receive_data(bytes(data))
+
+    async def respond(self, status: int, headers: HeaderList = (), body: bytes = b"") -> None:
+        """Send a whole response; ``Content-Length`` is set from ``body`` (omitted for HEAD).
+
+        The connection is kept alive unless the client or ``headers`` say ``Connection: close``,
+        the request body cannot be drained cheaply, or an error made it unusable.
+
+        Raises:
+            RuntimeError: the request was already answered.
+            trio.BrokenResourceError, trio.ClosedResourceError: the client went away.
+        """
+        conn = self._conn
+        if self.responded:
+            raise RuntimeError("this request was already answered")
+        self.responded = True
+        out = [(_b(k), _b(v)) for k, v in headers
+               if _b(k).lower() not in (b"content-length", b"transfer-encoding")]
+        out.append((b"content-length", str(len(body)).encode()))
+        if conn.h11.their_state is h11.SEND_BODY:
+            remaining = self._remaining()
+            if (remaining is None or remaining > conn.config.drain_limit
+                    or conn.h11.they_are_waiting_for_100_continue):
+                conn.must_close = True
+        if conn.must_close:
+            out.append((b"connection", b"close"))
+        events: list[h11.Event] = [
+            h11.Response(status_code=status, headers=out, reason=_reason(status))]
+        if body and self.method != "HEAD":
+            events.append(h11.Data(data=body))
+        events.append(h11.EndOfMessage())
+        await conn.send(*events)
+
+    async def accept_websocket(
+        self, extra_headers: HeaderList = (), subprotocol: str | None = None
+    ) -> WebSocket:
+        """Answer 101 and return the ``WebSocket``; the connection then belongs to it.
+
+        permessage-deflate is accepted when the client offers it and the config allows it.
+        The server closes the WebSocket (if still open) when the handler returns.
+
+        Raises:
+            BadRequest: not a valid WebSocket handshake (the server answers 400).
+            RuntimeError: already answered.
+        """
+        conn = self._conn
+        if self.responded:
+            raise RuntimeError("this request was already answered")
+        if not self.is_websocket:
+            raise BadRequest("not a WebSocket upgrade request")
+        while True:
+            event = conn.h11.next_event()
+            if event is h11.PAUSED:
+                break
+            if event is h11.NEED_DATA:
+                if not await conn.receive(trio.current_time() + conn.config.body_timeout):
+                    conn.must_close = True
+                    raise RequestTimeout("the upgrade request stalled")
+        trailing, _ = conn.h11.trailing_data
+        ws = WSConnection(ConnectionType.SERVER)
+        try:
+            ws.initiate_upgrade_connection(self.headers, self.target)
+            request = next(e for e in ws.events() if isinstance(e, WSRequest))
+        except WSRemoteProtocolError as exc:
+            conn.must_close = True
+            raise BadRequest(f"invalid WebSocket handshake: {exc}") from exc
+        extensions: list[Extension] = []
+        offered = [str(e).split(";", 1)[0].strip() for e in request.extensions]
+        if conn.config.per_message_deflate and "permessage-deflate" in offered:
+            extensions.append(PerMessageDeflate())
+        accept = AcceptConnection(
+            subprotocol=subprotocol, extensions=extensions,
+            extra_headers=[(_b(k), _b(v)) for k, v in extra_headers])
+        data = ws.send(accept)
+        self.responded = True
+        cfg = conn.config
+        websocket = server_websocket(
+            conn.stream, ws, accept, max_message_size=cfg.max_message_size,
+            close_timeout=cfg.close_timeout, receive_buffer_size=cfg.receive_buffer_size)
+        conn.websocket = websocket
+        if trailing:
+            ws.receive_data(bytes(trailing))
+        await conn.stream.send_all(data)
+        return websocket
+
+    async def reject_websocket(
+        self, status: int = 400, headers: HeaderList = (), body: bytes = b""
+    ) -> None:
+        """Refuse a WebSocket upgrade with a normal response, then close the connection."""
+        self._conn.must_close = True
+        await self.respond(status, headers, body)
+
+
+async def handle_stream(
+    stream: trio.abc.Stream,
+    handler: Handler,
+    config: HTTPConfig | None = None,
+    *,
+    client: tuple[str, int] | None = None,
+    secure: bool | None = None,
+) -> None:
+    """Serve HTTP/1.1 on ``stream`` until the connection ends; never raises for peer errors.
+
+    Args:
+        handler: awaited once per request; must answer it (else 500 is sent).
+        client: the peer address; read from the socket when omitted.
+        secure: whether ``stream`` is TLS; detected (``trio.SSLStream``) when omitted.
+    """
+    cfg = config or HTTPConfig()
+    if secure is None:
+        secure = isinstance(stream, trio.SSLStream)
+    if client is None:
+        client = _peer(stream)
+    conn = _Connection(stream, cfg)
+    try:
+        await _serve(conn, handler, client, secure)
+    except _STREAM_ERRORS:
+        log.debug("connection from %s lost", client)
+    except Exception:
+        log.exception("HTTP connection from %s failed", client)
+    finally:
+        if conn.websocket is not None:
+            await conn.websocket.aclose(1001, "going away")
+        else:
+            await conn.close()
+
+
+async def _serve(
+    conn: _Connection, handler: Handler, client: tuple[str, int], secure: bool
+) -> None:
+    while True:
+        event = await conn.next_request()
+        if event is None:
+            return
+        head_size = len(event.target) + sum(len(k) + len(v) + 4 for k, v in event.headers)
+        if len(event.headers) > conn.config.max_headers or head_size > conn.config.max_header_bytes:
+            await conn.send_error(431)
+            return
+        request = Request(conn, event, client, secure)
+        try:
+            await handler(request)
+        except HTTPError as exc:
+            if not request.responded:
+                conn.must_close = True
+                await conn.send_error(exc.status)
+                return
+        except _STREAM_ERRORS:
+            raise
+        except Exception:
+            log.exception("HTTP handler failed on %s %s", request.method, request.target)
+            if conn.websocket is None and not request.responded:
+                await conn.send_error(500)
+            return
+        if conn.websocket is not None:
+            return
+        if not request.responded:
+            log.error("HTTP handler returned without answering %s %s",
+                      request.method, request.target)
+            await conn.send_error(500)
+            return
+        if not await conn.finish_cycle():
+            return
+
+
+def _peer(stream: trio.abc.Stream) -> tuple[str, int]:
+    while isinstance(stream, trio.SSLStream):
+        stream = stream.transport_stream
+    if isinstance(stream, trio.SocketStream):
+        try:
+            peer = stream.socket.getpeername()
+        except OSError:
+            return ("", 0)
+        if isinstance(peer, tuple):
+            return (str(peer[0]), int(peer[1]))
+    return ("", 0)
+
+
+async def serve_http(
+    handler: Handler,
+    host: str | None,
+    port: int,
+    *,
+    config: HTTPConfig | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    handler_nursery: trio.Nursery | None = None,
+    task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Listen on ``host:port`` and serve HTTP/1.1 (and WebSocket upgrades) until cancelled.
+
+    ``task_status.started`` reports the listeners (port 0 picks a free port; read it with
+    ``listeners[0].socket.getsockname()``). With ``ssl_context`` each connection is TLS.
+    """
+    cfg = config or HTTPConfig()
+    listeners = await trio.open_tcp_listeners(port, host=host)
+    serve = partial(_serve_socket, handler=handler, config=cfg, ssl_context=ssl_context)
+    await trio.serve_listeners(
+        serve, listeners, handler_nursery=handler_nursery, task_status=task_status)
+
+
+async def _serve_socket(
+    stream: trio.SocketStream,
+    *,
+    handler: Handler,
+    config: HTTPConfig,
+    ssl_context: ssl.SSLContext | None,
+) -> None:
+    client = _peer(stream)
+    if ssl_context is None:
+        await handle_stream(stream, handler, config, client=client, secure=False)
+        return
+    tls = trio.SSLStream(stream, ssl_context, server_side=True)
+    try:
+        with trio.fail_after(config.header_timeout):
+            await tls.do_handshake()
+    except (*_STREAM_ERRORS, trio.TooSlowError):
+        await trio.aclose_forcefully(tls)
+        return
+    await handle_stream(tls, handler, config, client=client, secure=True)

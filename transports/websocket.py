@@ -1,0 +1,341 @@
+"""A WebSocket over a trio stream, on wsproto: whole messages in and out, either role.
+
+One task may ``receive`` at a time; ``send``/``send_many``/``aclose`` may be called from any
+number of tasks (writes are serialized by one lock, which also keeps permessage-deflate's
+compression context in wire order). Pings are answered by whoever is reading.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+
+import trio
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Message,
+    Ping,
+    RejectConnection,
+    Request,
+    TextMessage,
+)
+from wsproto.extensions import PerMessageDeflate
+from wsproto.utilities import RemoteProtocolError as WSRemoteProtocolError
+
+from ._errors import HTTPClientError, WebSocketClosed
+
+__all__ = ["WebSocket", "connect_websocket"]
+
+_ABNORMAL = 1006
+_TOO_BIG = 1009
+_INFLATE_FEED = 4096
+_STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError)
+
+
+class WebSocket(trio.abc.AsyncResource):
+    """An open WebSocket connection; made by ``Request.accept_websocket`` or ``connect_websocket``.
+
+    Attributes:
+        stream: the underlying trio stream (owned: closed with the WebSocket).
+        subprotocol: the negotiated subprotocol, if any.
+        extensions: the names of the negotiated extensions (e.g. ``["permessage-deflate"]``).
+        closed: ``None`` while open, else the ``WebSocketClosed`` that ``receive``/``send`` raise.
+    """
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        connection: WSConnection,
+        *,
+        max_message_size: int,
+        close_timeout: float = 5.0,
+        receive_buffer_size: int = 64 * 1024,
+        subprotocol: str | None = None,
+        extensions: Sequence[str] = (),
+    ) -> None:
+        self.stream = stream
+        self.subprotocol = subprotocol
+        self.extensions = list(extensions)
+        self.closed: WebSocketClosed | None = None
+        self._conn = connection
+        self._max_message_size = max_message_size
+        self._close_timeout = close_timeout
+        self._bufsize = receive_buffer_size
+        self._write_lock = trio.StrictFIFOLock()
+        self._parts: list[str | bytes] = []
+        self._size = 0
+        self._messages: deque[str | bytes] = deque()
+        self._reading = False
+        self._close_seen = trio.Event()
+        self._stream_closed = False
+        self._pending = b""
+
+    @property
+    def is_open(self) -> bool:
+        """Whether messages can still be sent."""
+        return self.closed is None and self._conn.state is ConnectionState.OPEN
+
+    async def receive(self) -> str | bytes:
+        """Return the next whole message: ``str`` for text, ``bytes`` for binary.
+
+        Raises:
+            WebSocketClosed: the connection closed (peer's code and reason; 1006 if the socket
+                went without a Close frame; 1009/1002 when we failed it for size or protocol).
+            trio.BusyResourceError: another task is already receiving.
+        """
+        if self._reading:
+            raise trio.BusyResourceError("another task is already receiving on this WebSocket")
+        self._reading = True
+        try:
+            while True:
+                await self._process_events()
+                if self._messages:
+                    return self._messages.popleft()
+                if self.closed is not None:
+                    raise self.closed
+                await self._read_more()
+        finally:
+            self._reading = False
+
+    async def send(self, message: str | bytes) -> None:
+        """Send one message (text for ``str``, binary for ``bytes``).
+
+        Raises:
+            WebSocketClosed: the connection is closed or closing, or the socket broke.
+        """
+        await self.send_many((message,))
+
+    async def send_many(self, messages: Iterable[str | bytes]) -> None:
+        """Send several messages in order with a single socket write.
+
+        Raises:
+            WebSocketClosed: as ``send``; none of the messages was sent if closed beforehand.
+        """
+        async with self._write_lock:
+            if not self.is_open:
+                raise self.closed or WebSocketClosed(_ABNORMAL, "connection closing")
+            data = b"".join(
+                self._conn.send(
+                    TextMessage(data=m) if isinstance(m, str) else BytesMessage(data=bytes(m)))
+                for m in messages)
+            if data:
+                await self._send_all(data)
+
+    async def ping(self, payload: bytes = b"") -> None:
+        """Send a Ping frame (the answering Pong is consumed by the reader)."""
+        async with self._write_lock:
+            if not self.is_open:
+                raise self.closed or WebSocketClosed(_ABNORMAL, "connection closing")
+            await self._send_all(self._conn.send(Ping(payload=payload)))
+
+    async def aclose(self, code: int = 1000, reason: str = "") -> None:
+        """Close: send a Close frame, wait up to ``close_timeout`` for the peer's, close the stream.
+
+        Idempotent; never raises for a broken socket. Messages received meanwhile are discarded
+        unless a reader takes them.
+        """
+        if self._stream_closed:
+            return
+        try:
+            await self._send_close(code, reason)
+            if self.closed is None:
+                self.closed = WebSocketClosed(code, reason)
+            with trio.move_on_after(self._close_timeout):
+                if self._reading:
+                    await self._close_seen.wait()
+                else:
+                    self._reading = True
+                    try:
+                        while not self._close_seen.is_set():
+                            await self._read_more()
+                            await self._process_events()
+                    finally:
+                        self._reading = False
+        finally:
+            await self._close_stream()
+
+    async def _send_close(self, code: int, reason: str) -> None:
+        with trio.move_on_after(self._close_timeout):
+            async with self._write_lock:
+                if self._conn.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
+                    data = self._conn.send(CloseConnection(code=code, reason=reason))
+                    try:
+                        await self.stream.send_all(data)
+                    except _STREAM_ERRORS:
+                        self._lost()
+
+    async def _send_all(self, data: bytes) -> None:
+        try:
+            await self.stream.send_all(data)
+        except _STREAM_ERRORS as exc:
+            self._lost()
+            assert self.closed is not None
+            raise self.closed from exc
+
+    def _lost(self) -> None:
+        if self.closed is None:
+            self.closed = WebSocketClosed(_ABNORMAL, "connection lost")
+        self._close_seen.set()
+
+    async def _read_more(self) -> None:
+        if not self._pending:
+            try:
+                data = bytes(await self.stream.receive_some(self._bufsize))
+            except _STREAM_ERRORS:
+                data = b""
+            if not data:
+                self._lost()
+                await self._close_stream()
+                return
+            self._pending = data
+        # Compressed input is fed in small pieces so that one read cannot inflate to more than
+        # about 1000 times _INFLATE_FEED bytes before the size limit is checked.
+        feed = _INFLATE_FEED if self.extensions else len(self._pending)
+        self._conn.receive_data(self._pending[:feed])
+        self._pending = self._pending[feed:]
+
+    async def _process_events(self) -> None:
+        if self.closed is not None and self._close_seen.is_set():
+            return
+        for event in self._conn.events():
+            if isinstance(event, Message):
+                data = event.data
+                self._size += len(data) if isinstance(data, bytes | bytearray) else len(
+                    data.encode("utf-8", "surrogatepass"))
+                if self._size > self._max_message_size:
+                    await self._fail(_TOO_BIG, "message too big")
+                    return
+                self._parts.append(bytes(data) if isinstance(data, bytearray) else data)
+                if event.message_finished:
+                    self._messages.append(
+                        "".join(p for p in self._parts if isinstance(p, str))
+                        if isinstance(event, TextMessage)
+                        else b"".join(p for p in self._parts if isinstance(p, bytes)))
+                    self._parts.clear()
+                    self._size = 0
+            elif isinstance(event, Ping):
+                async with self._write_lock:
+                    if self._conn.state is ConnectionState.OPEN:
+                        await self._send_all(self._conn.send(event.response()))
+            elif isinstance(event, CloseConnection):
+                await self._on_close(event)
+                return
+
+    async def _on_close(self, event: CloseConnection) -> None:
+        if self._conn.state is ConnectionState.OPEN:
+            # wsproto reports a frame it could not parse as a CloseConnection while still OPEN:
+            # we fail the connection with its code (1002, 1007...), RFC 6455 §7.1.7.
+            await self._fail(event.code, event.reason or "")
+            return
+        if self._conn.state is ConnectionState.REMOTE_CLOSING:
+            async with self._write_lock:
+                if self._conn.state is ConnectionState.REMOTE_CLOSING:
+                    try:
+                        await self.stream.send_all(self._conn.send(event.response()))
+                    except _STREAM_ERRORS:
+                        pass
+        if self.closed is None:
+            self.closed = WebSocketClosed(event.code, event.reason or "")
+        self._close_seen.set()
+        await self._close_stream()
+
+    async def _fail(self, code: int, reason: str) -> None:
+        self.closed = WebSocketClosed(code, reason)
+        self._parts.clear()
+        await self._send_close(code, reason)
+        self._close_seen.set()
+        await self._close_stream()
+
+    async def _close_stream(self) -> None:
+        if not self._stream_closed:
+            self._stream_closed = True
+            if self.closed is None:
+                self.closed = WebSocketClosed(_ABNORMAL, "connection lost")
+            self._close_seen.set()
+            await self.stream.aclose()
+
+
+def server_websocket(
+    stream: trio.abc.Stream,
+    connection: WSConnection,
+    accept: AcceptConnection,
+    *,
+    max_message_size: int,
+    close_timeout: float,
+    receive_buffer_size: int,
+) -> WebSocket:
+    """Wrap a server ``connection`` that just sent ``accept`` (internal to the HTTP server)."""
+    return WebSocket(
+        stream, connection, max_message_size=max_message_size, close_timeout=close_timeout,
+        receive_buffer_size=receive_buffer_size, subprotocol=accept.subprotocol,
+        extensions=[e.name for e in accept.extensions])
+
+
+async def connect_websocket(
+    stream: trio.abc.Stream,
+    host: str,
+    target: str,
+    headers: Sequence[tuple[str, str]] = (),
+    *,
+    subprotocols: Sequence[str] = (),
+    per_message_deflate: bool = False,
+    max_message_size: int = 1_000_000,
+    close_timeout: float = 5.0,
+    receive_buffer_size: int = 64 * 1024,
+) -> WebSocket:
+    """Run the client handshake on ``stream`` (already connected, TLS already wrapped).
+
+    Args:
+        host: the ``Host`` header value; target: the request target (path and query).
+        headers: extra request headers (e.g. cookies, ``Origin``).
+        per_message_deflate: offer permessage-deflate.
+
+    Returns:
+        The open ``WebSocket`` (it owns ``stream``).
+
+    Raises:
+        HTTPClientError: the server refused (``status`` set) or answered something invalid;
+            ``stream`` is closed in that case. Time limits are the caller's cancel scopes.
+    """
+    conn = WSConnection(ConnectionType.CLIENT)
+    offered = [PerMessageDeflate()] if per_message_deflate else []
+    request = Request(
+        host=host, target=target, subprotocols=list(subprotocols), extensions=offered,
+        extra_headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers])
+    try:
+        await stream.send_all(conn.send(request))
+        accept = await _await_accept(stream, conn, receive_buffer_size)
+    except BaseException:
+        await trio.aclose_forcefully(stream)
+        raise
+    return WebSocket(
+        stream, conn, max_message_size=max_message_size, close_timeout=close_timeout,
+        receive_buffer_size=receive_buffer_size, subprotocol=accept.subprotocol,
+        extensions=[e.name for e in accept.extensions])
+
+
+async def _await_accept(
+    stream: trio.abc.Stream, conn: WSConnection, bufsize: int
+) -> AcceptConnection:
+    while True:
+        try:
+            data = bytes(await stream.receive_some(bufsize))
+        except _STREAM_ERRORS as exc:
+            raise HTTPClientError("connection lost during the WebSocket handshake") from exc
+        if not data:
+            raise HTTPClientError("connection closed during the WebSocket handshake")
+        try:
+            conn.receive_data(data)
+            for event in conn.events():
+                if isinstance(event, AcceptConnection):
+                    return event
+                if isinstance(event, RejectConnection):
+                    raise HTTPClientError(
+                        f"WebSocket handshake refused with status {event.status_code}",
+                        status=event.status_code)
+        except WSRemoteProtocolError as exc:
+            raise HTTPClientError(f"invalid WebSocket handshake response: {exc}") from exc
