@@ -1,1 +1,22 @@
-"""Engine.IO v4 on trio: the Sans-IO core in ``protocol`` and the runtime around it."""
+"""Engine.IO v4 on trio: the Sans-IO core in ``protocol`` and the runtime around it.
+
+The runtime names are imported lazily, so ``import engineio_core.protocol`` (the pure core)
+does not pull in trio, h11 or wsproto.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .server import AllowRequest, Handshake, Server, Socket, SocketHandler
+
+__all__ = ["AllowRequest", "Handshake", "Server", "Socket", "SocketHandler"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from . import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module 'engineio_core' has no attribute {name!r}")

@@ -36,6 +36,9 @@ class RequestKind(enum.Enum):
     POLL = "poll"  # a polling GET on a session
     POST = "post"  # a polling POST on a session
     UPGRADE = "upgrade"  # a WebSocket for a polling session: the probe
+    # A WebSocket for a session that cannot take a probe now (already upgraded, upgrading,
+    # closing, upgrades off): Node completes the handshake and closes it at once.
+    UPGRADE_REFUSED = "upgrade refused"
 
 
 def request_error(code: int, message: str | None = None) -> RemoteProtocolError:
@@ -96,10 +99,14 @@ def check_request(
         if session is None or session.closed or session.sid != sid:
             raise request_error(1)
         if websocket:
-            if transport != "websocket" or session.transport != "polling" \
-                    or session.upgrading or session.state is ServerState.CLOSING \
-                    or not config.allow_upgrades:
+            if transport != "websocket":
                 raise request_error(3)
+            # Node accepts the handshake and then closes such a WebSocket, so
+            # a client probing twice sees a close rather than an HTTP error.
+            if (session.transport != "polling" or session.upgrading
+                    or session.state is ServerState.CLOSING
+                    or not config.allow_upgrades):
+                return RequestKind.UPGRADE_REFUSED
             return RequestKind.UPGRADE
         if transport != session.transport or transport != "polling":
             raise request_error(3)

@@ -94,21 +94,30 @@ def test_refusals_with_a_session() -> None:
     ws_session = _session("websocket")
     assert _code(method="GET", query=q, session=ws_session)[0] == 3
     assert _code(method="GET", query={**WS, "sid": "sid1"}, session=ws_session)[0] == 3
-    assert _code(method="GET", query={**WS, "sid": "sid1"}, websocket=True,
-                 session=ws_session)[0] == 3
-    session.begin_upgrade(now=0.0)
-    assert _code(method="GET", query={**WS, "sid": "sid1"}, websocket=True,
-                 session=session)[0] == 3
+
+
+def test_websockets_for_sessions_that_cannot_take_a_probe_are_accepted_then_closed() -> None:
+    # Node accepts the WebSocket and closes it at once (engine.io-protocol test suite:
+    # "ignores WebSocket connection with same sid after upgrade").
+    ws = {**WS, "sid": "sid1"}
+    refused = RequestKind.UPGRADE_REFUSED
+    assert _check("GET", ws, websocket=True, session=_session("websocket")) is refused
+    upgrading = _session()
+    upgrading.begin_upgrade(now=0.0)
+    assert _check("GET", ws, websocket=True, session=upgrading) is refused
     closing = _session()
     closing.close()
-    assert _code(method="GET", query={**WS, "sid": "sid1"}, websocket=True,
-                 session=closing)[0] == 3
+    assert _check("GET", ws, websocket=True, session=closing) is refused
+    no_upgrades = ServerConfig(allow_upgrades=False)
+    assert _check("GET", ws, websocket=True, session=_session(config=no_upgrades),
+                  config=no_upgrades) is refused
+
+
+def test_refusals_of_a_closed_session() -> None:
+    q = {**POLL, "sid": "sid1"}
     closed = _session()
     closed.transport_closed(reason="transport error", now=0.0)
     assert _code(method="GET", query=q, session=closed)[0] == 1
-    no_upgrades = ServerConfig(allow_upgrades=False)
-    assert _code(method="GET", query={**WS, "sid": "sid1"}, websocket=True,
-                 session=_session(config=no_upgrades), config=no_upgrades)[0] == 3
 
 
 def test_valid_origin_passes() -> None:

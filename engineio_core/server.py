@@ -1,0 +1,576 @@
+"""The Engine.IO server on trio: HTTP routing, one driver task per session, the app's ``Socket``.
+
+Data path: a request reaches ``Server.handle_request`` → the request check of the core →
+handshake, a polling GET (parked until the session has output), a polling POST (its body fed to
+the session), or a WebSocket (its reader feeds the session). Everything a session decides lives
+in ``protocol.ServerSession``; this module only moves bytes and sleeps until the session's next
+deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import trio
+
+from transports import (
+    HTTPConfig,
+    Request,
+    WebSocket,
+    WebSocketClosed,
+    serve_http,
+)
+
+from . import protocol as eio
+from ._signal import Signal
+from .cors import CorsPolicy, CorsSetting
+from .http_policy import CookieOptions, choose_encoding, compress_body, cookie_options
+
+__all__ = ["Handshake", "Server", "Socket", "SocketHandler"]
+
+log = logging.getLogger("engineio_core")
+
+SocketHandler = Callable[["Socket"], Awaitable[None]]
+AllowRequest = Callable[["Handshake"], bool | Awaitable[bool]]
+
+_INBOX_SIZE = 256
+_NO_STORE = ("Cache-Control", "no-store")
+
+
+def _default_sid() -> str:
+    # 15 random bytes → 20 url-safe characters, as long as Node's base64id.
+    return secrets.token_urlsafe(15)
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """What the request that opened a session carried."""
+
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    address: str
+    url: str
+    secure: bool
+    time: float = field(default_factory=time.time)
+
+
+class Socket:
+    """One Engine.IO session, as the application sees it.
+
+    Iterate it (``async for message in socket``) to receive messages (``str`` or ``bytes``);
+    the iteration ends when the session closes, and ``close_reason`` then says why.
+    """
+
+    def __init__(self, session: _Session) -> None:
+        self._session = session
+
+    @property
+    def sid(self) -> str:
+        return self._session.core.sid
+
+    @property
+    def handshake(self) -> Handshake:
+        return self._session.handshake
+
+    @property
+    def transport(self) -> str:
+        """The transport in use now: ``"polling"`` or ``"websocket"``."""
+        return self._session.core.transport
+
+    @property
+    def closed(self) -> bool:
+        return self._session.closed.is_set()
+
+    @property
+    def close_reason(self) -> str | None:
+        return self._session.close_reason
+
+    def send_nowait(self, *messages: str | bytes) -> None:
+        """Queue messages; they leave together, in order. Dropped if the session is closed."""
+        self._session.send(messages)
+
+    async def send(self, *messages: str | bytes) -> None:
+        """Queue messages, then wait while the session's outbound buffer is over its high-water
+        mark (so a slow peer slows its producer down instead of growing memory)."""
+        self._session.send(messages)
+        await self._session.wait_for_drain()
+
+    def close(self) -> None:
+        """Close the session (reason ``"forced close"``); queued messages are flushed first."""
+        self._session.close()
+
+    def behind(self) -> bool:
+        """Whether messages are still waiting to be written (volatile ones are then dropped)."""
+        return self._session.core.buffered_bytes() > 0
+
+    async def wait_for_drain(self) -> None:
+        """Wait while the outbound buffer is over the server's high-water mark."""
+        await self._session.wait_for_drain()
+
+    async def wait_closed(self) -> None:
+        await self._session.closed.wait()
+
+    def __aiter__(self) -> AsyncIterator[str | bytes]:
+        return self._session.inbox_receive.__aiter__()
+
+
+class _Session:
+    """Runtime state beside one ``ServerSession`` core."""
+
+    def __init__(self, server: Server, core: eio.ServerSession, handshake: Handshake) -> None:
+        self.server = server
+        self.core = core
+        self.handshake = handshake
+        self.changed = Signal()
+        self.closed = trio.Event()
+        self.close_reason: str | None = None
+        self.inbox_send, self.inbox_receive = trio.open_memory_channel[str | bytes](_INBOX_SIZE)
+        self.websocket: WebSocket | None = None
+        self.probe: WebSocket | None = None
+        self.socket = Socket(self)
+
+    def send(self, messages: Sequence[str | bytes]) -> None:
+        if self.closed.is_set():
+            return
+        for message in messages:
+            self.core.send_message(message)
+        if self.core.buffered_bytes() > 4 * self.server.max_buffered_bytes:
+            # A peer that never drains would otherwise grow memory without bound.
+            log.info("session %s: outbound buffer over %d bytes, closing", self.core.sid,
+                     4 * self.server.max_buffered_bytes)
+            self.abort("transport error")
+        self.changed.notify()
+
+    def abort(self, reason: str) -> None:
+        """Close now, dropping what is queued: the peer is gone or hopeless."""
+        if not self.closed.is_set():
+            self.finish(reason)
+            self.changed.notify()
+
+    def close(self) -> None:
+        if not self.closed.is_set():
+            self.core.close()
+            self.changed.notify()
+
+    async def wait_for_drain(self) -> None:
+        limit = self.server.max_buffered_bytes
+        while not self.closed.is_set() and self.core.buffered_bytes() > limit:
+            await self.changed.wait()
+
+    async def deliver(self, events: Sequence[eio.Event]) -> None:
+        """Act on the core's events; messages go to the application's inbox (bounded: a slow
+        application slows the reader, which slows the peer)."""
+        for event in events:
+            if isinstance(event, eio.MessageReceived):
+                try:
+                    await self.inbox_send.send(event.data)
+                except (trio.ClosedResourceError, trio.BrokenResourceError):
+                    pass
+            elif isinstance(event, eio.UpgradeFailed):
+                self.drop_probe()
+            elif isinstance(event, eio.SessionClosed):
+                self.finish(event.reason)
+        self.changed.notify()
+
+    def drop_probe(self) -> None:
+        """Forget the probe WebSocket; its reader sees it closed and returns."""
+        probe, self.probe = self.probe, None
+        if probe is not None:
+            self.server._spawn(probe.aclose)
+
+    def finish(self, reason: str) -> None:
+        if self.closed.is_set():
+            return
+        self.close_reason = reason
+        self.closed.set()
+        self.inbox_send.close()
+        self.server._forget(self)
+        log.debug("session %s closed: %s", self.core.sid, reason)
+
+
+class Server(trio.abc.AsyncResource):
+    """An Engine.IO v4 server.
+
+    Args:
+        handler: called once per new session with its ``Socket``, in a task of the server's
+            nursery; the session is closed when it returns.
+        path: where the server answers (``/engine.io/`` by default, as Node).
+        ping_interval, ping_timeout, upgrade_timeout: seconds.
+        max_http_buffer_size: the largest message or polling body accepted (bytes).
+        transports: the transports offered, among ``"polling"`` and ``"websocket"``.
+        allow_upgrades: whether polling sessions may upgrade to WebSocket.
+        cors_allowed_origins, cors_credentials: see ``engineio_core.cors``.
+        cookie: ``True``, a cookie name, or a mapping of ``CookieOptions`` fields.
+        allow_request: called with the handshake of a new session; returning false refuses it
+            with 403 (Engine.IO error 4).
+        per_message_deflate: negotiate WebSocket compression when the client offers it.
+        http_compression: gzip/deflate polling responses of 1 KiB and more.
+        max_buffered_bytes: outbound high-water mark per session; ``Socket.send`` waits above it.
+        sid_factory: makes session ids (a CSPRNG by default).
+    """
+
+    def __init__(
+        self,
+        handler: SocketHandler,
+        *,
+        path: str = "/engine.io",
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        upgrade_timeout: float = 10.0,
+        max_http_buffer_size: int = 1_000_000,
+        transports: Sequence[str] = ("polling", "websocket"),
+        allow_upgrades: bool = True,
+        cors_allowed_origins: CorsSetting = None,
+        cors_credentials: bool = True,
+        cookie: bool | str | Mapping[str, Any] | None = None,
+        allow_request: AllowRequest | None = None,
+        per_message_deflate: bool = False,
+        http_compression: bool = True,
+        max_buffered_bytes: int = 4 * 1024 * 1024,
+        sid_factory: Callable[[], str] = _default_sid,
+    ) -> None:
+        self.handler = handler
+        self.path = "/" + path.strip("/") + "/"
+        self.config = eio.ServerConfig(
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            upgrade_timeout=upgrade_timeout,
+            max_payload=max_http_buffer_size,
+            transports=tuple(transports),
+            allow_upgrades=allow_upgrades,
+        )
+        self.cors = CorsPolicy(cors_allowed_origins, cors_credentials)
+        self.cookie: CookieOptions | None = cookie_options(cookie)
+        self.allow_request = allow_request
+        self.http_config = HTTPConfig(
+            max_message_size=max_http_buffer_size,
+            per_message_deflate=per_message_deflate,
+        )
+        self.http_compression = http_compression
+        self.max_buffered_bytes = max_buffered_bytes
+        self.sid_factory = sid_factory
+        self._sessions: dict[str, _Session] = {}
+        self._nursery: trio.Nursery | None = None
+        self._closing = False
+
+    # ----------------------------------------------------------------- lifetime
+
+    @property
+    def sessions(self) -> Mapping[str, Socket]:
+        """The open sessions by sid."""
+        return {sid: s.socket for sid, s in self._sessions.items()}
+
+    async def serve(
+        self,
+        host: str | None = "127.0.0.1",
+        port: int = 0,
+        *,
+        task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen on ``host:port`` and serve until cancelled or closed.
+
+        ``task_status.started`` reports the listeners (port 0 picks a free port)."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            listeners = await nursery.start(
+                partial(serve_http, self._handle_or_404, host, port, config=self.http_config)
+            )
+            task_status.started(listeners)
+
+    async def run_in(self, nursery: trio.Nursery) -> None:
+        """Use ``nursery`` for session tasks, for embedding without ``serve()``."""
+        self._nursery = nursery
+
+    async def aclose(self) -> None:
+        """Close every session (``"forced close"``, their queues flushed), then stop serving."""
+        self._closing = True
+        for session in list(self._sessions.values()):
+            session.close()
+        with trio.move_on_after(1.0):
+            for session in list(self._sessions.values()):
+                await session.closed.wait()
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+
+    def _spawn(self, fn: Callable[[], Awaitable[object]]) -> None:
+        if self._nursery is not None:
+            self._nursery.start_soon(fn)
+
+    def _forget(self, session: _Session) -> None:
+        self._sessions.pop(session.core.sid, None)
+
+    # ----------------------------------------------------------------- requests
+
+    async def _handle_or_404(self, request: Request) -> None:
+        if not await self.handle_request(request):
+            await request.respond(404, [("Content-Type", "text/plain")], b"Not Found")
+
+    def owns(self, request: Request) -> bool:
+        """Whether ``request`` is for this server's path."""
+        return request.path == self.path or request.path + "/" == self.path
+
+    async def handle_request(self, request: Request) -> bool:
+        """Serve one HTTP request; returns ``False`` (without answering) when it is not ours."""
+        if not self.owns(request):
+            return False
+        origin = request.header("origin")
+        host = request.header("host")
+        if not self.cors.is_allowed(origin, host=host, secure=request.secure):
+            await self._refuse(request, eio.ProtocolError(
+                "Bad request", http_status=400, code=3), cors=False)
+            return True
+        if request.method == "OPTIONS" and not request.is_websocket:
+            headers = self.cors.preflight_headers(
+                origin, request.header("access-control-request-headers"))
+            await request.respond(204, headers, b"")
+            return True
+        try:
+            kind = eio.check_request(
+                method=request.method,
+                query=request.query,
+                websocket=request.is_websocket,
+                config=self.config,
+                origin=origin,
+                session=self._sessions[sid].core if (sid := request.query.get("sid"))
+                in self._sessions else None,
+            )
+        except eio.ProtocolError as error:
+            await self._refuse(request, error)
+            return True
+        if kind is eio.RequestKind.HANDSHAKE:
+            await self._handshake(request)
+        elif kind is eio.RequestKind.POLL:
+            await self._poll(request, self._sessions[request.query["sid"]])
+        elif kind is eio.RequestKind.POST:
+            await self._post(request, self._sessions[request.query["sid"]])
+        elif kind is eio.RequestKind.UPGRADE:
+            await self._upgrade(request, self._sessions[request.query["sid"]])
+        else:  # UPGRADE_REFUSED
+            ws = await request.accept_websocket()
+            await ws.aclose()
+        return True
+
+    def _headers(self, request: Request, *extra: tuple[str, str]) -> list[tuple[str, str]]:
+        return [*extra, _NO_STORE, *self.cors.response_headers(request.header("origin"))]
+
+    async def _refuse(
+        self, request: Request, error: eio.ProtocolError, *, cors: bool = True
+    ) -> None:
+        code = error.code if error.code is not None else 3
+        status = error.http_status or 400
+        if request.is_websocket:
+            # Node refuses every WebSocket request with a plain-text 400, whatever the code.
+            await request.reject_websocket(
+                400, [("Content-Type", "text/html")], error.message.encode())
+            return
+        body = eio.error_body(code, error.message)
+        headers = [("Content-Type", "application/json")]
+        if cors:
+            headers += self.cors.response_headers(request.header("origin"))
+        await request.respond(status, headers, body)
+
+    async def _handshake(self, request: Request) -> None:
+        if self._closing or self._nursery is None:
+            await self._refuse(request, eio.ProtocolError("Bad request", code=3))
+            return
+        handshake = Handshake(
+            headers={k: v for k, v in request.header_items()},
+            query=dict(request.query),
+            address=request.client_host,
+            url=request.target,
+            secure=request.secure,
+        )
+        if self.allow_request is not None:
+            allowed = self.allow_request(handshake)
+            if not isinstance(allowed, bool):
+                allowed = await allowed
+            if not allowed:
+                await self._refuse(request, eio.ProtocolError(
+                    "Forbidden", http_status=403, code=4))
+                return
+        transport = "websocket" if request.is_websocket else "polling"
+        now = trio.current_time()
+        sid = self.sid_factory()
+        while sid in self._sessions:
+            sid = self.sid_factory()
+        core = eio.ServerSession(sid, self.config, transport=transport, now=now)
+        session = _Session(self, core, handshake)
+        self._sessions[sid] = session
+        cookie = [("Set-Cookie", self.cookie.header(sid))] if self.cookie else []
+        self._nursery.start_soon(self._drive, session)
+        self._nursery.start_soon(self._run_handler, session)
+        if transport == "polling":
+            await self._answer_poll(request, session, extra=cookie)
+        else:
+            websocket = await request.accept_websocket(extra_headers=cookie)
+            session.websocket = websocket
+            session.changed.notify()
+            await self._read_websocket(session, websocket)
+
+    async def _run_handler(self, session: _Session) -> None:
+        try:
+            await self.handler(session.socket)
+        except Exception:
+            log.exception("connection handler of session %s failed", session.core.sid)
+        finally:
+            session.close()
+
+    # ----------------------------------------------------------------- the session driver
+
+    async def _drive(self, session: _Session) -> None:
+        """The one task that owns the session's timers and writes its WebSocket frames."""
+        core = session.core
+        try:
+            while True:
+                now = trio.current_time()
+                deadline = core.next_deadline()
+                if deadline is not None and now >= deadline:
+                    await session.deliver(core.handle_timeout(now=now))
+                    continue
+                if await self._write_frames(session):
+                    continue
+                if session.closed.is_set():
+                    break
+                with trio.move_on_at(deadline if deadline is not None else math.inf):
+                    await session.changed.wait()
+        finally:
+            for websocket in (session.websocket, session.probe):
+                if websocket is not None:
+                    with trio.move_on_after(1.0) as scope:
+                        scope.shield = True
+                        await websocket.aclose()
+
+    async def _write_frames(self, session: _Session) -> bool:
+        """Write what the core queued for the WebSockets; returns whether anything was written."""
+        wrote = False
+        if session.probe is not None:
+            frames = session.core.take_probe_frames()
+            if frames:
+                wrote = True
+                await self._send_frames(session, session.probe, frames, probe=True)
+        if session.websocket is not None and session.core.transport == "websocket":
+            frames = session.core.take_ws_frames()
+            if frames:
+                wrote = True
+                await self._send_frames(session, session.websocket, frames, probe=False)
+        if wrote:
+            session.changed.notify()
+        return wrote
+
+    async def _send_frames(
+        self, session: _Session, websocket: WebSocket, frames: list[str | bytes], *, probe: bool
+    ) -> None:
+        try:
+            await websocket.send_many(frames)
+        except (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError):
+            events = (session.core.probe_closed(now=trio.current_time()) if probe else
+                      session.core.transport_closed(reason="transport error",
+                                                    now=trio.current_time()))
+            await session.deliver(events)
+
+    # ----------------------------------------------------------------- polling
+
+    async def _poll(self, request: Request, session: _Session) -> None:
+        await self._answer_poll(request, session)
+
+    async def _answer_poll(
+        self, request: Request, session: _Session, extra: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        core = session.core
+        try:
+            await session.deliver(core.start_poll(now=trio.current_time()))
+        except eio.ProtocolError as error:
+            await session.deliver(core.events_after_error())
+            await self._refuse(request, error)
+            return
+        session.changed.notify()
+        while not core.poll_ready():
+            await session.changed.wait()
+        body = core.take_poll_payload()
+        session.changed.notify()
+        headers = self._headers(request, ("Content-Type", "text/plain; charset=UTF-8"), *extra)
+        if self.http_compression and len(body) >= 1024:
+            encoding = choose_encoding(request.header("accept-encoding"))
+            if encoding is not None:
+                body = compress_body(body, encoding)
+                headers.append(("Content-Encoding", encoding))
+        await request.respond(200, headers, body)
+
+    async def _post(self, request: Request, session: _Session) -> None:
+        core = session.core
+        try:
+            body = await request.read_body(self.config.max_payload)
+        except request.BodyTooLarge:
+            await session.deliver(core.transport_closed(
+                reason="transport error", now=trio.current_time()))
+            await request.respond(413, self._headers(request), b"")
+            return
+        try:
+            events = core.receive_poll_body(body, now=trio.current_time())
+        except eio.ProtocolError as error:
+            await session.deliver(core.events_after_error())
+            await self._refuse(request, error)
+            return
+        await session.deliver(events)
+        await request.respond(200, self._headers(request, ("Content-Type", "text/html")), b"ok")
+
+    # ----------------------------------------------------------------- websocket
+
+    async def _upgrade(self, request: Request, session: _Session) -> None:
+        core = session.core
+        websocket = await request.accept_websocket()
+        try:
+            events = core.begin_upgrade(now=trio.current_time())
+        except eio.ProtocolError:
+            await websocket.aclose()
+            return
+        session.probe = websocket
+        await session.deliver(events)
+        session.changed.notify()
+        while session.probe is websocket:
+            try:
+                message = await websocket.receive()
+            except (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError):
+                session.probe = None
+                await session.deliver(core.probe_closed(now=trio.current_time()))
+                return
+            try:
+                events = core.receive_probe_message(message, now=trio.current_time())
+            except eio.ProtocolError:
+                session.probe = None
+                await session.deliver(core.probe_closed(now=trio.current_time()))
+                await websocket.aclose()
+                return
+            if any(isinstance(event, eio.Upgraded) for event in events):
+                session.probe = None
+                session.websocket = websocket
+            elif not core.upgrading:
+                session.probe = None
+                await websocket.aclose()
+                return
+            await session.deliver(events)
+        await self._read_websocket(session, websocket)
+
+    async def _read_websocket(self, session: _Session, websocket: WebSocket) -> None:
+        core = session.core
+        while not session.closed.is_set():
+            try:
+                message = await websocket.receive()
+            except (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError):
+                await session.deliver(core.transport_closed(
+                    reason="transport close", now=trio.current_time()))
+                return
+            try:
+                events = core.receive_ws_message(message, now=trio.current_time())
+            except eio.ProtocolError:
+                await session.deliver(core.events_after_error())
+                return
+            await session.deliver(events)
+
