@@ -1,1 +1,51 @@
-"""Socket.IO v5 on trio: the Sans-IO core in ``protocol`` and the user API around it."""
+"""Socket.IO v5 on trio: the Sans-IO core in ``protocol`` and the user API around it.
+
+The runtime names are imported lazily, so ``import socketio_core.protocol`` (the pure core)
+does not pull in trio, h11 or wsproto.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .adapter import Adapter, InMemoryAdapter
+    from .broadcast import AckTimeoutError, BroadcastOperator
+    from .handlers import Ack
+    from .namespace import ConnectError, Namespace
+    from .server import Server
+    from .socket import Handshake, Socket
+
+_EXPORTS = {
+    "Ack": "handlers",
+    "AckTimeoutError": "broadcast",
+    "Adapter": "adapter",
+    "BroadcastOperator": "broadcast",
+    "ConnectError": "namespace",
+    "Handshake": "socket",
+    "InMemoryAdapter": "adapter",
+    "Namespace": "namespace",
+    "Server": "server",
+    "Socket": "socket",
+}
+__all__ = [
+    "Ack",
+    "AckTimeoutError",
+    "Adapter",
+    "BroadcastOperator",
+    "ConnectError",
+    "Handshake",
+    "InMemoryAdapter",
+    "Namespace",
+    "Server",
+    "Socket",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'socketio_core' has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f".{module}", __name__), name)

@@ -1,0 +1,65 @@
+"""Calling user handlers: sync or async, with the ack as the return value or as a callback."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+__all__ = ["Ack", "Handler", "ack_args", "call_handler"]
+
+log = logging.getLogger("socketio_core")
+
+Handler = Callable[..., Any]
+
+
+class Ack:
+    """Answers one acknowledgement the peer asked for. Calling it again does nothing."""
+
+    __slots__ = ("_send", "called")
+
+    def __init__(self, send: Callable[[tuple[Any, ...]], None]) -> None:
+        self._send = send
+        self.called = False
+
+    def __call__(self, *args: Any) -> None:
+        if not self.called:
+            self.called = True
+            self._send(args)
+
+
+@lru_cache(maxsize=1024)
+def _declares_ack(handler: Handler) -> bool:
+    try:
+        parameters = inspect.signature(handler).parameters
+    except (TypeError, ValueError):
+        return False
+    parameter = parameters.get("ack")
+    return parameter is not None and parameter.kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def ack_args(result: Any) -> tuple[Any, ...]:
+    """A handler's return value as ack arguments: ``None`` → none, a tuple → spread, else one."""
+    if result is None:
+        return ()
+    if isinstance(result, tuple):
+        return result
+    return (result,)
+
+
+async def call_handler(handler: Handler, args: tuple[Any, ...], ack: Ack | None) -> None:
+    """Run ``handler(*args)``; answer ``ack`` with its return value, unless the handler declares a
+    keyword-only ``ack`` parameter, in which case it gets the ``Ack`` (or ``None``) to call itself.
+    """
+    if _declares_ack(handler):
+        result = handler(*args, ack=ack)
+        if inspect.isawaitable(result):
+            await result
+        return
+    result = handler(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    if ack is not None:
+        ack(*ack_args(result))

@@ -1,0 +1,162 @@
+"""Namespaces: their sockets, connection middlewares and handlers, and the dynamic kind."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .adapter import Adapter
+from .broadcast import BroadcastOperator
+from .handlers import Handler
+
+if TYPE_CHECKING:
+    from .server import Server
+    from .socket import Socket
+
+__all__ = ["ConnectError", "Namespace", "NamespaceMatcher"]
+
+NamespaceMatcher = str | re.Pattern[str] | Callable[[str, dict[str, Any]], bool]
+
+
+class ConnectError(Exception):
+    """Raised by a connection middleware to refuse a client; it gets ``connect_error`` with
+    ``message`` and ``data``."""
+
+    def __init__(self, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+
+class Namespace:
+    """A namespace: ``server.of("/admin")``.
+
+    Broadcast shortcuts (``to``, ``emit``, ``fetch_sockets``…) act on every socket in it.
+    """
+
+    def __init__(self, server: Server, name: str, adapter: type[Adapter]) -> None:
+        self.server = server
+        self.name = name
+        self.sockets: dict[str, Socket] = {}
+        self.adapter = adapter(self)
+        self._middlewares: list[Handler] = []
+        self._handlers: dict[str, list[Handler]] = {}
+
+    def __repr__(self) -> str:
+        return f"<Namespace {self.name}>"
+
+    def on(self, event: str, handler: Handler | None = None) -> Any:
+        """``on("connection", fn)`` — ``fn(socket)`` for each new socket (usable as a decorator).
+        Any other event name registers ``fn(socket, *args)`` on every socket of the namespace."""
+
+        def register(fn: Handler) -> Handler:
+            self._handlers.setdefault("connect" if event == "connection" else event, []).append(fn)
+            return fn
+
+        return register(handler) if handler is not None else register
+
+    def event(self, handler: Handler) -> Handler:
+        """Decorator: ``@namespace.event`` registers ``handler(socket, *args)`` under its name."""
+        return self.on(handler.__name__, handler)  # type: ignore[no-any-return]
+
+    def use(self, middleware: Handler) -> Handler:
+        """A connection middleware ``middleware(socket)``, sync or async; raising
+        ``ConnectError`` (or any exception) refuses the connection with ``connect_error``."""
+        self._middlewares.append(middleware)
+        return middleware
+
+    # ----------------------------------------------------------------- broadcast shortcuts
+
+    @property
+    def _all(self) -> BroadcastOperator:
+        return BroadcastOperator(self)
+
+    def to(self, *rooms: str) -> BroadcastOperator:
+        return self._all.to(*rooms)
+
+    in_ = to
+
+    def except_(self, *rooms: str) -> BroadcastOperator:
+        return self._all.except_(*rooms)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        return self._all.volatile
+
+    @property
+    def local(self) -> BroadcastOperator:
+        return self._all.local
+
+    def compress(self, compress: bool) -> BroadcastOperator:
+        return self._all.compress(compress)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        return self._all.timeout(seconds)
+
+    async def emit(self, event: str, *args: Any) -> None:
+        await self._all.emit(event, *args)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        return await self._all.emit_with_ack(event, *args)
+
+    async def fetch_sockets(self) -> list[Socket]:
+        return await self._all.fetch_sockets()
+
+    def sockets_join(self, *rooms: str) -> None:
+        self._all.sockets_join(*rooms)
+
+    def sockets_leave(self, room: str) -> None:
+        self._all.sockets_leave(room)
+
+    async def disconnect_sockets(self, close: bool = False) -> None:
+        await self._all.disconnect_sockets(close)
+
+    # ----------------------------------------------------------------- runtime
+
+    async def _admit(self, socket: Socket) -> None:
+        """Run the middlewares; raises ``ConnectError`` when one refuses."""
+        for middleware in self._middlewares:
+            try:
+                result = middleware(socket)
+                if inspect.isawaitable(result):
+                    await result
+            except ConnectError:
+                raise
+            except Exception as error:
+                raise ConnectError(str(error), getattr(error, "data", None)) from error
+
+    def _add(self, socket: Socket) -> None:
+        self.sockets[socket.id] = socket
+        self.adapter.add_all(socket.id, (socket.id,))
+        for event, handlers in self._handlers.items():
+            if event == "connect":
+                continue
+            for handler in handlers:
+                socket.on(event, _bind(handler, socket))
+
+    def _remove(self, socket: Socket) -> None:
+        self.sockets.pop(socket.id, None)
+        self.adapter.delete_all(socket.id)
+
+    def _connection_handlers(self) -> list[Handler]:
+        return list(self._handlers.get("connect", []))
+
+
+def _bind(handler: Handler, socket: Socket) -> Handler:
+    """A namespace-level handler ``fn(socket, *args)`` as a socket handler ``fn(*args)``,
+    keeping its ``ack`` keyword if it declares one."""
+    signature = inspect.signature(handler)
+    ack = signature.parameters.get("ack")
+    if ack is not None and ack.kind is inspect.Parameter.KEYWORD_ONLY:
+
+        def bound_with_ack(*args: Any, ack: Any) -> Any:
+            return handler(socket, *args, ack=ack)
+
+        return bound_with_ack
+
+    def bound(*args: Any) -> Any:
+        return handler(socket, *args)
+
+    return bound

@@ -1,0 +1,401 @@
+"""The Socket.IO server on trio.
+
+One ``_Link`` per Engine.IO session owns that session's ``ServerConnection`` core: it feeds it
+the session's messages, acts on its events, sleeps until its next deadline, and writes what it
+queues. User code calls the core through ``Socket`` and the link synchronously (trio runs that
+atomically), so there are no locks around cores.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any
+
+import trio
+
+import engineio_core
+from engineio_core.cors import CorsSetting
+
+from . import protocol as sio
+from .adapter import Adapter, InMemoryAdapter
+from .broadcast import BroadcastOperator
+from .handlers import Ack, Handler, call_handler
+from .namespace import ConnectError, Namespace, NamespaceMatcher
+from .socket import Handshake, Socket
+
+__all__ = ["Server"]
+
+log = logging.getLogger("socketio_core")
+
+
+def _default_sid() -> str:
+    return secrets.token_urlsafe(15)
+
+
+class _AckWaiter:
+    __slots__ = ("done", "error", "values")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.values: tuple[Any, ...] = ()
+        self.error: Exception | None = None
+
+
+class _Link:
+    """One Engine.IO session carrying Socket.IO: the owner of its ``ServerConnection``."""
+
+    def __init__(self, server: Server, engine: engineio_core.Socket) -> None:
+        self.server = server
+        self.engine = engine
+        self.core = sio.ServerConnection(
+            connect_timeout=server.connect_timeout,
+            max_attachments=server.max_attachments,
+            max_attachment_bytes=server.max_http_buffer_size,
+            now=trio.current_time(),
+        )
+        self.sockets: dict[str, Socket] = {}
+        self.waiters: dict[tuple[str, int], _AckWaiter] = {}
+        self.close_reason: str | None = None
+        self._scope: trio.CancelScope | None = None
+        self._nursery: trio.Nursery | None = None
+
+    # ----------------------------------------------------------------- called by sockets
+
+    def flush(self) -> None:
+        data = self.core.data_to_send()
+        if data:
+            self.engine.send_nowait(*data)
+        self._rearm()
+
+    def _rearm(self) -> None:
+        deadline = self.core.next_deadline()
+        if self._scope is not None and deadline is not None and deadline < self._scope.deadline:
+            self._scope.deadline = deadline
+
+    def emit(self, namespace: str, event: str, args: Sequence[Any]) -> None:
+        self.core.emit(namespace, event, list(args))
+        self.flush()
+
+    async def emit_with_ack(
+        self, namespace: str, event: str, args: Sequence[Any], timeout: float | None
+    ) -> tuple[Any, ...]:
+        ack_id = self.core.emit(
+            namespace, event, list(args), ack=True, timeout=timeout, now=trio.current_time()
+        )
+        assert ack_id is not None
+        waiter = _AckWaiter()
+        self.waiters[(namespace, ack_id)] = waiter
+        self.flush()
+        await waiter.done.wait()
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.values
+
+    def send_ack(self, namespace: str, ack_id: int, values: tuple[Any, ...]) -> None:
+        if namespace in self.sockets:
+            self.core.ack(namespace, ack_id, list(values))
+            self.flush()
+
+    def disconnect(self, namespace: str) -> None:
+        self.sockets.pop(namespace, None)
+        self._fail_acks(namespace, self.core.disconnect(namespace))
+        self.flush()
+
+    def _fail_acks(self, namespace: str, ack_ids: Sequence[int]) -> None:
+        for ack_id in ack_ids:
+            waiter = self.waiters.pop((namespace, ack_id), None)
+            if waiter is not None:
+                waiter.error = ConnectionError(sio.DISCONNECTED_MESSAGE)
+                waiter.done.set()
+
+    def close(self, reason: str) -> None:
+        """Close the Engine.IO session, every socket on it leaving with ``reason``."""
+        for namespace, socket in list(self.sockets.items()):
+            self.disconnect(namespace)
+            socket._closed("server namespace disconnect")
+        self.close_reason = reason
+        self.engine.close()
+
+    def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
+        if self._nursery is not None:
+            self._nursery.start_soon(fn, *args)
+
+    # ----------------------------------------------------------------- the owner task
+
+    async def run(self) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            inbox = self.engine.__aiter__()
+            while True:
+                now = trio.current_time()
+                deadline = self.core.next_deadline()
+                if deadline is not None and now >= deadline:
+                    await self._act(self.core.handle_timeout(now=now))
+                    continue
+                with trio.CancelScope(deadline=math.inf if deadline is None else deadline) as scope:
+                    self._scope = scope
+                    try:
+                        message = await inbox.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    finally:
+                        self._scope = None
+                if scope.cancelled_caught:
+                    continue
+                try:
+                    events = self.core.receive_message(message, now=trio.current_time())
+                except sio.ProtocolError as error:
+                    log.debug("closing %s: %s", self.engine.sid, error)
+                    self.close_reason = error.reason
+                    self.flush()
+                    self.engine.close()
+                    break
+                await self._act(events)
+            self._end()
+
+    def _end(self) -> None:
+        reason = self.close_reason or self.engine.close_reason or "transport close"
+        if self.server._shutting_down:
+            reason = "server shutting down"
+        for socket in list(self.sockets.values()):
+            socket._closed(reason)
+        self.sockets.clear()
+        for waiter in self.waiters.values():
+            waiter.error = ConnectionError(reason)
+            waiter.done.set()
+        self.waiters.clear()
+
+    async def _act(self, events: Sequence[sio.Event]) -> None:
+        for event in events:
+            if isinstance(event, sio.EventReceived):
+                socket = self.sockets.get(event.namespace)
+                if socket is None:
+                    continue
+                ack = None
+                if event.ack_id is not None:
+                    ack = Ack(partial(self.send_ack, event.namespace, event.ack_id))
+                await socket._enqueue(socket._on_event, event.event, tuple(event.args), ack)
+            elif isinstance(event, sio.AckReceived):
+                waiter = self.waiters.pop((event.namespace, event.ack_id), None)
+                if waiter is not None:
+                    waiter.values = tuple(event.args)
+                    waiter.done.set()
+            elif isinstance(event, sio.AckTimedOut):
+                waiter = self.waiters.pop((event.namespace, event.ack_id), None)
+                if waiter is not None:
+                    waiter.error = TimeoutError("operation has timed out")
+                    waiter.done.set()
+            elif isinstance(event, sio.ConnectRequested):
+                self.spawn(self._connect, event.namespace, event.auth)
+            elif isinstance(event, sio.Disconnected):
+                self._fail_acks(event.namespace, event.pending_acks)
+                socket = self.sockets.pop(event.namespace, None)
+                if socket is not None:
+                    socket._closed(event.reason)
+            elif isinstance(event, sio.ConnectTimedOut):
+                self.close_reason = "forced server close"
+                self.engine.close()
+        self.flush()
+
+    async def _connect(self, name: str, auth: dict[str, Any]) -> None:
+        namespace = self.server._namespace_for(name, auth)
+        if namespace is None:
+            self.core.reject(name, sio.INVALID_NAMESPACE_MESSAGE)
+            self.flush()
+            return
+        engine = self.engine.handshake
+        handshake = Handshake(
+            headers=engine.headers, query=engine.query, auth=auth,
+            address=engine.address, url=engine.url, secure=engine.secure,
+            xdomain="origin" in engine.headers,
+        )
+        socket = Socket(namespace, self, self.server.sid_factory(), handshake)
+        try:
+            await namespace._admit(socket)
+        except ConnectError as refusal:
+            if not self.core.closed:
+                self.core.reject(name, refusal.message, refusal.data)
+                self.flush()
+            return
+        if self.core.closed:
+            return
+        self.sockets[name] = socket
+        namespace._add(socket)
+        self.core.accept(name, socket.id)
+        self.flush()
+        self.spawn(socket._dispatch)
+        for handler in namespace._connection_handlers():
+            await socket._enqueue(call_handler, handler, (socket,), None)
+
+
+class Server(trio.abc.AsyncResource):
+    """A Socket.IO v5 server, with the options of Node's ``Server`` in Python naming.
+
+    Args:
+        path: where the server answers (``/socket.io/``).
+        connect_timeout: seconds a client has to join a namespace after the Engine.IO handshake.
+        max_attachments: binary attachments allowed in one packet (Node: 10).
+        adapter: the adapter class each namespace gets.
+        The remaining options are those of ``engineio_core.Server``.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str = "/socket.io",
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        upgrade_timeout: float = 10.0,
+        max_http_buffer_size: int = 1_000_000,
+        connect_timeout: float = 45.0,
+        transports: Sequence[str] = ("polling", "websocket"),
+        allow_upgrades: bool = True,
+        cors_allowed_origins: CorsSetting = None,
+        cors_credentials: bool = True,
+        cookie: bool | str | Mapping[str, Any] | None = None,
+        allow_request: engineio_core.AllowRequest | None = None,
+        per_message_deflate: bool = False,
+        http_compression: bool = True,
+        max_attachments: int = 10,
+        adapter: type[Adapter] = InMemoryAdapter,
+        sid_factory: Callable[[], str] = _default_sid,
+    ) -> None:
+        self.connect_timeout = connect_timeout
+        self.max_attachments = max_attachments
+        self.max_http_buffer_size = max_http_buffer_size
+        self.sid_factory = sid_factory
+        self._adapter = adapter
+        self.engine = engineio_core.Server(
+            self._serve_engine_socket,
+            path=path,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            upgrade_timeout=upgrade_timeout,
+            max_http_buffer_size=max_http_buffer_size,
+            transports=transports,
+            allow_upgrades=allow_upgrades,
+            cors_allowed_origins=cors_allowed_origins,
+            cors_credentials=cors_credentials,
+            cookie=cookie,
+            allow_request=allow_request,
+            per_message_deflate=per_message_deflate,
+            http_compression=http_compression,
+        )
+        self._namespaces: dict[str, Namespace] = {"/": Namespace(self, "/", adapter)}
+        self._dynamic: list[tuple[NamespaceMatcher, Namespace]] = []
+        self._shutting_down = False
+
+    # ----------------------------------------------------------------- namespaces
+
+    def of(self, name: NamespaceMatcher) -> Namespace:
+        """The namespace ``name``, created on first use. A compiled regex or a callable
+        ``(name, auth) -> bool`` declares dynamic namespaces: each matching name becomes a
+        namespace sharing this one's handlers and middlewares."""
+        if isinstance(name, str):
+            if not name.startswith("/"):
+                name = "/" + name
+            if name not in self._namespaces:
+                self._namespaces[name] = Namespace(self, name, self._adapter)
+            return self._namespaces[name]
+        parent = Namespace(self, repr(name), self._adapter)
+        self._dynamic.append((name, parent))
+        return parent
+
+    def _namespace_for(self, name: str, auth: dict[str, Any]) -> Namespace | None:
+        if name in self._namespaces:
+            return self._namespaces[name]
+        for matcher, parent in self._dynamic:
+            matched = (
+                matcher.fullmatch(name) is not None
+                if isinstance(matcher, re.Pattern)
+                else bool(matcher(name, auth))  # type: ignore[operator]
+            )
+            if matched:
+                child = Namespace(self, name, self._adapter)
+                child._handlers = parent._handlers
+                child._middlewares = parent._middlewares
+                self._namespaces[name] = child
+                return child
+        return None
+
+    @property
+    def sockets(self) -> dict[str, Socket]:
+        """The sockets of the main namespace, by id."""
+        return self._namespaces["/"].sockets
+
+    # The main namespace's API, as on Node's ``io``.
+
+    def on(self, event: str, handler: Handler | None = None) -> Any:
+        return self._namespaces["/"].on(event, handler)
+
+    def event(self, handler: Handler) -> Handler:
+        return self._namespaces["/"].event(handler)
+
+    def use(self, middleware: Handler) -> Handler:
+        return self._namespaces["/"].use(middleware)
+
+    def to(self, *rooms: str) -> BroadcastOperator:
+        return self._namespaces["/"].to(*rooms)
+
+    in_ = to
+
+    def except_(self, *rooms: str) -> BroadcastOperator:
+        return self._namespaces["/"].except_(*rooms)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        return self._namespaces["/"].volatile
+
+    @property
+    def local(self) -> BroadcastOperator:
+        return self._namespaces["/"].local
+
+    def compress(self, compress: bool) -> BroadcastOperator:
+        return self._namespaces["/"].compress(compress)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        return self._namespaces["/"].timeout(seconds)
+
+    async def emit(self, event: str, *args: Any) -> None:
+        await self._namespaces["/"].emit(event, *args)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        return await self._namespaces["/"].emit_with_ack(event, *args)
+
+    async def fetch_sockets(self) -> list[Socket]:
+        return await self._namespaces["/"].fetch_sockets()
+
+    def sockets_join(self, *rooms: str) -> None:
+        self._namespaces["/"].sockets_join(*rooms)
+
+    def sockets_leave(self, room: str) -> None:
+        self._namespaces["/"].sockets_leave(room)
+
+    async def disconnect_sockets(self, close: bool = False) -> None:
+        await self._namespaces["/"].disconnect_sockets(close)
+
+    # ----------------------------------------------------------------- lifetime
+
+    async def serve(
+        self,
+        host: str | None = "127.0.0.1",
+        port: int = 0,
+        *,
+        task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen on ``host:port`` and serve until cancelled or closed."""
+        await self.engine.serve(host, port, task_status=task_status)
+
+    async def aclose(self) -> None:
+        """Shut down: every socket leaves with ``server shutting down``, sessions are closed."""
+        self._shutting_down = True
+        await self.engine.aclose()
+
+    async def _serve_engine_socket(self, engine: engineio_core.Socket) -> None:
+        await _Link(self, engine).run()
+

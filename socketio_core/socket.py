@@ -1,0 +1,275 @@
+"""The server-side ``Socket``: one client connected to one namespace."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+import engineio_core
+
+from .broadcast import BroadcastOperator
+from .handlers import Ack, Handler, call_handler
+from .protocol import BroadcastTarget
+
+if TYPE_CHECKING:
+    from .namespace import Namespace
+    from .server import Server, _Link
+
+__all__ = ["Handshake", "Socket"]
+
+log = logging.getLogger("socketio_core")
+
+_DISPATCH_QUEUE = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """The details of the connection, as Node's ``socket.handshake``."""
+
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    auth: dict[str, Any]
+    address: str
+    url: str
+    secure: bool
+    issued: int = field(default_factory=lambda: int(time.time() * 1000))
+    xdomain: bool = False
+
+    @property
+    def time(self) -> str:
+        """When the connection was made, as an HTTP date."""
+        return formatdate(self.issued / 1000, usegmt=True)
+
+
+class Socket:
+    """One client on one namespace.
+
+    Handlers registered with ``on`` are called one at a time, in the order the packets arrived
+    (as Node delivers them); a handler that should not hold up the next one starts a task.
+    An event handler's return value answers the client's ack; a handler that declares a
+    keyword-only ``ack`` parameter gets the ``Ack`` (or ``None``) instead.
+    """
+
+    def __init__(
+        self, namespace: Namespace, link: _Link, sid: str, handshake: Handshake
+    ) -> None:
+        self.namespace = namespace
+        self.id = sid
+        self.handshake = handshake
+        self.data: dict[str, Any] = {}
+        self.connected = True
+        self._link = link
+        self._handlers: dict[str, list[Handler]] = {}
+        self._any: list[Handler] = []
+        self._any_outgoing: list[Handler] = []
+        self._middlewares: list[Handler] = []
+        self._queue_send, self._queue_receive = trio.open_memory_channel[
+            Callable[[], Any]
+        ](_DISPATCH_QUEUE)
+
+    def __repr__(self) -> str:
+        return f"<Socket {self.id} on {self.namespace.name}>"
+
+    @property
+    def server(self) -> Server:
+        return self.namespace.server
+
+    @property
+    def rooms(self) -> frozenset[str]:
+        """The rooms this socket is in (its own id among them)."""
+        return self.namespace.adapter.rooms_of(self.id)
+
+    @property
+    def conn(self) -> engineio_core.Socket:
+        """The Engine.IO session under this socket (``socket.conn.close()`` drops the transport)."""
+        return self._link.engine
+
+    @property
+    def transport(self) -> str:
+        """The Engine.IO transport in use: ``"polling"`` or ``"websocket"``."""
+        return self._link.engine.transport
+
+    # ----------------------------------------------------------------- handlers
+
+    def on(self, event: str, handler: Handler | None = None) -> Any:
+        """Register ``handler`` for ``event`` (usable as a decorator)."""
+
+        def register(fn: Handler) -> Handler:
+            self._handlers.setdefault(event, []).append(fn)
+            return fn
+
+        return register(handler) if handler is not None else register
+
+    def off(self, event: str, handler: Handler | None = None) -> None:
+        """Remove one handler of ``event``, or all of them."""
+        if handler is None:
+            self._handlers.pop(event, None)
+        elif handler in self._handlers.get(event, []):
+            self._handlers[event].remove(handler)
+
+    def on_any(self, handler: Handler) -> Handler:
+        """``handler(event, *args)`` sees every incoming event."""
+        self._any.append(handler)
+        return handler
+
+    def on_any_outgoing(self, handler: Handler) -> Handler:
+        """``handler(event, *args)`` sees every event sent to this socket."""
+        self._any_outgoing.append(handler)
+        return handler
+
+    def use(self, middleware: Handler) -> Handler:
+        """A per-packet middleware ``middleware(event, args)``; raising drops the packet and
+        passes the exception to the socket's ``error`` handlers."""
+        self._middlewares.append(middleware)
+        return middleware
+
+    # ----------------------------------------------------------------- sending
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Send an event; waits while the client is far behind (bounded outbound buffer)."""
+        self._emit(event, args, volatile=False)
+        await self._link.engine.wait_for_drain()
+
+    def emit_nowait(self, event: str, *args: Any) -> None:
+        """Send an event without waiting for the outbound buffer to drain."""
+        self._emit(event, args, volatile=False)
+
+    def _emit(self, event: str, args: tuple[Any, ...], *, volatile: bool) -> None:
+        if not self.connected:
+            return
+        if volatile and self._link.engine.behind():
+            return
+        for listener in self._any_outgoing:
+            listener(event, *args)
+        self._link.emit(self.namespace.name, event, args)
+
+    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Send an event and wait for the client's ack; returns its single argument (or a tuple
+        when it sent several). Raises ``TimeoutError`` after ``timeout`` seconds, and
+        ``ConnectionError`` if the socket disconnects first."""
+        if not self.connected:
+            raise ConnectionError("socket is disconnected")
+        for listener in self._any_outgoing:
+            listener(event, *args)
+        values = await self._link.emit_with_ack(self.namespace.name, event, args, timeout)
+        return values[0] if len(values) == 1 else values
+
+    @property
+    def volatile(self) -> _VolatileSocket:
+        """``socket.volatile.emit(...)``: dropped when the client is not ready to take it."""
+        return _VolatileSocket(self)
+
+    def _write_encoded(self, parts: Any, *, volatile: bool) -> bool:
+        if not self.connected or (volatile and self._link.engine.behind()):
+            return False
+        self._link.engine.send_nowait(*parts)
+        return True
+
+    # ----------------------------------------------------------------- rooms
+
+    def join(self, *rooms: str) -> None:
+        self.namespace.adapter.add_all(self.id, rooms)
+
+    def leave(self, room: str) -> None:
+        self.namespace.adapter.delete(self.id, room)
+
+    def to(self, *rooms: str) -> BroadcastOperator:
+        """Every socket in ``rooms`` but this one."""
+        return self.broadcast.to(*rooms)
+
+    in_ = to
+
+    def except_(self, *rooms: str) -> BroadcastOperator:
+        return self.broadcast.except_(*rooms)
+
+    @property
+    def broadcast(self) -> BroadcastOperator:
+        """Every socket of the namespace but this one."""
+        return BroadcastOperator(self.namespace, BroadcastTarget(except_rooms=frozenset({self.id})))
+
+    # ----------------------------------------------------------------- leaving
+
+    async def disconnect(self, close: bool = False) -> None:
+        """Leave the namespace (the client hears ``io server disconnect``); with ``close``, close
+        the whole Engine.IO connection too."""
+        if not self.connected:
+            return
+        if close:
+            self._link.close("forced server close")
+            return
+        self._link.disconnect(self.namespace.name)
+        self._closed("server namespace disconnect")
+
+    def _closed(self, reason: str) -> None:
+        """Run the ``disconnecting`` handlers while still in the rooms, then leave them all."""
+        if not self.connected:
+            return
+        for handler in self._handlers.get("disconnecting", []):
+            try:
+                handler(reason)
+            except Exception:
+                log.exception("disconnecting handler of %r failed", self)
+        self.connected = False
+        self.namespace._remove(self)
+        self._queue(self._fire, "disconnect", (reason,))
+        self._queue_send.close()
+
+    # ----------------------------------------------------------------- dispatch
+
+    def _queue(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            self._queue_send.send_nowait(lambda: fn(*args))
+        except trio.WouldBlock:
+            self._link.spawn(self._queue_send.send, lambda: fn(*args))
+        except trio.ClosedResourceError:
+            pass
+
+    async def _enqueue(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue a call for the dispatcher, waiting when it is behind (backpressure)."""
+        try:
+            await self._queue_send.send(lambda: fn(*args))
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            pass
+
+    async def _dispatch(self) -> None:
+        async with self._queue_receive:
+            async for call in self._queue_receive:
+                try:
+                    await call()
+                except Exception:
+                    log.exception("handler of %r failed", self)
+
+    async def _fire(self, event: str, args: tuple[Any, ...]) -> None:
+        for handler in list(self._handlers.get(event, [])):
+            await call_handler(handler, args, None)
+
+    async def _on_event(self, event: str, args: tuple[Any, ...], ack: Ack | None) -> None:
+        for middleware in self._middlewares:
+            try:
+                result = middleware(event, list(args))
+                if hasattr(result, "__await__"):
+                    await result
+            except Exception as error:
+                await self._fire("error", (error,))
+                return
+        for listener in self._any:
+            await call_handler(listener, (event, *args), None)
+        handlers = self._handlers.get(event, [])
+        for index, handler in enumerate(list(handlers)):
+            await call_handler(handler, args, ack if index == 0 else None)
+
+
+class _VolatileSocket:
+    __slots__ = ("_socket",)
+
+    def __init__(self, socket: Socket) -> None:
+        self._socket = socket
+
+    async def emit(self, event: str, *args: Any) -> None:
+        self._socket._emit(event, args, volatile=True)
