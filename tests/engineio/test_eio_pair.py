@@ -11,86 +11,11 @@ from engineio_core.protocol import (
     MessageReceived,
     Opened,
     ProtocolError,
-    ServerConfig,
     ServerSession,
     SessionClosed,
     Upgraded,
 )
-
-CONFIG = ServerConfig(ping_interval=25.0, ping_timeout=20.0, max_payload=1000)
-
-
-class Pair:
-    """Moves bytes between the two cores the way the runtimes would, with synthetic time."""
-
-    def __init__(self, transport: str = "polling", *, upgrade: bool = False) -> None:
-        self.now = 0.0
-        self.upgrade = upgrade
-        self.client = ClientSession(transport=transport, now=0.0)
-        self.server = ServerSession("sid", CONFIG, transport=transport, now=0.0)
-        self.client_events: list[Event] = []
-        self.server_events: list[Event] = []
-        self.get_in_flight = False
-        self.ws_link = transport == "websocket"
-        self.pump()
-
-    def pump(self) -> None:
-        c, s, now = self.client, self.server, self.now
-        for _ in range(100):
-            progress = False
-            if c.should_poll() and not s.closed:
-                c.start_poll()
-                self.server_events += s.start_poll(now=now)
-                self.get_in_flight = progress = True
-            if self.get_in_flight and s.poll_ready():
-                body = s.take_poll_payload()
-                self.get_in_flight = False
-                self.client_events += c.receive_poll_response(body, now=now)
-                progress = True
-            if c.post_ready():
-                body = c.take_post_body()
-                if not s.closed:
-                    self.server_events += s.receive_poll_body(body, now=now)
-                self.client_events += c.post_done(now=now)
-                progress = True
-            if self.upgrade and c.should_upgrade():
-                self.server_events += s.begin_upgrade(now=now)
-                self.client_events += c.begin_upgrade(now=now)
-                self.ws_link = progress = True
-            if self.ws_link:
-                for frame in c.take_probe_frames() + c.take_ws_frames():
-                    progress = True
-                    if s.transport == "websocket":
-                        self.server_events += s.receive_ws_message(frame, now=now)
-                    else:
-                        self.server_events += s.receive_probe_message(frame, now=now)
-                for frame in s.take_probe_frames() + s.take_ws_frames():
-                    progress = True
-                    if c.transport == "websocket":
-                        self.client_events += c.receive_ws_message(frame, now=now)
-                    else:
-                        self.client_events += c.receive_probe_message(frame, now=now)
-            if not progress:
-                return
-        raise AssertionError("the pair does not settle")
-
-    def advance(self, until: float) -> None:
-        while True:
-            deadlines = [d for d in (self.client.next_deadline(), self.server.next_deadline())
-                         if d is not None and d <= until]
-            if not deadlines:
-                break
-            self.now = max(self.now, min(deadlines))
-            self.server_events += self.server.handle_timeout(now=self.now)
-            self.client_events += self.client.handle_timeout(now=self.now)
-            self.pump()
-        self.now = until
-        self.pump()
-
-    def take(self) -> tuple[list[Event], list[Event]]:
-        out = (self.client_events, self.server_events)
-        self.client_events, self.server_events = [], []
-        return out
+from tests.pairs import CONFIG, Pair
 
 
 def test_polling_pair_handshake_messages_heartbeat_and_close() -> None:
