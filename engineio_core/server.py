@@ -13,7 +13,8 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -534,35 +535,52 @@ class Server(trio.abc.AsyncResource):
         session.probe = websocket
         await session.deliver(events)
         session.changed.notify()
+        batch: deque[str | bytes] = deque()
         while session.probe is websocket:
             try:
-                message = await websocket.receive()
+                batch.append(await websocket.receive())
             except (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError):
                 session.probe = None
                 await session.deliver(core.probe_closed(now=trio.current_time()))
                 return
-            try:
-                events = core.receive_probe_message(message, now=trio.current_time())
-            except eio.ProtocolError:
-                session.probe = None
-                await session.deliver(core.probe_closed(now=trio.current_time()))
-                await websocket.aclose()
-                return
-            if any(isinstance(event, eio.Upgraded) for event in events):
-                session.probe = None
-                session.websocket = websocket
-            elif not core.upgrading:
-                session.probe = None
-                await websocket.aclose()
-                return
+            # Everything that one read brought goes through the core before we write or yield:
+            # a client may send "2probe" and "5" back to back and poll at once; like Node, we
+            # must then answer that poll as upgraded and still send "3probe" first.
+            batch.extend(websocket.receive_buffered())
+            events = []
+            while batch and session.probe is websocket:
+                try:
+                    events += core.receive_probe_message(batch.popleft(),
+                                                         now=trio.current_time())
+                except eio.ProtocolError:
+                    session.probe = None
+                    await session.deliver([*events, *core.probe_closed(now=trio.current_time())])
+                    await websocket.aclose()
+                    return
+                if any(isinstance(event, eio.Upgraded) for event in events):
+                    session.probe = None
+                    session.websocket = websocket
+                elif not core.upgrading:
+                    session.probe = None
+                    await session.deliver(events)
+                    await websocket.aclose()
+                    return
+            if session.probe is websocket:
+                if frames := core.take_probe_frames():
+                    await self._send_frames(session, websocket, frames, probe=True)
+            else:
+                await self._write_frames(session)
             await session.deliver(events)
-        await self._read_websocket(session, websocket)
+        await self._read_websocket(session, websocket, batch)
 
-    async def _read_websocket(self, session: _Session, websocket: WebSocket) -> None:
+    async def _read_websocket(
+        self, session: _Session, websocket: WebSocket, already: Iterable[str | bytes] = ()
+    ) -> None:
         core = session.core
+        backlog = deque(already)
         while not session.closed.is_set():
             try:
-                message = await websocket.receive()
+                message = backlog.popleft() if backlog else await websocket.receive()
             except (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError):
                 await session.deliver(core.transport_closed(
                     reason="transport close", now=trio.current_time()))

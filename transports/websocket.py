@@ -101,6 +101,15 @@ class WebSocket(trio.abc.AsyncResource):
         finally:
             self._reading = False
 
+    def receive_buffered(self) -> list[str | bytes]:
+        """Take the whole messages already read and decoded, without waiting (may be empty).
+
+        For a caller that must act on everything one read brought before it yields.
+        """
+        messages = list(self._messages)
+        self._messages.clear()
+        return messages
+
     async def send(self, message: str | bytes) -> None:
         """Send one message (text for ``str``, binary for ``bytes``).
 
