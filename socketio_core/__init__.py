@@ -15,12 +15,14 @@ if TYPE_CHECKING:
     from .namespace import ConnectError, Namespace
     from .server import Server
     from .socket import Handshake, Socket
+    from .static import ClientBundleNotFound
 
 _EXPORTS = {
     "Ack": "handlers",
     "AckTimeoutError": "broadcast",
     "Adapter": "adapter",
     "BroadcastOperator": "broadcast",
+    "ClientBundleNotFound": "static",
     "ConnectError": "namespace",
     "Handshake": "socket",
     "InMemoryAdapter": "adapter",
@@ -33,6 +35,7 @@ __all__ = [
     "AckTimeoutError",
     "Adapter",
     "BroadcastOperator",
+    "ClientBundleNotFound",
     "ConnectError",
     "Handshake",
     "InMemoryAdapter",

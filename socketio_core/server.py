@@ -10,23 +10,27 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, overload
 
 import trio
 
 import engineio_core
 from engineio_core.cors import CorsSetting
+from transports import Handler as HTTPHandler
+from transports import Request, serve_http
 
 from . import protocol as sio
 from .adapter import Adapter, InMemoryAdapter
 from .broadcast import BroadcastOperator
-from .handlers import Ack, Handler, call_handler
+from .handlers import Ack, H, Handler, call_handler
 from .namespace import ConnectError, Namespace, NamespaceMatcher
 from .socket import Handshake, Socket
+from .static import ClientBundle, find_client_dist
 
 __all__ = ["Server"]
 
@@ -241,6 +245,11 @@ class Server(trio.abc.AsyncResource):
         connect_timeout: seconds a client has to join a namespace after the Engine.IO handshake.
         max_attachments: binary attachments allowed in one packet (Node: 10).
         adapter: the adapter class each namespace gets.
+        serve_client: serve the official browser client at ``<path>/socket.io.js`` (and
+            ``.min.js``, ``.esm.min.js``, ``.msgpack.min.js``, ``.map``) from an installed npm
+            ``socket.io-client``: ``True`` looks for ``node_modules`` in the current directory
+            and its parents, a path names a ``node_modules`` (or package) directory. Raises
+            ``ClientBundleNotFound`` here when it is missing.
         The remaining options are those of ``engineio_core.Server``.
     """
 
@@ -264,7 +273,12 @@ class Server(trio.abc.AsyncResource):
         max_attachments: int = 10,
         adapter: type[Adapter] = InMemoryAdapter,
         sid_factory: Callable[[], str] = _default_sid,
+        serve_client: bool | str | os.PathLike[str] = False,
     ) -> None:
+        self.client_bundle: ClientBundle | None = None
+        if serve_client is not False:
+            where = None if serve_client is True else serve_client
+            self.client_bundle = ClientBundle(find_client_dist(where), path)
         self.connect_timeout = connect_timeout
         self.max_attachments = max_attachments
         self.max_http_buffer_size = max_http_buffer_size
@@ -330,7 +344,15 @@ class Server(trio.abc.AsyncResource):
 
     # The main namespace's API, as on Node's ``io``.
 
+    @overload
+    def on(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
+
     def on(self, event: str, handler: Handler | None = None) -> Any:
+        """Register a handler on the main namespace, as ``Namespace.on``."""
+        if handler is None:
+            return self._namespaces["/"].on(event)
         return self._namespaces["/"].on(event, handler)
 
     def event(self, handler: Handler) -> Handler:
@@ -386,10 +408,34 @@ class Server(trio.abc.AsyncResource):
         host: str | None = "127.0.0.1",
         port: int = 0,
         *,
+        other: HTTPHandler | None = None,
         task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Listen on ``host:port`` and serve until cancelled or closed."""
-        await self.engine.serve(host, port, task_status=task_status)
+        """Listen on ``host:port`` and serve until cancelled or closed.
+
+        Requests that are not for Socket.IO go to ``other`` (as Node's ``io.attach`` leaves them
+        to the HTTP server's own listeners), or get 404."""
+        async with trio.open_nursery() as nursery:
+            await self.engine.run_in(nursery)
+            handler = partial(self._handle_or_fallback, other)
+            listeners = await nursery.start(
+                partial(serve_http, handler, host, port, config=self.engine.http_config))
+            task_status.started(listeners)
+
+    async def handle_request(self, request: Request) -> bool:
+        """Serve one HTTP request if it is for Socket.IO (or the client bundle); returns
+        ``False``, without answering, when it is not."""
+        if self.client_bundle is not None and await self.client_bundle.handle_request(request):
+            return True
+        return await self.engine.handle_request(request)
+
+    async def _handle_or_fallback(self, other: HTTPHandler | None, request: Request) -> None:
+        if await self.handle_request(request):
+            return
+        if other is not None:
+            await other(request)
+        else:
+            await request.respond(404, [("Content-Type", "text/plain")], b"Not Found")
 
     async def aclose(self) -> None:
         """Shut down: every socket leaves with ``server shutting down``, sessions are closed."""

@@ -1,0 +1,40 @@
+"""Run the chat: ``python3 -m examples.chat [--host H] [--port P]``.
+
+Prints ``listening PORT`` once ready (port 0 picks a free one), then serves until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from functools import partial
+
+import trio
+
+from .server import build, static_files
+
+
+async def main(host: str, port: int) -> None:
+    server = build()
+    async with server, trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(server.serve, host, port, other=static_files))
+        bound = listeners[0].socket.getsockname()[1]
+        print(f"listening {bound}", flush=True)
+        logging.getLogger("examples.chat").info("chat on http://%s:%d", host, bound)
+
+
+def run() -> None:
+    parser = argparse.ArgumentParser(prog="python3 -m examples.chat", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args()
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
+    try:
+        trio.run(main, args.host, args.port)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    run()
