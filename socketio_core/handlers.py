@@ -6,13 +6,15 @@ import inspect
 import logging
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["Ack", "Handler", "ack_args", "call_handler"]
 
 log = logging.getLogger("socketio_core")
 
 Handler = Callable[..., Any]
+# What ``on`` and friends hand back: the decorated function, its type kept for mypy.
+H = TypeVar("H", bound=Handler)
 
 
 class Ack:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from .adapter import Adapter
 from .broadcast import BroadcastOperator
-from .handlers import Handler
+from .handlers import H, Handler
 
 if TYPE_CHECKING:
     from .server import Server
@@ -47,6 +47,11 @@ class Namespace:
     def __repr__(self) -> str:
         return f"<Namespace {self.name}>"
 
+    @overload
+    def on(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
+
     def on(self, event: str, handler: Handler | None = None) -> Any:
         """``on("connection", fn)`` — ``fn(socket)`` for each new socket (usable as a decorator).
         Any other event name registers ``fn(socket, *args)`` on every socket of the namespace."""
@@ -59,7 +64,7 @@ class Namespace:
 
     def event(self, handler: Handler) -> Handler:
         """Decorator: ``@namespace.event`` registers ``handler(socket, *args)`` under its name."""
-        return self.on(handler.__name__, handler)  # type: ignore[no-any-return]
+        return self.on(handler.__name__, handler)
 
     def use(self, middleware: Handler) -> Handler:
         """A connection middleware ``middleware(socket)``, sync or async; raising

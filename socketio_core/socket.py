@@ -7,14 +7,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import trio
 
 import engineio_core
 
 from .broadcast import BroadcastOperator
-from .handlers import Ack, Handler, call_handler
+from .handlers import Ack, H, Handler, call_handler
 from .protocol import BroadcastTarget
 
 if TYPE_CHECKING:
@@ -96,6 +96,11 @@ class Socket:
         return self._link.engine.transport
 
     # ----------------------------------------------------------------- handlers
+
+    @overload
+    def on(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
 
     def on(self, event: str, handler: Handler | None = None) -> Any:
         """Register ``handler`` for ``event`` (usable as a decorator)."""
