@@ -9,12 +9,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .client import Client, ConnectionFailed
     from .server import AllowRequest, Handshake, Server, Socket, SocketHandler
 
-__all__ = ["AllowRequest", "Handshake", "Server", "Socket", "SocketHandler"]
+__all__ = [
+    "AllowRequest", "Client", "ConnectionFailed", "Handshake", "Server", "Socket", "SocketHandler",
+]
+_CLIENT_NAMES = frozenset({"Client", "ConnectionFailed"})
 
 
 def __getattr__(name: str) -> Any:
+    if name in _CLIENT_NAMES:
+        from . import client
+
+        return getattr(client, name)
     if name in __all__:
         from . import server
 

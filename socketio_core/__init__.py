@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .adapter import Adapter, InMemoryAdapter
     from .broadcast import AckTimeoutError, BroadcastOperator
+    from .client import ClientSocket, Manager, connect
     from .handlers import Ack
     from .namespace import ConnectError, Namespace
     from .server import Server
@@ -22,13 +23,16 @@ _EXPORTS = {
     "AckTimeoutError": "broadcast",
     "Adapter": "adapter",
     "BroadcastOperator": "broadcast",
+    "ClientSocket": "client",
     "ClientBundleNotFound": "static",
     "ConnectError": "namespace",
     "Handshake": "socket",
     "InMemoryAdapter": "adapter",
+    "Manager": "client",
     "Namespace": "namespace",
     "Server": "server",
     "Socket": "socket",
+    "connect": "client",
 }
 __all__ = [
     "Ack",
@@ -36,12 +40,15 @@ __all__ = [
     "Adapter",
     "BroadcastOperator",
     "ClientBundleNotFound",
+    "ClientSocket",
     "ConnectError",
     "Handshake",
     "InMemoryAdapter",
+    "Manager",
     "Namespace",
     "Server",
     "Socket",
+    "connect",
 ]
 
 

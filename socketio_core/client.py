@@ -1,0 +1,426 @@
+"""The Socket.IO client: ``connect()``, and a ``Manager`` multiplexing namespaces over one
+Engine.IO connection, as socket.io-client's ``io()`` and ``Manager`` do.
+
+``async with connect("http://host:port/admin", auth={...}) as socket:`` joins one namespace;
+``async with Manager(url) as manager: manager.socket("/a"); manager.socket("/b")`` shares one
+connection between several. The manager reconnects as socket.io-client does: exponential
+backoff with jitter, the ``reconnect_*`` events, every active socket joining again; never after
+a deliberate ``disconnect()``, nor for a socket the server disconnected or refused.
+
+Manager events (``manager.on``): ``"open"``, ``"close"`` (reason), ``"error"`` (a
+``ConnectError``), ``"reconnect_attempt"`` (attempt), ``"reconnect"`` (attempts),
+``"reconnect_error"`` (a ``ConnectError``), ``"reconnect_failed"``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random as _random
+import ssl
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from functools import partial
+from types import TracebackType
+from typing import Any
+
+import trio
+
+from engineio_core.client import Client as EngineClient
+from engineio_core.client import ConnectionFailed, StreamFactory, parse_url
+
+from ._backoff import Backoff
+from .client_socket import Auth, ClientSocket, Dispatcher
+from .handlers import Handler
+from .namespace import ConnectError
+from .protocol import (
+    AckReceived,
+    AckTimedOut,
+    ClientConnection,
+    Connected,
+    Disconnected,
+    EventReceived,
+    NamespaceState,
+    RemoteProtocolError,
+)
+from .protocol import ConnectError as ConnectRefused
+from .protocol.reasons import ClientDisconnectReason
+
+__all__ = ["ClientSocket", "Manager", "Socket", "connect"]
+
+Socket = ClientSocket
+
+_CLOSE_WAIT = 3.0
+
+
+class Manager(trio.abc.AsyncResource):
+    """One Engine.IO connection shared by the sockets of several namespaces.
+
+    Use it with ``async with``; its background tasks (the connection, handlers, reconnection)
+    run inside it. Options are socket.io-client's, in Python naming (seconds, not ms).
+
+    Args:
+        url: ``http(s)://host:port``; its query is sent with every request.
+        path: the server's path (``/socket.io``).
+        transports: ``("polling", "websocket")`` (polling, then upgrade), ``("websocket",)``
+            or ``("polling",)``.
+        upgrade: try the upgrade from polling to WebSocket.
+        query: extra query parameters; headers: extra HTTP headers (every request).
+        ssl_verify: verify the server's certificate; ``False`` turns it off (logged).
+        ssl_context: a TLS context of your own (e.g. a private CA).
+        reconnection: reconnect when the connection is lost.
+        reconnection_attempts: how many attempts before ``reconnect_failed``.
+        reconnection_delay, reconnection_delay_max, randomization_factor: the backoff.
+        connect_timeout: seconds to open the Engine.IO connection (Node's ``timeout``); ``None``
+            for no limit. Past it: ``connect_error`` ``"timeout"``.
+        auto_connect: ``socket()`` connects the sockets it makes.
+        random: the random source of the backoff jitter (floats in ``[0, 1)``).
+        stream_factory: how to open connections (tests use memory streams).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        path: str = "/socket.io",
+        transports: Sequence[str] = ("polling", "websocket"),
+        upgrade: bool = True,
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        ssl_verify: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
+        reconnection: bool = True,
+        reconnection_attempts: float = math.inf,
+        reconnection_delay: float = 1.0,
+        reconnection_delay_max: float = 5.0,
+        randomization_factor: float = 0.5,
+        connect_timeout: float | None = 20.0,
+        auto_connect: bool = True,
+        max_attachments: int = 10,
+        random: Callable[[], float] | None = None,
+        stream_factory: StreamFactory | None = None,
+    ) -> None:
+        parse_url(url)
+        self.url = url
+        self._engine_options: dict[str, Any] = dict(
+            path=path, transports=tuple(transports), upgrade=upgrade, query=query,
+            headers=headers, ssl_verify=ssl_verify, ssl_context=ssl_context,
+            stream_factory=stream_factory)
+        self.reconnection = reconnection
+        self.reconnection_attempts = reconnection_attempts
+        self.connect_timeout = connect_timeout
+        self.auto_connect = auto_connect
+        self.max_attachments = max_attachments
+        self.backoff = Backoff(reconnection_delay, reconnection_delay_max, randomization_factor,
+                               random=random or _random.random)
+        self.engine: EngineClient | None = None
+        self._conn: ClientConnection | None = None
+        self._sockets: dict[str, ClientSocket] = {}
+        self._handlers: dict[str, list[Handler]] = {}
+        self._nursery: trio.Nursery | None = None
+        self._stack = contextlib.AsyncExitStack()
+        self._dispatcher: Dispatcher | None = None
+        self._running = False
+        self._skip_reconnect = False
+        self._run_scope: trio.CancelScope | None = None
+        self._close_reason: str | None = None
+        self._closed = False
+
+    # ----------------------------------------------------------------- lifetime
+
+    async def __aenter__(self) -> Manager:
+        await self._stack.__aenter__()
+        try:
+            self._nursery = await self._stack.enter_async_context(trio.open_nursery())
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        self._dispatcher = Dispatcher(self._nursery, self)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # The body's exception is not handed to the nursery, so it propagates as itself rather
+        # than wrapped in an ExceptionGroup.
+        try:
+            await self.aclose()
+        finally:
+            await self._stack.__aexit__(None, None, None)
+
+    async def aclose(self) -> None:
+        """Disconnect every socket (``"io client disconnect"``), close the connection gracefully
+        and stop every background task. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for socket in list(self._sockets.values()):
+            if socket.connected:
+                await socket.disconnect()
+        self.disconnect()
+        engine = self.engine
+        if engine is not None:
+            with trio.move_on_after(_CLOSE_WAIT) as scope:
+                scope.shield = True
+                await engine.wait_closed()
+        error = ConnectionError("the client is closed")
+        for socket in self._sockets.values():
+            socket._fail_all(error)
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+
+    def disconnect(self) -> None:
+        """Close the connection for good (reason ``"forced close"`` for the sockets still on
+        it); no reconnection follows."""
+        self._skip_reconnect = True
+        if self.engine is not None and not self.engine.closed:
+            self.engine.close()
+        elif self._run_scope is not None:
+            self._run_scope.cancel()
+
+    # ----------------------------------------------------------------- public
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the Engine.IO connection is open."""
+        return self._conn is not None and not self._conn.closed and self.engine is not None \
+            and not self.engine.closed
+
+    @property
+    def transport(self) -> str | None:
+        """The Engine.IO transport in use (``"polling"`` or ``"websocket"``), if open."""
+        return self.engine.transport if self.is_open and self.engine is not None else None
+
+    def socket(
+        self,
+        namespace: str = "/",
+        *,
+        auth: Auth = None,
+        ack_timeout: float | None = None,
+        retries: int = 0,
+    ) -> ClientSocket:
+        """The socket for ``namespace`` (made on first use, connecting if ``auto_connect``).
+
+        Raises:
+            RuntimeError: the manager is not entered (``async with``) or already closed.
+        """
+        if self._nursery is None or self._closed:
+            raise RuntimeError("use the Manager inside `async with`")
+        if not namespace.startswith("/"):
+            namespace = "/" + namespace
+        socket = self._sockets.get(namespace)
+        if socket is None:
+            socket = ClientSocket(self, namespace, auth=auth, ack_timeout=ack_timeout,
+                                  retries=retries)
+            self._sockets[namespace] = socket
+            if self.auto_connect:
+                socket.connect()
+        elif self.auto_connect and not socket.active:
+            socket.connect()
+        return socket
+
+    def on(self, event: str, handler: Handler | None = None) -> Any:
+        """Register ``handler`` for a manager event; without ``handler``, a decorator."""
+        def register(fn: Handler) -> Handler:
+            self._handlers.setdefault(event, []).append(fn)
+            return fn
+
+        return register if handler is None else register(handler)
+
+    def _fire(self, event: str, *args: Any) -> None:
+        assert self._dispatcher is not None
+        for handler in self._handlers.get(event, []):
+            self._dispatcher.call(handler, args)
+
+    def _active(self) -> list[ClientSocket]:
+        return [s for s in self._sockets.values() if s.active]
+
+    # ----------------------------------------------------------------- connection
+
+    def _open(self) -> None:
+        if self._running or self._closed:
+            return
+        assert self._nursery is not None
+        self._running = True
+        self._skip_reconnect = False
+        self._nursery.start_soon(self._run)
+
+    def _destroy(self, socket: ClientSocket) -> None:
+        if not self._active():
+            self.disconnect()
+
+    def _send_connect(self, namespace: str, auth: dict[str, Any] | None) -> None:
+        conn = self._conn
+        if conn is None or conn.closed or not self.is_open:
+            return
+        if conn.state(namespace) is not NamespaceState.IDLE:
+            return
+        conn.connect(namespace, auth)
+        self._flush()
+
+    def _flush(self) -> None:
+        if self._conn is None or self.engine is None:
+            return
+        for message in self._conn.data_to_send():
+            self.engine.send(message)
+
+    async def _run(self) -> None:
+        try:
+            with trio.CancelScope() as self._run_scope:
+                await self._connect_loop()
+        finally:
+            self._run_scope = None
+            self._running = False
+            for socket in self._sockets.values():
+                socket._gave_up()
+
+    async def _connect_loop(self) -> None:
+        reconnecting = False
+        while not self._skip_reconnect:
+            if reconnecting:
+                if self.backoff.attempts >= self.reconnection_attempts:
+                    self.backoff.reset()
+                    self._fire("reconnect_failed")
+                    return
+                await trio.sleep(self.backoff.duration())
+                if self._skip_reconnect:
+                    return
+                self._fire("reconnect_attempt", self.backoff.attempts)
+            error = await self._open_engine()
+            if error is not None:
+                self._fire("error", error)
+                for socket in self._active():
+                    socket._on_connect_error(error, refused=False)
+                if reconnecting:
+                    self._fire("reconnect_error", error)
+                if not self.reconnection:
+                    return
+                reconnecting = True
+                continue
+            if reconnecting:
+                attempts = self.backoff.attempts
+                self.backoff.reset()
+                self._fire("reconnect", attempts)
+            reconnecting = False
+            await self._serve_engine()
+            self.backoff.reset()
+            if not self.reconnection:
+                return
+            reconnecting = True
+
+    async def _open_engine(self) -> ConnectError | None:
+        assert self._nursery is not None
+        conn = ClientConnection(max_attachments=self.max_attachments)
+        engine = EngineClient(self.url, on_message=partial(self._on_message, conn),
+                              **self._engine_options)
+        self._conn, self.engine, self._close_reason = conn, engine, None
+        limit = math.inf if self.connect_timeout is None else self.connect_timeout
+        try:
+            with trio.fail_after(limit):
+                await self._nursery.start(engine.run)
+        except ConnectionFailed as failure:
+            conn.close(ClientDisconnectReason.TRANSPORT_ERROR)
+            error = ConnectError(failure.message, failure.description)
+            error.__cause__ = failure
+            return error
+        except trio.TooSlowError:
+            conn.close(ClientDisconnectReason.TRANSPORT_ERROR)
+            return ConnectError("timeout")
+        return None
+
+    async def _serve_engine(self) -> None:
+        engine, conn = self.engine, self._conn
+        assert engine is not None and conn is not None
+        self._fire("open")
+        for socket in self._active():
+            socket._on_open()
+        reason = await engine.wait_closed()
+        reason = self._close_reason or reason or ClientDisconnectReason.TRANSPORT_CLOSE
+        conn.close(reason)
+        for socket in self._sockets.values():
+            if socket.connected:
+                socket._on_close(reason)
+        self._fire("close", reason)
+
+    def _on_message(self, conn: ClientConnection, data: str | bytes) -> None:
+        if conn is not self._conn or conn.closed:
+            return
+        try:
+            events = conn.receive_message(data, now=trio.current_time())
+        except RemoteProtocolError:
+            # socket.io-client's Manager closes with "parse error" (and then reconnects).
+            self._close_reason = ClientDisconnectReason.PARSE_ERROR
+            if self.engine is not None:
+                self.engine.close()
+            return
+        for event in events:
+            socket = self._sockets.get(event.namespace)  # type: ignore[union-attr]
+            if socket is None or not socket.active:
+                continue
+            match event:
+                case Connected(sid=sid):
+                    socket._on_connect(sid)
+                case ConnectRefused(message=message, data=data):
+                    socket._on_connect_error(ConnectError(message, data), refused=True)
+                case EventReceived(event=name, args=args, ack_id=ack_id):
+                    socket._on_event(name, args, ack_id, conn)
+                case AckReceived(ack_id=ack_id, args=args):
+                    socket._on_ack(ack_id, args)
+                case Disconnected():
+                    socket._destroy()
+                    socket._on_close(ClientDisconnectReason.IO_SERVER_DISCONNECT)
+                case AckTimedOut():
+                    pass
+        self._flush()
+
+
+@contextlib.asynccontextmanager
+async def connect(
+    url: str,
+    *,
+    namespace: str | None = None,
+    auth: Auth = None,
+    ack_timeout: float | None = None,
+    retries: int = 0,
+    wait: bool = True,
+    path: str = "/socket.io",
+    transports: Sequence[str] = ("polling", "websocket"),
+    upgrade: bool = True,
+    query: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+    ssl_verify: bool = True,
+    ssl_context: ssl.SSLContext | None = None,
+    reconnection: bool = True,
+    reconnection_attempts: float = math.inf,
+    reconnection_delay: float = 1.0,
+    reconnection_delay_max: float = 5.0,
+    randomization_factor: float = 0.5,
+    connect_timeout: float | None = 20.0,
+    random: Callable[[], float] | None = None,
+    stream_factory: StreamFactory | None = None,
+) -> AsyncIterator[ClientSocket]:
+    """Connect to a Socket.IO server (socket.io-client's ``io(url, options)``).
+
+    The namespace is ``namespace``, else the URL's path (``http://h/admin`` joins ``/admin``).
+    With ``wait`` (the default) the socket is connected when the block starts; otherwise it
+    connects in the background (emits are buffered meanwhile). Leaving the block disconnects.
+    The other options are ``Manager``'s.
+
+    Raises:
+        ConnectError: with ``wait``, the first attempt failed (``message`` and ``data`` of the
+            ``connect_error``).
+    """
+    url_path = parse_url(url)[3]
+    manager = Manager(
+        url, path=path, transports=transports, upgrade=upgrade, query=query, headers=headers,
+        ssl_verify=ssl_verify, ssl_context=ssl_context, reconnection=reconnection,
+        reconnection_attempts=reconnection_attempts, reconnection_delay=reconnection_delay,
+        reconnection_delay_max=reconnection_delay_max,
+        randomization_factor=randomization_factor, connect_timeout=connect_timeout,
+        random=random, stream_factory=stream_factory)
+    async with manager:
+        socket = manager.socket(namespace or url_path or "/", auth=auth,
+                                ack_timeout=ack_timeout, retries=retries)
+        if wait:
+            await socket.wait_connected()
+        yield socket

@@ -1,0 +1,510 @@
+"""The client-side ``Socket``: one namespace over a ``Manager``'s connection (socket.io-client's
+``Socket``).
+
+Handlers run one at a time, in the order things happened (as Node calls its listeners), in a
+task of the manager. Emits made while disconnected wait in a buffer and go out, in order, once
+the socket (re)connects; volatile ones are dropped instead. With ``retries``, emits go through
+a queue that sends one packet at a time and resends it when its ack does not come within
+``ack_timeout``, as socket.io-client does.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from .handlers import Ack, Handler, call_handler
+from .namespace import ConnectError
+from .protocol import ClientConnection, LocalProtocolError, NamespaceState
+from .protocol.reasons import (
+    ACK_TIMEOUT_MESSAGE,
+    DISCONNECTED_MESSAGE,
+    RESERVED_EVENTS,
+    ClientDisconnectReason,
+)
+
+if TYPE_CHECKING:
+    from .client import Manager
+
+__all__ = ["Auth", "ClientSocket"]
+
+log = logging.getLogger("socketio_core.client")
+
+Auth = dict[str, Any] | Callable[[], dict[str, Any] | Awaitable[dict[str, Any]]] | None
+"""The CONNECT payload: a dict, or a (sync or async) callable returning one at each connect."""
+
+_DISPATCH_QUEUE = 256
+
+
+class _Waiter:
+    """One answer we wait for: an ack, or the outcome of a connect."""
+
+    __slots__ = ("done", "error", "values")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.values: tuple[Any, ...] = ()
+        self.error: BaseException | None = None
+
+    def resolve(self, values: tuple[Any, ...]) -> None:
+        if not self.done.is_set():
+            self.values = values
+            self.done.set()
+
+    def fail(self, error: BaseException) -> None:
+        if not self.done.is_set():
+            self.error = error
+            self.done.set()
+
+    async def result(self) -> tuple[Any, ...]:
+        await self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.values
+
+
+@dataclass(slots=True)
+class _Outgoing:
+    event: str
+    args: tuple[Any, ...]
+    waiter: _Waiter | None = None
+    timeout: float | None = None
+    tries: int = 0
+    final: _Waiter = field(default_factory=_Waiter)
+
+
+def _one_or_tuple(values: tuple[Any, ...]) -> Any:
+    return values[0] if len(values) == 1 else values
+
+
+class Dispatcher:
+    """Runs queued handler calls one after another in a task of the manager's nursery."""
+
+    def __init__(self, nursery: trio.Nursery, owner: object) -> None:
+        self._nursery = nursery
+        self._owner = owner
+        self._send, receive = trio.open_memory_channel[Callable[[], Awaitable[None]]](
+            _DISPATCH_QUEUE)
+        nursery.start_soon(self._run, receive)
+
+    def call(self, handler: Handler, args: tuple[Any, ...], ack: Ack | None = None) -> None:
+        """Queue ``handler(*args)`` (its return value answers ``ack``)."""
+        job = lambda: call_handler(handler, args, ack)  # noqa: E731
+        try:
+            self._send.send_nowait(job)
+        except trio.WouldBlock:
+            # The handlers are behind; keep the order without blocking the connection.
+            self._nursery.start_soon(self._send.send, job)
+        except trio.ClosedResourceError:
+            pass
+
+    async def _run(self, receive: trio.MemoryReceiveChannel[Callable[[], Awaitable[None]]]
+                   ) -> None:
+        async with receive:
+            async for job in receive:
+                try:
+                    await job()
+                except Exception:
+                    log.exception("a handler of %r failed", self._owner)
+
+
+class ClientSocket:
+    """One namespace of a client connection; made by ``Manager.socket`` or ``connect``.
+
+    Reserved events for ``on``: ``"connect"``, ``"connect_error"`` (a ``ConnectError`` with
+    ``message`` and ``data``) and ``"disconnect"`` (the reason, spelled as Node spells it).
+    An event handler's return value answers the server's ack; a handler declaring a keyword-only
+    ``ack`` parameter gets the ``Ack`` to call itself.
+
+    Attributes:
+        namespace: the namespace name; id: the socket id while connected (else ``None``);
+        connected: whether the namespace is joined; manager: the ``Manager`` (also ``io``).
+    """
+
+    def __init__(
+        self,
+        manager: Manager,
+        namespace: str,
+        *,
+        auth: Auth = None,
+        ack_timeout: float | None = None,
+        retries: int = 0,
+    ) -> None:
+        self.manager = self.io = manager
+        self.namespace = namespace
+        self.auth = auth
+        self.ack_timeout = ack_timeout
+        self.retries = retries
+        self.id: str | None = None
+        self.connected = False
+        self.active = False
+        self._handlers: dict[str, list[Handler]] = {}
+        self._any: list[Handler] = []
+        self._any_outgoing: list[Handler] = []
+        self._send_buffer: list[_Outgoing] = []
+        self._receive_buffer: list[tuple[str, tuple[Any, ...], Ack | None]] = []
+        self._acks: dict[int, _Waiter] = {}
+        self._queue: deque[_Outgoing] = deque()
+        self._queue_running = False
+        self._connect_waiters: list[_Waiter] = []
+        self._changed = trio.Event()
+        assert manager._nursery is not None
+        self._dispatcher = Dispatcher(manager._nursery, self)
+
+    def __repr__(self) -> str:
+        return f"<ClientSocket {self.namespace} id={self.id!r}>"
+
+    @property
+    def disconnected(self) -> bool:
+        return not self.connected
+
+    # ----------------------------------------------------------------- handlers
+
+    def on(self, event: str, handler: Handler | None = None) -> Any:
+        """Register ``handler`` for ``event``; without ``handler``, a decorator."""
+        def register(fn: Handler) -> Handler:
+            self._handlers.setdefault(event, []).append(fn)
+            return fn
+
+        return register if handler is None else register(handler)
+
+    def off(self, event: str, handler: Handler | None = None) -> None:
+        """Remove ``handler`` (or every handler) of ``event``."""
+        if handler is None:
+            self._handlers.pop(event, None)
+        elif handler in self._handlers.get(event, []):
+            self._handlers[event].remove(handler)
+
+    def on_any(self, handler: Handler) -> Handler:
+        """Call ``handler(event, *args)`` for every event received."""
+        self._any.append(handler)
+        return handler
+
+    def on_any_outgoing(self, handler: Handler) -> Handler:
+        """Call ``handler(event, *args)`` for every event sent (when it is actually sent)."""
+        self._any_outgoing.append(handler)
+        return handler
+
+    def _fire(self, event: str, *args: Any) -> None:
+        for handler in self._handlers.get(event, []):
+            self._dispatcher.call(handler, args)
+
+    def _kick(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    # ----------------------------------------------------------------- connecting
+
+    def connect(self) -> None:
+        """Join the namespace (again), opening the manager's connection if needed."""
+        if self.connected:
+            return
+        self.active = True
+        self._kick()
+        self.manager._open()
+        if self.manager.is_open:
+            self._on_open()
+
+    async def wait_connected(self) -> None:
+        """Wait until the socket is connected.
+
+        Raises:
+            ConnectError: the next attempt failed (``connect_error``; ``message`` and ``data``
+                are the server's, or engine.io-client's ``"xhr poll error"``, ``"websocket
+                error"``, ``"timeout"``).
+            ConnectionError: the socket stopped trying (disconnected, or reconnection gave up).
+        """
+        if self.connected:
+            return
+        if not self.active:
+            raise ConnectionError("the socket is not connecting")
+        waiter = _Waiter()
+        self._connect_waiters.append(waiter)
+        await waiter.result()
+
+    async def wait(self) -> None:
+        """Wait until the socket is done: disconnected for good (``disconnect()``, the server
+        disconnecting it, a ``connect_error`` from the server) or reconnection gave up."""
+        while self.active and self.manager._running:
+            await self._changed.wait()
+
+    def _on_open(self) -> None:
+        if callable(self.auth):
+            assert self.manager._nursery is not None
+            self.manager._nursery.start_soon(self._connect_with, self.auth, self.manager._conn)
+        else:
+            self.manager._send_connect(self.namespace, self.auth)
+
+    async def _connect_with(self, auth: Callable[[], Any], conn: ClientConnection | None) -> None:
+        data = auth()
+        if inspect.isawaitable(data):
+            data = await data
+        if conn is self.manager._conn and self.active:
+            self.manager._send_connect(self.namespace, data)
+
+    def _on_connect(self, sid: str) -> None:
+        self.id = sid
+        self.connected = True
+        for event, args, ack in self._receive_buffer:
+            self._dispatch_event(event, args, ack)
+        self._receive_buffer.clear()
+        buffered, self._send_buffer = self._send_buffer, []
+        for item in buffered:
+            self._send(item)
+        self._fire("connect")
+        for waiter in self._connect_waiters:
+            waiter.resolve(())
+        self._connect_waiters.clear()
+        self._kick()
+
+    def _on_connect_error(self, error: ConnectError, *, refused: bool) -> None:
+        if not self.connected:
+            self._fire("connect_error", error)
+            for waiter in self._connect_waiters:
+                waiter.fail(error)
+            self._connect_waiters.clear()
+        if refused:
+            # The server said no: socket.io-client gives this socket up (no reconnection).
+            self._destroy()
+        self._kick()
+
+    def _on_close(self, reason: str) -> None:
+        was_connected = self.connected
+        self.connected = False
+        self.id = None
+        if was_connected:
+            self._fire("disconnect", reason)
+        # socket.io-client fails the acks of packets already sent; buffered ones stay buffered.
+        acks, self._acks = self._acks, {}
+        for waiter in acks.values():
+            waiter.fail(ConnectionError(DISCONNECTED_MESSAGE))
+        self._kick()
+
+    def _destroy(self) -> None:
+        if self.active:
+            self.active = False
+            self.manager._destroy(self)
+        if not self.connected:
+            for waiter in self._connect_waiters:
+                waiter.fail(ConnectionError("the socket stopped connecting"))
+            self._connect_waiters.clear()
+        self._kick()
+
+    def _gave_up(self) -> None:
+        """The manager stopped trying: release whoever waits for a connection."""
+        for waiter in self._connect_waiters:
+            waiter.fail(ConnectionError("the connection could not be established"))
+        self._connect_waiters.clear()
+        self._kick()
+
+    def _fail_all(self, error: BaseException) -> None:
+        """The manager is closing: fail every emit still waiting for an answer."""
+        for item in [*self._send_buffer, *self._queue]:
+            if item.waiter is not None:
+                item.waiter.fail(error)
+            item.final.fail(error)
+        self._send_buffer.clear()
+        self._queue.clear()
+        for waiter in self._acks.values():
+            waiter.fail(error)
+        self._acks.clear()
+        self._gave_up()
+
+    async def disconnect(self) -> None:
+        """Leave the namespace for good (reason ``"io client disconnect"``; no reconnection).
+        The manager's connection closes when no other socket uses it."""
+        conn = self.manager._conn
+        if conn is not None and not conn.closed \
+                and conn.state(self.namespace) is not NamespaceState.IDLE:
+            conn.disconnect(self.namespace)
+            self.manager._flush()
+        was_connected = self.connected
+        self._destroy()
+        if was_connected:
+            self._on_close(ClientDisconnectReason.IO_CLIENT_DISCONNECT)
+        await trio.lowlevel.checkpoint()
+
+    close = disconnect
+
+    # ----------------------------------------------------------------- receiving
+
+    def _on_event(self, event: str, args: tuple[Any, ...], ack_id: int | None,
+                  conn: ClientConnection) -> None:
+        ack = None if ack_id is None else Ack(lambda values: self._send_ack(conn, ack_id, values))
+        if self.connected:
+            self._dispatch_event(event, args, ack)
+        else:
+            self._receive_buffer.append((event, args, ack))
+
+    def _dispatch_event(self, event: str, args: tuple[Any, ...], ack: Ack | None) -> None:
+        for listener in self._any:
+            self._dispatcher.call(listener, (event, *args))
+        handlers = self._handlers.get(event, [])
+        for index, handler in enumerate(handlers):
+            self._dispatcher.call(handler, args, ack if index == 0 else None)
+
+    def _send_ack(self, conn: ClientConnection, ack_id: int, values: tuple[Any, ...]) -> None:
+        if conn is self.manager._conn and not conn.closed \
+                and conn.state(self.namespace) is NamespaceState.CONNECTED:
+            conn.ack(self.namespace, ack_id, values)
+            self.manager._flush()
+
+    def _on_ack(self, ack_id: int, values: tuple[Any, ...]) -> None:
+        waiter = self._acks.pop(ack_id, None)
+        if waiter is not None:
+            waiter.resolve(values)
+
+    # ----------------------------------------------------------------- sending
+
+    def _send(self, item: _Outgoing) -> None:
+        conn = self.manager._conn
+        assert conn is not None
+        for listener in self._any_outgoing:
+            self._dispatcher.call(listener, (item.event, *item.args))
+        try:
+            ack_id = conn.emit(self.namespace, item.event, item.args, ack=item.waiter is not None)
+        except LocalProtocolError as error:
+            if item.waiter is None:
+                raise
+            item.waiter.fail(error)
+            return
+        if item.waiter is not None:
+            assert ack_id is not None
+            self._acks[ack_id] = item.waiter
+        self.manager._flush()
+
+    def _emit(self, item: _Outgoing, *, volatile: bool = False) -> None:
+        if item.event in RESERVED_EVENTS or not isinstance(item.event, str):
+            raise ValueError(f"{item.event!r} is a reserved event name")
+        if self.connected:
+            self._send(item)
+        elif not volatile:
+            self._send_buffer.append(item)
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` with ``args`` (any JSON-able data, ``bytes`` anywhere).
+
+        Sent at once when connected, else buffered until the socket connects. With
+        ``retries``, queued and resent until the server acknowledges it.
+
+        Raises:
+            ValueError: a reserved event name.
+            LocalProtocolError: data that cannot be encoded.
+        """
+        if self.retries:
+            self._enqueue(event, args)
+        else:
+            self._emit(_Outgoing(event, args))
+        await trio.lowlevel.checkpoint()
+
+    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Send ``event`` and wait for the server's ack; returns its single argument (a tuple
+        when it sent several).
+
+        Raises:
+            TimeoutError: no ack within ``timeout`` (default: ``ack_timeout``) seconds
+                (``"operation has timed out"``; with ``retries``, after the last try).
+            ConnectionError: the socket disconnected after sending it
+                (``"socket has been disconnected"``).
+        """
+        if timeout is None:
+            timeout = self.ack_timeout
+        if self.retries:
+            item = self._enqueue(event, args, timeout)
+            return _one_or_tuple(await item.final.result())
+        item = _Outgoing(event, args, _Waiter())
+        assert item.waiter is not None
+        self._emit(item)
+        with trio.move_on_after(math.inf if timeout is None else timeout):
+            return _one_or_tuple(await item.waiter.result())
+        self._forget(item)
+        raise TimeoutError(ACK_TIMEOUT_MESSAGE)
+
+    def _forget(self, item: _Outgoing) -> None:
+        if item in self._send_buffer:
+            self._send_buffer.remove(item)
+        for ack_id, waiter in list(self._acks.items()):
+            if waiter is item.waiter:
+                del self._acks[ack_id]
+
+    def timeout(self, seconds: float) -> _WithTimeout:
+        """``socket.timeout(s).emit_with_ack(...)``: an ack timeout for one emit."""
+        return _WithTimeout(self, seconds)
+
+    @property
+    def volatile(self) -> _Volatile:
+        """``socket.volatile.emit(...)``: dropped unless connected (never buffered or retried)."""
+        return _Volatile(self)
+
+    # ----------------------------------------------------------------- retries
+
+    def _enqueue(self, event: str, args: tuple[Any, ...],
+                 timeout: float | None = None) -> _Outgoing:
+        if event in RESERVED_EVENTS:
+            raise ValueError(f"{event!r} is a reserved event name")
+        item = _Outgoing(event, args, timeout=timeout)
+        self._queue.append(item)
+        if not self._queue_running:
+            self._queue_running = True
+            assert self.manager._nursery is not None
+            self.manager._nursery.start_soon(self._drain_queue)
+        self._kick()
+        return item
+
+    async def _drain_queue(self) -> None:
+        # One packet in flight at a time; each try waits ack_timeout, a disconnect counts as a
+        # failed try (socket.io-client's _addToQueue / _drainQueue).
+        try:
+            while self._queue:
+                item = self._queue[0]
+                while True:
+                    while not self.connected:
+                        await self._changed.wait()
+                    item.tries += 1
+                    item.waiter = _Waiter()
+                    self._send(item)
+                    limit = self.ack_timeout if item.timeout is None else item.timeout
+                    error: BaseException = TimeoutError(ACK_TIMEOUT_MESSAGE)
+                    with trio.move_on_after(math.inf if limit is None else limit):
+                        try:
+                            item.final.resolve(await item.waiter.result())
+                            break
+                        except (ConnectionError, LocalProtocolError) as failure:
+                            error = failure
+                    self._forget(item)
+                    if item.tries > self.retries or isinstance(error, LocalProtocolError):
+                        item.final.fail(error)
+                        break
+                if self._queue and self._queue[0] is item:
+                    self._queue.popleft()
+        finally:
+            self._queue_running = False
+
+
+class _WithTimeout:
+    __slots__ = ("_seconds", "_socket")
+
+    def __init__(self, socket: ClientSocket, seconds: float) -> None:
+        self._socket = socket
+        self._seconds = seconds
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        return await self._socket.emit_with_ack(event, *args, timeout=self._seconds)
+
+
+class _Volatile:
+    __slots__ = ("_socket",)
+
+    def __init__(self, socket: ClientSocket) -> None:
+        self._socket = socket
+
+    async def emit(self, event: str, *args: Any) -> None:
+        self._socket._emit(_Outgoing(event, args), volatile=True)
+        await trio.lowlevel.checkpoint()
