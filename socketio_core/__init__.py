@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .adapter import Adapter, InMemoryAdapter
+    from .asgi import ASGIApp
     from .broadcast import AckTimeoutError, BroadcastOperator
     from .client import ClientSocket, Manager, connect
     from .handlers import Ack
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from .static import ClientBundleNotFound
 
 _EXPORTS = {
+    "ASGIApp": "asgi",
     "Ack": "handlers",
     "AckTimeoutError": "broadcast",
     "Adapter": "adapter",
@@ -35,6 +37,7 @@ _EXPORTS = {
     "connect": "client",
 }
 __all__ = [
+    "ASGIApp",
     "Ack",
     "AckTimeoutError",
     "Adapter",
