@@ -223,7 +223,7 @@ class ClientSocket:
         """
         if self.connected:
             return
-        if not self.active:
+        if not (self.active and self.manager._running):
             raise ConnectionError("the socket is not connecting")
         waiter = _Waiter()
         self._connect_waiters.append(waiter)
