@@ -70,6 +70,16 @@ def parse_url(url: str) -> tuple[bool, str, int, str, str]:
     return tls, parts.hostname, port, parts.path, parts.query
 
 
+def _describe(error: BaseException) -> str:
+    """The error and what caused it (a TLS failure hides under ``BrokenResourceError``)."""
+    parts: list[str] = []
+    current: BaseException | None = error
+    while current is not None and len(parts) < 4:
+        parts.append(str(current) or type(current).__name__)
+        current = current.__cause__ or current.__context__
+    return ": ".join(parts)
+
+
 def _ssl_context(verify: bool, context: ssl.SSLContext | None) -> ssl.SSLContext:
     if context is not None:
         return context
@@ -160,9 +170,14 @@ class Client:
         return self._done.is_set()
 
     async def wait_closed(self) -> str | None:
-        """Wait until ``run`` has returned; the close reason (``None`` if it never opened)."""
-        await self._finished.wait()
+        """Wait until the session is over (the transport may still be flushing and closing);
+        returns the close reason."""
+        await self._done.wait()
         return self.close_reason
+
+    async def wait_finished(self) -> None:
+        """Wait until ``run`` has returned and every connection is closed."""
+        await self._finished.wait()
 
     def send(self, data: str | bytes) -> None:
         """Queue one message (sent in order once open; dropped once closing)."""
@@ -307,8 +322,7 @@ class Client:
         except ConnectionFailed:
             raise
         except _NETWORK_ERRORS as error:
-            raise ConnectionFailed("xhr poll error", str(error) or type(error).__name__) \
-                from error
+            raise ConnectionFailed("xhr poll error", _describe(error)) from error
         try:
             events = session.receive_poll_response(body, now=self._now())
         except RemoteProtocolError as error:
@@ -384,8 +398,7 @@ class Client:
         except ConnectionFailed:
             raise
         except _NETWORK_ERRORS as error:
-            raise ConnectionFailed("websocket error", str(error) or type(error).__name__) \
-                from error
+            raise ConnectionFailed("websocket error", _describe(error)) from error
         if session.opened is None:
             raise ConnectionFailed("websocket error", "no open packet")
         return ws

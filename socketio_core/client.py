@@ -162,7 +162,7 @@ class Manager(trio.abc.AsyncResource):
         if engine is not None:
             with trio.move_on_after(_CLOSE_WAIT) as scope:
                 scope.shield = True
-                await engine.wait_closed()
+                await engine.wait_finished()
         error = ConnectionError("the client is closed")
         for socket in self._sockets.values():
             socket._fail_all(error)

@@ -1,0 +1,53 @@
+"""TLS against our server and Node's (https): verified by default, so a self-signed certificate
+is refused; accepted with its CA in ``ssl_context``, or with verification turned off."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from socketio_core import ConnectError, connect
+from tests.client.conftest import KINDS, TRANSPORTS, run
+
+
+def make_cert(tmp: Path) -> tuple[Path, Path]:
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True, capture_output=True, timeout=30)
+    return cert, key
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_tls_is_verified_unless_turned_off(
+    tmp_path: Path, make_server: Any, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    cert, key = make_cert(tmp_path)
+    server = make_server(kind, cert=str(cert), key=str(key))
+    assert server.url.startswith("https://")
+
+    async def main() -> None:
+        for mode, transports in TRANSPORTS.items():
+            with pytest.raises(ConnectError) as caught:
+                async with connect(server.url, transports=transports, reconnection=False):
+                    pass
+            expected = "websocket error" if mode == "websocket" else "xhr poll error"
+            assert caught.value.message == expected
+            assert "CERTIFICATE_VERIFY_FAILED" in caught.value.data
+            trusted = ssl.create_default_context(cafile=str(cert))
+            async with connect(server.url, transports=transports, ssl_context=trusted) as socket:
+                assert await socket.emit_with_ack("echo", b"secure") == b"secure"
+            with caplog.at_level(logging.WARNING, logger="engineio_core.client"):
+                async with connect(server.url, transports=transports,
+                                   ssl_verify=False) as socket:
+                    assert await socket.emit_with_ack("echo", mode) == mode
+            assert "verification is turned off" in caplog.text
+
+    run(main)
