@@ -1,0 +1,56 @@
+"""A seconds-long pass of every benchmark scenario against our server, to keep the harness
+working. It checks that the load ran and was counted, never how fast: no timing assertions.
+
+Needs Node and ``npm ci --prefix benchmarks`` (for ``ws``); a missing one fails the test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.run import SMOKE, goals, run_one, table
+
+
+def _smoke(scenario: str) -> dict:
+    return run_one("ours", scenario, SMOKE[scenario], duration=SMOKE[scenario].get(
+        "duration", 0.5), pin=False, timeout=30.0)
+
+
+@pytest.mark.parametrize("scenario", ["echo", "polling", "binary"])
+def test_closed_loop_echo_scenarios_count_acks(scenario: str) -> None:
+    result = _smoke(scenario)
+    assert result["acks"] > 0
+    assert result["acks_per_s"] > 0
+    assert 0 < result["p50_ms"] <= result["p99_ms"]
+    assert result["server_cpu"] > 0
+    if scenario == "binary":
+        assert result["mb_per_s"] == pytest.approx(result["acks_per_s"] * 65536 / 1e6)
+
+
+def test_fanout_delivers_every_broadcast_to_every_client() -> None:
+    params = SMOKE["fanout"]
+    result = _smoke("fanout")
+    assert result["deliveries"] == params["clients"] * params["broadcasts"]
+    assert result["deliveries_per_s"] > 0
+    assert result["p99_ms"] >= result["p50_ms"] >= 0
+
+
+def test_idle_connections_all_open_and_use_memory() -> None:
+    result = _smoke("idle")
+    assert result["connections"] == SMOKE["idle"]["connections"]
+    assert result["rss_before_kib"] > 0
+    assert result["rss_after_kib"] > 0
+    assert result["connections_per_s"] > 0
+
+
+def test_table_gives_medians_and_ratios() -> None:
+    results = [
+        {"server": server, "scenario": "echo", "round": r, "acks_per_s": value,
+         "p50_ms": 1.0, "p99_ms": 2.0, "gen_cpu": 0.5, "server_cpu": 1.0}
+        for server, values in (("ours", (30.0, 10.0, 20.0)), ("python-socketio", (5.0, 10.0, 15.0)))
+        for r, value in enumerate(values)
+    ]
+    text = table(results, ["ours", "python-socketio"])
+    assert "| (a) WebSocket echo with ack, 50 clients: acks/s | 20.0 | 10.0 | 2.00x |" in text
+    assert goals(results) == [
+        "- echo acks_per_s: ours / python-socketio = 2.00x (goal ≥ 2x): met"]
