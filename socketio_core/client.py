@@ -124,6 +124,7 @@ class Manager(trio.abc.AsyncResource):
         self._run_scope: trio.CancelScope | None = None
         self._close_reason: str | None = None
         self._closed = False
+        self._reopen = False
 
     # ----------------------------------------------------------------- lifetime
 
@@ -238,7 +239,13 @@ class Manager(trio.abc.AsyncResource):
     # ----------------------------------------------------------------- connection
 
     def _open(self) -> None:
-        if self._running or self._closed:
+        if self._closed:
+            return
+        if self._running:
+            if self._skip_reconnect:
+                # Still closing after a deliberate disconnect: open again straight after.
+                self._skip_reconnect = False
+                self._reopen = True
             return
         assert self._nursery is not None
         self._running = True
@@ -271,8 +278,12 @@ class Manager(trio.abc.AsyncResource):
         finally:
             self._run_scope = None
             self._running = False
-            for socket in self._sockets.values():
-                socket._gave_up()
+            reopen, self._reopen = self._reopen, False
+            if reopen and self._active():
+                self._open()
+            else:
+                for socket in self._sockets.values():
+                    socket._gave_up()
 
     async def _connect_loop(self) -> None:
         reconnecting = False
@@ -304,6 +315,9 @@ class Manager(trio.abc.AsyncResource):
             reconnecting = False
             await self._serve_engine()
             self.backoff.reset()
+            if self._reopen:
+                self._reopen = False
+                continue
             if not self.reconnection:
                 return
             reconnecting = True

@@ -243,9 +243,14 @@ class ClientSocket:
             self.manager._send_connect(self.namespace, self.auth)
 
     async def _connect_with(self, auth: Callable[[], Any], conn: ClientConnection | None) -> None:
-        data = auth()
-        if inspect.isawaitable(data):
-            data = await data
+        try:
+            data = auth()
+            if inspect.isawaitable(data):
+                data = await data
+        except Exception as error:
+            log.exception("the auth callable of %r failed", self)
+            self._on_connect_error(ConnectError(f"auth failed: {error}"), refused=False)
+            return
         if conn is self.manager._conn and self.active:
             self.manager._send_connect(self.namespace, data)
 
@@ -257,7 +262,10 @@ class ClientSocket:
         self._receive_buffer.clear()
         buffered, self._send_buffer = self._send_buffer, []
         for item in buffered:
-            self._send(item)
+            try:
+                self._send(item)
+            except LocalProtocolError:
+                log.exception("a buffered emit of %r cannot be sent", self)
         self._fire("connect")
         for waiter in self._connect_waiters:
             waiter.resolve(())

@@ -302,3 +302,33 @@ def test_retries_resend_until_acknowledged(
                 await socket.emit_with_ack("never-ack")
 
     run(main)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_ack_handlers_and_failing_auth(servers: dict[str, ServerProcess], kind: str) -> None:
+    url = servers[kind].url
+
+    async def main() -> None:
+        async with connect(url) as socket:
+            events = Recorder()
+
+            @socket.on("ask")
+            async def answer_later(n: int, *, ack: Any) -> None:
+                await trio.sleep(0.01)
+                ack("later", n)
+                ack("ignored: an ack is answered once")
+
+            socket.on("answered", events("answered"))
+            await socket.emit("please-ask", 5)
+            assert await events.wait("answered") == [("later", 5)]
+            with pytest.raises(ValueError, match="reserved"):
+                await socket.emit("connect")
+
+        def broken_auth() -> dict[str, Any]:
+            raise RuntimeError("no token today")
+
+        with pytest.raises(ConnectError, match="auth failed: no token today"):
+            async with connect(url + "/admin", auth=broken_auth, reconnection=False):
+                pass
+
+    run(main)

@@ -219,3 +219,36 @@ def test_connect_timeout(make_server: Any, kind: str) -> None:
             assert socket.connected
 
     run(main)
+
+
+@pytest.mark.parametrize("mode", TRANSPORTS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_connect_again_after_a_deliberate_disconnect(
+    servers: dict[str, ServerProcess], kind: str, mode: str
+) -> None:
+    url = servers[kind].url
+
+    async def main() -> None:
+        events = Recorder()
+        async with Manager(url, transports=TRANSPORTS[mode], **FAST) as manager:
+            socket = manager.socket("/")
+            watch(manager, events, socket)
+            await socket.wait_connected()
+            first = socket.id
+            await socket.disconnect()
+            # At once, while the old connection is still closing, and again after it closed.
+            socket.connect()
+            await socket.wait_connected()
+            assert socket.id != first
+            assert await socket.emit_with_ack("echo", 1) == 1
+            await socket.disconnect()
+            await events.wait("close", 2)
+            assert not manager.is_open
+            socket.connect()
+            await socket.wait_connected()
+            assert await socket.emit_with_ack("echo", 2) == 2
+            assert events.of("close") == [("forced close",), ("forced close",)]
+            assert events.of("/ disconnect") == [("io client disconnect",)] * 2
+            assert "reconnect_attempt" not in events.names()
+
+    run(main)
