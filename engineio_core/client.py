@@ -251,7 +251,10 @@ class Client:
             return await self._factory(self._host, self._port, self._tls)
         return await open_stream(self._host, self._port, ssl_context=self._ssl)
 
-    async def _http(self) -> HTTPConnection:
+    async def _http(self, replacing: HTTPConnection | None = None) -> HTTPConnection:
+        if replacing is not None:
+            self._resources.remove(replacing)
+            await trio.aclose_forcefully(replacing)
         connection = HTTPConnection(await self._open_stream(), self._host_header)
         self._resources.append(connection)
         return connection
@@ -343,7 +346,7 @@ class Client:
             session.start_poll()
             try:
                 if not connection.reusable:
-                    connection = await self._http()
+                    connection = await self._http(connection)
                 body = await self._get(connection)
             except (ConnectionFailed, *_NETWORK_ERRORS) as error:
                 self._transport_failed("transport error", str(error))
@@ -370,7 +373,7 @@ class Client:
             body = session.take_post_body()
             try:
                 if connection is None or not connection.reusable:
-                    connection = await self._http()
+                    connection = await self._http(connection)
                 response = await connection.request(
                     "POST", self._target(session.query()), headers, body)
                 if response.status != 200:

@@ -252,3 +252,28 @@ def test_connect_again_after_a_deliberate_disconnect(
             assert "reconnect_attempt" not in events.names()
 
     run(main)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_retry_queue_waits_for_the_restarted_server(make_server: Any, kind: str) -> None:
+    server: ServerProcess = make_server(kind)
+
+    async def main() -> None:
+        events = Recorder()
+        async with Manager(server.url, transports=("websocket",), **FAST) as manager:
+            socket = manager.socket("/", retries=3, ack_timeout=1)
+            watch(manager, events, socket)
+            await socket.wait_connected()
+            await server.astop()
+            await events.wait("/ disconnect")
+            for n in range(3):
+                await socket.emit("record", "queued", n)
+            flaky = socket.emit_with_ack("flaky", "queued")
+            await events.wait("reconnect_error")
+            await server.astart()
+            # Each queued packet reaches the new server once, in order, when it is acked.
+            assert await flaky == 2
+            assert await socket.emit_with_ack("records?", "queued") == [0, 1, 2]
+            assert await socket.emit_with_ack("attempts?", "queued") == 2
+
+    run(main)
