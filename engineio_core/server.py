@@ -581,9 +581,12 @@ class Server(trio.abc.AsyncResource):
         while not session.closed.is_set():
             try:
                 message = backlog.popleft() if backlog else await websocket.receive()
-            except (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError):
-                await session.deliver(core.transport_closed(
-                    reason="transport close", now=trio.current_time()))
+            except (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                # As Node: a frame we refused (too big, invalid) is an error, not a close.
+                local = isinstance(exc, WebSocketClosed) and exc.local
+                reason = "transport error" if local else "transport close"
+                await session.deliver(core.transport_closed(reason=reason,
+                                                            now=trio.current_time()))
                 return
             try:
                 events = core.receive_ws_message(message, now=trio.current_time())

@@ -56,12 +56,14 @@ class BodyTooLarge(HTTPError):
 class WebSocketClosed(TransportError):
     """The WebSocket is closed; ``code`` and ``reason`` are the close frame's (1006: none came).
 
-    Raised by ``receive`` and ``send`` once the connection closed, whichever side closed it.
+    Raised by ``receive`` and ``send`` once the connection closed, whichever side closed it;
+    ``local`` is true when we failed the connection for the peer's fault (1002, 1007, 1009).
     """
 
-    def __init__(self, code: int, reason: str = "") -> None:
+    def __init__(self, code: int, reason: str = "", *, local: bool = False) -> None:
         self.code = code
         self.reason = reason
+        self.local = local
         super().__init__(f"WebSocket closed with code {code}" + (f": {reason}" if reason else ""))
 
 

@@ -253,7 +253,7 @@ class WebSocket(trio.abc.AsyncResource):
         await self._close_stream()
 
     async def _fail(self, code: int, reason: str) -> None:
-        self.closed = WebSocketClosed(code, reason)
+        self.closed = WebSocketClosed(code, reason, local=True)
         self._parts.clear()
         await self._send_close(code, reason)
         self._close_seen.set()
