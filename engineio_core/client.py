@@ -35,7 +35,7 @@ from .protocol import (
     UpgradeFailed,
 )
 
-__all__ = ["Client", "ConnectionFailed", "StreamFactory", "parse_url"]
+__all__ = ["Client", "ConnectionFailed", "StreamFactory", "make_ssl_context", "parse_url"]
 
 log = logging.getLogger("engineio_core.client")
 
@@ -80,7 +80,10 @@ def _describe(error: BaseException) -> str:
     return ": ".join(parts)
 
 
-def _ssl_context(verify: bool, context: ssl.SSLContext | None) -> ssl.SSLContext:
+def make_ssl_context(verify: bool = True, context: ssl.SSLContext | None = None
+                     ) -> ssl.SSLContext:
+    """``context`` if given; else the default verified context, or with ``verify=False`` one
+    that checks nothing (and says so in the log)."""
     if context is not None:
         return context
     if verify:
@@ -135,7 +138,7 @@ class Client:
         self._query.update(query or {})
         items = headers.items() if isinstance(headers, Mapping) else (headers or ())
         self._headers = [(str(k), str(v)) for k, v in items]
-        self._ssl = _ssl_context(ssl_verify, ssl_context) if self._tls else None
+        self._ssl = make_ssl_context(ssl_verify, ssl_context) if self._tls else None
         self._on_message = on_message or (lambda data: None)
         self._factory = stream_factory
         self._max = max_message_size

@@ -26,7 +26,7 @@ from typing import Any
 import trio
 
 from engineio_core.client import Client as EngineClient
-from engineio_core.client import ConnectionFailed, StreamFactory, parse_url
+from engineio_core.client import ConnectionFailed, StreamFactory, make_ssl_context, parse_url
 
 from ._backoff import Backoff
 from .client_socket import Auth, ClientSocket, Dispatcher
@@ -99,7 +99,10 @@ class Manager(trio.abc.AsyncResource):
         random: Callable[[], float] | None = None,
         stream_factory: StreamFactory | None = None,
     ) -> None:
-        parse_url(url)
+        tls = parse_url(url)[0]
+        if tls and ssl_context is None:
+            # Made once, so that turning verification off is logged once, not per attempt.
+            ssl_context = make_ssl_context(ssl_verify)
         self.url = url
         self._engine_options: dict[str, Any] = dict(
             path=path, transports=tuple(transports), upgrade=upgrade, query=query,

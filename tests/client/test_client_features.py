@@ -221,7 +221,7 @@ class _SlowUpgrade(trio.abc.Stream):
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         if b"transport=websocket" in bytes(data[:300]):
-            await trio.sleep(0.3)
+            await trio.sleep(0.6)
         await self._stream.send_all(data)
 
     async def wait_send_all_might_not_block(self) -> None:
