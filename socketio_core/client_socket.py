@@ -391,6 +391,8 @@ class ClientSocket:
     def _emit(self, item: _Outgoing, *, volatile: bool = False) -> None:
         if item.event in RESERVED_EVENTS or not isinstance(item.event, str):
             raise ValueError(f"{item.event!r} is a reserved event name")
+        if self.manager._closed:
+            raise ConnectionError("the client is closed")
         if self.connected:
             self._send(item)
         elif not volatile:
@@ -404,6 +406,7 @@ class ClientSocket:
 
         Raises:
             ValueError: a reserved event name.
+            ConnectionError: the manager is closed.
             LocalProtocolError: data that cannot be encoded.
         """
         if self.retries:
@@ -457,6 +460,8 @@ class ClientSocket:
                  timeout: float | None = None) -> _Outgoing:
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
+        if self.manager._closed:
+            raise ConnectionError("the client is closed")
         item = _Outgoing(event, args, timeout=timeout)
         self._queue.append(item)
         if not self._queue_running:

@@ -323,6 +323,10 @@ def test_ack_handlers_and_failing_auth(servers: dict[str, ServerProcess], kind: 
             assert await events.wait("answered") == [("later", 5)]
             with pytest.raises(ValueError, match="reserved"):
                 await socket.emit("connect")
+        with pytest.raises(ConnectionError, match="closed"):
+            await socket.emit("echo")
+        with pytest.raises(ConnectionError, match="closed"):
+            await socket.emit_with_ack("echo")
 
         def broken_auth() -> dict[str, Any]:
             raise RuntimeError("no token today")
