@@ -158,20 +158,22 @@ class Manager(trio.abc.AsyncResource):
         if self._closed:
             return
         self._closed = True
-        for socket in list(self._sockets.values()):
-            if socket.connected:
-                await socket.disconnect()
-        self.disconnect()
-        engine = self.engine
-        if engine is not None:
-            with trio.move_on_after(_CLOSE_WAIT) as scope:
-                scope.shield = True
-                await engine.wait_finished()
-        error = ConnectionError("the client is closed")
-        for socket in self._sockets.values():
-            socket._fail_all(error)
-        if self._nursery is not None:
-            self._nursery.cancel_scope.cancel()
+        try:
+            for socket in list(self._sockets.values()):
+                if socket.connected:
+                    await socket.disconnect()
+            self.disconnect()
+            engine = self.engine
+            if engine is not None:
+                with trio.move_on_after(_CLOSE_WAIT) as scope:
+                    scope.shield = True
+                    await engine.wait_finished()
+        finally:
+            error = ConnectionError("the client is closed")
+            for socket in self._sockets.values():
+                socket._fail_all(error)
+            if self._nursery is not None:
+                self._nursery.cancel_scope.cancel()
 
     def disconnect(self) -> None:
         """Close the connection for good (reason ``"forced close"`` for the sockets still on

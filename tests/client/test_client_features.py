@@ -336,3 +336,24 @@ def test_ack_handlers_and_failing_auth(servers: dict[str, ServerProcess], kind: 
                 pass
 
     run(main)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_manual_connect_and_cancellation(servers: dict[str, ServerProcess], kind: str) -> None:
+    url = servers[kind].url
+
+    async def main() -> None:
+        async with Manager(url, auto_connect=False) as manager:
+            socket = manager.socket("/")
+            await trio.sleep(0.1)
+            assert not socket.connected and not manager.is_open
+            socket.connect()
+            await socket.wait_connected()
+            assert await socket.emit_with_ack("echo", "manual") == "manual"
+        # Cancelling the block closes the manager and its tasks at once.
+        with trio.move_on_after(0.2) as scope:
+            async with connect(url) as socket:
+                await trio.sleep_forever()
+        assert scope.cancelled_caught and not socket.connected
+
+    run(main)
