@@ -121,6 +121,15 @@ class Socket:
     def __aiter__(self) -> AsyncIterator[str | bytes]:
         return self._session.inbox_receive.__aiter__()
 
+    def receive_nowait(self) -> str | bytes:
+        """The next message if one is already waiting, without yielding.
+
+        Raises:
+            trio.WouldBlock: none is waiting.
+            trio.EndOfChannel: the session closed and every message was taken.
+        """
+        return self._session.inbox_receive.receive_nowait()
+
 
 class _Session:
     """Runtime state beside one ``ServerSession`` core."""
@@ -168,17 +177,29 @@ class _Session:
     async def deliver(self, events: Sequence[eio.Event]) -> None:
         """Act on the core's events; messages go to the application's inbox (bounded: a slow
         application slows the reader, which slows the peer)."""
+        only_messages = bool(events)
         for event in events:
             if isinstance(event, eio.MessageReceived):
                 try:
-                    await self.inbox_send.send(event.data)
+                    # A yield per message would cost a scheduler pass each; only a full inbox waits.
+                    self.inbox_send.send_nowait(event.data)
+                except trio.WouldBlock:
+                    try:
+                        await self.inbox_send.send(event.data)
+                    except (trio.ClosedResourceError, trio.BrokenResourceError):
+                        pass
                 except (trio.ClosedResourceError, trio.BrokenResourceError):
                     pass
-            elif isinstance(event, eio.UpgradeFailed):
+                continue
+            only_messages = False
+            if isinstance(event, eio.UpgradeFailed):
                 self.drop_probe()
             elif isinstance(event, eio.SessionClosed):
                 self.finish(event.reason)
-        self.changed.notify()
+        if not only_messages:
+            # A message changes neither the output nor an earlier deadline: waking the driver
+            # for it would be a scheduler pass per message for nothing.
+            self.changed.notify()
 
     def drop_probe(self) -> None:
         """Forget the probe WebSocket; its reader sees it closed and returns."""

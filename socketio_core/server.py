@@ -118,7 +118,9 @@ class _Link:
                 waiter.done.set()
 
     def close(self, reason: str) -> None:
-        """Close the Engine.IO session, every socket on it leaving with ``reason``."""
+        """Disconnect every socket on the session (each gets DISCONNECT and leaves with
+        ``"server namespace disconnect"``, as in Node), then close it; ``reason`` is recorded as
+        the session's close reason."""
         for namespace, socket in list(self.sockets.items()):
             self.disconnect(namespace)
             socket._closed("server namespace disconnect")
@@ -141,6 +143,17 @@ class _Link:
                 if deadline is not None and now >= deadline:
                     await self._act(self.core.handle_timeout(now=now))
                     continue
+                try:
+                    # What the engine already holds is taken without a scheduler pass per message.
+                    message = self.engine.receive_nowait()
+                except trio.WouldBlock:
+                    pass
+                except trio.EndOfChannel:
+                    break
+                else:
+                    if not await self._receive(message):
+                        break
+                    continue
                 with trio.CancelScope(deadline=math.inf if deadline is None else deadline) as scope:
                     self._scope = scope
                     try:
@@ -151,16 +164,22 @@ class _Link:
                         self._scope = None
                 if scope.cancelled_caught:
                     continue
-                try:
-                    events = self.core.receive_message(message, now=trio.current_time())
-                except sio.ProtocolError as error:
-                    log.debug("closing %s: %s", self.engine.sid, error)
-                    self.close_reason = error.reason
-                    self.flush()
-                    self.engine.close()
+                if not await self._receive(message):
                     break
-                await self._act(events)
             self._end()
+
+    async def _receive(self, message: str | bytes) -> bool:
+        """Feed one Engine.IO message to the core and act on it; ``False`` once it failed."""
+        try:
+            events = self.core.receive_message(message, now=trio.current_time())
+        except sio.ProtocolError as error:
+            log.debug("closing %s: %s", self.engine.sid, error)
+            self.close_reason = error.reason
+            self.flush()
+            self.engine.close()
+            return False
+        await self._act(events)
+        return True
 
     def _end(self) -> None:
         reason = self.close_reason or self.engine.close_reason or "transport close"

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
+from functools import partial
 from typing import TYPE_CHECKING, Any, overload
 
 import trio
@@ -237,14 +238,34 @@ class Socket:
 
     async def _enqueue(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue a call for the dispatcher, waiting when it is behind (backpressure)."""
+        call = partial(fn, *args)
         try:
-            await self._queue_send.send(lambda: fn(*args))
+            # Only a full queue waits: a yield per packet would cost a scheduler pass each, and
+            # the caller yields anyway when the engine has no more input for it.
+            self._queue_send.send_nowait(call)
+        except trio.WouldBlock:
+            try:
+                await self._queue_send.send(call)
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                pass
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             pass
 
     async def _dispatch(self) -> None:
-        async with self._queue_receive:
-            async for call in self._queue_receive:
+        queue = self._queue_receive
+        async with queue:
+            while True:
+                # Run every queued call before yielding: what they send then leaves in one write
+                # per client instead of one per call (the queue's size bounds the run).
+                try:
+                    call = queue.receive_nowait()
+                except trio.WouldBlock:
+                    try:
+                        call = await queue.receive()
+                    except trio.EndOfChannel:
+                        return
+                except trio.EndOfChannel:
+                    return
                 try:
                     await call()
                 except Exception:
