@@ -138,6 +138,7 @@ class _Session:
         self.server = server
         self.core = core
         self.handshake = handshake
+        self.handler_done = trio.Event()
         self.changed = Signal()
         self.closed = trio.Event()
         self.close_reason: str | None = None
@@ -278,6 +279,8 @@ class Server(trio.abc.AsyncResource):
         self.http_compression = http_compression
         self.max_buffered_bytes = max_buffered_bytes
         self.sid_factory = sid_factory
+        # How long aclose waits for sessions to close and their handlers to return.
+        self.shutdown_timeout = 2.0
         self._sessions: dict[str, _Session] = {}
         self._nursery: trio.Nursery | None = None
         self._closing = False
@@ -311,13 +314,16 @@ class Server(trio.abc.AsyncResource):
         self._nursery = nursery
 
     async def aclose(self) -> None:
-        """Close every session (``"forced close"``, their queues flushed), then stop serving."""
+        """Close every session (``"forced close"``, their queues flushed), let the handlers see
+        it and return (for up to ``shutdown_timeout`` seconds in all), then stop serving."""
         self._closing = True
-        for session in list(self._sessions.values()):
+        sessions = list(self._sessions.values())
+        for session in sessions:
             session.close()
-        with trio.move_on_after(1.0):
-            for session in list(self._sessions.values()):
+        with trio.move_on_after(self.shutdown_timeout):
+            for session in sessions:
                 await session.closed.wait()
+                await session.handler_done.wait()
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
 
@@ -442,6 +448,7 @@ class Server(trio.abc.AsyncResource):
         except Exception:
             log.exception("connection handler of session %s failed", session.core.sid)
         finally:
+            session.handler_done.set()
             session.close()
 
     # ----------------------------------------------------------------- the session driver
