@@ -53,6 +53,8 @@ async def echo(socket: engineio_core.Socket) -> None:
 async def live_server(handler: Callable[[engineio_core.Socket], Awaitable[None]] = echo,
                       **options: Any) -> AsyncIterator[Live]:
     server = engineio_core.Server(handler, **options)
+    # Polling sessions left open by a test wait for a GET that never comes: don't wait long.
+    server.shutdown_timeout = 0.2
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(server.serve, HOST, 0)
         try:
