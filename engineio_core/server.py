@@ -108,8 +108,9 @@ class Socket:
         self._session.close()
 
     def behind(self) -> bool:
-        """Whether messages are still waiting to be written (volatile ones are then dropped)."""
-        return self._session.core.buffered_bytes() > 0
+        """Whether messages are still waiting to be written, or a write is still in progress
+        (volatile ones are then dropped, as Node drops them while the transport is busy)."""
+        return self._session.core.buffered_bytes() > 0 or self._session.writing > 0
 
     async def wait_for_drain(self) -> None:
         """Wait while the outbound buffer is over the server's high-water mark."""
@@ -139,6 +140,7 @@ class _Session:
         self.core = core
         self.handshake = handshake
         self.handler_done = trio.Event()
+        self.writing = 0  # WebSocket writes in progress (a peer not reading stalls them)
         self.changed = Signal()
         self.closed = trio.Event()
         self.close_reason: str | None = None
@@ -496,6 +498,7 @@ class Server(trio.abc.AsyncResource):
     async def _send_frames(
         self, session: _Session, websocket: WebSocket, frames: list[str | bytes], *, probe: bool
     ) -> None:
+        session.writing += 1
         try:
             await websocket.send_many(frames)
         except (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError):
@@ -503,6 +506,8 @@ class Server(trio.abc.AsyncResource):
                       session.core.transport_closed(reason="transport error",
                                                     now=trio.current_time()))
             await session.deliver(events)
+        finally:
+            session.writing -= 1
 
     # ----------------------------------------------------------------- polling
 

@@ -78,6 +78,9 @@ class BroadcastOperator:
         """Send an event to every selected socket (encoded once)."""
         parts = encode(Packet(PacketType.EVENT, self.namespace.name, [event, *args]))
         self.namespace.adapter.broadcast(parts, self.target)
+        # One scheduler pass per broadcast lets the recipients' writers take what was queued,
+        # so a burst of broadcasts in a loop cannot pile up past a healthy client's limit.
+        await trio.lowlevel.checkpoint()
 
     async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
         """Send an event to every selected socket and gather their acks.

@@ -263,6 +263,9 @@ class Server(trio.abc.AsyncResource):
         path: where the server answers (``/socket.io/``).
         connect_timeout: seconds a client has to join a namespace after the Engine.IO handshake.
         max_attachments: binary attachments allowed in one packet (Node: 10).
+        max_buffered_bytes: per-client outbound high-water mark: ``await emit`` waits above it,
+            volatile emits are dropped while anything is queued, and a client whose queue passes
+            four times it is disconnected (``"transport error"``).
         adapter: the adapter class each namespace gets.
         serve_client: serve the official browser client at ``<path>/socket.io.js`` (and
             ``.min.js``, ``.esm.min.js``, ``.msgpack.min.js``, ``.map``) from an installed npm
@@ -290,6 +293,7 @@ class Server(trio.abc.AsyncResource):
         per_message_deflate: bool = False,
         http_compression: bool = True,
         max_attachments: int = 10,
+        max_buffered_bytes: int = 4 * 1024 * 1024,
         adapter: type[Adapter] = InMemoryAdapter,
         sid_factory: Callable[[], str] = _default_sid,
         serve_client: bool | str | os.PathLike[str] = False,
@@ -318,6 +322,7 @@ class Server(trio.abc.AsyncResource):
             allow_request=allow_request,
             per_message_deflate=per_message_deflate,
             http_compression=http_compression,
+            max_buffered_bytes=max_buffered_bytes,
         )
         self._namespaces: dict[str, Namespace] = {"/": Namespace(self, "/", adapter)}
         self._dynamic: list[tuple[NamespaceMatcher, Namespace]] = []
