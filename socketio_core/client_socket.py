@@ -288,7 +288,7 @@ class ClientSocket:
         self.connected = False
         self.id = None
         if was_connected:
-            self._fire("disconnect", reason)
+            self._fire("disconnect", str(reason))
         # socket.io-client fails the acks of packets already sent; buffered ones stay buffered.
         acks, self._acks = self._acks, {}
         for waiter in acks.values():
