@@ -23,7 +23,7 @@ from transports import HTTPConnection, http_request, open_stream
 _RUNNING = re.compile(r"Running on http://127\.0\.0\.1:(\d+)")
 
 
-def start_hypercorn(target: str) -> tuple[subprocess.Popen[str], int, list[str]]:
+def start_hypercorn(target: str) -> tuple[subprocess.Popen[str], int, str]:
     """Start ``hypercorn -k trio`` on 127.0.0.1 (a free port); its process, port and log."""
     process = subprocess.Popen(
         [sys.executable, "-m", "hypercorn", "-k", "trio", "-b", "127.0.0.1:0", target],
@@ -31,21 +31,23 @@ def start_hypercorn(target: str) -> tuple[subprocess.Popen[str], int, list[str]]
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert process.stdout is not None
-    log: list[str] = []
+    output = b""
     deadline = time.monotonic() + 20
     with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
+        # Raw reads: a buffered readline() could hold lines the selector no longer sees.
+        selector.register(process.stdout.fileno(), selectors.EVENT_READ)
         while time.monotonic() < deadline:
             if not selector.select(timeout=deadline - time.monotonic()):
                 break
-            line = process.stdout.readline()
-            if not line:
+            chunk = os.read(process.stdout.fileno(), 65536)
+            if not chunk:
                 break
-            log.append(line)
-            if match := _RUNNING.search(line):
-                return process, int(match.group(1)), log
+            output += chunk
+            if match := _RUNNING.search(output.decode(errors="replace")):
+                return process, int(match.group(1)), output.decode(errors="replace")
     process.kill()
-    pytest.fail(f"hypercorn did not start: {''.join(log)}")
+    process.wait()
+    pytest.fail(f"hypercorn did not start: {output.decode(errors='replace')}")
 
 
 def stop(process: subprocess.Popen[str]) -> tuple[int, str]:

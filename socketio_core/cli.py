@@ -1,0 +1,238 @@
+"""The ``socketio-core`` command: run a server, or poke any Socket.IO server interactively.
+
+``socketio-core serve MODULE:ATTR --host 127.0.0.1 --port 8000 --log-level info`` imports
+``ATTR`` from ``MODULE`` (a ``Server``, or with ``--factory`` a function returning one), serves
+it and logs at info level: connections, disconnections, and every ``--stats`` seconds the
+clients, rooms and event rates. ``socketio-core connect URL`` is an interactive client (see
+``socketio_core.cli_connect``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import trio
+
+from .namespace import Namespace
+from .server import Server
+from .socket import Socket
+
+__all__ = ["Monitor", "load_server", "main"]
+
+log = logging.getLogger("socketio_core.cli")
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+class CLIError(Exception):
+    """A usage error the command reports in one line (exit code 2)."""
+
+
+def load_server(target: str, *, factory: bool = False, app_dir: str = ".") -> Server:
+    """Import ``MODULE:ATTR`` (``ATTR`` may be dotted) and return the ``Server`` it names.
+
+    Raises:
+        CLIError: the target is malformed, cannot be imported, or is not a ``Server``.
+    """
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise CLIError(f"expected MODULE:ATTR (e.g. myapp:sio), got {target!r}")
+    sys.path.insert(0, os.path.abspath(app_dir))
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise CLIError(f"cannot import {module_name!r}: {error}") from error
+    value: Any = module
+    for part in attr.split("."):
+        try:
+            value = getattr(value, part)
+        except AttributeError:
+            raise CLIError(f"{module_name!r} has no attribute {attr!r}") from None
+    if factory:
+        if not callable(value):
+            raise CLIError(f"--factory: {target} is not callable")
+        value = value()
+    if isinstance(value, Server):
+        return value
+    kind = type(value).__name__
+    hint = (" (an ASGIApp runs under an ASGI server: hypercorn -k trio " + target + ")"
+            if kind == "ASGIApp" else "; pass --factory if it is a function that makes one")
+    raise CLIError(f"{target} is a {kind}, not a socketio_core.Server{hint}")
+
+
+@dataclass
+class _Counts:
+    connections: int = 0
+    disconnections: int = 0
+    events_in: int = 0
+    events_out: int = 0
+
+
+class Monitor:
+    """Logs what a ``Server`` is doing, at info level: each connection and disconnection, and
+    a periodic line with the clients, sockets, rooms and event rates since the last line.
+
+    ``events in`` counts events received; ``events out`` counts events delivered to sockets,
+    a broadcast counting once per recipient.
+    """
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.counts = _Counts()
+        self._watched: set[int] = set()
+        self._last = _Counts()
+
+    def attach(self) -> None:
+        """Watch every namespace the server has now, and the dynamic ones it will create."""
+        for namespace in list(self.server._namespaces.values()):
+            self._watch(namespace)
+        for _, parent in self.server._dynamic:
+            self._watch(parent)
+
+    def _watch(self, namespace: Namespace) -> None:
+        if id(namespace) in self._watched:
+            return
+        self._watched.add(id(namespace))
+        # Ours comes after the application's middlewares: only admitted sockets are counted.
+        namespace.use(self._on_connect)
+
+    def _on_connect(self, socket: Socket) -> None:
+        namespace = socket.namespace
+        self._count_broadcasts(namespace)
+        counts = self.counts
+        counts.connections += 1
+        log.info("connect %s on %s from %s over %s", socket.id, namespace.name,
+                 socket.handshake.address or "?", socket.transport)
+
+        def incoming(*_: Any) -> None:
+            counts.events_in += 1
+
+        def outgoing(*_: Any) -> None:
+            counts.events_out += 1
+
+        def disconnected(reason: str) -> None:
+            counts.disconnections += 1
+            log.info("disconnect %s from %s: %s", socket.id, namespace.name, reason)
+
+        socket.on_any(incoming)
+        socket.on_any_outgoing(outgoing)
+        socket.on("disconnect", disconnected)
+
+    def _count_broadcasts(self, namespace: Namespace) -> None:
+        adapter = namespace.adapter
+        if getattr(adapter, "_monitored", False):
+            return
+        send = adapter.broadcast
+        counts = self.counts
+
+        def counted(parts: Sequence[str | bytes], target: Any) -> int:
+            delivered = send(parts, target)
+            counts.events_out += delivered
+            return delivered
+
+        # The adapter is the one place every broadcast passes; wrap this instance only.
+        setattr(adapter, "broadcast", counted)  # noqa: B010
+        setattr(adapter, "_monitored", True)  # noqa: B010
+
+    def report(self, elapsed: float) -> str:
+        """The periodic line: current totals and the rates since the previous report."""
+        namespaces = self.server._namespaces.values()
+        sockets = sum(len(n.sockets) for n in namespaces)
+        rooms = sum(len(n.adapter.all_rooms() - set(n.sockets)) for n in namespaces)
+        clients = len(self.server.engine.sessions)
+        now, last = self.counts, self._last
+        rate_in = (now.events_in - last.events_in) / elapsed if elapsed > 0 else 0.0
+        rate_out = (now.events_out - last.events_out) / elapsed if elapsed > 0 else 0.0
+        self._last = _Counts(**vars(now))
+        return (f"{clients} clients, {sockets} sockets, {rooms} rooms; "
+                f"+{now.connections - last.connections} -{now.disconnections - last.disconnections}"
+                f" connections; events {rate_in:.1f}/s in, {rate_out:.1f}/s out")
+
+    async def run(self, interval: float) -> None:
+        """Log ``report`` every ``interval`` seconds, unless it would repeat the previous line
+        (an idle server stays quiet)."""
+        previous = None
+        while True:
+            await trio.sleep(interval)
+            line = self.report(interval)
+            if line != previous:
+                log.info("%s", line)
+            previous = line
+
+
+async def serve(server: Server, host: str, port: int, stats: float) -> None:
+    """Serve ``server`` until SIGINT or SIGTERM, then close it cleanly."""
+    monitor = Monitor(server)
+    monitor.attach()
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with server, trio.open_nursery() as nursery:
+            listeners = await nursery.start(partial(server.serve, host, port))
+            for listener in listeners:
+                address = listener.socket.getsockname()
+                shown = f"[{address[0]}]" if ":" in address[0] else address[0]
+                log.info("listening on http://%s:%d%s", shown, address[1], server.engine.path)
+            if stats > 0:
+                nursery.start_soon(monitor.run, stats)
+            async for signum in signals:
+                log.info("%s: shutting down", signal.Signals(signum).name)
+                break
+            await server.aclose()
+            nursery.cancel_scope.cancel()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="socketio-core", description="Run or poke Socket.IO servers (trio-socketio-core).")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("serve", help="serve a socketio_core.Server: MODULE:ATTR",
+                              description="Serve the Server named by MODULE:ATTR, as uvicorn does.")
+    run.add_argument("target", metavar="MODULE:ATTR")
+    run.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    run.add_argument("--port", type=int, default=8000, help="port (8000; 0 picks a free one)")
+    run.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    run.add_argument("--stats", type=float, default=10.0, metavar="SECONDS",
+                     help="log clients, rooms and event rates this often (0: never)")
+    run.add_argument("--factory", action="store_true",
+                     help="ATTR is a function returning the Server")
+    run.add_argument("--app-dir", default=".", help="where MODULE is looked for (.)")
+    from .cli_connect import add_arguments
+
+    add_arguments(commands.add_parser(
+        "connect", help="an interactive client for any Socket.IO server",
+        description="Connect to URL and type commands; `help` lists them."))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The console script's entry point; returns the exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "serve":
+            server = load_server(args.target, factory=args.factory, app_dir=args.app_dir)
+            trio.run(serve, server, args.host, args.port, args.stats)
+        else:
+            from .cli_connect import run_connect
+
+            return run_connect(args)
+    except CLIError as error:
+        print(f"socketio-core: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"socketio-core: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
