@@ -266,7 +266,7 @@ def test_thousands_of_connect_disconnect_cycles_leave_no_session_or_task() -> No
                 await ws.receive()
                 await ws.aclose()
             del ws  # ours, the client's: only the server's may be left to count
-            await settle(_cycles_leave_nothing(live, baseline))
+            await settle(_cycles_leave_nothing(live, baseline), timeout=30)
             assert _live_objects() == {"_Session": 0, "Socket": 0, "WebSocket": 0, "Request": 0}
 
     run(main, timeout=120)
@@ -304,7 +304,7 @@ def test_abrupt_resets_leave_no_session_or_task() -> None:
                             + _masked_text("2probe"))
                 # the session itself ends: the client's close packet
                 await live.request("POST", f"{EIO}?EIO=4&transport=polling&sid={sid}", b"1")
-            await settle(_cycles_leave_nothing(live, baseline))
+            await settle(_cycles_leave_nothing(live, baseline), timeout=30)
             assert _live_objects() == {"_Session": 0, "Socket": 0, "WebSocket": 0, "Request": 0}
 
     run(main, timeout=120)
