@@ -13,14 +13,20 @@ class Signal:
     atomically, with no checkpoint between them).
     """
 
-    __slots__ = ("_event",)
+    __slots__ = ("_event", "_waiting")
 
     def __init__(self) -> None:
         self._event = trio.Event()
+        self._waiting = 0
 
     def notify(self) -> None:
-        self._event.set()
-        self._event = trio.Event()
+        # A broadcast notifies each session once per message; with nobody waiting (the driver
+        # already woken) that must cost next to nothing.
+        if self._waiting:
+            self._event.set()
+            self._event = trio.Event()
+            self._waiting = 0
 
     async def wait(self) -> None:
+        self._waiting += 1
         await self._event.wait()

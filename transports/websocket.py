@@ -35,6 +35,13 @@ _TOO_BIG = 1009
 _INFLATE_FEED = 4096
 _STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError)
 
+# Server frames made without an extension, by id of the message: the broadcasts a writer may
+# find queued at once. Holding the message keeps its id from being reused while remembered;
+# large messages are not kept (at most about 8 MiB held).
+_FRAMES = 256
+_FRAME_LARGEST = 16 * 1024
+_frames: dict[int, tuple[str | bytes, bytes]] = {}
+
 
 class WebSocket(trio.abc.AsyncResource):
     """An open WebSocket connection; made by ``Request.accept_websocket`` or ``connect_websocket``.
@@ -133,14 +140,26 @@ class WebSocket(trio.abc.AsyncResource):
         try:
             if not self.is_open:
                 raise self.closed or WebSocketClosed(_ABNORMAL, "connection closing")
-            data = b"".join(
-                self._conn.send(
-                    TextMessage(data=m) if isinstance(m, str) else BytesMessage(data=bytes(m)))
-                for m in messages)
+            data = b"".join(map(self._frame, messages))
             if data:
                 await self._send_all(data)
         finally:
             self._write_lock.release()
+
+    def _frame(self, message: str | bytes) -> bytes:
+        # The very message just framed for another connection (a broadcast) is not framed
+        # again: a server frame without an extension is the same bytes on every connection,
+        # and wsproto keeps no state across whole messages.
+        shared = not (self.extensions or self._conn.client) and len(message) <= _FRAME_LARGEST
+        if shared and (known := _frames.get(id(message))) is not None and known[0] is message:
+            return known[1]
+        frame = self._conn.send(TextMessage(data=message) if isinstance(message, str)
+                                else BytesMessage(data=bytes(message)))
+        if shared:
+            if len(_frames) >= _FRAMES:
+                _frames.clear()
+            _frames[id(message)] = (message, frame)
+        return frame
 
     async def ping(self, payload: bytes = b"") -> None:
         """Send a Ping frame (the answering Pong is consumed by the reader)."""

@@ -67,6 +67,55 @@ from .payload import SEPARATOR, decode_payload, encode_payload
 __all__ = ["SERVER_TRANSITIONS", "ServerInput", "ServerSession", "ServerState"]
 
 
+class _Memo:
+    """The last message queued and the recent frames encoded, shared by every session.
+
+    A broadcast hands the same message object to each of its sessions: it is checked, wrapped,
+    measured and framed once, and every session then holds the same (immutable) packet and
+    frame, which the transport can recognise by identity and serialize once too.
+    """
+
+    __slots__ = ("data", "frames", "packet", "size")
+
+    #: Frames remembered, up to ``LARGEST`` characters or bytes each: the broadcasts a writer
+    #: may find queued at once (then forgotten), at most about 4 MiB held.
+    FRAMES = 256
+    LARGEST = 16 * 1024
+
+    def __init__(self) -> None:
+        self.data: str | bytes | None = None
+        self.packet = Packet(PacketType.MESSAGE, "")
+        self.size = 0
+        # id(packet) -> (packet, frame); holding the packet keeps its id from being reused.
+        self.frames: dict[int, tuple[Packet, str | bytes]] = {}
+
+    def message(self, data: str | bytes) -> tuple[Packet, int]:
+        if data is not self.data:
+            if isinstance(data, str) and SEPARATOR in data:
+                raise LocalProtocolError(
+                    "a text message cannot contain the record separator \\x1e",
+                    http_status=None, ws_close_code=None)
+            self.packet = Packet(PacketType.MESSAGE, data)
+            self.size = 1 + (len(data) if isinstance(data, bytes) or data.isascii()
+                             else len(data.encode("utf-8")))
+            self.data = data
+        return self.packet, self.size
+
+    def ws_frame(self, packet: Packet) -> str | bytes:
+        known = self.frames.get(id(packet))
+        if known is not None and known[0] is packet:
+            return known[1]
+        frame = encode_ws_frame(packet)
+        if len(frame) <= self.LARGEST:
+            if len(self.frames) >= self.FRAMES:
+                self.frames.clear()
+            self.frames[id(packet)] = (packet, frame)
+        return frame
+
+
+_memo = _Memo()
+
+
 class ServerState(enum.Enum):
     POLLING = "polling"  # open on long-polling, no upgrade under way
     PROBING = "probing"  # a probe WebSocket is connected, "2probe" not seen yet
@@ -445,12 +494,11 @@ class ServerSession:
         if not isinstance(data, str | bytes):
             raise LocalProtocolError(f"a message is str or bytes, not {type(data).__name__}",
                                      http_status=None, ws_close_code=None)
-        if isinstance(data, str) and SEPARATOR in data:
-            raise LocalProtocolError("a text message cannot contain the record separator \\x1e",
-                                     http_status=None, ws_close_code=None)
+        packet, size = _memo.message(data)
         if self._state in (_S.CLOSING, _S.CLOSED):
             return
-        self._queue(Packet(PacketType.MESSAGE, data))
+        self._outbox.append(packet)
+        self._buffered += size
 
     def buffered_bytes(self) -> int:
         """Roughly how many bytes wait to be sent (payload sizes plus one per packet)."""
@@ -486,7 +534,7 @@ class ServerSession:
         """The frames to write on the active WebSocket, in order (``[]`` while on polling)."""
         if self.transport != "websocket":
             return []
-        frames = self._probe_out + [encode_ws_frame(p) for p in self._outbox]
+        frames = self._probe_out + [_memo.ws_frame(p) for p in self._outbox]
         self._probe_out = []
         self._outbox.clear()
         self._buffered = 0
