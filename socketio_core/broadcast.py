@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = ["AckTimeoutError", "BroadcastOperator"]
 
+# Bytes broadcast since a broadcast last yielded (in any server of the process: yielding more
+# often than needed is harmless).
+_queued_since_yield = 0
+
 
 class AckTimeoutError(TimeoutError):
     """Not every selected socket acknowledged in time; ``responses`` holds those that did."""
@@ -76,11 +80,17 @@ class BroadcastOperator:
 
     async def emit(self, event: str, *args: Any) -> None:
         """Send an event to every selected socket (encoded once)."""
+        global _queued_since_yield
         parts = encode(Packet(PacketType.EVENT, self.namespace.name, [event, *args]))
         self.namespace.adapter.broadcast(parts, self.target)
-        # One scheduler pass per broadcast lets the recipients' writers take what was queued,
-        # so a burst of broadcasts in a loop cannot pile up past a healthy client's limit.
-        await trio.lowlevel.checkpoint()
+        # Every recipient queues the same bytes, so a burst of broadcasts in a loop cannot push
+        # a healthy client past its limit while it has queued less than the high-water mark
+        # since the last yield; past that, one scheduler pass lets the writers take it. Not
+        # yielding before lets them find many frames at once and write them together.
+        _queued_since_yield += sum(len(part) + 1 for part in parts)
+        if _queued_since_yield >= self.namespace.server.engine.max_buffered_bytes:
+            _queued_since_yield = 0
+            await trio.lowlevel.checkpoint()
 
     async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
         """Send an event to every selected socket and gather their acks.
