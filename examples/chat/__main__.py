@@ -15,6 +15,7 @@ from .server import build, static_files
 
 
 async def main(host: str, port: int) -> None:
+    """Serve the chat on ``host:port``; print ``listening PORT`` once ready."""
     server = build()
     async with server, trio.open_nursery() as nursery:
         listeners = await nursery.start(partial(server.serve, host, port, other=static_files))
@@ -23,12 +24,18 @@ async def main(host: str, port: int) -> None:
         logging.getLogger("examples.chat").info("chat on http://%s:%d", host, bound)
 
 
-def run() -> None:
+def parser() -> argparse.ArgumentParser:
+    """The command line: ``--host``, ``--port``, ``--log-level``."""
     parser = argparse.ArgumentParser(prog="python3 -m examples.chat", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--log-level", default="info")
-    args = parser.parse_args()
+    return parser
+
+
+def run() -> None:
+    """Serve the chat until Ctrl-C."""
+    args = parser().parse_args()
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
     try:
         trio.run(main, args.host, args.port)

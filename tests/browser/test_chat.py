@@ -136,3 +136,23 @@ def test_the_page_shows_reconnection(browser: Browser) -> None:
         wait_for(page, has_line(page, "rita: back again"), "a message after reconnecting")
     finally:
         stop(process)
+
+
+def test_the_chat_mounted_with_asgiapp_under_hypercorn_trio(browser: Browser) -> None:
+    from tests.asgi.test_hypercorn import start_hypercorn
+    from tests.asgi.test_hypercorn import stop as stop_hypercorn
+
+    process, port, _ = start_hypercorn("examples.asgi_app:app")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        ada, bob = browser(), browser()
+        login(ada, url, "ada")
+        login(bob, url, "bob", transports="polling")
+        wait_for(ada, has_line(ada, "bob joined"), "ada to see bob join through hypercorn")
+        type_into(bob, "text", "hi from polling")
+        wait_for(ada, has_line(ada, "bob: hi from polling"), "bob's message")
+        wait_for(ada, lambda d: status(d) == "connected (websocket)", "ada to upgrade")
+    finally:
+        code, out = stop_hypercorn(process)
+    assert code == 0, out
+    assert "Traceback" not in out, out
