@@ -166,10 +166,12 @@ class Client:
 
     @property
     def sid(self) -> str | None:
+        """The session id the server gave (``None`` before the handshake)."""
         return None if self.session is None else self.session.sid
 
     @property
     def closed(self) -> bool:
+        """Whether the session is over."""
         return self._done.is_set()
 
     async def wait_closed(self) -> str | None:

@@ -74,10 +74,12 @@ class Socket:
 
     @property
     def sid(self) -> str:
+        """The session id."""
         return self._session.core.sid
 
     @property
     def handshake(self) -> Handshake:
+        """What the request that opened the session carried."""
         return self._session.handshake
 
     @property
@@ -87,10 +89,12 @@ class Socket:
 
     @property
     def closed(self) -> bool:
+        """Whether the session is closed."""
         return self._session.closed.is_set()
 
     @property
     def close_reason(self) -> str | None:
+        """Why the session closed (``None`` while open), spelled as Node spells it."""
         return self._session.close_reason
 
     def send_nowait(self, *messages: str | bytes) -> None:
@@ -117,6 +121,7 @@ class Socket:
         await self._session.wait_for_drain()
 
     async def wait_closed(self) -> None:
+        """Wait until the session is closed."""
         await self._session.closed.wait()
 
     def __aiter__(self) -> AsyncIterator[str | bytes]:

@@ -26,18 +26,23 @@ class Adapter:
         self.namespace = namespace
 
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+        """Put socket ``sid`` in ``rooms``."""
         raise NotImplementedError
 
     def delete(self, sid: str, room: str) -> None:
+        """Take socket ``sid`` out of ``room``."""
         raise NotImplementedError
 
     def delete_all(self, sid: str) -> None:
+        """Take socket ``sid`` out of every room."""
         raise NotImplementedError
 
     def rooms_of(self, sid: str) -> frozenset[str]:
+        """The rooms socket ``sid`` is in."""
         raise NotImplementedError
 
     def all_rooms(self) -> frozenset[str]:
+        """Every room with at least one socket."""
         raise NotImplementedError
 
     def select(self, target: BroadcastTarget) -> list[str]:
@@ -49,6 +54,7 @@ class Adapter:
         raise NotImplementedError
 
     def server_count(self) -> int:
+        """How many servers share this namespace (1 without a cluster)."""
         return 1
 
 
@@ -60,19 +66,24 @@ class InMemoryAdapter(Adapter):
         self.rooms = RoomIndex()
 
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
+        """Put socket ``sid`` in ``rooms``."""
         for room in rooms:
             self.rooms.join(sid, room)
 
     def delete(self, sid: str, room: str) -> None:
+        """Take socket ``sid`` out of ``room``."""
         self.rooms.leave(sid, room)
 
     def delete_all(self, sid: str) -> None:
+        """Take socket ``sid`` out of every room."""
         self.rooms.leave_all(sid)
 
     def rooms_of(self, sid: str) -> frozenset[str]:
+        """The rooms socket ``sid`` is in."""
         return frozenset(self.rooms.rooms_of(sid))
 
     def all_rooms(self) -> frozenset[str]:
+        """Every room with at least one socket."""
         return frozenset(self.rooms.rooms())
 
     def select(self, target: BroadcastTarget) -> list[str]:

@@ -66,6 +66,7 @@ class BroadcastOperator:
         return self._with(local=True)
 
     def compress(self, compress: bool) -> BroadcastOperator:
+        """As Node's ``compress``: recorded on the target; compressing is the transport's job."""
         return self._with(compress=compress)
 
     def timeout(self, seconds: float) -> BroadcastOperator:
@@ -116,16 +117,20 @@ class BroadcastOperator:
         return responses
 
     async def fetch_sockets(self) -> list[Socket]:
+        """The selected sockets."""
         return self.sockets()
 
     def sockets_join(self, *rooms: str) -> None:
+        """Make every selected socket join ``rooms``."""
         for socket in self.sockets():
             socket.join(*rooms)
 
     def sockets_leave(self, room: str) -> None:
+        """Make every selected socket leave ``room``."""
         for socket in self.sockets():
             socket.leave(room)
 
     async def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect every selected socket (``close``: their whole connection)."""
         for socket in self.sockets():
             await socket.disconnect(close)

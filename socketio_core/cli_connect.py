@@ -91,6 +91,7 @@ class Console:
         self.current: ClientSocket | None = None
 
     def print(self, line: str) -> None:
+        """Write one output line and flush it."""
         self.out.write(line + "\n")
         self.out.flush()
 

@@ -163,6 +163,7 @@ class ClientSocket:
 
     @property
     def disconnected(self) -> bool:
+        """Whether the namespace is not joined (``not connected``)."""
         return not self.connected
 
     # ----------------------------------------------------------------- handlers

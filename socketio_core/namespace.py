@@ -79,43 +79,55 @@ class Namespace:
         return BroadcastOperator(self)
 
     def to(self, *rooms: str) -> BroadcastOperator:
+        """Every socket of the namespace in ``rooms``."""
         return self._all.to(*rooms)
 
     in_ = to
 
     def except_(self, *rooms: str) -> BroadcastOperator:
+        """Every socket of the namespace not in ``rooms``."""
         return self._all.except_(*rooms)
 
     @property
     def volatile(self) -> BroadcastOperator:
+        """Broadcasts dropped for clients not ready to take them."""
         return self._all.volatile
 
     @property
     def local(self) -> BroadcastOperator:
+        """Only this server's sockets (matters with a cluster adapter)."""
         return self._all.local
 
     def compress(self, compress: bool) -> BroadcastOperator:
+        """As Node's ``compress`` (see ``BroadcastOperator.compress``)."""
         return self._all.compress(compress)
 
     def timeout(self, seconds: float) -> BroadcastOperator:
+        """How long ``emit_with_ack`` waits for every ack."""
         return self._all.timeout(seconds)
 
     async def emit(self, event: str, *args: Any) -> None:
+        """Send an event to every socket of the namespace."""
         await self._all.emit(event, *args)
 
     async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Send an event to every socket and gather their acks, as ``BroadcastOperator``."""
         return await self._all.emit_with_ack(event, *args)
 
     async def fetch_sockets(self) -> list[Socket]:
+        """Every socket of the namespace."""
         return await self._all.fetch_sockets()
 
     def sockets_join(self, *rooms: str) -> None:
+        """Make every socket join ``rooms``."""
         self._all.sockets_join(*rooms)
 
     def sockets_leave(self, room: str) -> None:
+        """Make every socket leave ``room``."""
         self._all.sockets_leave(room)
 
     async def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect every socket (``close``: their whole connection)."""
         await self._all.disconnect_sockets(close)
 
     # ----------------------------------------------------------------- runtime

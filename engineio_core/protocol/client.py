@@ -52,6 +52,7 @@ __all__ = ["CLIENT_TRANSITIONS", "ClientInput", "ClientSession", "ClientState"]
 
 
 class ClientState(enum.Enum):
+    """The states of a ``ClientSession``."""
     OPENING = "opening"  # waiting for the open packet
     OPEN = "open"
     PROBING = "probing"  # "2probe" queued on the probe, waiting for "3probe"
@@ -61,6 +62,7 @@ class ClientState(enum.Enum):
 
 
 class ClientInput(enum.Enum):
+    """What can happen to a ``ClientSession``: the inputs of its transition table."""
     OPEN_PACKET = enum.auto()
     POLL_START = enum.auto()
     POLL_RESPONSE = enum.auto()
@@ -178,6 +180,7 @@ class ClientSession:
 
     @property
     def state(self) -> ClientState:
+        """The current state."""
         return self._state
 
     @property
@@ -187,14 +190,17 @@ class ClientSession:
 
     @property
     def sid(self) -> str | None:
+        """The session id from the open packet (``None`` before it)."""
         return self.opened.sid if self.opened is not None else None
 
     @property
     def upgrading(self) -> bool:
+        """Whether a WebSocket probe is in progress."""
         return self._state in (_C.PROBING, _C.PAUSING)
 
     @property
     def closed(self) -> bool:
+        """Whether the session is closed."""
         return self._state is _C.CLOSED
 
     def query(self) -> dict[str, str]:

@@ -32,6 +32,7 @@ ERROR_MESSAGES: dict[int, str] = {
 
 
 class RequestKind(enum.Enum):
+    """What a checked request is: a handshake, a poll, a POST, an upgrade, or an upgrade refused."""
     HANDSHAKE = "handshake"  # a new session, on polling (GET) or WebSocket
     POLL = "poll"  # a polling GET on a session
     POST = "post"  # a polling POST on a session

@@ -117,6 +117,7 @@ _memo = _Memo()
 
 
 class ServerState(enum.Enum):
+    """The states of a ``ServerSession``."""
     POLLING = "polling"  # open on long-polling, no upgrade under way
     PROBING = "probing"  # a probe WebSocket is connected, "2probe" not seen yet
     UPGRADING = "upgrading"  # "3probe" sent, waiting for "5"
@@ -126,6 +127,7 @@ class ServerState(enum.Enum):
 
 
 class ServerInput(enum.Enum):
+    """What can happen to a ``ServerSession``: the inputs of its transition table."""
     POLL_GET = enum.auto()
     POLL_POST = enum.auto()
     WS_MESSAGE = enum.auto()
@@ -209,6 +211,7 @@ class ServerSession:
 
     @property
     def state(self) -> ServerState:
+        """The current state."""
         return self._state
 
     @property
@@ -223,6 +226,7 @@ class ServerSession:
 
     @property
     def closed(self) -> bool:
+        """Whether the session is closed."""
         return self._state is _S.CLOSED
 
     def _on_ws_closed(self) -> bool:

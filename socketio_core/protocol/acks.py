@@ -52,10 +52,12 @@ class AckBook:
         return tuple(dropped)
 
     def clear(self) -> None:
+        """Forget every pending ack."""
         self._pending.clear()
         self._heap.clear()
 
     def next_deadline(self) -> float | None:
+        """The earliest ack deadline, or ``None``."""
         return self._heap[0][0] if self._heap else None
 
     def expire(self, now: float) -> list[tuple[str, int]]:

@@ -138,13 +138,17 @@ class BroadcastTarget:
         return replace(self, except_rooms=self.except_rooms | _flatten(rooms))
 
     def with_volatile(self, volatile: bool = True) -> BroadcastTarget:
+        """A copy with ``volatile`` set."""
         return replace(self, volatile=volatile)
 
     def with_compress(self, compress: bool) -> BroadcastTarget:
+        """A copy with ``compress`` set."""
         return replace(self, compress=compress)
 
     def with_local(self, local: bool = True) -> BroadcastTarget:
+        """A copy with ``local`` set."""
         return replace(self, local=local)
 
     def with_timeout(self, timeout: float | None) -> BroadcastTarget:
+        """A copy with ``timeout`` set."""
         return replace(self, timeout=timeout)

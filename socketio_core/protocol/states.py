@@ -32,6 +32,7 @@ __all__ = [
 
 
 class NamespaceState(Enum):
+    """The states of one namespace on a connection."""
     IDLE = "idle"
     CONNECTING = "connecting"
     CONNECTED = "connected"
@@ -54,6 +55,7 @@ class Input(Enum):
 
     @property
     def remote(self) -> bool:
+        """Whether this input comes from the peer."""
         return self.name.startswith("RECEIVE_")
 
 
