@@ -25,11 +25,11 @@ def make_server() -> Server:
     server = Server()
 
     @server.on("echo")
-    async def echo(socket: Socket, *args: Any, ack: Ack | None) -> None:
+    def echo(socket: Socket, *args: Any, ack: Ack | None) -> None:
         if ack is not None:
             ack(*args)
         else:
-            await socket.emit("echo", *args)
+            socket.emit_nowait("echo", *args)
 
     @server.on("join")
     def join(socket: Socket, room: str) -> bool:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any, TypeVar
 
-__all__ = ["Ack", "Handler", "ack_args", "call_handler"]
+__all__ = ["Ack", "Handler", "ack_args", "call_handler", "start_handler"]
 
 log = logging.getLogger("socketio_core")
 
@@ -65,3 +65,25 @@ async def call_handler(handler: Handler, args: tuple[Any, ...], ack: Ack | None)
         result = await result
     if ack is not None:
         ack(*ack_args(result))
+
+
+def start_handler(
+    handler: Handler, args: tuple[Any, ...], ack: Ack | None
+) -> Awaitable[None] | None:
+    """Call ``handler`` now, as ``call_handler`` would; returns what is left to await (an async
+    handler's coroutine, then its ack), or ``None`` when a plain handler has finished."""
+    if _declares_ack(handler):
+        result = handler(*args, ack=ack)
+        return result if inspect.isawaitable(result) else None
+    result = handler(*args)
+    if inspect.isawaitable(result):
+        return _finish(result, ack)
+    if ack is not None:
+        ack(*ack_args(result))
+    return None
+
+
+async def _finish(result: Awaitable[Any], ack: Ack | None) -> None:
+    value = await result
+    if ack is not None:
+        ack(*ack_args(value))

@@ -202,7 +202,7 @@ class _Link:
                 ack = None
                 if event.ack_id is not None:
                     ack = Ack(partial(self.send_ack, event.namespace, event.ack_id))
-                await socket._enqueue(socket._on_event, event.event, tuple(event.args), ack)
+                await socket._event(event.event, tuple(event.args), ack)
             elif isinstance(event, sio.AckReceived):
                 waiter = self.waiters.pop((event.namespace, event.ack_id), None)
                 if waiter is not None:

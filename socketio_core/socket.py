@@ -15,7 +15,7 @@ import trio
 import engineio_core
 
 from .broadcast import BroadcastOperator
-from .handlers import Ack, H, Handler, call_handler
+from .handlers import Ack, H, Handler, call_handler, start_handler
 from .protocol import BroadcastTarget
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ class Socket:
         self._queue_send, self._queue_receive = trio.open_memory_channel[
             Callable[[], Any]
         ](_DISPATCH_QUEUE)
+        self._backlog = 0  # calls queued or running in the dispatcher
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} on {self.namespace.name}>"
@@ -234,7 +235,25 @@ class Socket:
         except trio.WouldBlock:
             self._link.spawn(self._queue_send.send, lambda: fn(*args))
         except trio.ClosedResourceError:
-            pass
+            return
+        self._backlog += 1
+
+    async def _event(self, event: str, args: tuple[Any, ...], ack: Ack | None) -> None:
+        """Dispatch an incoming event. With nothing queued or running, no middleware or
+        catch-all listener and one handler, the handler is called at once: a plain one then
+        finishes here, in order, without a pass through the dispatcher task."""
+        handlers = self._handlers.get(event)
+        if (self._backlog or not handlers or len(handlers) != 1 or self._middlewares
+                or self._any):
+            await self._enqueue(self._on_event, event, args, ack)
+            return
+        try:
+            rest = start_handler(handlers[0], args, ack)
+        except Exception:
+            log.exception("handler of %r failed", self)
+            return
+        if rest is not None:
+            await self._enqueue(lambda: rest)
 
     async def _enqueue(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue a call for the dispatcher, waiting when it is behind (backpressure)."""
@@ -247,9 +266,10 @@ class Socket:
             try:
                 await self._queue_send.send(call)
             except (trio.ClosedResourceError, trio.BrokenResourceError):
-                pass
+                return
         except (trio.ClosedResourceError, trio.BrokenResourceError):
-            pass
+            return
+        self._backlog += 1
 
     async def _dispatch(self) -> None:
         queue = self._queue_receive
@@ -270,6 +290,8 @@ class Socket:
                     await call()
                 except Exception:
                     log.exception("handler of %r failed", self)
+                finally:
+                    self._backlog -= 1
 
     async def _fire(self, event: str, args: tuple[Any, ...]) -> None:
         for handler in list(self._handlers.get(event, [])):
