@@ -11,17 +11,22 @@ from functools import partial
 
 import trio
 
+from socketio_core.cli import Monitor
+
 from .server import build, static_files
 
 
 async def main(host: str, port: int) -> None:
     """Serve the chat on ``host:port``; print ``listening PORT`` once ready."""
     server = build()
+    monitor = Monitor(server)  # logs connections, rooms and event rates at info level
+    monitor.attach()
     async with server, trio.open_nursery() as nursery:
         listeners = await nursery.start(partial(server.serve, host, port, other=static_files))
         bound = listeners[0].socket.getsockname()[1]
         print(f"listening {bound}", flush=True)
         logging.getLogger("examples.chat").info("chat on http://%s:%d", host, bound)
+        nursery.start_soon(monitor.run, 10.0)
 
 
 def parser() -> argparse.ArgumentParser:
