@@ -380,49 +380,63 @@ class Server(trio.abc.AsyncResource):
         return self._namespaces["/"].on(event, handler)
 
     def event(self, handler: Handler) -> Handler:
+        """Decorator: ``@sio.event`` registers ``handler(socket, *args)`` under its name."""
         return self._namespaces["/"].event(handler)
 
     def use(self, middleware: Handler) -> Handler:
+        """A connection middleware on the main namespace (see ``Namespace.use``)."""
         return self._namespaces["/"].use(middleware)
 
     def to(self, *rooms: str) -> BroadcastOperator:
+        """Every socket of the main namespace in ``rooms`` (Node's ``io.to``)."""
         return self._namespaces["/"].to(*rooms)
 
     in_ = to
 
     def except_(self, *rooms: str) -> BroadcastOperator:
+        """Every socket of the main namespace not in ``rooms``."""
         return self._namespaces["/"].except_(*rooms)
 
     @property
     def volatile(self) -> BroadcastOperator:
+        """Broadcasts dropped for clients not ready to take them."""
         return self._namespaces["/"].volatile
 
     @property
     def local(self) -> BroadcastOperator:
+        """Only this server's sockets (matters with a cluster adapter)."""
         return self._namespaces["/"].local
 
     def compress(self, compress: bool) -> BroadcastOperator:
+        """As Node's ``compress`` (see ``BroadcastOperator.compress``)."""
         return self._namespaces["/"].compress(compress)
 
     def timeout(self, seconds: float) -> BroadcastOperator:
+        """How long ``emit_with_ack`` waits for every ack."""
         return self._namespaces["/"].timeout(seconds)
 
     async def emit(self, event: str, *args: Any) -> None:
+        """Send an event to every socket of the main namespace."""
         await self._namespaces["/"].emit(event, *args)
 
     async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Send an event to every socket and gather their acks, as ``BroadcastOperator``."""
         return await self._namespaces["/"].emit_with_ack(event, *args)
 
     async def fetch_sockets(self) -> list[Socket]:
+        """Every socket of the main namespace."""
         return await self._namespaces["/"].fetch_sockets()
 
     def sockets_join(self, *rooms: str) -> None:
+        """Make every socket of the main namespace join ``rooms``."""
         self._namespaces["/"].sockets_join(*rooms)
 
     def sockets_leave(self, room: str) -> None:
+        """Make every socket of the main namespace leave ``room``."""
         self._namespaces["/"].sockets_leave(room)
 
     async def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect every socket (``close``: their whole connection)."""
         await self._namespaces["/"].disconnect_sockets(close)
 
     # ----------------------------------------------------------------- lifetime

@@ -80,6 +80,7 @@ class Socket:
 
     @property
     def server(self) -> Server:
+        """The ``Server`` this socket belongs to."""
         return self.namespace.server
 
     @property
@@ -181,9 +182,11 @@ class Socket:
     # ----------------------------------------------------------------- rooms
 
     def join(self, *rooms: str) -> None:
+        """Join ``rooms``."""
         self.namespace.adapter.add_all(self.id, rooms)
 
     def leave(self, room: str) -> None:
+        """Leave ``room``."""
         self.namespace.adapter.delete(self.id, room)
 
     def to(self, *rooms: str) -> BroadcastOperator:
@@ -193,6 +196,7 @@ class Socket:
     in_ = to
 
     def except_(self, *rooms: str) -> BroadcastOperator:
+        """Every socket of the namespace but this one and those in ``rooms``."""
         return self.broadcast.except_(*rooms)
 
     @property
