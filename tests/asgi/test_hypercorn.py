@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import selectors
@@ -18,7 +19,7 @@ import trio
 from socketio_core import ASGIApp, Server
 from tests.interop.conftest import ROOT, _require_node_modules, run_scenario
 from tests.interop.test_js_client import EXPECTED
-from transports import HTTPConnection, http_request, open_stream
+from transports import HTTPConnection, HTTPResponse, http_request, open_stream
 
 _RUNNING = re.compile(r"Running on http://127\.0\.0\.1:(\d+)")
 
@@ -97,6 +98,27 @@ def get(url: str, target: str) -> tuple[int, str]:
     return trio.run(main)
 
 
+def request(port: int, method: str, target: str, headers: list[tuple[str, str]],
+            body: bytes = b"") -> HTTPResponse:
+    async def main() -> HTTPResponse:
+        with trio.fail_after(10):
+            async with HTTPConnection(await open_stream("127.0.0.1", port), "x") as conn:
+                return await conn.request(method, target, headers, body)
+
+    return trio.run(main)
+
+
+def raw_exchange(port: int, data: bytes) -> bytes:
+    async def main() -> bytes:
+        with trio.fail_after(10):
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            async with stream:
+                await stream.send_all(data)
+                return bytes(await stream.receive_some(65536))
+
+    return trio.run(main)
+
+
 def test_other_paths_go_to_the_other_app_which_got_its_lifespan(hypercorn_url: str) -> None:
     status, body = get(hypercorn_url, "/shop/cart?x=1")
     assert status == 200
@@ -111,6 +133,17 @@ def test_without_other_app_other_paths_are_404_and_shutdown_is_clean() -> None:
         assert get(f"http://127.0.0.1:{port}", "/elsewhere")[0] == 404
         assert get(f"http://127.0.0.1:{port}", "/socket.io/?EIO=3&transport=polling") == (
             400, '{"code":5,"message":"Unsupported protocol version"}')
+        refused = request(port, "GET", "/socket.io/?EIO=3&transport=websocket", [
+            ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13")])
+        assert (refused.status, refused.body) == (400, b"Unsupported protocol version")
+        status, body = get(f"http://127.0.0.1:{port}", "/socket.io/?EIO=4&transport=polling")
+        assert status == 200
+        sid = json.loads(body[1:])["sid"]
+        # The body is refused from its Content-Length, before any of it is read.
+        head = (f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
+                f"Host: x\r\nContent-Length: 2000000\r\n\r\n").encode()
+        assert raw_exchange(port, head).startswith(b"HTTP/1.1 413 ")
     finally:
         code, out = stop(process)
     assert code == 0, out
