@@ -186,16 +186,28 @@ def run_all(
     duration: float,
     smoke: bool = False,
     pin: bool = True,
+    timeout: float = 300.0,
+    failures: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every (server, scenario) pair ``rounds`` times, interleaved; returns the raw results."""
+    """Every (server, scenario) pair ``rounds`` times, interleaved; returns the raw results.
+    A run that fails is reported on stderr and named in ``failures``."""
+    if failures is None:
+        failures = []
     results = []
     for round_ in range(rounds):
         for scenario in scenarios:
             shift = round_ % len(servers)
             for server in [*servers[shift:], *servers[:shift]]:
                 params = (SMOKE if smoke else SCENARIOS)[scenario]
-                result = run_one(server, scenario, params, duration=params.get(
-                    "duration", duration), pin=pin)
+                try:
+                    result = run_one(server, scenario, params, duration=params.get(
+                        "duration", duration), pin=pin, timeout=timeout)
+                except BenchmarkError as error:
+                    # One failed run leaves a hole in that median, not in the whole table.
+                    print(f"round {round_ + 1}/{rounds} {scenario:8} {server:16} FAILED: "
+                          f"{error}", file=sys.stderr, flush=True)
+                    failures.append(f"{server}/{scenario} round {round_ + 1}")
+                    continue
                 result["round"] = round_
                 results.append(result)
                 print(f"round {round_ + 1}/{rounds} {scenario:8} {server:16} "
@@ -320,8 +332,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("python-socketio needs benchmarks/.venv: run `bash benchmarks/setup.sh`")
     pin = args.pin and (os.cpu_count() or 1) >= 2
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    failures: list[str] = []
     results = run_all(servers, scenarios, rounds=args.rounds, duration=args.duration,
-                      smoke=args.smoke, pin=pin)
+                      smoke=args.smoke, pin=pin, failures=failures)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     print(f"Medians of {args.rounds} interleaved rounds, {started}, on {machine()}; "
@@ -331,6 +344,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("\nGoals:\n" + "\n".join(lines))
     if lines := bottlenecked(results):
         print("\nThe generator may have been the bottleneck in:\n" + "\n".join(lines))
+    if lost := [f"- {r['server']} round {r['round'] + 1}: {r['lost']} of "
+                f"{r['lost'] + r['deliveries']} never arrived"
+                for r in results if r.get("lost")]:
+        print("\nFan-out deliveries lost (clients dropped by the server):\n" + "\n".join(lost))
+    if failures:
+        print("\nFailed runs (left out of the medians): " + ", ".join(failures))
 
 
 if __name__ == "__main__":
