@@ -143,30 +143,35 @@ class Monitor:
         setattr(adapter, "broadcast", counted)  # noqa: B010
         setattr(adapter, "_monitored", True)  # noqa: B010
 
-    def report(self, elapsed: float) -> str:
-        """The periodic line: current totals and the rates since the previous report."""
+    def totals(self) -> str:
+        """What is connected now: clients, sockets and rooms (sockets' own rooms not counted)."""
         namespaces = self.server._namespaces.values()
         sockets = sum(len(n.sockets) for n in namespaces)
         rooms = sum(len(n.adapter.all_rooms() - set(n.sockets)) for n in namespaces)
-        clients = len(self.server.engine.sessions)
+        return f"{len(self.server.engine.sessions)} clients, {sockets} sockets, {rooms} rooms"
+
+    def report(self, elapsed: float) -> str:
+        """The periodic line: the totals, then the activity since the previous report."""
         now, last = self.counts, self._last
         rate_in = (now.events_in - last.events_in) / elapsed if elapsed > 0 else 0.0
         rate_out = (now.events_out - last.events_out) / elapsed if elapsed > 0 else 0.0
         self._last = _Counts(**vars(now))
-        return (f"{clients} clients, {sockets} sockets, {rooms} rooms; "
-                f"+{now.connections - last.connections} -{now.disconnections - last.disconnections}"
-                f" connections; events {rate_in:.1f}/s in, {rate_out:.1f}/s out")
+        return (f"{self.totals()}; +{now.connections - last.connections} "
+                f"-{now.disconnections - last.disconnections} connections; "
+                f"events {rate_in:.1f}/s in, {rate_out:.1f}/s out")
 
     async def run(self, interval: float) -> None:
-        """Log ``report`` every ``interval`` seconds, unless it would repeat the previous line
-        (an idle server stays quiet)."""
-        previous = None
+        """Log ``report`` every ``interval`` seconds; an idle server (nothing happened and the
+        totals did not change since the last line) stays quiet."""
+        logged_totals = None
         while True:
             await trio.sleep(interval)
+            idle = self.counts == self._last
+            totals = self.totals()
             line = self.report(interval)
-            if line != previous:
+            if not idle or totals != logged_totals:
                 log.info("%s", line)
-            previous = line
+                logged_totals = totals
 
 
 async def serve(server: Server, host: str, port: int, stats: float) -> None:
