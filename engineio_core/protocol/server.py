@@ -493,12 +493,16 @@ class ServerSession:
             LocalProtocolError: ``data`` is neither ``str`` nor ``bytes``, or is text containing
                 ``"\\x1e"`` (it cannot be framed on long-polling).
         """
-        if isinstance(data, bytearray | memoryview):
-            data = bytes(data)
-        if not isinstance(data, str | bytes):
-            raise LocalProtocolError(f"a message is str or bytes, not {type(data).__name__}",
-                                     http_status=None, ws_close_code=None)
-        packet, size = _memo.message(data)
+        if data is _memo.data:  # the next session of a broadcast: checked already
+            packet, size = _memo.packet, _memo.size
+        else:
+            if isinstance(data, bytearray | memoryview):
+                data = bytes(data)
+            if not isinstance(data, str | bytes):
+                raise LocalProtocolError(
+                    f"a message is str or bytes, not {type(data).__name__}",
+                    http_status=None, ws_close_code=None)
+            packet, size = _memo.message(data)
         if self._state in (_S.CLOSING, _S.CLOSED):
             return
         self._outbox.append(packet)

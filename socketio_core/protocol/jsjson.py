@@ -143,7 +143,7 @@ def _write(value: Any, out: list[str]) -> None:
 def dumps(ready: Any, *, plain: bool) -> str:
     """Compact JSON of ``ready`` (the output of ``deconstruct``), as ``JSON.stringify``."""
     if plain:
-        text = json.dumps(ready, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = _encode_plain(ready)
     else:
         out: list[str] = []
         _write(ready, out)
@@ -157,6 +157,12 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# Made once: ``json.dumps``/``json.loads`` with options build a new encoder or decoder per call.
+_encode_plain = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_decode = json.JSONDecoder(parse_constant=_no_constants).decode
+
+
 def loads(text: str) -> Any:
     """Parse JSON as ``JSON.parse`` does (no ``NaN``/``Infinity`` literals).
 
@@ -164,7 +170,10 @@ def loads(text: str) -> Any:
         ValueError: not a single valid JSON text (trailing garbage included).
         RecursionError: nested too deeply.
     """
-    return json.loads(text, parse_constant=_no_constants)
+    if text.startswith("\ufeff"):
+        # As json.loads: a byte order mark is not JSON.
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _decode(text)
 
 
 def _is_placeholder(value: Any) -> bool:
