@@ -238,6 +238,10 @@ def _cycles_leave_nothing(live: Live, baseline_tasks: int) -> Callable[[], bool]
     return lambda: live.server.sessions == {} and task_count() <= baseline_tasks
 
 
+def _no_more_than(now: dict[str, int], before: dict[str, int]) -> bool:
+    return all(now[kind] <= before[kind] for kind in before)
+
+
 def _live_objects() -> dict[str, int]:
     """How many session, socket, WebSocket and request objects are still reachable."""
     gc.collect()
@@ -254,6 +258,7 @@ def test_thousands_of_connect_disconnect_cycles_leave_no_session_or_task() -> No
     async def main() -> None:
         async with live_server() as live:
             baseline = task_count()
+            objects = _live_objects()  # earlier tests in this process may hold some
             http = await live.http()
             for _ in range(1000):  # polling: handshake, then the client's close packet
                 sid = await live.handshake(http)
@@ -267,7 +272,7 @@ def test_thousands_of_connect_disconnect_cycles_leave_no_session_or_task() -> No
                 await ws.aclose()
             del ws  # ours, the client's: only the server's may be left to count
             await settle(_cycles_leave_nothing(live, baseline), timeout=30)
-            assert _live_objects() == {"_Session": 0, "Socket": 0, "WebSocket": 0, "Request": 0}
+            assert _no_more_than(_live_objects(), objects)
 
     run(main, timeout=120)
 
@@ -276,6 +281,7 @@ def test_abrupt_resets_leave_no_session_or_task() -> None:
     async def main() -> None:
         async with live_server(ping_interval=60, ping_timeout=60) as live:
             baseline = task_count()
+            objects = _live_objects()
 
             async def reset(data: bytes) -> None:
                 sock = stdlib_socket.create_connection((HOST, live.port))
@@ -305,7 +311,7 @@ def test_abrupt_resets_leave_no_session_or_task() -> None:
                 # the session itself ends: the client's close packet
                 await live.request("POST", f"{EIO}?EIO=4&transport=polling&sid={sid}", b"1")
             await settle(_cycles_leave_nothing(live, baseline), timeout=30)
-            assert _live_objects() == {"_Session": 0, "Socket": 0, "WebSocket": 0, "Request": 0}
+            assert _no_more_than(_live_objects(), objects)
 
     run(main, timeout=120)
 
