@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import inspect
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
-from functools import lru_cache
 from typing import Any, TypeVar
 
 __all__ = ["Ack", "Handler", "ack_args", "call_handler", "start_handler"]
@@ -32,14 +32,27 @@ class Ack:
             self._send(args)
 
 
-@lru_cache(maxsize=1024)
+# Weak keys: a handler defined per connection (a closure over its socket) must not keep the
+# socket, its session and its transport alive once the connection is gone.
+_ack_declared: weakref.WeakKeyDictionary[Handler, bool] = weakref.WeakKeyDictionary()
+
+
 def _declares_ack(handler: Handler) -> bool:
+    key = getattr(handler, "__func__", handler)  # a bound method is made anew on each access
     try:
-        parameters = inspect.signature(handler).parameters
+        return _ack_declared[key]
+    except (KeyError, TypeError):
+        pass
+    try:
+        parameter = inspect.signature(handler).parameters.get("ack")
     except (TypeError, ValueError):
-        return False
-    parameter = parameters.get("ack")
-    return parameter is not None and parameter.kind is inspect.Parameter.KEYWORD_ONLY
+        parameter = None
+    declared = parameter is not None and parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    try:
+        _ack_declared[key] = declared
+    except TypeError:  # not weakly referenceable: asked again next time
+        pass
+    return declared
 
 
 def ack_args(result: Any) -> tuple[Any, ...]:
