@@ -23,6 +23,7 @@ import trio
 
 from transports import (
     HTTPConfig,
+    HTTPError,
     Request,
     WebSocket,
     WebSocketClosed,
@@ -530,8 +531,12 @@ class Server(trio.abc.AsyncResource):
             await self._refuse(request, error)
             return
         session.changed.notify()
-        while not core.poll_ready():
-            await session.changed.wait()
+        if not core.poll_ready():
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._close_if_poll_dropped, request, session)
+                while not core.poll_ready():
+                    await session.changed.wait()
+                nursery.cancel_scope.cancel()
         body = core.take_poll_payload()
         session.changed.notify()
         headers = self._headers(request, ("Content-Type", "text/plain; charset=UTF-8"), *extra)
@@ -542,6 +547,16 @@ class Server(trio.abc.AsyncResource):
                 headers.append(("Content-Encoding", encoding))
         await request.respond(200, headers, body)
 
+    async def _close_if_poll_dropped(self, request: Request, session: _Session) -> None:
+        try:
+            await request.wait_disconnected()
+        except RuntimeError:  # a GET with an unread body: not watched
+            await trio.sleep_forever()
+        # As Node ("poll connection closed prematurely"): a transport error. The answer then
+        # written to the gone client fails quietly.
+        await session.deliver(session.core.transport_closed(
+            reason="transport error", now=trio.current_time()))
+
     async def _post(self, request: Request, session: _Session) -> None:
         core = session.core
         try:
@@ -551,6 +566,11 @@ class Server(trio.abc.AsyncResource):
                 reason="transport error", now=trio.current_time()))
             await request.respond(413, self._headers(request), b"")
             return
+        except HTTPError:
+            # Cut short or stalled: as Node ("data request connection closed prematurely").
+            await session.deliver(core.transport_closed(
+                reason="transport error", now=trio.current_time()))
+            raise
         try:
             events = core.receive_poll_body(body, now=trio.current_time())
         except eio.ProtocolError as error:

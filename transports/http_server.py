@@ -268,7 +268,8 @@ class Request:
 
         Run it in a task beside a long wait (a parked long-polling GET) and cancel it before
         answering or returning. Only valid once the body was read or there is none (``GET``):
-        it reads the socket, keeping any pipelined bytes for the next request.
+        it reads the socket, keeping any pipelined bytes for the next request (up to a request
+        head's worth; past that it stops reading and only returns when cancelled).
         """
         conn = self._conn
         if conn.h11.their_state is h11.SEND_BODY and self._remaining() == 0:
@@ -284,6 +285,8 @@ class Request:
                 conn.must_close = True
                 return
             conn.h11.receive_data(bytes(data))
+            if len(conn.h11.trailing_data[0]) > conn.config.max_header_bytes:
+                await trio.sleep_forever()  # a client pipelining that much waits its turn
 
     async def respond(self, status: int, headers: HeaderList = (), body: bytes = b"") -> None:
         """Send a whole response; ``Content-Length`` is set from ``body`` (omitted for HEAD).

@@ -98,7 +98,7 @@ def test_body_over_max_http_buffer_size_is_413_before_it_is_read() -> None:
                 f"Host: x\r\nContent-Length: 100000000\r\n\r\n".encode())
             reply = await _read_until_closed(stream)
             assert reply.startswith(b"HTTP/1.1 413 ")
-            await settle(lambda: sid not in live.server.sessions)
+            await settle(lambda sid=sid: sid not in live.server.sessions)
 
     run(main)
 
@@ -192,6 +192,70 @@ def test_malformed_polling_body_closes_the_session_with_parse_error() -> None:
             assert response.status == 400
             await settle(lambda: live.server.sessions == {} and len(reasons) == 1)
         assert reasons == ["parse error"]
+
+    run(main)
+
+
+def _recording_handler(reasons: list[str | None]) -> Callable[[engineio_core.Socket],
+                                                                 Awaitable[None]]:
+    async def handler(socket: engineio_core.Socket) -> None:
+        await echo(socket)
+        await socket.wait_closed()
+        reasons.append(socket.close_reason)
+
+    return handler
+
+
+def test_a_second_parked_get_is_400_and_closes_the_session_as_transport_error() -> None:
+    async def main() -> None:
+        reasons: list[str | None] = []
+        async with live_server(_recording_handler(reasons), ping_interval=60,
+                               ping_timeout=60) as live:
+            sid = await live.handshake()
+            target = f"{EIO}?EIO=4&transport=polling&sid={sid}"
+            first: list[bytes] = []
+
+            async def park() -> None:
+                response = await live.request("GET", target)
+                first.append(b"%d %s" % (response.status, response.body))
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(park)
+                await settle(lambda: live.server.sessions[sid]._session.core.poll_ready()
+                             is False and live.server.sessions[sid]._session.core._parked)
+                second = await live.request("GET", target)
+            # As Node: the overlapping GET gets 400, the parked one the close packet.
+            assert second.status == 400
+            assert json.loads(second.body) == {"code": 3, "message": "Bad request"}
+            assert first == [b"200 1"]
+            await settle(lambda: live.server.sessions == {} and reasons != [])
+        assert reasons == ["transport error"]
+
+    run(main)
+
+
+@pytest.mark.parametrize("cut", ["parked GET", "POST mid-body"])
+def test_a_request_dropped_by_the_client_closes_the_session_as_transport_error(cut: str) -> None:
+    async def main() -> None:
+        reasons: list[str | None] = []
+        # Heartbeats far away: only noticing the dropped GET can close the session in time.
+        async with live_server(_recording_handler(reasons), ping_interval=60,
+                               ping_timeout=60) as live:
+            baseline = task_count()
+            sid = await live.handshake()
+            stream = await open_stream(HOST, live.port)
+            if cut == "parked GET":
+                await stream.send_all(f"GET {EIO}?EIO=4&transport=polling&sid={sid} HTTP/1.1"
+                                      f"\r\nHost: x\r\n\r\n".encode())
+                await settle(lambda: live.server.sessions[sid]._session.core._parked)
+            else:
+                await stream.send_all(f"POST {EIO}?EIO=4&transport=polling&sid={sid} HTTP/1.1"
+                                      f"\r\nHost: x\r\nContent-Length: 100\r\n\r\n4ab".encode())
+                await trio.sleep(0.05)  # let the server start reading the body
+            await stream.aclose()
+            await settle(lambda: live.server.sessions == {} and reasons != [])
+            await settle(lambda: task_count() <= baseline)
+        assert reasons == ["transport error"]
 
     run(main)
 
@@ -295,21 +359,24 @@ def test_abrupt_resets_leave_no_session_or_task() -> None:
             for _ in range(50):
                 await reset(b"")  # before any byte
                 await reset(b"GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHo")
+                # mid-body: that ends the session (as Node, a transport error)
                 sid = await live.handshake()
-                # mid-body
                 await reset(f"POST {EIO}?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
                             f"Host: x\r\nContent-Length: 100\r\n\r\n4ab".encode())
-                # with a parked GET
-                await reset(f"GET {EIO}?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
-                            f"Host: x\r\n\r\n".encode())
-                # during the upgrade, after the probe
+                await settle(lambda sid=sid: sid not in live.server.sessions)
+                sid = await live.handshake()
+                # during the upgrade, after the probe: the session stays on polling
                 await reset(f"GET {EIO}?EIO=4&transport=websocket&sid={sid} HTTP/1.1\r\n"
                             f"Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                             f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                             f"Sec-WebSocket-Version: 13\r\n\r\n".encode()
                             + _masked_text("2probe"))
-                # the session itself ends: the client's close packet
-                await live.request("POST", f"{EIO}?EIO=4&transport=polling&sid={sid}", b"1")
+                await settle(lambda sid=sid: not live.server.sessions[sid]._session.core.upgrading)
+                assert live.server.sessions[sid].transport == "polling"
+                # with a parked GET: that ends the session (as Node, a transport error)
+                await reset(f"GET {EIO}?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
+                            f"Host: x\r\n\r\n".encode())
+                await settle(lambda sid=sid: sid not in live.server.sessions)
             await settle(_cycles_leave_nothing(live, baseline), timeout=30)
             assert _no_more_than(_live_objects(), objects)
 
