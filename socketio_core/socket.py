@@ -221,6 +221,7 @@ class Socket:
         """Run the ``disconnecting`` handlers while still in the rooms, then leave them all."""
         if not self.connected:
             return
+        reason = str(reason)  # the core's reasons are StrEnum members: handlers get plain text
         for handler in self._handlers.get("disconnecting", []):
             try:
                 handler(reason)

@@ -69,6 +69,16 @@ def test_a_client_that_never_reads_is_bounded_then_dropped_and_others_are_not_he
                     while len(got) < 20:
                         await trio.sleep(0.01)
                 assert got == list(range(20))
+                # A volatile broadcast skips the stalled client and reaches the drained one;
+                # local (this server's sockets: all of them, in memory) reaches it too.
+                before = core.buffered_bytes()
+                await server.volatile.emit("news", "volatile")
+                await server.local.emit("news", "local")
+                with trio.fail_after(5):
+                    while len(got) < 22:
+                        await trio.sleep(0.01)
+                assert got[20:] == ["volatile", "local"]
+                assert core.buffered_bytes() == before + len('2["news","local"]') + 1  # local only
 
                 # Past four times the limit, the stalled client is disconnected.
                 for _ in range(4 * LIMIT // len(CHUNK) + 2):
