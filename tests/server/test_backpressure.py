@@ -3,13 +3,14 @@ dropped, the others keep getting their messages, and past the hard limit it is d
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import trio
 
 import socketio_core
 from socketio_core import Server, Socket
-from transports import connect_websocket, open_stream
+from transports import HTTPConnection, connect_websocket, open_stream
 
 HOST = "127.0.0.1"
 LIMIT = 64 * 1024
@@ -89,6 +90,55 @@ def test_a_client_that_never_reads_is_bounded_then_dropped_and_others_are_not_he
                 assert reasons[stalled.id] == "transport error"
                 assert healthy.connected and healthy.id not in reasons
             await stalled_ws.aclose()
+            await server.aclose()
+            nursery.cancel_scope.cancel()
+
+    async def bounded() -> None:
+        with trio.fail_after(30):
+            await main()
+
+    trio.run(bounded)
+
+
+def test_a_polling_client_that_stops_polling_is_bounded_then_dropped() -> None:
+    server = Server(max_buffered_bytes=LIMIT)
+    reasons: list[str] = []
+    sockets: list[Socket] = []
+
+    @server.on("connection")
+    def on_connection(socket: Socket) -> None:
+        sockets.append(socket)
+        socket.on("disconnect", reasons.append)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            listeners = await nursery.start(server.serve, HOST, 0)
+            http = HTTPConnection(
+                await open_stream(HOST, listeners[0].socket.getsockname()[1]), HOST)
+            response = await http.request("GET", "/socket.io/?EIO=4&transport=polling")
+            target = ("/socket.io/?EIO=4&transport=polling&sid="
+                      + json.loads(response.body[1:])["sid"])
+            assert (await http.request("POST", target, body=b"40")).status == 200
+            assert (await http.request("GET", target)).body.startswith(b"40{")
+            with trio.fail_after(5):
+                while not sockets:
+                    await trio.sleep(0.01)
+            # No more GETs: everything sent queues on the server, up to a bound.
+            sent = 0
+            with trio.move_on_after(1.0):
+                while sent < 1000:
+                    await sockets[0].emit("big", CHUNK)
+                    sent += 1
+            assert sent < 1000
+            assert sockets[0].conn.behind()
+            for _ in range(4 * LIMIT // len(CHUNK) + 2):
+                sockets[0].emit_nowait("big", CHUNK)
+            with trio.fail_after(5):
+                while not reasons:
+                    await trio.sleep(0.01)
+            assert reasons == ["transport error"]
+            assert server.engine.sessions == {}
+            await http.aclose()
             await server.aclose()
             nursery.cancel_scope.cancel()
 
