@@ -43,6 +43,9 @@ class Namespace:
         self.adapter = adapter(self)
         self._middlewares: list[Handler] = []
         self._handlers: dict[str, list[Handler]] = {}
+        #: Made by a dynamic matcher (``server.of(regex_or_callable)``) for a name seen.
+        self.dynamic = False
+        self._admitting = 0
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name}>"
@@ -134,15 +137,19 @@ class Namespace:
 
     async def _admit(self, socket: Socket) -> None:
         """Run the middlewares; raises ``ConnectError`` when one refuses."""
-        for middleware in self._middlewares:
-            try:
-                result = middleware(socket)
-                if inspect.isawaitable(result):
-                    await result
-            except ConnectError:
-                raise
-            except Exception as error:
-                raise ConnectError(str(error), getattr(error, "data", None)) from error
+        self._admitting += 1
+        try:
+            for middleware in self._middlewares:
+                try:
+                    result = middleware(socket)
+                    if inspect.isawaitable(result):
+                        await result
+                except ConnectError:
+                    raise
+                except Exception as error:
+                    raise ConnectError(str(error), getattr(error, "data", None)) from error
+        finally:
+            self._admitting -= 1
 
     def _add(self, socket: Socket) -> None:
         self.sockets[socket.id] = socket
@@ -156,6 +163,14 @@ class Namespace:
     def _remove(self, socket: Socket) -> None:
         self.sockets.pop(socket.id, None)
         self.adapter.delete_all(socket.id)
+        self._forget_if_empty()
+
+    def _forget_if_empty(self) -> None:
+        server = self.server
+        if (self.dynamic and not self.sockets and not self._admitting
+                and server.cleanup_empty_child_namespaces
+                and server._namespaces.get(self.name) is self):
+            del server._namespaces[self.name]
 
     def _connection_handlers(self) -> list[Handler]:
         return list(self._handlers.get("connect", []))

@@ -174,6 +174,8 @@ class _Link:
             events = self.core.receive_message(message, now=trio.current_time())
         except sio.ProtocolError as error:
             log.debug("closing %s: %s", self.engine.sid, error)
+            for socket in self.sockets.values():  # as Node: each socket's "error", then the close
+                socket._queue(socket._fire, "error", (error,))
             self.close_reason = error.reason
             self.flush()
             self.engine.close()
@@ -241,11 +243,13 @@ class _Link:
         try:
             await namespace._admit(socket)
         except ConnectError as refusal:
+            namespace._forget_if_empty()
             if not self.core.closed:
                 self.core.reject(name, refusal.message, refusal.data)
                 self.flush()
             return
         if self.core.closed:
+            namespace._forget_if_empty()
             return
         self.sockets[name] = socket
         namespace._add(socket)
@@ -267,6 +271,9 @@ class Server(trio.abc.AsyncResource):
             volatile emits are dropped while anything is queued, and a client whose queue passes
             four times it is disconnected (``"transport error"``).
         adapter: the adapter class each namespace gets.
+        cleanup_empty_child_namespaces: forget a namespace made by a dynamic matcher once its
+            last socket leaves (off by default, as in Node; without it, each name a client
+            connects to stays).
         serve_client: serve the official browser client at ``<path>/socket.io.js`` (and
             ``.min.js``, ``.esm.min.js``, ``.msgpack.min.js``, ``.map``) from an installed npm
             ``socket.io-client``: ``True`` looks for ``node_modules`` in the current directory
@@ -295,6 +302,7 @@ class Server(trio.abc.AsyncResource):
         max_attachments: int = 10,
         max_buffered_bytes: int = 4 * 1024 * 1024,
         adapter: type[Adapter] = InMemoryAdapter,
+        cleanup_empty_child_namespaces: bool = False,
         sid_factory: Callable[[], str] = _default_sid,
         serve_client: bool | str | os.PathLike[str] = False,
     ) -> None:
@@ -307,6 +315,7 @@ class Server(trio.abc.AsyncResource):
         self.max_http_buffer_size = max_http_buffer_size
         self.sid_factory = sid_factory
         self._adapter = adapter
+        self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         self.engine = engineio_core.Server(
             self._serve_engine_socket,
             path=path,
@@ -355,6 +364,7 @@ class Server(trio.abc.AsyncResource):
             )
             if matched:
                 child = Namespace(self, name, self._adapter)
+                child.dynamic = True
                 child._handlers = parent._handlers
                 child._middlewares = parent._middlewares
                 self._namespaces[name] = child

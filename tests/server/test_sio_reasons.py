@@ -34,6 +34,7 @@ class Recorder:
     def __init__(self, **options: Any) -> None:
         self.server = Server(**options)
         self.seen: list[tuple[Any, ...]] = []
+        self.errors: list[Exception] = []
         self.server.on("connection", self._on_connection)
 
     def _on_connection(self, socket: Socket) -> None:
@@ -42,6 +43,7 @@ class Recorder:
             ("disconnecting", reason, type(reason), frozenset(socket.rooms) - {socket.id})))
         socket.on("disconnect", lambda reason: self.seen.append(
             ("disconnect", reason, type(reason), frozenset(socket.rooms))))
+        socket.on("error", lambda error: self.errors.append(error))
 
     def expected(self, reason: str) -> list[tuple[Any, ...]]:
         return [("disconnecting", reason, str, frozenset({"room"})),
@@ -94,6 +96,9 @@ def test_a_malformed_socketio_packet_ends_the_connection_with_parse_error(frame:
             await until_closed(ws)
             await recorder.wait()
         assert recorder.seen == recorder.expected("parse error")
+        # As Node's Client.onerror: the socket's "error" handlers hear why.
+        assert len(recorder.errors) == 1
+        assert isinstance(recorder.errors[0], socketio_core.protocol.ProtocolError)
 
     run(main)
 
@@ -155,6 +160,7 @@ def test_the_client_going_away(how: str, reason: str) -> None:
                     await trio.sleep(0.01)
             await ws.aclose()
         assert recorder.seen == recorder.expected(reason)
+        assert recorder.errors == []
 
     run(main)
 

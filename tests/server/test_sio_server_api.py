@@ -308,3 +308,32 @@ def test_graceful_shutdown_tells_every_client() -> None:
         assert sorted(client_reasons) == ["transport close"] * 2
 
     run(main)
+
+
+@pytest.mark.parametrize("cleanup", [False, True])
+def test_empty_child_namespaces_are_forgotten_only_when_asked(cleanup: bool) -> None:
+    server = Server(cleanup_empty_child_namespaces=cleanup)
+    rooms = server.of(re.compile(r"^/room-\d+$"))
+
+    @rooms.use
+    def only_friends(socket: Socket) -> None:
+        if socket.handshake.auth.get("friend") is not True:
+            raise ConnectError("friends only")
+
+    async def main() -> None:
+        async with serving(server) as url:
+            async with client(url + "/room-1", auth={"friend": True}, transports=WS):
+                assert "/room-1" in server._namespaces
+            with pytest.raises(ConnectError):
+                async with client(url + "/room-2", transports=WS):
+                    pass
+            with trio.fail_after(5):
+                while cleanup and "/room-1" in server._namespaces:
+                    await trio.sleep(0.01)
+            assert ("/room-1" in server._namespaces) is not cleanup
+            assert ("/room-2" in server._namespaces) is not cleanup
+            # A name forgotten comes back, with the parent's handlers, when a client returns.
+            async with client(url + "/room-1", auth={"friend": True}, transports=WS) as s:
+                assert s.connected
+
+    run(main)
