@@ -164,6 +164,13 @@ class HTTPConnection(trio.abc.AsyncResource):
                 return HTTPResponse(status, response_headers, b"".join(chunks))
             elif isinstance(event, h11.ConnectionClosed):
                 raise HTTPClientError("connection closed before a response")
+            elif isinstance(event, h11.InformationalResponse) and event.status_code == 101:
+                # The stream now speaks another protocol: nothing more is HTTP on it.
+                self._broken = True
+                return HTTPResponse(101, [(k.decode("latin-1"), v.decode("latin-1"))
+                                          for k, v in event.headers], b"")
+            elif event is h11.PAUSED:  # unreachable unless h11 changes; never spin on it
+                raise HTTPClientError("the response could not be read")
 
     async def aclose(self) -> None:
         """Close the connection (idempotent)."""

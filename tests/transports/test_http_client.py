@@ -101,6 +101,35 @@ async def expect_client_error(conn: HTTPConnection) -> None:
         await conn.request("GET", "/")
 
 
+UPGRADE = [("Upgrade", "websocket"), ("Connection", "Upgrade")]
+SWITCH = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+
+
+@pytest.mark.parametrize(("headers", "reply", "status"), [
+    (UPGRADE, SWITCH + b"HTTP/1.1 400 Bad Request\r\n\r\n", 101),  # Node's answer to EIO=3
+    ([], SWITCH, None),  # a switch nobody asked for
+    ([], b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", 204),
+], ids=["asked", "unasked", "continue"])
+def test_informational_responses(headers: list[tuple[str, str]], reply: bytes,
+                                 status: int | None) -> None:
+    """A 101 ends the HTTP exchange (it used to spin on h11's PAUSED); a 100 is skipped."""
+    async def main() -> None:
+        client, server = trio.testing.memory_stream_pair()
+        conn = HTTPConnection(client, "h")
+        with trio.fail_after(10):
+            await server.send_all(reply)
+            if status is None:
+                with pytest.raises(HTTPClientError):
+                    await conn.request("GET", "/", headers)
+            else:
+                response = await conn.request("GET", "/", headers)
+                assert response.status == status and response.body == b""
+                assert conn.reusable is (status != 101)
+        await conn.aclose()
+
+    run(main)
+
+
 def test_send_on_a_closed_stream() -> None:
     async def main() -> None:
         client, _server = trio.testing.memory_stream_pair()
