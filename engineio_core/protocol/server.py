@@ -205,6 +205,9 @@ class ServerSession:
         self._upgrade_due: float | None = None
         self._close_due: float | None = None
         self._closed_on_ws = False
+        # close() during an upgrade waits for its outcome, as Node does: a client that paused
+        # polling for the upgrade would otherwise hear nothing until its ping timeout.
+        self._close_after_upgrade = False
         self.close_reason: str | None = None
 
     # ------------------------------------------------------------------ state
@@ -266,6 +269,7 @@ class ServerSession:
         if self.upgrading:
             self._probe_out.clear()
             self._pending.append(UpgradeFailed("socket closed"))
+        self._close_after_upgrade = False
         self._move(event)
         self._closed_on_ws = was_ws
         self._ping_at = self._pong_due = self._upgrade_due = self._close_due = None
@@ -286,17 +290,25 @@ class ServerSession:
         On polling, ``"1"`` is queued after the pending messages and the session closes when a
         poll takes it, or ``close_timeout`` after ``now`` (default: the time of the last input).
         On WebSocket it closes at once; the frames already queued are still returned by
-        ``take_ws_frames`` and the runtime closes the socket after writing them.
+        ``take_ws_frames`` and the runtime closes the socket after writing them. During an
+        upgrade it waits for the outcome: ``"5"`` on the probe closes on WebSocket, a poll gets
+        ``"1"`` (aborting the upgrade), a failed upgrade closes on polling. From then on new
+        messages are dropped and received ones ignored.
         """
         if now is not None:
             self._now = now
-        if self._state in (_S.CLOSING, _S.CLOSED):
+        if self._state in (_S.CLOSING, _S.CLOSED) or self._close_after_upgrade:
             return
         if self._state is _S.WEBSOCKET:
             self._close(_I.LOCAL_CLOSE, "forced close", poll_reply=None)
             return
         if self.upgrading:
-            self._abort_upgrade("socket closed")
+            self._close_after_upgrade = True
+            self._ping_at = self._pong_due = None
+            return
+        self._close_on_polling()
+
+    def _close_on_polling(self) -> None:
         self._move(_I.LOCAL_CLOSE)
         self._outbox.append(Packet(PacketType.CLOSE))
         self._ping_at = self._pong_due = None
@@ -338,7 +350,7 @@ class ServerSession:
     # ------------------------------------------------------------------ inbound
 
     def _on_packet(self, packet: Packet, now: float) -> None:
-        if self._state is _S.CLOSING:
+        if self._state is _S.CLOSING or self._close_after_upgrade:
             if packet.type is PacketType.CLOSE:
                 self._close(_I.REMOTE_CLOSE, "transport close", poll_reply=PacketType.NOOP)
             return
@@ -447,6 +459,9 @@ class ServerSession:
         self._upgrade_due = None
         self._probe_out.clear()
         self._pending.append(UpgradeFailed(reason))
+        if self._close_after_upgrade:
+            self._close_after_upgrade = False
+            self._close_on_polling()
 
     def receive_probe_message(self, data: str | bytes, *, now: float) -> list[Event]:
         """A message on the probe. ``"2probe"`` queues ``"3probe"``; ``"5"`` completes the upgrade
@@ -467,6 +482,8 @@ class ServerSession:
             self._move(_I.PROBE_UPGRADE)
             self._upgrade_due = None
             self._pending.append(Upgraded())
+            if self._close_after_upgrade:
+                self._close(_I.LOCAL_CLOSE, "forced close", poll_reply=None)
         else:
             self._abort_upgrade("probe error")
         return self._events()
@@ -503,7 +520,7 @@ class ServerSession:
                     f"a message is str or bytes, not {type(data).__name__}",
                     http_status=None, ws_close_code=None)
             packet, size = _memo.message(data)
-        if self._state in (_S.CLOSING, _S.CLOSED):
+        if self._state in (_S.CLOSING, _S.CLOSED) or self._close_after_upgrade:
             return
         self._outbox.append(packet)
         self._buffered += size
@@ -516,7 +533,8 @@ class ServerSession:
         """Whether the parked GET should be answered now."""
         if not self._parked:
             return False
-        return bool(self._outbox) or self._state in (_S.UPGRADING, _S.WEBSOCKET, _S.CLOSED)
+        return (bool(self._outbox) or self._close_after_upgrade
+                or self._state in (_S.UPGRADING, _S.WEBSOCKET, _S.CLOSED))
 
     def take_poll_payload(self) -> bytes:
         """Answer the parked GET: everything queued, encoded, or ``"6"`` when nothing is (during
@@ -529,6 +547,8 @@ class ServerSession:
             raise LocalProtocolError("no poll request is parked", http_status=None,
                                      ws_close_code=None)
         self._parked = False
+        if self._close_after_upgrade:
+            self._abort_upgrade("socket closed")  # the poll takes the "1" instead
         if self.transport == "websocket":
             return encode_payload([Packet(PacketType.NOOP)])
         packets = list(self._outbox) or [Packet(PacketType.NOOP)]

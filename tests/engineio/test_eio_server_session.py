@@ -358,11 +358,71 @@ def test_upgrade_timeout_and_probe_closed() -> None:
     assert s.state is ServerState.POLLING
 
 
-def test_close_during_upgrade() -> None:
+def upgrading(*, probed: bool = True) -> ServerSession:
+    """A session whose client has paused polling for the upgrade: no GET parked, "m1" queued."""
     s = polling()
     s.begin_upgrade(now=1.0)
+    if probed:
+        s.receive_probe_message("2probe", now=1.0)
+        assert s.take_probe_frames() == ["3probe"]
+    s.send_message("m1")
+    return s
+
+
+@pytest.mark.parametrize("probed", [True, False])
+def test_close_during_upgrade_waits_for_the_upgrade(probed: bool) -> None:
+    s = upgrading(probed=probed)
     s.close(now=2.0)
-    assert s.handle_timeout(now=2.0) == [UpgradeFailed("socket closed")]
+    assert s.handle_timeout(now=2.0) == [] and s.upgrading
+    s.send_message("dropped")
+    assert s.receive_poll_body(b"4ignored", now=2.5) == []
+    assert s.receive_probe_message("5", now=3.0) == [Upgraded(), SessionClosed("forced close")]
+    assert s.closed and s.transport == "websocket"
+    assert s.take_ws_frames() == ["4m1"]
+
+
+def test_close_during_upgrade_then_a_poll_takes_the_close() -> None:
+    s = upgrading()
+    s.close(now=2.0)
+    assert not s.poll_ready()
+    s.start_poll(now=2.5)
+    assert s.poll_ready()
+    assert s.take_poll_payload() == b"4m1\x1e1"
+    assert s.handle_timeout(now=2.5) == [UpgradeFailed("socket closed"),
+                                         SessionClosed("forced close")]
+    assert s.closed and s.receive_probe_message("5", now=3.0) == []
+
+
+def test_close_with_a_parked_poll_during_upgrade_answers_it() -> None:
+    s = polling()
+    s.start_poll(now=1.0)
+    s.begin_upgrade(now=1.0)
+    s.close(now=2.0)
+    assert s.poll_ready() and s.take_poll_payload() == b"1"
+    assert s.handle_timeout(now=2.0) == [UpgradeFailed("socket closed"),
+                                         SessionClosed("forced close")]
+
+
+def test_close_during_upgrade_then_the_upgrade_fails() -> None:
+    s = upgrading()
+    s.close(now=2.0)
+    assert s.next_deadline() == 11.0  # the upgrade timeout; no more pings
+    assert s.handle_timeout(now=11.0) == [UpgradeFailed("timeout")]
+    assert s.state is ServerState.CLOSING and s.next_deadline() == 41.0
+    s.start_poll(now=12.0)
+    assert s.take_poll_payload() == b"4m1\x1e1"
+    assert s.handle_timeout(now=12.0) == [SessionClosed("forced close")]
+    p = upgrading()
+    p.close(now=2.0)
+    assert p.probe_closed(now=3.0) == [UpgradeFailed("transport closed")]
+    assert p.handle_timeout(now=33.0) == [SessionClosed("forced close")]
+    q = upgrading()
+    q.close(now=2.0)
+    assert q.receive_poll_body(b"1", now=3.0) == [UpgradeFailed("socket closed"),
+                                                  SessionClosed("transport close")]
+
+
+def test_session_failure_during_upgrade() -> None:
     p = polling()
     p.begin_upgrade(now=1.0)
     assert p.transport_closed(reason="transport error", now=2.0) == [
