@@ -73,6 +73,7 @@ class ASGIWebSocket(WebSocket):
         self._receive = receive
         self._send = send
         self._max_message_size = max_message_size
+        self._write_lock = trio.StrictFIFOLock()
 
     @property
     def is_open(self) -> bool:
@@ -102,6 +103,26 @@ class ASGIWebSocket(WebSocket):
 
     async def send(self, message: str | bytes) -> None:
         """Send one message; raises ``WebSocketClosed`` when closed."""
+        await self.send_many((message,))
+
+    async def send_many(self, messages: Iterable[str | bytes]) -> None:
+        """Send messages in order; concurrent calls are written whole, one after another, in
+        the order they were made (like ``transports.WebSocket``)."""
+        # Two tasks write a session's frames (its driver, and the reader finishing an upgrade),
+        # each taking them from the core just before calling here; the lock, taken before any
+        # checkpoint and strictly FIFO, keeps them on the wire in the order taken. Without it their
+        # per-message awaits interleaved and the client saw echoes out of order.
+        try:
+            self._write_lock.acquire_nowait()
+        except trio.WouldBlock:
+            await self._write_lock.acquire()
+        try:
+            for message in messages:
+                await self._send_one(message)
+        finally:
+            self._write_lock.release()
+
+    async def _send_one(self, message: str | bytes) -> None:
         if self.closed is not None:
             raise self.closed
         event: Message = {"type": "websocket.send"}
@@ -112,11 +133,6 @@ class ASGIWebSocket(WebSocket):
             # ASGI servers signal a send after the peer left in their own ways.
             self.closed = WebSocketClosed(1006, "connection lost")
             raise self.closed from exc
-
-    async def send_many(self, messages: Iterable[str | bytes]) -> None:
-        """Send messages in order."""
-        for message in messages:
-            await self.send(message)
 
     async def ping(self, payload: bytes = b"") -> None:
         """Nothing: the ASGI server owns WebSocket pings."""
@@ -203,9 +219,16 @@ class ASGIRequest(Request):
         out = [(_b(k).lower(), _b(v)) for k, v in headers
                if _b(k).lower() not in (b"content-length", b"transfer-encoding")]
         out.append((b"content-length", str(len(body)).encode()))
-        await self._send({"type": "http.response.start", "status": status, "headers": out})
-        await self._send({"type": "http.response.body",
-                          "body": b"" if self.method == "HEAD" else body})
+        try:
+            await self._send({"type": "http.response.start", "status": status, "headers": out})
+            await self._send({"type": "http.response.body",
+                              "body": b"" if self.method == "HEAD" else body})
+        except (OSError, RuntimeError, trio.BrokenResourceError, trio.ClosedResourceError,
+                trio.BusyResourceError):
+            # The client left: an answer to nobody fails quietly, as on our own transport.
+            # (Hypercorn's trio worker raises BusyResourceError when the client closes while
+            # it writes the end of a response; its reader task sends on the same stream.)
+            log.debug("answering an ASGI request whose client left", exc_info=True)
 
     async def _wait_connect(self) -> None:
         message = await self._receive()

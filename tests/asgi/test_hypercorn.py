@@ -73,12 +73,7 @@ def hypercorn_url() -> Iterator[str]:
     assert "Traceback" not in out, out
 
 
-# "reconnect" drops the transport right after connecting, racing the client's upgrade: when
-# the close lands after "3probe" and before "5", the engine closes the probe while the paused
-# client never polls again, and the client only notices by ping timeout. That race is in the
-# engine's upgrade handling, not in the ASGI adapter (it shows more often under Hypercorn's
-# timing); it is left out here and reported, not hidden by a retry.
-SCENARIOS = sorted(set(EXPECTED) - {"reconnect"})
+SCENARIOS = sorted(EXPECTED)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
