@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlencode
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -15,7 +16,10 @@ WAIT = 20
 
 
 def wait_for(driver: WebDriver, check: Callable[[WebDriver], object], what: str) -> None:
-    WebDriverWait(driver, WAIT).until(check, f"timed out waiting for {what}")
+    # The page re-renders its lists on every update: an element read mid-render is stale, and
+    # the check is simply tried again.
+    WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(
+        check, f"timed out waiting for {what}")
 
 
 def status(driver: WebDriver) -> str:
