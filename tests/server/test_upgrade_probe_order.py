@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import trio
 
 import engineio_core
-from transports import HTTPConnection, connect_websocket, open_stream
+from transports import HTTPConnection, WebSocketClosed, connect_websocket, open_stream
 
 
 async def _echo(socket: engineio_core.Socket) -> None:
@@ -41,3 +42,51 @@ async def _probe_then_poll() -> None:
             await http.aclose()
             await server.aclose()
             nursery.cancel_scope.cancel()
+
+
+def test_a_close_between_3probe_and_5_waits_for_the_upgrade() -> None:
+    """The client paused polling after "3probe" (no GET will come); the application closes.
+    As in Node, the upgrade completes, the queued message comes on the WebSocket, then it
+    closes: the client is not left waiting for a ping timeout."""
+    closing = trio.Event()
+
+    async def say_bye_and_close(socket: engineio_core.Socket) -> None:
+        async for message in socket:
+            assert message == "close now"
+            socket.send_nowait("bye")
+            socket.close()
+            socket.send_nowait("dropped: the session is closing")
+            closing.set()
+            await socket.wait_closed()
+            assert socket.close_reason == "forced close"
+            return
+
+    async def main() -> None:
+        server = engineio_core.Server(say_bye_and_close)
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                listeners = await nursery.start(server.serve, "127.0.0.1", 0)
+                port = listeners[0].socket.getsockname()[1]
+                http = HTTPConnection(await open_stream("127.0.0.1", port), "127.0.0.1")
+                target = "/engine.io/?EIO=4&transport=polling"
+                sid = json.loads((await http.request("GET", target)).body[1:])["sid"]
+                ws = await connect_websocket(await open_stream("127.0.0.1", port), "127.0.0.1",
+                                             f"/engine.io/?EIO=4&transport=websocket&sid={sid}")
+                await ws.send("2probe")
+                assert await ws.receive() == "3probe"
+                posted = await http.request("POST", f"{target}&sid={sid}", body=b"4close now")
+                assert posted.body == b"ok"
+                await closing.wait()
+                await ws.send("5")
+                assert await ws.receive() == "4bye"
+                with pytest.raises(WebSocketClosed):
+                    await ws.receive()
+                with trio.fail_after(2):
+                    while server.sessions:
+                        await trio.sleep(0.01)
+                await ws.aclose()
+                await http.aclose()
+                await server.aclose()
+                nursery.cancel_scope.cancel()
+
+    trio.run(main)
