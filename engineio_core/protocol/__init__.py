@@ -9,6 +9,7 @@ from .client import CLIENT_TRANSITIONS, ClientInput, ClientSession, ClientState
 from .config import TRANSPORTS, ServerConfig, available_upgrades, open_packet_data
 from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from .events import Event, MessageReceived, Opened, SessionClosed, Upgraded, UpgradeFailed
+from .jsonp import decode_jsonp_body, encode_jsonp, jsonp_index
 from .packet import (
     Packet,
     PacketType,
@@ -48,13 +49,16 @@ __all__ = [
     "Upgraded",
     "available_upgrades",
     "check_request",
+    "decode_jsonp_body",
     "decode_payload",
     "decode_text_packet",
     "decode_ws_frame",
+    "encode_jsonp",
     "encode_payload",
     "encode_text_packet",
     "encode_ws_frame",
     "error_body",
+    "jsonp_index",
     "open_packet_data",
     "request_error",
 ]

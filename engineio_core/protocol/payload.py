@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from .errors import LocalProtocolError, RemoteProtocolError
 from .packet import Packet, decode_text_packet, encode_text_packet
 
-__all__ = ["SEPARATOR", "decode_payload", "encode_payload"]
+__all__ = ["SEPARATOR", "check_payload_size", "decode_payload", "decode_payload_text",
+           "encode_payload"]
 
 SEPARATOR = "\x1e"
 
@@ -50,13 +51,32 @@ def decode_payload(body: bytes, *, max_payload: int) -> list[Packet]:
             larger than ``max_payload``; reason ``"parse error"`` for bad UTF-8, an empty segment,
             an unknown packet type or bad base64.
     """
+    check_payload_size(body, max_payload)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RemoteProtocolError("payload is not valid UTF-8", reason="parse error") from exc
+    return decode_payload_text(text)
+
+
+def decode_payload_text(text: str) -> list[Packet]:
+    """Decode an already decoded polling body into its packets; all or nothing.
+
+    Raises:
+        RemoteProtocolError: reason ``"parse error"`` for an empty segment, an unknown packet
+            type or bad base64.
+    """
+    return [decode_text_packet(segment) for segment in text.split(SEPARATOR)]
+
+
+def check_payload_size(body: bytes, max_payload: int) -> None:
+    """Refuse a polling body larger than ``max_payload`` bytes.
+
+    Raises:
+        RemoteProtocolError: ``http_status`` 413, reason ``"transport error"``.
+    """
     if len(body) > max_payload:
         raise RemoteProtocolError(
             f"payload of {len(body)} bytes exceeds max_payload={max_payload}",
             reason="transport error", http_status=413, ws_close_code=1009,
         )
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RemoteProtocolError("payload is not valid UTF-8", reason="parse error") from exc
-    return [decode_text_packet(segment) for segment in text.split(SEPARATOR)]

@@ -44,6 +44,8 @@ Rules, after Node's ``engine.io`` (``lib/socket.ts``, ``lib/transports/polling.t
   other probe packet, the probe closing or ``upgrade_timeout`` abort the upgrade
   (``UpgradeFailed``), never the session. A GET still parked after the upgrade gets ``"6"``.
 - Packets received while closing are ignored, except ``"1"``.
+- JSONP (``jsonp=``, see ``jsonp.py``) changes only the bodies: poll answers are wrapped in the
+  JSONP call, POST bodies are forms. The session may still upgrade to WebSocket.
 - Once closed: ``start_poll``, ``receive_poll_body`` and ``begin_upgrade`` raise (code 1,
   "Session ID unknown"); every other input is ignored and returns ``[]``; ``send_message`` is
   ignored; a GET still parked is answered (``poll_ready()`` is true).
@@ -61,8 +63,9 @@ from collections import deque
 from .config import ServerConfig, available_upgrades, open_packet_data
 from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from .events import Event, MessageReceived, SessionClosed, Upgraded, UpgradeFailed
+from .jsonp import decode_jsonp_body, encode_jsonp
 from .packet import Packet, PacketType, decode_ws_frame, encode_ws_frame
-from .payload import SEPARATOR, decode_payload, encode_payload
+from .payload import SEPARATOR, decode_payload, decode_payload_text, encode_payload
 
 __all__ = ["SERVER_TRANSITIONS", "ServerInput", "ServerSession", "ServerState"]
 
@@ -181,17 +184,24 @@ class ServerSession:
         config: the server options.
         transport: ``"polling"`` or ``"websocket"``, the transport of the handshake request.
         now: the current time, seconds.
+        jsonp: the JSONP callback index (see ``jsonp_index``) when the polling handshake asked
+            for JSONP: every poll answer is then a JSONP call and every POST body a form.
 
     Raises:
         LocalProtocolError: ``transport`` is not one of ``config.transports``.
     """
 
-    def __init__(self, sid: str, config: ServerConfig, *, transport: str, now: float) -> None:
+    def __init__(self, sid: str, config: ServerConfig, *, transport: str, now: float,
+                 jsonp: str | None = None) -> None:
         if transport not in config.transports:
             raise LocalProtocolError(f"transport {transport!r} is not enabled",
                                      http_status=None, ws_close_code=None)
+        if jsonp is not None and transport != "polling":
+            raise LocalProtocolError("JSONP is a polling transport", http_status=None,
+                                     ws_close_code=None)
         self.sid = sid
         self.config = config
+        self.jsonp = jsonp
         self._state = _S.WEBSOCKET if transport == "websocket" else _S.POLLING
         self._now = now
         self._outbox: deque[Packet] = deque(
@@ -391,7 +401,8 @@ class ServerSession:
         return self._events()
 
     def receive_poll_body(self, body: bytes, *, now: float) -> list[Event]:
-        """A polling POST body: decode it and act on each packet.
+        """A polling POST body: decode it and act on each packet. On a JSONP session the body is
+        the form of ``decode_jsonp_body``; one without a ``d`` field carries no packets.
 
         Raises:
             RemoteProtocolError: code 1 when closed, code 3 when on WebSocket (no state change);
@@ -402,7 +413,11 @@ class ServerSession:
         self._check_request(_I.POLL_POST)
         self._move(_I.POLL_POST)
         try:
-            packets = decode_payload(body, max_payload=self.config.max_payload)
+            if self.jsonp is None:
+                packets = decode_payload(body, max_payload=self.config.max_payload)
+            else:
+                text = decode_jsonp_body(body, max_payload=self.config.max_payload)
+                packets = [] if text is None else decode_payload_text(text)
         except RemoteProtocolError as error:
             self._fail(error)
             raise
@@ -538,7 +553,7 @@ class ServerSession:
 
     def take_poll_payload(self) -> bytes:
         """Answer the parked GET: everything queued, encoded, or ``"6"`` when nothing is (during
-        an upgrade, after it, or once closed).
+        an upgrade, after it, or once closed); wrapped by ``encode_jsonp`` on a JSONP session.
 
         Raises:
             LocalProtocolError: no GET is parked.
@@ -550,13 +565,17 @@ class ServerSession:
         if self._close_after_upgrade:
             self._abort_upgrade("socket closed")  # the poll takes the "1" instead
         if self.transport == "websocket":
-            return encode_payload([Packet(PacketType.NOOP)])
+            return self._poll_body([Packet(PacketType.NOOP)])
         packets = list(self._outbox) or [Packet(PacketType.NOOP)]
         self._outbox.clear()
         self._buffered = 0
         if self._state is _S.CLOSING and packets[-1].type is PacketType.CLOSE:
             self._close(_I.CLOSE_SENT, "forced close", poll_reply=None)
-        return encode_payload(packets)
+        return self._poll_body(packets)
+
+    def _poll_body(self, packets: list[Packet]) -> bytes:
+        payload = encode_payload(packets)
+        return payload if self.jsonp is None else encode_jsonp(payload, self.jsonp)
 
     def take_ws_frames(self) -> list[str | bytes]:
         """The frames to write on the active WebSocket, in order (``[]`` while on polling)."""
