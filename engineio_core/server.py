@@ -436,7 +436,11 @@ class Server(trio.abc.AsyncResource):
         sid = self.sid_factory()
         while sid in self._sessions:
             sid = self.sid_factory()
-        core = eio.ServerSession(sid, self.config, transport=transport, now=now)
+        # A polling handshake carrying ``j`` (the last one, as Node reads the query) makes the
+        # session JSONP for good (engine.io lib/transports/index.ts).
+        j_values = request.query_lists.get("j") if transport == "polling" else None
+        jsonp = eio.jsonp_index(j_values[-1]) if j_values else None
+        core = eio.ServerSession(sid, self.config, transport=transport, now=now, jsonp=jsonp)
         session = _Session(self, core, handshake)
         self._sessions[sid] = session
         cookie = [("Set-Cookie", self.cookie.header(sid))] if self.cookie else []

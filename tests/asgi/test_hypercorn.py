@@ -163,3 +163,17 @@ def test_without_lifespan_socketio_requests_fail_clearly() -> None:
     # Other paths do not need the server running.
     trio.run(app, {**scope, "path": "/x", "raw_path": b"/x"}, receive, send)
     assert sent[0]["status"] == 404
+
+
+def test_a_jsonp_polling_session_under_hypercorn(hypercorn_url: str) -> None:
+    port = int(hypercorn_url.rsplit(":", 1)[1])
+    polling = "/socket.io/?EIO=4&transport=polling"
+    opened = request(port, "GET", f"{polling}&j=4", [])
+    assert opened.body.startswith(b'___eio[4]("0{') and opened.body.endswith(b'");')
+    sid = json.loads(json.loads(opened.body[len("___eio[4]("):-2])[1:])["sid"]
+    session = f"{polling}&sid={sid}"
+    form = [("Content-Type", "application/x-www-form-urlencoded")]
+    assert request(port, "POST", session, form, b"d=40").body == b"ok"
+    assert request(port, "GET", session, []).body.startswith(b'___eio[4]("40{')
+    assert request(port, "POST", session, form, b"d=42%5B%22echo%22%2C%22a%22%5D").body == b"ok"
+    assert request(port, "GET", session, []).body == b'___eio[4]("42[\\"echo\\",\\"a\\"]");'

@@ -4,6 +4,7 @@ conformance/node_modules), side by side: the same status, the same Engine.IO err
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 
@@ -34,7 +35,18 @@ REQUESTS: list[tuple[str, str, list[tuple[str, str]], bytes]] = [
     ("GET", f"{P}?EIO=4&transport=polling&sid=", [], b""),  # an empty sid is no sid
     ("GET", f"{P}?EIO=4&transport=polling&b64=1&t=Nx1", [], b""),  # old client params
     ("GET", f"{P}?EIO=4&transport=websocket&sid=nope", UPGRADE, b""),
+    # JSONP handshakes: the callback index is the digits of the last j
+    ("GET", f"{P}?EIO=4&transport=polling&j=0", [], b""),
+    ("GET", f"{P}?EIO=4&transport=polling&j=abc", [], b""),
+    ("GET", f"{P}?EIO=4&transport=polling&j=1x2", [], b""),
+    ("GET", f"{P}?EIO=4&transport=polling&j=1&j=2", [], b""),
+    ("GET", f"{P}?EIO=4&transport=polling&j=%31%32", [], b""),
+    ("GET", f"{P}?EIO=4&transport=polling&j", [], b""),
+    ("GET", f"{P}?EIO=4&transport=polling&j=", [], b""),
+    ("GET", f"{P}?EIO=4&transport=carrier-pigeon&j=0", [], b""),  # errors stay JSON
+    ("POST", f"{P}?EIO=4&transport=polling&j=0", [], b"d=4hi"),
 ]
+JSONP = re.compile(rb"___eio\[([0-9]*)\]\((.*)\);", re.DOTALL)
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +78,20 @@ def _summary(response: HTTPResponse) -> tuple[int, object]:
     body: object = response.body
     if response.header("content-type") == "application/json" and response.body:
         body = json.loads(response.body)
+    elif response.status == 200 and (jsonp := JSONP.fullmatch(response.body)):
+        payload = json.loads(jsonp[2])
+        body = ("JSONP", jsonp[1].decode(), [_packet(p) for p in payload.split("\x1e")])
     elif response.status == 200 and response.body.startswith(b"0{"):
-        body = sorted(json.loads(response.body[1:]))  # a handshake: its fields, not its sid
+        body = _packet(response.body.decode())
     return response.status, body
+
+
+def _packet(packet: str) -> object:
+    """A packet, or for the Engine.IO open and the Socket.IO connect, their fields, not the sid."""
+    for prefix in ("0{", "40{"):
+        if packet.startswith(prefix):
+            return prefix, sorted(json.loads(packet[len(prefix) - 1:]))
+    return packet
 
 
 @pytest.mark.parametrize(("method", "target", "headers", "body"), REQUESTS,
@@ -100,3 +123,55 @@ def test_an_old_protocol_upgrade_is_refused(ports: tuple[int, int]) -> None:
     ours, node = trio.run(main)
     assert node.status == 101  # the quirk this test documents; the pinned Node still has it
     assert (ours.status, ours.body) == (400, b"Unsupported protocol version")
+
+
+FORM = [("Content-Type", "application/x-www-form-urlencoded")]
+# One JSONP session, step by step: (method, query after the sid, body). Later requests carry no j
+# or another j; neither matters, the handshake's j does.
+JSONP_SESSION: list[tuple[str, str, bytes]] = [
+    ("POST", "", b"d=40"),
+    ("GET", "&j=7", b""),  # the connect answer, still ___eio[0]
+    # an event whose string holds an escaped newline (sent as \\n) and a U+2028
+    ("POST", "&j=1", b"d=42%5B%22echo%22%2C%22a%5C%5Cnb%E2%80%A8%22%5D"),
+    ("GET", "", b""),
+    ("POST", "", b"x=1"),  # no d: nothing
+    ("POST", "", b""),
+    ("POST", "", b'd=42["echo","1"]&d=42["echo","2"]'),  # d twice: nothing
+    ("POST", "", b"d=42%5B%22echo%22%2C%22x+y%22%5D%1E42%5B%22send-binary%22%5D"),
+    ("GET", "", b""),  # the echo and the binary event with its base64 attachments
+    ("POST", "", b"d=451-%5B%22echo%22%2C%7B%22_placeholder%22%3Atrue%2C%22num%22%3A0%7D%5D"
+                 b"%1EbAQI%3D"),
+    ("GET", "", b""),  # the binary echo
+    ("GET", "", b""),  # parked until the ping
+    ("POST", "", b"d=3"),
+    ("POST", "", b"d=1"),  # the client closes
+    ("GET", "", b""),  # the session is gone: a JSON error, not JSONP
+]
+
+
+def test_a_jsonp_session_goes_as_on_node(ports: tuple[int, int]) -> None:
+    async def session(port: int, out: list[tuple[int, object, bytes | None]]) -> None:
+        opened = await _ask(port, "GET", f"{P}?EIO=4&transport=polling&j=0", [], b"")
+        out.append((*_summary(opened), None))
+        match = JSONP.fullmatch(opened.body)
+        assert match is not None, opened
+        sid = json.loads(json.loads(match[2])[1:])["sid"]
+        for method, query, body in JSONP_SESSION:
+            target = f"{P}?EIO=4&transport=polling&sid={sid}{query}"
+            response = await _ask(port, method, target, FORM if body else [], body)
+            # the exact bytes too, where no sid makes them differ
+            out.append((*_summary(response), None if b"sid" in response.body else response.body))
+
+    ours: list[tuple[int, object, bytes | None]] = []
+    node: list[tuple[int, object, bytes | None]] = []
+
+    async def main() -> None:
+        with trio.fail_after(20):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(session, ports[0], ours)
+                nursery.start_soon(session, ports[1], node)
+
+    trio.run(main)
+    assert ours == node
+    assert ours[4][2] == b'___eio[0]("42[\\"echo\\",\\"a\\\\nb\\u2028\\"]");'
+    assert ours[12][2] == b'___eio[0]("2");'
