@@ -12,7 +12,7 @@ import pytest
 import trio
 
 from tests.interop.conftest import CONFORMANCE, ROOT, _require_node_modules, _start, _stop
-from transports import HTTPConnection, HTTPResponse, open_stream
+from transports import HTTPConnection, HTTPResponse, connect_websocket, open_stream
 
 P = "/socket.io/"
 UPGRADE = [("Upgrade", "websocket"), ("Connection", "Upgrade"),
@@ -175,3 +175,45 @@ def test_a_jsonp_session_goes_as_on_node(ports: tuple[int, int]) -> None:
     assert ours == node
     assert ours[4][2] == b'___eio[0]("42[\\"echo\\",\\"a\\\\nb\\u2028\\"]");'
     assert ours[12][2] == b'___eio[0]("2");'
+
+
+def test_a_jsonp_session_upgrades_to_websocket_as_on_node(ports: tuple[int, int]) -> None:
+    """The probe releases the parked GET with a JSONP-wrapped noop; then the WebSocket carries
+    the session, unwrapped."""
+    async def session(port: int, out: list[object]) -> None:
+        opened = await _ask(port, "GET", f"{P}?EIO=4&transport=polling&j=5", [], b"")
+        match = JSONP.fullmatch(opened.body)
+        assert match is not None, opened
+        sid = json.loads(json.loads(match[2])[1:])["sid"]
+        polling = f"{P}?EIO=4&transport=polling&sid={sid}"
+        out.append((await _ask(port, "POST", polling, FORM, b"d=40")).body)
+        out.append(_summary(await _ask(port, "GET", polling, [], b"")))
+        ws = await connect_websocket(await open_stream("127.0.0.1", port), "127.0.0.1",
+                                     f"{P}?EIO=4&transport=websocket&sid={sid}")
+        parked: list[bytes] = []
+        async with trio.open_nursery() as nursery:
+            async def poll() -> None:
+                parked.append((await _ask(port, "GET", polling, [], b"")).body)
+
+            nursery.start_soon(poll)
+            await trio.sleep(0.3)  # the GET parks (no handle on it from outside either server)
+            await ws.send("2probe")
+            out.append(await ws.receive())
+        out.extend(parked)
+        await ws.send("5")
+        await ws.send('42["echo","over websocket"]')
+        out.append(await ws.receive())
+        await ws.aclose()
+
+    ours: list[object] = []
+    node: list[object] = []
+
+    async def main() -> None:
+        with trio.fail_after(15):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(session, ports[0], ours)
+                nursery.start_soon(session, ports[1], node)
+
+    trio.run(main)
+    assert ours == node
+    assert ours[2:] == ["3probe", b'___eio[5]("6");', '42["echo","over websocket"]']
