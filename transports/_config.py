@@ -21,6 +21,8 @@ class HTTPConfig:
             byte arrived, and to send the first request of a new connection (slowloris guard).
         keep_alive_timeout: how long an idle kept-alive connection waits for the next request.
         body_timeout: the longest wait for the next chunk of a request body.
+        send_timeout: the longest a response may take to write (a client that stops reading);
+            past it the connection is closed and ``respond`` raises ``BrokenResourceError``.
         drain_limit: after a response, an unread request body up to this many bytes is read and
             discarded so the connection can be reused; a larger one closes the connection.
         linger_timeout: after deciding to close, how long to keep discarding the client's bytes
@@ -36,6 +38,7 @@ class HTTPConfig:
     header_timeout: float = 10.0
     keep_alive_timeout: float = 30.0
     body_timeout: float = 30.0
+    send_timeout: float = 30.0
     drain_limit: int = 64 * 1024
     linger_timeout: float = 1.0
     max_message_size: int = 1_000_000
@@ -48,7 +51,7 @@ class HTTPConfig:
                      "receive_buffer_size"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
-        for name in ("header_timeout", "keep_alive_timeout", "body_timeout",
+        for name in ("header_timeout", "keep_alive_timeout", "body_timeout", "send_timeout",
                      "linger_timeout", "close_timeout"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")

@@ -73,7 +73,14 @@ class _Connection:
         return None
 
     async def send(self, *events: h11.Event) -> None:
-        await self.stream.send_all(b"".join(self.h11.send(e) or b"" for e in events))
+        data = b"".join(self.h11.send(e) or b"" for e in events)
+        with trio.move_on_after(self.config.send_timeout):
+            await self.stream.send_all(data)
+            return
+        # A client that stopped reading would otherwise hold this task and its socket for ever.
+        self.must_close = True
+        await trio.aclose_forcefully(self.stream)
+        raise trio.BrokenResourceError("the client stopped reading the response")
 
     async def send_error(self, status: int) -> None:
         """Answer ``status`` with a short text body and ``Connection: close``, if still possible."""
@@ -296,7 +303,8 @@ class Request:
 
         Raises:
             RuntimeError: the request was already answered.
-            trio.BrokenResourceError, trio.ClosedResourceError: the client went away.
+            trio.BrokenResourceError, trio.ClosedResourceError: the client went away, or did not
+                read the response within ``send_timeout`` (the connection is then closed).
         """
         conn = self._conn
         if self.responded:

@@ -277,6 +277,34 @@ def test_stalled_body_gets_408() -> None:
     run(main)
 
 
+def test_a_client_that_stops_reading_is_cut_off_after_send_timeout() -> None:
+    """A response the client never reads would hold the handler and the socket for ever."""
+    outcome: list[BaseException] = []
+
+    async def big(request: Request) -> None:
+        try:
+            await request.respond(200, [], b"x" * 1_000_000)
+        except trio.BrokenResourceError as exc:
+            outcome.append(exc)
+            raise
+
+    async def main() -> None:
+        # lockstep: a write waits until the other side reads, as a full socket buffer does.
+        client, server = trio.testing.lockstep_stream_pair()
+        start = trio.current_time()
+        with trio.fail_after(60):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(handle_stream, server, big, HTTPConfig(send_timeout=7))
+                await client.send_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+                # ...and never read: handle_stream ends on its own.
+        assert len(outcome) == 1
+        assert 7 <= trio.current_time() - start < 8
+        with pytest.raises(trio.BrokenResourceError):
+            await client.send_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+
+    run(main)
+
+
 def test_handler_failures_get_500_and_the_server_keeps_serving(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -351,6 +379,8 @@ def test_config_is_validated() -> None:
         HTTPConfig(max_headers=0)
     with pytest.raises(ValueError):
         HTTPConfig(body_timeout=-1)
+    with pytest.raises(ValueError):
+        HTTPConfig(send_timeout=-1)
     with pytest.raises(ValueError):
         HTTPConfig(drain_limit=-1)
 
