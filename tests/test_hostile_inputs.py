@@ -130,31 +130,39 @@ def test_valid_neighbours_of_the_hostile_inputs_pass() -> None:
     assert conn.data_to_send() == ['2["echo","\\ud800"]']
 
 
-# Engine.IO polling bodies.
+# Engine.IO polling bodies: each with the messages acted on before the malformed packet.
 MAX = 100
-ENGINEIO_HOSTILE = {
-    "bad base64": b"bAAA*",
-    "base64 with bad padding": b"bAAAAA",
-    "double separator": b"4a\x1e\x1e4b",
-    "leading separator": b"\x1e4a",
-    "trailing separator": b"4a\x1e",
-    "empty body": b"",
-    "unknown packet type": b"9",
-    "non-digit packet type": b"x",
-    "invalid UTF-8": b"4\xff\xfe",
+ENGINEIO_HOSTILE: dict[str, tuple[bytes, list[MessageReceived]]] = {
+    "bad base64": (b"bAAA*", []),
+    "base64 with bad padding": (b"bAAAAA", []),
+    "double separator": (b"4a\x1e\x1e4b", [MessageReceived("a")]),
+    "leading separator": (b"\x1e4a", []),
+    "trailing separator": (b"4a\x1e", [MessageReceived("a")]),
+    "empty body": (b"", []),
+    "unknown packet type": (b"9", []),
+    "non-digit packet type": (b"x", []),
+    "invalid UTF-8 as the type": (b"4a\x1e\xff\xfe", [MessageReceived("a")]),
 }
 
 
-@pytest.mark.parametrize("body", list(ENGINEIO_HOSTILE.values()), ids=list(ENGINEIO_HOSTILE))
-def test_hostile_polling_body_closes_the_session_with_parse_error(body: bytes) -> None:
+@pytest.mark.parametrize(("body", "before"), list(ENGINEIO_HOSTILE.values()),
+                         ids=list(ENGINEIO_HOSTILE))
+def test_hostile_polling_body_closes_the_session_with_parse_error(
+        body: bytes, before: list[MessageReceived]) -> None:
+    # As Node: the body is taken (the runtime answers 200 "ok"), what came before the bad packet
+    # is acted on, then the session closes.
     session = ServerSession("sid", ServerConfig(max_payload=MAX), transport="polling", now=0.0)
-    with pytest.raises(RemoteProtocolError) as info:
-        session.receive_poll_body(body, now=1.0)
-    assert info.value.reason == "parse error"
-    assert info.value.http_status == 400
-    assert [e.reason for e in session.events_after_error()
-            if isinstance(e, SessionClosed)] == ["parse error"]
+    events = session.receive_poll_body(body, now=1.0)
+    assert events[:-1] == before
+    assert isinstance(events[-1], SessionClosed) and events[-1].reason == "parse error"
     assert session.closed and session.next_deadline() is None
+
+
+def test_invalid_utf8_in_a_polling_body_is_replaced_as_in_node() -> None:
+    # Node reads the body with req.setEncoding("utf8"): each bad sequence becomes U+FFFD.
+    session = ServerSession("sid", ServerConfig(max_payload=MAX), transport="polling", now=0.0)
+    assert session.receive_poll_body(b"4\xff\xfe\x1e4\xe2\x82", now=1.0) == [
+        MessageReceived("\ufffd\ufffd"), MessageReceived("\ufffd")]
 
 
 def test_empty_base64_binary_is_an_empty_message_as_in_node() -> None:

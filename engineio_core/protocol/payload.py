@@ -7,13 +7,13 @@ UTF-8.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from .errors import LocalProtocolError, RemoteProtocolError
 from .packet import Packet, decode_text_packet, encode_text_packet
 
 __all__ = ["SEPARATOR", "check_payload_size", "decode_payload", "decode_payload_text",
-           "encode_payload"]
+           "encode_payload", "iter_payload_text"]
 
 SEPARATOR = "\x1e"
 
@@ -66,7 +66,20 @@ def decode_payload_text(text: str) -> list[Packet]:
         RemoteProtocolError: reason ``"parse error"`` for an empty segment, an unknown packet
             type or bad base64.
     """
-    return [decode_text_packet(segment) for segment in text.split(SEPARATOR)]
+    return list(iter_payload_text(text))
+
+
+def iter_payload_text(text: str) -> Iterator[Packet]:
+    """Decode an already decoded polling body one packet at a time, as Node's ``decodePayload``
+    (``engine.io-parser``) does: the packets before a malformed segment are yielded, then the
+    error is raised, and nothing after it is read.
+
+    Raises:
+        RemoteProtocolError: reason ``"parse error"`` at the first empty segment, unknown packet
+            type or bad base64.
+    """
+    for segment in text.split(SEPARATOR):
+        yield decode_text_packet(segment)
 
 
 def check_payload_size(body: bytes, max_payload: int) -> None:

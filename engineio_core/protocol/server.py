@@ -51,8 +51,8 @@ Rules, after Node's ``engine.io`` (``lib/socket.ts``, ``lib/transports/polling.t
   ignored; a GET still parked is answered (``poll_ready()`` is true).
 
 Known differences from Node: a ``"1"`` packet on the WebSocket closes the session (Node ignores
-it and waits for the socket to close); a polling body is rejected whole when any part is malformed
-(Node delivers the packets before the bad one); a body over ``max_payload`` closes the session.
+it and waits for the socket to close); a body over ``max_payload`` closes the session (Node answers
+413 and keeps it).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from .events import Event, MessageReceived, SessionClosed, Upgraded, UpgradeFailed
 from .jsonp import decode_jsonp_body, encode_jsonp
 from .packet import Packet, PacketType, decode_ws_frame, encode_ws_frame
-from .payload import SEPARATOR, decode_payload, decode_payload_text, encode_payload
+from .payload import SEPARATOR, check_payload_size, encode_payload, iter_payload_text
 
 __all__ = ["SERVER_TRANSITIONS", "ServerInput", "ServerSession", "ServerState"]
 
@@ -401,30 +401,44 @@ class ServerSession:
         return self._events()
 
     def receive_poll_body(self, body: bytes, *, now: float) -> list[Event]:
-        """A polling POST body: decode it and act on each packet. On a JSONP session the body is
-        the form of ``decode_jsonp_body``; one without a ``d`` field carries no packets.
+        """A polling POST body: decode it and act on each packet, in order. On a JSONP session
+        the body is the form of ``decode_jsonp_body``; one without a ``d`` field carries no
+        packets.
+
+        As Node's ``engine.io`` (``lib/transports/polling.ts``, ``onData``; ``lib/socket.ts``,
+        ``onPacket``), a body the client got wrong is still taken (the runtime answers ``200
+        ok``): the body is read as UTF-8 with invalid bytes replaced (Node's
+        ``req.setEncoding("utf8")``); the packets before a malformed one (an empty segment, an
+        unknown type, bad base64) are acted on, then the session closes with ``"parse error"``;
+        a ping from the client closes it with ``"transport error"``. Either way a parked GET
+        gets ``"1"`` and the events end with ``SessionClosed``.
 
         Raises:
             RemoteProtocolError: code 1 when closed, code 3 when on WebSocket (no state change);
-                a malformed or oversized body, or a ping from the client: the session closes
-                first (see ``events_after_error``).
+                a body over ``max_payload`` (HTTP 413): the session closes first (see
+                ``events_after_error``).
         """
         self._now = now
         self._check_request(_I.POLL_POST)
         self._move(_I.POLL_POST)
         try:
             if self.jsonp is None:
-                packets = decode_payload(body, max_payload=self.config.max_payload)
+                check_payload_size(body, self.config.max_payload)
+                text: str | None = body.decode("utf-8", "replace")
             else:
                 text = decode_jsonp_body(body, max_payload=self.config.max_payload)
-                packets = [] if text is None else decode_payload_text(text)
         except RemoteProtocolError as error:
             self._fail(error)
             raise
-        for packet in packets:
-            self._on_packet(packet, now)
-            if self._state is _S.CLOSED:
-                break
+        if text is None:
+            return self._events()
+        try:
+            for packet in iter_payload_text(text):
+                self._on_packet(packet, now)
+                if self._state is _S.CLOSED:
+                    break
+        except RemoteProtocolError as error:
+            self._fail(error)
         return self._events()
 
     def receive_ws_message(self, data: str | bytes, *, now: float) -> list[Event]:

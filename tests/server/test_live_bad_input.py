@@ -177,20 +177,36 @@ def test_malformed_websocket_packet_closes_the_session_with_parse_error(frame: s
     run(main)
 
 
-def test_malformed_polling_body_closes_the_session_with_parse_error() -> None:
+def test_malformed_polling_body_is_ok_and_closes_the_session_with_parse_error() -> None:
+    # As Node (polling.ts onData, socket.ts onPacket): the POST is answered "ok", the message
+    # before the bad packet is delivered, a parked GET gets the close packet, the sid is gone.
     async def main() -> None:
         reasons: list[str | None] = []
+        received: list[str | bytes] = []
 
         async def handler(socket: engineio_core.Socket) -> None:
-            await echo(socket)
+            async for message in socket:
+                received.append(message)
             reasons.append(socket.close_reason)
 
         async with live_server(handler) as live:
             sid = await live.handshake()
-            response = await live.request(
-                "POST", f"{EIO}?EIO=4&transport=polling&sid={sid}", b"bAAA*")
-            assert response.status == 400
+            target = f"{EIO}?EIO=4&transport=polling&sid={sid}"
+            async with trio.open_nursery() as nursery:
+                parked: list[bytes] = []
+
+                async def poll() -> None:
+                    parked.append((await live.request("GET", target)).body)
+
+                nursery.start_soon(poll)
+                await settle(lambda: live.server.sessions[sid]._session.core._parked)
+                response = await live.request("POST", target, b"4a\x1exyz\x1e4b")
+                assert (response.status, response.body) == (200, b"ok")
+            assert parked == [b"1"]
             await settle(lambda: live.server.sessions == {} and len(reasons) == 1)
+            again = await live.request("GET", target)
+            assert (again.status, json.loads(again.body)["code"]) == (400, 1)
+        assert received == ["a"]
         assert reasons == ["parse error"]
 
     run(main)
