@@ -563,6 +563,13 @@ class Server(trio.abc.AsyncResource):
 
     async def _post(self, request: Request, session: _Session) -> None:
         core = session.core
+        if request.header("content-type") == "application/octet-stream":
+            # As Node (polling.ts onDataRequest): EIO=4 payloads are text; this exact type is
+            # refused unread, with an empty 400, and the session closes ("invalid content").
+            await session.deliver(core.transport_closed(
+                reason="transport error", now=trio.current_time()))
+            await request.respond(400, self.cors.response_headers(request.header("origin")), b"")
+            return
         try:
             body = await request.read_body(self.config.max_payload)
         except request.BodyTooLarge:

@@ -325,10 +325,13 @@ class ServerSession:
         self._close_due = self._now + self.config.close_timeout
 
     def transport_closed(self, *, reason: str = "transport close", now: float) -> list[Event]:
-        """The active transport is gone (socket closed, poll aborted): close with ``reason``.
-        Ignored when already closed."""
+        """The active transport is gone or failed (socket closed, poll or POST aborted, a POST
+        Node refuses): close with ``reason``. A parked GET gets ``"6"`` after a ``"transport
+        close"``, ``"1"`` after an error (Node's ``Polling.onClose`` and ``doClose``). Ignored
+        when already closed."""
         self._now = now
-        self._close(_I.FAIL, reason, poll_reply=PacketType.NOOP)
+        reply = PacketType.NOOP if reason == "transport close" else PacketType.CLOSE
+        self._close(_I.FAIL, reason, poll_reply=reply)
         return self._events()
 
     # ------------------------------------------------------------------ time

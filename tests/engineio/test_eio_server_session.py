@@ -269,6 +269,18 @@ def test_transport_closed_is_idempotent() -> None:
     assert s.handle_timeout(now=100.0) == []
 
 
+@pytest.mark.parametrize(("reason", "reply"), [("transport error", b"1"),
+                                               ("transport close", b"6")])
+def test_transport_closed_answers_a_parked_poll_as_node(reason: str, reply: bytes) -> None:
+    # Node: an error closes the transport (doClose writes the close packet to a writable
+    # poll); a transport close first releases the poll with a noop (Polling.onClose).
+    s = polling()
+    s.send_message("dropped")
+    s.start_poll(now=1.0)
+    assert s.transport_closed(reason=reason, now=1.0) == [SessionClosed(reason)]
+    assert s.poll_ready() and s.take_poll_payload() == reply
+
+
 def test_upgrade_with_parked_poll_and_traffic_in_flight() -> None:
     s = polling()
     s.send_message("m1")

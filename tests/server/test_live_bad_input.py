@@ -212,6 +212,40 @@ def test_malformed_polling_body_is_ok_and_closes_the_session_with_parse_error() 
     run(main)
 
 
+@pytest.mark.parametrize(("content_type", "refused"), [
+    ("application/octet-stream", True),
+    ("application/octet-stream; charset=utf-8", False),  # Node compares the whole value
+    ("text/plain;charset=UTF-8", False),
+])
+def test_an_octet_stream_post_is_an_empty_400_and_a_transport_error(content_type: str,
+                                                                    refused: bool) -> None:
+    async def main() -> None:
+        reasons: list[str | None] = []
+        async with live_server(_recording_handler(reasons)) as live:
+            sid = await live.handshake()
+            target = f"{EIO}?EIO=4&transport=polling&sid={sid}"
+            async with trio.open_nursery() as nursery:
+                parked: list[bytes] = []
+
+                async def poll() -> None:
+                    parked.append((await live.request("GET", target)).body)
+
+                nursery.start_soon(poll)
+                await settle(lambda: live.server.sessions[sid]._session.core._parked)
+                response = await live.request(
+                    "POST", target, b"4hi", headers=[("Content-Type", content_type)])
+            if not refused:  # taken as text and echoed
+                assert (response.status, response.body, parked) == (200, b"ok", [b"4hi"])
+                return
+            assert (response.status, response.body) == (400, b"")
+            assert response.header("content-type") is None
+            assert parked == [b"1"]
+            await settle(lambda: live.server.sessions == {} and reasons != [])
+        assert reasons == ["transport error"]
+
+    run(main)
+
+
 def _recording_handler(reasons: list[str | None]) -> Callable[[engineio_core.Socket],
                                                                  Awaitable[None]]:
     async def handler(socket: engineio_core.Socket) -> None:
