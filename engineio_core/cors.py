@@ -4,8 +4,10 @@
 
 - ``None`` (default): same origin only — a request whose ``Origin`` names another host is refused;
   requests without ``Origin`` (non-browser clients) are allowed.
-- ``"*"``: any origin; answered with ``Access-Control-Allow-Origin: *`` as Node's ``cors`` does.
-- a string or a list of strings: exactly those origins.
+- ``"*"``: any origin; answered with ``Access-Control-Allow-Origin: *`` as Node's ``cors`` does
+  (without ``Access-Control-Allow-Credentials``, which browsers refuse with ``*``).
+- a string or a list of strings: exactly those origins (Node's ``cors`` would answer a foreign
+  ``Origin`` without the allow header; we refuse it, as python-socketio does).
 - a callable ``(origin) -> bool``.
 - ``[]``: CORS handling switched off (no check, no headers), for a proxy that handles it.
 """
@@ -47,13 +49,27 @@ class CorsPolicy:
         return origin in self.allowed
 
     def response_headers(self, origin: str | None) -> list[tuple[str, str]]:
-        """Headers for an allowed request (call ``is_allowed`` first)."""
-        if origin is None or (not isinstance(self.allowed, str) and self.allowed is not None
-                              and not callable(self.allowed) and len(self.allowed) == 0):
-            return []
-        if self.allowed == "*":
+        """Headers for an allowed request (call ``is_allowed`` first), as Node's ``cors``
+        package (2.8) writes them, the request's ``Origin`` present or not: ``"*"`` always
+        gives ``Access-Control-Allow-Origin: *``; a string is a fixed origin, always sent; a
+        list reflects the ``Origin`` when there is one. Both say ``Vary: Origin`` and, with
+        ``cors_credentials``, ``Access-Control-Allow-Credentials: true``. The same-origin
+        default and a callable reflect an ``Origin`` likewise and say nothing without one.
+        """
+        allowed = self.allowed
+        if allowed == "*":
             return [("Access-Control-Allow-Origin", "*")]
-        headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+        if self._off:
+            return []
+        if isinstance(allowed, str):
+            headers = [("Access-Control-Allow-Origin", allowed)]
+        elif origin is not None:
+            headers = [("Access-Control-Allow-Origin", origin)]
+        elif allowed is None or callable(allowed):
+            return []
+        else:
+            headers = []
+        headers.append(("Vary", "Origin"))
         if self.credentials:
             headers.append(("Access-Control-Allow-Credentials", "true"))
         return headers
@@ -61,12 +77,22 @@ class CorsPolicy:
     def preflight_headers(
         self, origin: str | None, request_headers: str | None
     ) -> list[tuple[str, str]]:
-        """Headers answering an ``OPTIONS`` preflight from an allowed origin."""
+        """Headers answering an ``OPTIONS`` preflight (an allowed one): those of
+        ``response_headers``, the methods, the requested headers reflected, and one ``Vary``
+        naming ``Access-Control-Request-Headers`` too, as Node's ``cors`` does."""
         headers = self.response_headers(origin)
         if not headers:
             return headers
-        headers.append(("Access-Control-Allow-Methods", _PREFLIGHT_METHODS))
+        headers = [(k, v) for k, v in headers if k != "Vary"]
+        vary = "Origin, Access-Control-Request-Headers" if self.allowed != "*" else (
+            "Access-Control-Request-Headers")
+        headers += [("Access-Control-Allow-Methods", _PREFLIGHT_METHODS), ("Vary", vary)]
         if request_headers:
             headers.append(("Access-Control-Allow-Headers", request_headers))
-            headers.append(("Vary", "Access-Control-Request-Headers"))
         return headers
+
+    @property
+    def _off(self) -> bool:
+        """``[]``: CORS left to a proxy."""
+        return (not isinstance(self.allowed, str) and self.allowed is not None
+                and not callable(self.allowed) and len(self.allowed) == 0)

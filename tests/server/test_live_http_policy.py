@@ -33,13 +33,17 @@ def _headers(origin: str | None, host: str = f"{HOST}:1") -> list[tuple[str, str
     (None, None, True, None),
     (None, "http://evil.example", False, None),
     ("*", "http://anywhere.example", True, "*"),
+    ("*", None, True, "*"),  # as Node's cors: the header even without an Origin
     (["http://a.example", "http://b.example"], "http://b.example", True, "http://b.example"),
     (["http://a.example"], "http://c.example", False, None),
     ("http://a.example", "http://a.example", True, "http://a.example"),
+    ("http://a.example", None, True, "http://a.example"),  # Node's fixed origin
+    (["http://a.example"], None, True, None),
     (lambda origin: origin.endswith(".trusted"), "http://x.trusted", True, "http://x.trusted"),
     (lambda origin: origin.endswith(".trusted"), "http://x.untrusted", False, None),
-], ids=["default no origin", "default foreign", "star", "list hit", "list miss", "string",
-        "callable hit", "callable miss"])
+], ids=["default no origin", "default foreign", "star", "star no origin", "list hit",
+        "list miss", "string", "string no origin", "list no origin", "callable hit",
+        "callable miss"])
 def test_cors_allowed_origins(setting: object, origin: str | None, allowed: bool,
                               allow_origin: str | None) -> None:
     async def main() -> None:
