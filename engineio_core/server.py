@@ -46,6 +46,12 @@ _INBOX_SIZE = 256
 _NO_STORE = ("Cache-Control", "no-store")
 
 
+def _node_query(request: Request) -> dict[str, str]:
+    """The query as Node's engine.io reads it (``Object.fromEntries(url.searchParams)``): a
+    parameter given twice counts with its last value."""
+    return {name: values[-1] for name, values in request.query_lists.items()}
+
+
 def _default_sid() -> str:
     # 15 random bytes → 20 url-safe characters, as long as Node's base64id.
     return secrets.token_urlsafe(15)
@@ -367,14 +373,15 @@ class Server(trio.abc.AsyncResource):
                 origin, request.header("access-control-request-headers"))
             await request.respond(204, headers, b"")
             return True
+        query = _node_query(request)
         try:
             kind = eio.check_request(
                 method=request.method,
-                query=request.query,
+                query=query,
                 websocket=request.is_websocket,
                 config=self.config,
                 origin=origin,
-                session=self._sessions[sid].core if (sid := request.query.get("sid"))
+                session=self._sessions[sid].core if (sid := query.get("sid"))
                 in self._sessions else None,
             )
         except eio.ProtocolError as error:
@@ -383,18 +390,24 @@ class Server(trio.abc.AsyncResource):
         if kind is eio.RequestKind.HANDSHAKE:
             await self._handshake(request)
         elif kind is eio.RequestKind.POLL:
-            await self._poll(request, self._sessions[request.query["sid"]])
+            await self._poll(request, self._sessions[query["sid"]])
         elif kind is eio.RequestKind.POST:
-            await self._post(request, self._sessions[request.query["sid"]])
+            await self._post(request, self._sessions[query["sid"]])
         elif kind is eio.RequestKind.UPGRADE:
-            await self._upgrade(request, self._sessions[request.query["sid"]])
+            await self._upgrade(request, self._sessions[query["sid"]])
         else:  # UPGRADE_REFUSED
             ws = await request.accept_websocket()
             await ws.aclose()
         return True
 
     def _headers(self, request: Request, *extra: tuple[str, str]) -> list[tuple[str, str]]:
-        return [*extra, _NO_STORE, *self.cors.response_headers(request.header("origin"))]
+        """Headers of a polling answer, as Node's ``Polling.headers``: ``no-store``, and for
+        Internet Explorer ``X-XSS-Protection: 0``; then CORS."""
+        headers = [*extra, _NO_STORE]
+        agent = request.header("user-agent")
+        if agent is not None and (";MSIE" in agent or "Trident/" in agent):
+            headers.append(("X-XSS-Protection", "0"))
+        return headers + self.cors.response_headers(request.header("origin"))
 
     async def _refuse(
         self, request: Request, error: eio.ProtocolError, *, cors: bool = True
@@ -418,7 +431,7 @@ class Server(trio.abc.AsyncResource):
             return
         handshake = Handshake(
             headers={k: v for k, v in request.header_items()},
-            query=dict(request.query),
+            query=_node_query(request),
             address=request.client_host,
             url=request.target,
             secure=request.secure,
@@ -436,10 +449,10 @@ class Server(trio.abc.AsyncResource):
         sid = self.sid_factory()
         while sid in self._sessions:
             sid = self.sid_factory()
-        # A polling handshake carrying ``j`` (the last one, as Node reads the query) makes the
-        # session JSONP for good (engine.io lib/transports/index.ts).
-        j_values = request.query_lists.get("j") if transport == "polling" else None
-        jsonp = eio.jsonp_index(j_values[-1]) if j_values else None
+        # A polling handshake carrying ``j`` makes the session JSONP for good (engine.io
+        # lib/transports/index.ts).
+        j = handshake.query.get("j") if transport == "polling" else None
+        jsonp = eio.jsonp_index(j) if j is not None else None
         core = eio.ServerSession(sid, self.config, transport=transport, now=now, jsonp=jsonp)
         session = _Session(self, core, handshake)
         self._sessions[sid] = session
@@ -575,7 +588,8 @@ class Server(trio.abc.AsyncResource):
         except request.BodyTooLarge:
             await session.deliver(core.transport_closed(
                 reason="transport error", now=trio.current_time()))
-            await request.respond(413, self._headers(request), b"")
+            await request.respond(413, self.cors.response_headers(request.header("origin")),
+                                  b"")
             return
         except HTTPError:
             # Cut short or stalled: as Node ("data request connection closed prematurely").

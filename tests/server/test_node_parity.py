@@ -1,5 +1,8 @@
-"""The same bad requests to our server and to the official Node server (socket.io 4.8, from
-conformance/node_modules), side by side: the same status, the same Engine.IO error body."""
+"""The same requests to our server and to the official Node server (socket.io 4.8, engine.io 6.6,
+cors 2.8, from conformance/node_modules), side by side: the same status, the same Engine.IO
+error body, the same headers that matter (content type, cache control, CORS), and for a bad
+POST on a live session the same answers to it and to the GETs around it and the same close
+reason."""
 
 from __future__ import annotations
 
@@ -45,6 +48,15 @@ REQUESTS: list[tuple[str, str, list[tuple[str, str]], bytes]] = [
     ("GET", f"{P}?EIO=4&transport=polling&j=", [], b""),
     ("GET", f"{P}?EIO=4&transport=carrier-pigeon&j=0", [], b""),  # errors stay JSON
     ("POST", f"{P}?EIO=4&transport=polling&j=0", [], b"d=4hi"),
+    # a parameter given twice counts with its last value (URLSearchParams into an object)
+    ("GET", f"{P}?EIO=4&transport=polling&transport=websocket", [], b""),
+    ("GET", f"{P}?EIO=4&transport=websocket&transport=polling", [], b""),
+    ("GET", f"{P}?EIO=4&transport=carrier-pigeon&transport=polling", [], b""),
+    ("GET", f"{P}?EIO=3&EIO=4&transport=polling", [], b""),
+    ("GET", f"{P}?EIO=4&EIO=3&transport=polling", [], b""),
+    ("GET", f"{P}?EIO=4&transport=polling&sid=nope&sid=", [], b""),
+    ("GET", f"{P}?EIO=4&transport=polling&sid=&sid=nope", [], b""),
+    ("GET", f"{P}?EIO=4&transport=polling", [], b"4hi"),  # a GET with a body
 ]
 JSONP = re.compile(rb"___eio\[([0-9]*)\]\((.*)\);", re.DOTALL)
 
@@ -217,3 +229,141 @@ def test_a_jsonp_session_upgrades_to_websocket_as_on_node(ports: tuple[int, int]
     trio.run(main)
     assert ours == node
     assert ours[2:] == ["3probe", b'___eio[5]("6");', '42["echo","over websocket"]']
+
+
+# Headers that matter; Date, Connection, Keep-Alive and the body framing are noise.
+HEADERS = ("content-type", "cache-control", "vary", "set-cookie", "x-xss-protection")
+ORIGIN = [("Origin", "http://a.example")]
+PREFLIGHT = [("Access-Control-Request-Method", "POST"),
+             ("Access-Control-Request-Headers", "content-type, x-a")]
+
+
+def _headers(response: HTTPResponse) -> list[tuple[str, str]]:
+    return sorted((name, value) for name, value in response.headers
+                  if name in HEADERS or name.startswith("access-control-"))
+
+
+HEADER_REQUESTS: list[tuple[str, str, list[tuple[str, str]]]] = [
+    ("GET", f"{P}?EIO=4&transport=polling", []),  # no Origin: "*" all the same
+    ("GET", f"{P}?EIO=4&transport=polling", ORIGIN),
+    ("GET", f"{P}?EIO=4&transport=polling", [("User-Agent", "Mozilla/5.0 (Trident/7.0)")]),
+    ("GET", f"{P}?EIO=4&transport=carrier-pigeon", []),
+    ("GET", f"{P}?EIO=4&transport=carrier-pigeon", ORIGIN),
+    ("POST", f"{P}?EIO=4&transport=polling&sid=nope", []),
+    ("OPTIONS", f"{P}?EIO=4&transport=polling", []),
+    ("OPTIONS", f"{P}?EIO=4&transport=polling", ORIGIN),
+    ("OPTIONS", f"{P}?EIO=4&transport=polling", [*ORIGIN, *PREFLIGHT]),
+    ("OPTIONS", f"{P}?EIO=4&transport=carrier-pigeon", PREFLIGHT),
+]
+
+
+@pytest.mark.parametrize(("method", "target", "headers"), HEADER_REQUESTS,
+                         ids=[f"{m} {t[len(P):]} {','.join(k for k, _ in h) or '-'}"
+                              for m, t, h in HEADER_REQUESTS])
+def test_headers_are_those_of_node(ports: tuple[int, int], method: str, target: str,
+                                   headers: list[tuple[str, str]]) -> None:
+    async def main() -> tuple[object, object]:
+        with trio.fail_after(10):
+            ours = await _ask(ports[0], method, target, headers, b"")
+            node = await _ask(ports[1], method, target, headers, b"")
+        return ((ours.status, _headers(ours)), (node.status, _headers(node)))
+
+    ours, node = trio.run(main)
+    assert ours == node
+
+
+BAD_POSTS: dict[str, tuple[bytes, list[tuple[str, str]]]] = {
+    "unknown type": (b"x", []),
+    "message then unknown type": (b'42["watch-my-disconnect"]\x1e9', []),
+    "empty body": (b"", []),
+    "empty segment": (b'42["echo","a"]\x1e\x1e42["echo","b"]', []),
+    "invalid UTF-8": (b"\xff\xfe", []),
+    "ping from the client": (b"2", []),
+    "octet-stream": (b"42[]", [("Content-Type", "application/octet-stream")]),
+    "octet-stream with a charset": (b'42["echo","a"]', [
+        ("Content-Type", "application/octet-stream; charset=utf-8")]),
+    "open, upgrade, noop": (b'0\x1e5\x1e6\x1e42["echo","a"]', []),
+    "close": (b"1", []),
+}
+
+
+@pytest.mark.parametrize(("body", "headers"), list(BAD_POSTS.values()), ids=list(BAD_POSTS))
+def test_a_bad_post_goes_as_on_node(ports: tuple[int, int], body: bytes,
+                                    headers: list[tuple[str, str]]) -> None:
+    """A session that joined and watches its disconnect: a GET parks, the POST comes; then the
+    POST's answer, the parked GET's, a later GET's, and the reason the application heard."""
+    async def session(port: int, out: list[object]) -> None:
+        opened = await _ask(port, "GET", f"{P}?EIO=4&transport=polling", [], b"")
+        sid = json.loads(opened.body[1:])["sid"]
+        target = f"{P}?EIO=4&transport=polling&sid={sid}"
+        await _ask(port, "POST", target, [], b"40")
+        await _ask(port, "GET", target, [], b"")
+        await _ask(port, "POST", target, [], b'421["watch-my-disconnect"]')
+        assert (await _ask(port, "GET", target, [], b"")).body == b"431[true]"
+        async with trio.open_nursery() as nursery:
+            parked: list[HTTPResponse] = []
+
+            async def poll() -> None:
+                parked.append(await _ask(port, "GET", target, [], b""))
+
+            nursery.start_soon(poll)
+            await trio.sleep(0.3)  # the GET parks
+            posted = await _ask(port, "POST", target, headers, body)
+            out.append((posted.status, posted.body, _headers(posted)))
+            with trio.move_on_after(0.5):  # a GET the session keeps stays parked
+                while not parked:
+                    await trio.sleep(0.05)
+            out.append([(r.status, r.body, _headers(r)) for r in parked])
+            nursery.cancel_scope.cancel()
+        if not (parked and parked[0].body in (b"1", b"6")):  # the session lives on
+            await _ask(port, "POST", target, [], b"1")
+            return
+        out.append(_summary(await _ask(port, "GET", target, [], b"")))
+        other = await _ask(port, "GET", f"{P}?EIO=4&transport=polling", [], b"")
+        other_target = f"{P}?EIO=4&transport=polling&sid={json.loads(other.body[1:])['sid']}"
+        await _ask(port, "POST", other_target, [], b"40")
+        await _ask(port, "GET", other_target, [], b"")
+        await _ask(port, "POST", other_target, [], b'420["last-disconnect-reason"]')
+        out.append((await _ask(port, "GET", other_target, [], b"")).body)
+        await _ask(port, "POST", other_target, [], b"1")
+
+    ours: list[object] = []
+    node: list[object] = []
+
+    async def main() -> None:
+        with trio.fail_after(15):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(session, ports[0], ours)
+                nursery.start_soon(session, ports[1], node)
+
+    trio.run(main)
+    assert ours == node
+
+
+def test_polling_requests_on_a_websocket_session_are_refused_as_on_node(
+        ports: tuple[int, int]) -> None:
+    async def session(port: int, out: list[object]) -> None:
+        ws = await connect_websocket(await open_stream("127.0.0.1", port), "127.0.0.1",
+                                     f"{P}?EIO=4&transport=websocket")
+        opened = await ws.receive()
+        assert isinstance(opened, str)
+        sid = json.loads(opened[1:])["sid"]
+        target = f"{P}?EIO=4&transport=polling&sid={sid}"
+        for method, body in (("GET", b""), ("POST", b"40"), ("POST", b"x")):
+            response = await _ask(port, method, target, [], body)
+            out.append((response.status, _summary(response), _headers(response)))
+        await ws.send("40")  # the session is still there
+        out.append(_packet(str(await ws.receive())))
+        await ws.aclose()
+
+    ours: list[object] = []
+    node: list[object] = []
+
+    async def main() -> None:
+        with trio.fail_after(15):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(session, ports[0], ours)
+                nursery.start_soon(session, ports[1], node)
+
+    trio.run(main)
+    assert ours == node
