@@ -52,7 +52,8 @@ Rules, after Node's ``engine.io`` (``lib/socket.ts``, ``lib/transports/polling.t
 
 Known differences from Node: a ``"1"`` packet on the WebSocket closes the session (Node ignores
 it and waits for the socket to close); a body over ``max_payload`` closes the session (Node answers
-413 and keeps it).
+413 and keeps it); bad base64 after ``"b"`` is a parse error (Node's ``Buffer.from(s, "base64")``
+skips bad characters and stops at ``=``, and hands on whatever bytes that leaves).
 """
 
 from __future__ import annotations
