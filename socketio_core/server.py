@@ -176,7 +176,9 @@ class _Link:
             log.debug("closing %s: %s", self.engine.sid, error)
             for socket in self.sockets.values():  # as Node: each socket's "error", then the close
                 socket._queue(socket._fire, "error", (error,))
-            self.close_reason = error.reason
+            # Node's Client.onerror closes the Engine.IO connection, so its sockets hear that
+            # close's reason, "forced close"; "parse error" is the Engine.IO layer's own.
+            self.close_reason = "forced close" if error.reason == "parse error" else error.reason
             self.flush()
             self.engine.close()
             return False

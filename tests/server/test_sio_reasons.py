@@ -87,7 +87,9 @@ async def until_closed(ws: WebSocket) -> None:
 ], ids=["bad type", "object payload", "cut JSON", "no event name", "numeric event name",
         "ack without id", "CONNECT_ERROR from a client", "attachments without count",
         "huge ack id"])
-def test_a_malformed_socketio_packet_ends_the_connection_with_parse_error(frame: str) -> None:
+def test_a_malformed_socketio_packet_ends_the_connection_with_forced_close(frame: str) -> None:
+    """As Node: the Socket.IO decoder's error closes the Engine.IO connection ("forced close");
+    an Engine.IO packet that does not parse is the one that ends with "parse error"."""
     async def main() -> None:
         recorder = Recorder()
         async with serving(recorder.server) as port:
@@ -95,7 +97,7 @@ def test_a_malformed_socketio_packet_ends_the_connection_with_parse_error(frame:
             await ws.send(frame)
             await until_closed(ws)
             await recorder.wait()
-        assert recorder.seen == recorder.expected("parse error")
+        assert recorder.seen == recorder.expected("forced close")
         # As Node's Client.onerror: the socket's "error" handlers hear why.
         assert len(recorder.errors) == 1
         assert isinstance(recorder.errors[0], socketio_core.protocol.ProtocolError)
