@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .adapter import Adapter, InMemoryAdapter
+    from .adapter import AckCollector, Adapter, InMemoryAdapter
     from .asgi import ASGIApp
-    from .broadcast import AckTimeoutError, BroadcastOperator
+    from .broadcast import AckTimeoutError, BroadcastOperator, RemoteSocket
     from .client import ClientSocket, Manager, connect
     from .handlers import Ack
     from .namespace import ConnectError, Namespace
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "ASGIApp": "asgi",
     "Ack": "handlers",
+    "AckCollector": "adapter",
     "AckTimeoutError": "broadcast",
     "Adapter": "adapter",
     "BroadcastOperator": "broadcast",
@@ -32,6 +33,7 @@ _EXPORTS = {
     "InMemoryAdapter": "adapter",
     "Manager": "client",
     "Namespace": "namespace",
+    "RemoteSocket": "broadcast",
     "Server": "server",
     "Socket": "socket",
     "connect": "client",
@@ -39,6 +41,7 @@ _EXPORTS = {
 __all__ = [
     "ASGIApp",
     "Ack",
+    "AckCollector",
     "AckTimeoutError",
     "Adapter",
     "BroadcastOperator",
@@ -49,6 +52,7 @@ __all__ = [
     "InMemoryAdapter",
     "Manager",
     "Namespace",
+    "RemoteSocket",
     "Server",
     "Socket",
     "connect",

@@ -1,29 +1,95 @@
-"""Adapters: who is in which room, and how a broadcast reaches its sockets.
+"""Adapters: who is in which room, and every operation a ``BroadcastOperator`` performs.
 
-``Adapter`` is the interface a cluster adapter (Redis, later) implements; ``InMemoryAdapter``
-serves one process. A broadcast hands the adapter the packet already encoded, so the same
-bytes go to every recipient.
+``Adapter`` is the interface between a namespace and wherever its sockets live
+(socket.io-adapter's ``Adapter``); ``InMemoryAdapter`` serves one process. The operator asks
+the adapter for everything it does to a selection of sockets (emit, emit with ack, fetch, join,
+leave, disconnect), so a cluster adapter reaches the sockets of other servers by overriding
+those methods: it publishes the operation to its peers (unless ``target.local``) and applies it
+here with the in-memory behaviour. docs/adapter.md describes the interface and what a Redis
+adapter implements.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .protocol import BroadcastTarget, RoomIndex
+import trio
+
+from .protocol import BroadcastTarget, Packet, RoomIndex, encode
 
 if TYPE_CHECKING:
+    from .broadcast import RemoteSocket
     from .namespace import Namespace
     from .socket import Socket
 
-__all__ = ["Adapter", "InMemoryAdapter"]
+__all__ = ["AckCollector", "Adapter", "InMemoryAdapter"]
+
+# Bytes broadcast since a broadcast last yielded (in any server of the process: yielding more
+# often than needed is harmless).
+_queued_since_yield = 0
+
+
+class AckCollector:
+    """The answers to one broadcast with ack, gathered from every server of a cluster.
+
+    Each server that sent the packet reports how many sockets it went to (``expect``), then
+    each answer (``answer``); a socket that cannot answer any more (it timed out or
+    disconnected) may be reported with ``miss``. ``complete`` is set once as many servers as
+    expected have reported and every counted socket has answered or been missed.
+    """
+
+    def __init__(self, servers: int) -> None:
+        self.servers = servers
+        self.reported = 0
+        self.expected = 0
+        self.responses: list[Any] = []
+        self.missed = 0
+        self.complete = trio.Event()
+        self._check()
+
+    def expect(self, count: int) -> None:
+        """One server sent the packet to ``count`` sockets."""
+        self.reported += 1
+        self.expected += count
+        self._check()
+
+    def answer(self, value: Any) -> None:
+        """One socket answered with ``value``."""
+        self.responses.append(value)
+        self._check()
+
+    def miss(self) -> None:
+        """One counted socket will not answer."""
+        self.missed += 1
+        self._check()
+
+    def _check(self) -> None:
+        if (self.reported >= self.servers
+                and len(self.responses) + self.missed >= self.expected):
+            self.complete.set()
 
 
 class Adapter:
-    """The interface between a namespace and wherever its sockets live."""
+    """The interface between a namespace and wherever its sockets live.
+
+    Room bookkeeping (``add_all`` … ``select``) is about this server's sockets and is
+    synchronous: it runs inside ``socket.join`` and connection handling. The operations of a
+    broadcast operator take the selection as a ``BroadcastTarget`` (rooms, excepted rooms and
+    flags, ``local`` among them). Those a cluster answers only after a round trip are async
+    (``broadcast_with_ack``, ``fetch_sockets``, ``server_count``), and so are those whose user
+    API is awaited anyway (``broadcast``, ``disconnect_sockets``); ``add_sockets`` and
+    ``del_sockets`` are synchronous as ``sockets_join``/``sockets_leave`` are, so a cluster
+    adapter queues their publication for a task of its own.
+
+    ``Server(adapter=...)`` takes any callable ``namespace -> Adapter``: the class itself, or a
+    factory bound to a cluster connection.
+    """
 
     def __init__(self, namespace: Namespace) -> None:
         self.namespace = namespace
+
+    # ----------------------------------------------------------------- this server's rooms
 
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
         """Put socket ``sid`` in ``rooms``."""
@@ -49,17 +115,51 @@ class Adapter:
         """The local sids a target selects."""
         raise NotImplementedError
 
-    def broadcast(self, parts: Sequence[str | bytes], target: BroadcastTarget) -> int:
-        """Send an encoded packet to every selected socket; returns how many it went to."""
+    def local_sockets(self, target: BroadcastTarget) -> list[Socket]:
+        """The local sockets a target selects, in selection order."""
+        sockets = self.namespace.sockets
+        return [sockets[sid] for sid in self.select(target) if sid in sockets]
+
+    # ----------------------------------------------------------------- operations
+
+    async def broadcast(self, packet: Packet, target: BroadcastTarget) -> int:
+        """Send an EVENT packet to every selected socket; returns how many local sockets it
+        went to."""
         raise NotImplementedError
 
-    def server_count(self) -> int:
+    async def broadcast_with_ack(
+        self, packet: Packet, target: BroadcastTarget, acks: AckCollector
+    ) -> None:
+        """Send an EVENT packet asking for an ack to every selected socket and report to
+        ``acks``: once per server the number of sockets reached, then each answer. Runs until
+        the local answers are in; a cluster adapter keeps its request open until cancelled (the
+        operator cancels once ``acks.complete`` is set or its timeout passes)."""
+        raise NotImplementedError
+
+    async def fetch_sockets(self, target: BroadcastTarget) -> list[Socket | RemoteSocket]:
+        """The selected sockets: this server's as ``Socket``, other servers' as
+        ``RemoteSocket``."""
+        raise NotImplementedError
+
+    def add_sockets(self, target: BroadcastTarget, rooms: Sequence[str]) -> None:
+        """Make every selected socket join ``rooms``."""
+        raise NotImplementedError
+
+    def del_sockets(self, target: BroadcastTarget, rooms: Sequence[str]) -> None:
+        """Make every selected socket leave ``rooms``."""
+        raise NotImplementedError
+
+    async def disconnect_sockets(self, target: BroadcastTarget, close: bool) -> None:
+        """Disconnect every selected socket (``close``: its whole connection)."""
+        raise NotImplementedError
+
+    async def server_count(self) -> int:
         """How many servers share this namespace (1 without a cluster)."""
         return 1
 
 
 class InMemoryAdapter(Adapter):
-    """Rooms and broadcasts within one process."""
+    """Rooms and every operation within one process; ``target.local`` changes nothing here."""
 
     def __init__(self, namespace: Namespace) -> None:
         super().__init__(namespace)
@@ -87,13 +187,66 @@ class InMemoryAdapter(Adapter):
         return frozenset(self.rooms.rooms())
 
     def select(self, target: BroadcastTarget) -> list[str]:
+        """The local sids a target selects."""
         return list(self.rooms.select(target.rooms, target.except_rooms))
 
-    def broadcast(self, parts: Sequence[str | bytes], target: BroadcastTarget) -> int:
+    async def broadcast(self, packet: Packet, target: BroadcastTarget) -> int:
+        """Encode the packet once and queue the same parts for every selected socket."""
+        global _queued_since_yield
+        parts = encode(packet)
         sent = 0
         sockets = self.namespace.sockets
         for sid in self.select(target):
             socket: Socket | None = sockets.get(sid)
             if socket is not None and socket._write_encoded(parts, volatile=target.volatile):
                 sent += 1
+        # Every recipient queues the same bytes, so a burst of broadcasts in a loop cannot push
+        # a healthy client past its limit while it has queued less than the high-water mark
+        # since the last yield; past that, one scheduler pass lets the writers take it. Not
+        # yielding before lets them find many frames at once and write them together.
+        _queued_since_yield += sum(len(part) + 1 for part in parts)
+        if _queued_since_yield >= self.namespace.server.engine.max_buffered_bytes:
+            _queued_since_yield = 0
+            await trio.lowlevel.checkpoint()
         return sent
+
+    async def broadcast_with_ack(
+        self, packet: Packet, target: BroadcastTarget, acks: AckCollector
+    ) -> None:
+        """Send to each selected local socket with its own ack id and report each answer; a
+        socket that times out (``target.timeout``) or disconnects is reported missed."""
+        event, *args = packet.data
+        sockets = self.local_sockets(target)
+        acks.expect(len(sockets))
+
+        async def gather(socket: Socket) -> None:
+            try:
+                value = await socket.emit_with_ack(event, *args, timeout=target.timeout)
+            except (TimeoutError, ConnectionError):
+                acks.miss()
+            else:
+                acks.answer(value)
+
+        async with trio.open_nursery() as nursery:
+            for socket in sockets:
+                nursery.start_soon(gather, socket)
+
+    async def fetch_sockets(self, target: BroadcastTarget) -> list[Socket | RemoteSocket]:
+        """The selected local sockets."""
+        return list(self.local_sockets(target))
+
+    def add_sockets(self, target: BroadcastTarget, rooms: Sequence[str]) -> None:
+        """Make every selected local socket join ``rooms``."""
+        for socket in self.local_sockets(target):
+            socket.join(*rooms)
+
+    def del_sockets(self, target: BroadcastTarget, rooms: Sequence[str]) -> None:
+        """Make every selected local socket leave ``rooms``."""
+        for socket in self.local_sockets(target):
+            for room in rooms:
+                socket.leave(room)
+
+    async def disconnect_sockets(self, target: BroadcastTarget, close: bool) -> None:
+        """Disconnect every selected local socket."""
+        for socket in self.local_sockets(target):
+            await socket.disconnect(close)

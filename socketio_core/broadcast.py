@@ -1,28 +1,28 @@
 """``BroadcastOperator``: an immutable selection of sockets, and what can be done to them.
 
 Each of ``to``, ``in_``, ``except_``, ``volatile``, ``compress``, ``local`` and ``timeout``
-returns a new operator, as Node's does. ``emit`` encodes the packet once and the adapter hands
-the same encoded parts to every selected socket.
+returns a new operator, as Node's does. Every operation goes through the namespace's adapter,
+so a cluster adapter carries it to the sockets of other servers; ``RemoteSocket`` is how
+``fetch_sockets`` shows a socket of another server.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .protocol import BroadcastTarget, Packet, PacketType, encode
+from .adapter import AckCollector
+from .protocol import BroadcastTarget, Packet, PacketType
 
 if TYPE_CHECKING:
     from .namespace import Namespace
-    from .socket import Socket
+    from .socket import Handshake, Socket
 
-__all__ = ["AckTimeoutError", "BroadcastOperator"]
-
-# Bytes broadcast since a broadcast last yielded (in any server of the process: yielding more
-# often than needed is harmless).
-_queued_since_yield = 0
+__all__ = ["AckTimeoutError", "BroadcastOperator", "RemoteSocket"]
 
 
 class AckTimeoutError(TimeoutError):
@@ -75,62 +75,97 @@ class BroadcastOperator:
 
     def sockets(self) -> list[Socket]:
         """The local sockets selected now."""
-        sockets = self.namespace.sockets
-        selected = self.namespace.adapter.select(self.target)
-        return [sockets[sid] for sid in selected if sid in sockets]
+        return self.namespace.adapter.local_sockets(self.target)
 
     async def emit(self, event: str, *args: Any) -> None:
-        """Send an event to every selected socket (encoded once)."""
-        global _queued_since_yield
-        parts = encode(Packet(PacketType.EVENT, self.namespace.name, [event, *args]))
-        self.namespace.adapter.broadcast(parts, self.target)
-        # Every recipient queues the same bytes, so a burst of broadcasts in a loop cannot push
-        # a healthy client past its limit while it has queued less than the high-water mark
-        # since the last yield; past that, one scheduler pass lets the writers take it. Not
-        # yielding before lets them find many frames at once and write them together.
-        _queued_since_yield += sum(len(part) + 1 for part in parts)
-        if _queued_since_yield >= self.namespace.server.engine.max_buffered_bytes:
-            _queued_since_yield = 0
-            await trio.lowlevel.checkpoint()
+        """Send an event to every selected socket, on every server unless ``local`` (this
+        server encodes it once)."""
+        packet = Packet(PacketType.EVENT, self.namespace.name, [event, *args])
+        await self.namespace.adapter.broadcast(packet, self.target)
 
     async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
         """Send an event to every selected socket and gather their acks.
 
         Returns one response per socket (its single ack argument, or a tuple). Raises
-        ``AckTimeoutError`` (with the responses that did arrive) when ``timeout`` ran out first.
+        ``AckTimeoutError`` (with the responses that did arrive) when ``timeout`` ran out first,
+        or when a socket disconnected before answering.
         """
-        targets = self.sockets()
-        responses: list[Any] = []
+        adapter = self.namespace.adapter
+        servers = 1 if self.target.local else await adapter.server_count()
+        acks = AckCollector(servers)
+        packet = Packet(PacketType.EVENT, self.namespace.name, [event, *args])
         timeout = self.target.timeout
-
-        async def gather(socket: Socket) -> None:
-            try:
-                responses.append(await socket.emit_with_ack(event, *args, timeout=timeout))
-            except (TimeoutError, ConnectionError):
-                pass
-
         async with trio.open_nursery() as nursery:
-            for socket in targets:
-                nursery.start_soon(gather, socket)
-        if len(responses) < len(targets):
-            raise AckTimeoutError(responses)
-        return responses
+            nursery.start_soon(adapter.broadcast_with_ack, packet, self.target, acks)
+            with trio.move_on_after(math.inf if timeout is None else timeout):
+                await acks.complete.wait()
+            nursery.cancel_scope.cancel()
+        if not acks.complete.is_set() or acks.missed:
+            raise AckTimeoutError(list(acks.responses))
+        return acks.responses
 
-    async def fetch_sockets(self) -> list[Socket]:
-        """The selected sockets."""
-        return self.sockets()
+    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
+        """The selected sockets: this server's as ``Socket``, other servers' (with a cluster
+        adapter) as ``RemoteSocket``."""
+        return await self.namespace.adapter.fetch_sockets(self.target)
 
     def sockets_join(self, *rooms: str) -> None:
         """Make every selected socket join ``rooms``."""
-        for socket in self.sockets():
-            socket.join(*rooms)
+        self.namespace.adapter.add_sockets(self.target, rooms)
 
     def sockets_leave(self, room: str) -> None:
         """Make every selected socket leave ``room``."""
-        for socket in self.sockets():
-            socket.leave(room)
+        self.namespace.adapter.del_sockets(self.target, (room,))
 
     async def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect every selected socket (``close``: their whole connection)."""
-        for socket in self.sockets():
-            await socket.disconnect(close)
+        await self.namespace.adapter.disconnect_sockets(self.target, close)
+
+
+class RemoteSocket:
+    """A socket on another server of a cluster, as ``fetch_sockets`` returns it (Node's
+    ``RemoteSocket``): a snapshot of its id, handshake, rooms and data, taken when it was
+    fetched, and the operations that reach it through the adapter.
+
+    ``emit``, ``join``, ``leave`` and ``disconnect`` act on the room named by its id, on every
+    server, so they reach it wherever it is.
+    """
+
+    __slots__ = ("data", "handshake", "id", "namespace", "rooms")
+
+    def __init__(
+        self,
+        namespace: Namespace,
+        id: str,
+        handshake: Handshake,
+        rooms: Iterable[str],
+        data: dict[str, Any],
+    ) -> None:
+        self.namespace = namespace
+        self.id = id
+        self.handshake = handshake
+        self.rooms = frozenset(rooms)
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"<RemoteSocket {self.id} on {self.namespace.name}>"
+
+    @property
+    def _operator(self) -> BroadcastOperator:
+        return BroadcastOperator(self.namespace, BroadcastTarget(rooms=frozenset({self.id})))
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Send an event to this socket."""
+        await self._operator.emit(event, *args)
+
+    def join(self, *rooms: str) -> None:
+        """Make this socket join ``rooms``."""
+        self._operator.sockets_join(*rooms)
+
+    def leave(self, room: str) -> None:
+        """Make this socket leave ``room``."""
+        self._operator.sockets_leave(room)
+
+    async def disconnect(self, close: bool = False) -> None:
+        """Disconnect this socket (``close``: its whole connection)."""
+        await self._operator.disconnect_sockets(close)

@@ -134,8 +134,8 @@ class Monitor:
         send = adapter.broadcast
         counts = self.counts
 
-        def counted(parts: Sequence[str | bytes], target: Any) -> int:
-            delivered = send(parts, target)
+        async def counted(packet: Any, target: Any) -> int:
+            delivered = await send(packet, target)
             counts.events_out += delivered
             return delivered
 

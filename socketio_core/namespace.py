@@ -12,6 +12,7 @@ from .broadcast import BroadcastOperator
 from .handlers import H, Handler
 
 if TYPE_CHECKING:
+    from .broadcast import RemoteSocket
     from .server import Server
     from .socket import Socket
 
@@ -36,7 +37,9 @@ class Namespace:
     Broadcast shortcuts (``to``, ``emit``, ``fetch_sockets``…) act on every socket in it.
     """
 
-    def __init__(self, server: Server, name: str, adapter: type[Adapter]) -> None:
+    def __init__(
+        self, server: Server, name: str, adapter: Callable[[Namespace], Adapter]
+    ) -> None:
         self.server = server
         self.name = name
         self.sockets: dict[str, Socket] = {}
@@ -117,8 +120,8 @@ class Namespace:
         """Send an event to every socket and gather their acks, as ``BroadcastOperator``."""
         return await self._all.emit_with_ack(event, *args)
 
-    async def fetch_sockets(self) -> list[Socket]:
-        """Every socket of the namespace."""
+    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
+        """Every socket of the namespace (on other servers too, with a cluster adapter)."""
         return await self._all.fetch_sockets()
 
     def sockets_join(self, *rooms: str) -> None:

@@ -26,7 +26,7 @@ from transports import Request, serve_http
 
 from . import protocol as sio
 from .adapter import Adapter, InMemoryAdapter
-from .broadcast import BroadcastOperator
+from .broadcast import BroadcastOperator, RemoteSocket
 from .handlers import Ack, H, Handler, call_handler
 from .namespace import ConnectError, Namespace, NamespaceMatcher
 from .socket import Handshake, Socket
@@ -272,7 +272,9 @@ class Server(trio.abc.AsyncResource):
         max_buffered_bytes: per-client outbound high-water mark: ``await emit`` waits above it,
             volatile emits are dropped while anything is queued, and a client whose queue passes
             four times it is disconnected (``"transport error"``).
-        adapter: the adapter class each namespace gets.
+        adapter: what makes each namespace's adapter: an ``Adapter`` class, or a factory
+            ``namespace -> Adapter`` (a cluster adapter bound to its connection); see
+            docs/adapter.md.
         cleanup_empty_child_namespaces: forget a namespace made by a dynamic matcher once its
             last socket leaves (off by default, as in Node; without it, each name a client
             connects to stays).
@@ -303,7 +305,7 @@ class Server(trio.abc.AsyncResource):
         http_compression: bool = True,
         max_attachments: int = 10,
         max_buffered_bytes: int = 4 * 1024 * 1024,
-        adapter: type[Adapter] = InMemoryAdapter,
+        adapter: Callable[[Namespace], Adapter] = InMemoryAdapter,
         cleanup_empty_child_namespaces: bool = False,
         sid_factory: Callable[[], str] = _default_sid,
         serve_client: bool | str | os.PathLike[str] = False,
@@ -435,8 +437,8 @@ class Server(trio.abc.AsyncResource):
         """Send an event to every socket and gather their acks, as ``BroadcastOperator``."""
         return await self._namespaces["/"].emit_with_ack(event, *args)
 
-    async def fetch_sockets(self) -> list[Socket]:
-        """Every socket of the main namespace."""
+    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
+        """Every socket of the main namespace (on other servers too, with a cluster adapter)."""
         return await self._namespaces["/"].fetch_sockets()
 
     def sockets_join(self, *rooms: str) -> None:
