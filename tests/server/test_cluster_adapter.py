@@ -371,3 +371,19 @@ def test_emit_with_ack_timeout_gathers_answers_from_other_servers() -> None:
                 assert all(not member.requests for member in bus.members)
 
     run(main)
+
+
+def test_ack_collector_is_complete_once_every_server_reported_and_every_socket_answered() -> None:
+    acks = AckCollector(servers=2)
+    acks.expect(2)
+    acks.answer("x")
+    acks.miss()
+    assert not acks.complete.is_set()  # the second server has not reported
+    acks.expect(1)
+    assert not acks.complete.is_set()
+    acks.answer("y")
+    assert acks.complete.is_set()
+    assert (acks.responses, acks.missed) == (["x", "y"], 1)
+    nobody = AckCollector(servers=1)
+    nobody.expect(0)
+    assert nobody.complete.is_set() and nobody.responses == []
