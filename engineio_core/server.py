@@ -35,11 +35,13 @@ from ._signal import Signal
 from .cors import CorsPolicy, CorsSetting
 from .http_policy import CookieOptions, choose_encoding, compress_body, cookie_options
 
-__all__ = ["Handshake", "Server", "Socket", "SocketHandler"]
+__all__ = ["Handshake", "Receiver", "Server", "Socket", "SocketHandler"]
 
 log = logging.getLogger("engineio_core")
 
 SocketHandler = Callable[["Socket"], Awaitable[None]]
+# Called with each message; returns ``None`` once done, or what is left to await.
+Receiver = Callable[[str | bytes], Awaitable[None] | None]
 AllowRequest = Callable[["Handshake"], bool | Awaitable[bool]]
 
 _INBOX_SIZE = 256
@@ -134,6 +136,18 @@ class Socket:
     def __aiter__(self) -> AsyncIterator[str | bytes]:
         return self._session.inbox_receive.__aiter__()
 
+    async def set_receiver(self, receiver: Receiver) -> None:
+        """Have ``receiver`` called with each message instead of queueing it for iteration.
+
+        Messages already queued are handed to it first, here. From then on it is called in the
+        task that read the message (a WebSocket reader, a polling POST), one message at a time
+        and in order. It returns ``None`` when it is done with the message, or an awaitable for
+        what is left, which is awaited before the next message is read (so a slow receiver slows
+        the peer down). Once the session is closed it gets nothing more. A receiver that raises
+        closes the session (the error is logged).
+        """
+        await self._session.set_receiver(receiver)
+
     def receive_nowait(self) -> str | bytes:
         """The next message if one is already waiting, without yielding.
 
@@ -153,13 +167,26 @@ class _Session:
         self.handshake = handshake
         self.handler_done = trio.Event()
         self.writing = 0  # WebSocket writes in progress (a peer not reading stalls them)
+        # ``changed`` wakes whoever waits on the session's output (a parked poll, a producer
+        # waiting for drain); ``wake`` wakes the driver.
         self.changed = Signal()
+        self.wake = Signal()
+        # The WebSocket reader writes what it queued itself once it has acted on a message, so
+        # its own sends need not wake the driver.
+        self.flusher: trio.lowlevel.Task | None = None
         self.closed = trio.Event()
         self.close_reason: str | None = None
         self.inbox_send, self.inbox_receive = trio.open_memory_channel[str | bytes](_INBOX_SIZE)
+        self.receiver: Receiver | None = None
+        self.receive_lock: trio.StrictFIFOLock | None = None
         self.websocket: WebSocket | None = None
         self.probe: WebSocket | None = None
         self.socket = Socket(self)
+
+    def notify(self) -> None:
+        """Wake the driver and everyone waiting on the session."""
+        self.changed.notify()
+        self.wake.notify()
 
     def send(self, messages: Sequence[str | bytes]) -> None:
         if self.closed.is_set():
@@ -172,29 +199,45 @@ class _Session:
                      4 * self.server.max_buffered_bytes)
             self.abort("transport error")
         self.changed.notify()
+        if self.flusher is None or self.flusher is not trio.lowlevel.current_task():
+            self.wake.notify()
 
     def abort(self, reason: str) -> None:
         """Close now, dropping what is queued: the peer is gone or hopeless."""
         if not self.closed.is_set():
             self.finish(reason)
-            self.changed.notify()
+            self.notify()
 
     def close(self) -> None:
         if not self.closed.is_set():
             self.core.close()
-            self.changed.notify()
+            self.notify()
 
     async def wait_for_drain(self) -> None:
         limit = self.server.max_buffered_bytes
         while not self.closed.is_set() and self.core.buffered_bytes() > limit:
             await self.changed.wait()
 
+    async def set_receiver(self, receiver: Receiver) -> None:
+        lock = self.receive_lock = trio.StrictFIFOLock()
+        async with lock:
+            self.receiver = receiver
+            while True:
+                try:
+                    earlier = self.inbox_receive.receive_nowait()
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+                await self._call_receiver(earlier, queued=True)
+
     async def deliver(self, events: Sequence[eio.Event]) -> None:
-        """Act on the core's events; messages go to the application's inbox (bounded: a slow
-        application slows the reader, which slows the peer)."""
+        """Act on the core's events; messages go to the receiver, or to the application's inbox
+        (bounded: a slow application slows the reader, which slows the peer)."""
         only_messages = bool(events)
         for event in events:
             if isinstance(event, eio.MessageReceived):
+                if self.receiver is not None:
+                    await self._receive(event.data)
+                    continue
                 try:
                     # A yield per message would cost a scheduler pass each; only a full inbox waits.
                     self.inbox_send.send_nowait(event.data)
@@ -214,7 +257,41 @@ class _Session:
         if not only_messages:
             # A message changes neither the output nor an earlier deadline: waking the driver
             # for it would be a scheduler pass per message for nothing.
-            self.changed.notify()
+            self.notify()
+
+    async def _receive(self, data: str | bytes) -> None:
+        """Hand one message to the receiver: one delivery at a time, in arrival order."""
+        lock = self.receive_lock
+        assert lock is not None
+        try:
+            # Nearly always free: taking it without a scheduler pass saves one per message.
+            lock.acquire_nowait()
+        except trio.WouldBlock:
+            await lock.acquire()
+        try:
+            await self._call_receiver(data)
+        finally:
+            lock.release()
+
+    async def _call_receiver(self, data: str | bytes, *, queued: bool = False) -> None:
+        # As with the inbox, which is closed with the session: what was queued before the close
+        # is still received, what arrives after it is dropped.
+        if (self.closed.is_set() and not queued) or self.receiver is None:
+            return
+        try:
+            rest = self.receiver(data)
+            if rest is not None:
+                # The receiver has to wait: what it queued meanwhile is the driver's to write
+                # (the reader that would have written it is held up here).
+                flusher, self.flusher = self.flusher, None
+                self.wake.notify()
+                try:
+                    await rest
+                finally:
+                    self.flusher = flusher
+        except Exception:
+            log.exception("message receiver of session %s failed", self.core.sid)
+            self.close()
 
     def drop_probe(self) -> None:
         """Forget the probe WebSocket; its reader sees it closed and returns."""
@@ -464,7 +541,7 @@ class Server(trio.abc.AsyncResource):
         else:
             websocket = await request.accept_websocket(extra_headers=cookie)
             session.websocket = websocket
-            session.changed.notify()
+            session.notify()
             await self._read_websocket(session, websocket)
 
     async def _run_handler(self, session: _Session) -> None:
@@ -490,10 +567,10 @@ class Server(trio.abc.AsyncResource):
                     continue
                 if await self._write_frames(session):
                     continue
-                if session.closed.is_set():
+                if session.closed.is_set() and not session.writing:
                     break
                 with trio.move_on_at(deadline if deadline is not None else math.inf):
-                    await session.changed.wait()
+                    await session.wake.wait()
         finally:
             for websocket in (session.websocket, session.probe):
                 if websocket is not None:
@@ -502,7 +579,13 @@ class Server(trio.abc.AsyncResource):
                         await websocket.aclose()
 
     async def _write_frames(self, session: _Session) -> bool:
-        """Write what the core queued for the WebSockets; returns whether anything was written."""
+        """Write what the core queued for the WebSockets; returns whether anything was written.
+
+        One writer at a time: while a write is under way this does nothing, and that writer
+        wakes the driver when it is done if more was queued meanwhile (or the session closed).
+        """
+        if session.writing:
+            return False
         wrote = False
         if session.probe is not None:
             frames = session.core.take_probe_frames()
@@ -531,6 +614,8 @@ class Server(trio.abc.AsyncResource):
             await session.deliver(events)
         finally:
             session.writing -= 1
+            if session.core.buffered_bytes() or session.closed.is_set():
+                session.wake.notify()  # what was queued meanwhile, or the close, is the driver's
 
     # ----------------------------------------------------------------- polling
 
@@ -547,7 +632,7 @@ class Server(trio.abc.AsyncResource):
             await session.deliver(core.events_after_error())
             await self._refuse(request, error)
             return
-        session.changed.notify()
+        session.notify()
         if not core.poll_ready():
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._close_if_poll_dropped, request, session)
@@ -555,7 +640,7 @@ class Server(trio.abc.AsyncResource):
                     await session.changed.wait()
                 nursery.cancel_scope.cancel()
         body = core.take_poll_payload()
-        session.changed.notify()
+        session.notify()
         headers = self._headers(request, ("Content-Type", "text/plain; charset=UTF-8"), *extra)
         if self.http_compression and len(body) >= 1024:
             encoding = choose_encoding(request.header("accept-encoding"))
@@ -629,7 +714,7 @@ class Server(trio.abc.AsyncResource):
             return
         session.probe = websocket
         await session.deliver(events)
-        session.changed.notify()
+        session.notify()
         batch: deque[str | bytes] = deque()
         while session.probe is websocket:
             try:
@@ -673,6 +758,7 @@ class Server(trio.abc.AsyncResource):
     ) -> None:
         core = session.core
         backlog = deque(already)
+        session.flusher = trio.lowlevel.current_task()
         while not session.closed.is_set():
             try:
                 message = backlog.popleft() if backlog else await websocket.receive()
@@ -689,4 +775,11 @@ class Server(trio.abc.AsyncResource):
                 await session.deliver(core.events_after_error())
                 return
             await session.deliver(events)
+            if not backlog:
+                backlog.extend(websocket.receive_buffered())
+                if backlog:
+                    continue  # the rest of what one read brought first: its answers leave together
+            # What acting on the messages queued (acks, answers) is written here, without waking
+            # the driver, unless a write is under way: its writer then hands it over.
+            await self._write_frames(session)
 

@@ -13,7 +13,7 @@ import math
 import os
 import re
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, overload
 
@@ -67,6 +67,7 @@ class _Link:
         self.close_reason: str | None = None
         self._scope: trio.CancelScope | None = None
         self._nursery: trio.Nursery | None = None
+        self._failed = False
 
     # ----------------------------------------------------------------- called by sockets
 
@@ -136,40 +137,28 @@ class _Link:
     async def run(self) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            inbox = self.engine.__aiter__()
-            while True:
+            # Messages are acted on in the task that read them (see ``receive``); this task
+            # keeps the connection's timers and ends it.
+            await self.engine.set_receiver(self.receive)
+            while not self._failed and not self.engine.closed:
                 now = trio.current_time()
                 deadline = self.core.next_deadline()
                 if deadline is not None and now >= deadline:
                     await self._act(self.core.handle_timeout(now=now))
                     continue
-                try:
-                    # What the engine already holds is taken without a scheduler pass per message.
-                    message = self.engine.receive_nowait()
-                except trio.WouldBlock:
-                    pass
-                except trio.EndOfChannel:
-                    break
-                else:
-                    if not await self._receive(message):
-                        break
-                    continue
                 with trio.CancelScope(deadline=math.inf if deadline is None else deadline) as scope:
                     self._scope = scope
                     try:
-                        message = await inbox.__anext__()
-                    except StopAsyncIteration:
-                        break
+                        await self.engine.wait_closed()
                     finally:
                         self._scope = None
-                if scope.cancelled_caught:
-                    continue
-                if not await self._receive(message):
-                    break
             self._end()
 
-    async def _receive(self, message: str | bytes) -> bool:
-        """Feed one Engine.IO message to the core and act on it; ``False`` once it failed."""
+    def receive(self, message: str | bytes) -> Awaitable[None] | None:
+        """Feed one Engine.IO message to the core and act on it (the engine's receiver): returns
+        ``None`` when done, or what is left to await when a handler queue is full."""
+        if self._failed:
+            return None
         try:
             events = self.core.receive_message(message, now=trio.current_time())
         except sio.ProtocolError as error:
@@ -180,10 +169,12 @@ class _Link:
             # close's reason, "forced close"; "parse error" is the Engine.IO layer's own.
             self.close_reason = "forced close" if error.reason == "parse error" else error.reason
             self.flush()
+            self._failed = True
+            if self._scope is not None:
+                self._scope.cancel()
             self.engine.close()
-            return False
-        await self._act(events)
-        return True
+            return None
+        return self._act_nowait(events)
 
     def _end(self) -> None:
         reason = self.close_reason or self.engine.close_reason or "transport close"
@@ -198,7 +189,14 @@ class _Link:
         self.waiters.clear()
 
     async def _act(self, events: Sequence[sio.Event]) -> None:
-        for event in events:
+        rest = self._act_nowait(events)
+        if rest is not None:
+            await rest
+
+    def _act_nowait(self, events: Sequence[sio.Event]) -> Awaitable[None] | None:
+        """Act on the core's events; returns ``None`` when done, or what is left to await (an
+        event that found its socket's handler queue full, and the events after it)."""
+        for index, event in enumerate(events):
             if isinstance(event, sio.EventReceived):
                 socket = self.sockets.get(event.namespace)
                 if socket is None:
@@ -206,7 +204,9 @@ class _Link:
                 ack = None
                 if event.ack_id is not None:
                     ack = Ack(partial(self.send_ack, event.namespace, event.ack_id))
-                await socket._event(event.event, tuple(event.args), ack)
+                rest = socket._event(event.event, tuple(event.args), ack)
+                if rest is not None:
+                    return self._act_after(rest, events[index + 1:])
             elif isinstance(event, sio.AckReceived):
                 waiter = self.waiters.pop((event.namespace, event.ack_id), None)
                 if waiter is not None:
@@ -228,6 +228,12 @@ class _Link:
                 self.close_reason = "forced server close"
                 self.engine.close()
         self.flush()
+        return None
+
+    async def _act_after(self, first: Awaitable[None], events: Sequence[sio.Event]) -> None:
+        self.flush()
+        await first
+        await self._act(events)
 
     async def _connect(self, name: str, auth: dict[str, Any]) -> None:
         namespace = self.server._namespace_for(name, auth)

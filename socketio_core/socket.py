@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from functools import partial
@@ -243,35 +243,49 @@ class Socket:
             return
         self._backlog += 1
 
-    async def _event(self, event: str, args: tuple[Any, ...], ack: Ack | None) -> None:
+    def _event(
+        self, event: str, args: tuple[Any, ...], ack: Ack | None
+    ) -> Awaitable[None] | None:
         """Dispatch an incoming event. With nothing queued or running, no middleware or
         catch-all listener and one handler, the handler is called at once: a plain one then
-        finishes here, in order, without a pass through the dispatcher task."""
+        finishes here, in order, without a pass through the dispatcher task. Returns what is
+        left to await when the dispatcher's queue is full (backpressure), else ``None``."""
         handlers = self._handlers.get(event)
         if (self._backlog or not handlers or len(handlers) != 1 or self._middlewares
                 or self._any):
-            await self._enqueue(self._on_event, event, args, ack)
-            return
+            return self._enqueue_nowait(partial(self._on_event, event, args, ack))
         try:
             rest = start_handler(handlers[0], args, ack)
         except Exception:
             log.exception("handler of %r failed", self)
-            return
+            return None
         if rest is not None:
-            await self._enqueue(lambda: rest)
+            return self._enqueue_nowait(lambda: rest)
+        return None
 
     async def _enqueue(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue a call for the dispatcher, waiting when it is behind (backpressure)."""
-        call = partial(fn, *args)
+        rest = self._enqueue_nowait(partial(fn, *args))
+        if rest is not None:
+            await rest
+
+    def _enqueue_nowait(self, call: Callable[[], Any]) -> Awaitable[None] | None:
+        """Queue a call for the dispatcher; returns what is left to await when its queue is
+        full, else ``None``."""
         try:
             # Only a full queue waits: a yield per packet would cost a scheduler pass each, and
             # the caller yields anyway when the engine has no more input for it.
             self._queue_send.send_nowait(call)
         except trio.WouldBlock:
-            try:
-                await self._queue_send.send(call)
-            except (trio.ClosedResourceError, trio.BrokenResourceError):
-                return
+            return self._enqueue_waiting(call)
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            return None
+        self._backlog += 1
+        return None
+
+    async def _enqueue_waiting(self, call: Callable[[], Any]) -> None:
+        try:
+            await self._queue_send.send(call)
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             return
         self._backlog += 1
