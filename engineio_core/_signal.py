@@ -16,17 +16,19 @@ class Signal:
     __slots__ = ("_event", "_waiting")
 
     def __init__(self) -> None:
-        self._event = trio.Event()
+        self._event: trio.Event | None = None  # made by the first waiter: idle, it costs nothing
         self._waiting = 0
 
     def notify(self) -> None:
         # A broadcast notifies each session once per message; with nobody waiting (the driver
         # already woken) that must cost next to nothing.
-        if self._waiting:
+        if self._waiting and self._event is not None:
             self._event.set()
-            self._event = trio.Event()
+            self._event = None
             self._waiting = 0
 
     async def wait(self) -> None:
+        if self._event is None:
+            self._event = trio.Event()
         self._waiting += 1
         await self._event.wait()

@@ -134,7 +134,7 @@ class Socket:
         await self._session.closed.wait()
 
     def __aiter__(self) -> AsyncIterator[str | bytes]:
-        return self._session.inbox_receive.__aiter__()
+        return self._session.inbox()[1].__aiter__()
 
     async def set_receiver(self, receiver: Receiver) -> None:
         """Have ``receiver`` called with each message instead of queueing it for iteration.
@@ -155,7 +155,7 @@ class Socket:
             trio.WouldBlock: none is waiting.
             trio.EndOfChannel: the session closed and every message was taken.
         """
-        return self._session.inbox_receive.receive_nowait()
+        return self._session.inbox()[1].receive_nowait()
 
 
 class _Session:
@@ -176,7 +176,8 @@ class _Session:
         self.flusher: trio.lowlevel.Task | None = None
         self.closed = trio.Event()
         self.close_reason: str | None = None
-        self.inbox_send, self.inbox_receive = trio.open_memory_channel[str | bytes](_INBOX_SIZE)
+        self._inbox: tuple[trio.MemorySendChannel[str | bytes],
+                           trio.MemoryReceiveChannel[str | bytes]] | None = None
         self.receiver: Receiver | None = None
         self.receive_lock: trio.StrictFIFOLock | None = None
         self.websocket: WebSocket | None = None
@@ -218,13 +219,23 @@ class _Session:
         while not self.closed.is_set() and self.core.buffered_bytes() > limit:
             await self.changed.wait()
 
+    def inbox(self) -> tuple[trio.MemorySendChannel[str | bytes],
+                             trio.MemoryReceiveChannel[str | bytes]]:
+        """The messages queued for iteration, made on first use (a session with a receiver
+        never needs it); closed with the session."""
+        if self._inbox is None:
+            self._inbox = trio.open_memory_channel[str | bytes](_INBOX_SIZE)
+            if self.closed.is_set():
+                self._inbox[0].close()
+        return self._inbox
+
     async def set_receiver(self, receiver: Receiver) -> None:
         lock = self.receive_lock = trio.StrictFIFOLock()
         async with lock:
             self.receiver = receiver
-            while True:
+            while self._inbox is not None:
                 try:
-                    earlier = self.inbox_receive.receive_nowait()
+                    earlier = self._inbox[1].receive_nowait()
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
                 await self._call_receiver(earlier, queued=True)
@@ -238,12 +249,13 @@ class _Session:
                 if self.receiver is not None:
                     await self._receive(event.data)
                     continue
+                inbox = self.inbox()[0]
                 try:
                     # A yield per message would cost a scheduler pass each; only a full inbox waits.
-                    self.inbox_send.send_nowait(event.data)
+                    inbox.send_nowait(event.data)
                 except trio.WouldBlock:
                     try:
-                        await self.inbox_send.send(event.data)
+                        await inbox.send(event.data)
                     except (trio.ClosedResourceError, trio.BrokenResourceError):
                         pass
                 except (trio.ClosedResourceError, trio.BrokenResourceError):
@@ -304,7 +316,8 @@ class _Session:
             return
         self.close_reason = reason
         self.closed.set()
-        self.inbox_send.close()
+        if self._inbox is not None:
+            self._inbox[0].close()
         self.server._forget(self)
         log.debug("session %s closed: %s", self.core.sid, reason)
 
@@ -757,11 +770,11 @@ class Server(trio.abc.AsyncResource):
         self, session: _Session, websocket: WebSocket, already: Iterable[str | bytes] = ()
     ) -> None:
         core = session.core
-        backlog = deque(already)
+        backlog = list(already)
         session.flusher = trio.lowlevel.current_task()
         while not session.closed.is_set():
             try:
-                message = backlog.popleft() if backlog else await websocket.receive()
+                message = backlog.pop(0) if backlog else await websocket.receive()
             except (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 # As Node: a frame we refused (too big, invalid) is an error, not a close.
                 local = isinstance(exc, WebSocketClosed) and exc.local
@@ -776,7 +789,7 @@ class Server(trio.abc.AsyncResource):
                 return
             await session.deliver(events)
             if not backlog:
-                backlog.extend(websocket.receive_buffered())
+                backlog = websocket.receive_buffered()
                 if backlog:
                     continue  # the rest of what one read brought first: its answers leave together
             # What acting on the messages queued (acks, answers) is written here, without waking

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, overload
 from .adapter import Adapter
 from .broadcast import BroadcastOperator
 from .handlers import H, Handler
+from .socket import NamespaceHandler
 
 if TYPE_CHECKING:
     from .broadcast import RemoteSocket
@@ -46,6 +47,8 @@ class Namespace:
         self.adapter = adapter(self)
         self._middlewares: list[Handler] = []
         self._handlers: dict[str, list[Handler]] = {}
+        self._table: dict[str, list[Handler]] = {}
+        self._table_key: tuple[tuple[str, tuple[Handler, ...]], ...] = ()
         #: Made by a dynamic matcher (``server.of(regex_or_callable)``) for a name seen.
         self.dynamic = False
         self._admitting = 0
@@ -157,11 +160,18 @@ class Namespace:
     def _add(self, socket: Socket) -> None:
         self.sockets[socket.id] = socket
         self.adapter.add_all(socket.id, (socket.id,))
-        for event, handlers in self._handlers.items():
-            if event == "connect":
-                continue
-            for handler in handlers:
-                socket.on(event, _bind(handler, socket))
+        socket._add_namespace_handlers(self._socket_table())
+
+    def _socket_table(self) -> dict[str, list[Handler]]:
+        """The handlers every socket gets, as one table they share (made again when the
+        namespace's handlers changed since)."""
+        key = tuple((event, tuple(handlers)) for event, handlers in self._handlers.items()
+                    if event != "connect")
+        if key != self._table_key:
+            self._table = {event: [NamespaceHandler(h) for h in handlers]
+                           for event, handlers in key if handlers}
+            self._table_key = key
+        return self._table
 
     def _remove(self, socket: Socket) -> None:
         self.sockets.pop(socket.id, None)
@@ -177,21 +187,3 @@ class Namespace:
 
     def _connection_handlers(self) -> list[Handler]:
         return list(self._handlers.get("connect", []))
-
-
-def _bind(handler: Handler, socket: Socket) -> Handler:
-    """A namespace-level handler ``fn(socket, *args)`` as a socket handler ``fn(*args)``,
-    keeping its ``ack`` keyword if it declares one."""
-    signature = inspect.signature(handler)
-    ack = signature.parameters.get("ack")
-    if ack is not None and ack.kind is inspect.Parameter.KEYWORD_ONLY:
-
-        def bound_with_ack(*args: Any, ack: Any) -> Any:
-            return handler(socket, *args, ack=ack)
-
-        return bound_with_ack
-
-    def bound(*args: Any) -> Any:
-        return handler(socket, *args)
-
-    return bound

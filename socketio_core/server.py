@@ -263,7 +263,6 @@ class _Link:
         namespace._add(socket)
         self.core.accept(name, socket.id)
         self.flush()
-        self.spawn(socket._dispatch)
         for handler in namespace._connection_handlers():
             await socket._enqueue(call_handler, handler, (socket,), None)
 

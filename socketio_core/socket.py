@@ -67,12 +67,16 @@ class Socket:
         self.connected = True
         self._link = link
         self._handlers: dict[str, list[Handler]] = {}
+        self._handlers_shared = False  # ``_handlers`` is the namespace's table, copied on write
         self._any: list[Handler] = []
         self._any_outgoing: list[Handler] = []
         self._middlewares: list[Handler] = []
-        self._queue_send, self._queue_receive = trio.open_memory_channel[
-            Callable[[], Any]
-        ](_DISPATCH_QUEUE)
+        # The dispatcher's queue and task exist only while there is something to run: an idle
+        # socket holds neither.
+        self._queue_send: trio.MemorySendChannel[Callable[[], Any]] | None = None
+        self._queue_receive: trio.MemoryReceiveChannel[Callable[[], Any]] | None = None
+        self._dispatching = False
+        self._queue_closed = False
         self._backlog = 0  # calls queued or running in the dispatcher
 
     def __repr__(self) -> str:
@@ -109,17 +113,42 @@ class Socket:
         """Register ``handler`` for ``event`` (usable as a decorator)."""
 
         def register(fn: Handler) -> Handler:
-            self._handlers.setdefault(event, []).append(fn)
+            self._own_handlers().setdefault(event, []).append(fn)
             return fn
 
         return register(handler) if handler is not None else register
 
     def off(self, event: str, handler: Handler | None = None) -> None:
         """Remove one handler of ``event``, or all of them."""
+        self._own_handlers()
         if handler is None:
             self._handlers.pop(event, None)
         elif handler in self._handlers.get(event, []):
             self._handlers[event].remove(handler)
+
+    def _own_handlers(self) -> dict[str, list[Handler]]:
+        if self._handlers_shared:
+            self._handlers = {event: list(handlers) for event, handlers in self._handlers.items()}
+            self._handlers_shared = False
+        return self._handlers
+
+    def _add_namespace_handlers(self, table: dict[str, list[Handler]]) -> None:
+        """Take the namespace's handlers (``table``, of ``NamespaceHandler``), after any this
+        socket already has; an idle socket shares the table rather than holding a copy."""
+        if not self._handlers:
+            self._handlers = table
+            self._handlers_shared = True
+            return
+        for event, handlers in table.items():
+            self._own_handlers().setdefault(event, []).extend(handlers)
+
+    def _target(
+        self, handler: Handler, args: tuple[Any, ...]
+    ) -> tuple[Handler, tuple[Any, ...]]:
+        """What to call for ``handler`` with ``args``: a namespace handler gets the socket first."""
+        if isinstance(handler, NamespaceHandler):
+            return handler.handler, (self, *args)
+        return handler, args
 
     def on_any(self, handler: Handler) -> Handler:
         """``handler(event, *args)`` sees every incoming event."""
@@ -222,23 +251,41 @@ class Socket:
         if not self.connected:
             return
         reason = str(reason)  # the core's reasons are StrEnum members: handlers get plain text
-        for handler in self._handlers.get("disconnecting", []):
+        for handler in list(self._handlers.get("disconnecting", [])):
             try:
-                handler(reason)
+                fn, args = self._target(handler, (reason,))
+                fn(*args)
             except Exception:
                 log.exception("disconnecting handler of %r failed", self)
         self.connected = False
         self.namespace._remove(self)
         self._queue(self._fire, "disconnect", (reason,))
-        self._queue_send.close()
+        self._queue_closed = True
+        if self._queue_send is not None:
+            self._queue_send.close()
 
     # ----------------------------------------------------------------- dispatch
 
+    def _calls(self) -> trio.MemorySendChannel[Callable[[], Any]]:
+        """The dispatcher's queue, made on first use; starts the dispatcher if it is not
+        running (it stops once the queue is empty)."""
+        if self._queue_send is None:
+            self._queue_send, self._queue_receive = trio.open_memory_channel[
+                Callable[[], Any]
+            ](_DISPATCH_QUEUE)
+            if self._queue_closed:
+                self._queue_send.close()
+        if not self._dispatching:
+            self._dispatching = True
+            self._link.spawn(self._dispatch)
+        return self._queue_send
+
     def _queue(self, fn: Callable[..., Any], *args: Any) -> None:
+        queue = self._calls()
         try:
-            self._queue_send.send_nowait(lambda: fn(*args))
+            queue.send_nowait(lambda: fn(*args))
         except trio.WouldBlock:
-            self._link.spawn(self._queue_send.send, lambda: fn(*args))
+            self._link.spawn(queue.send, lambda: fn(*args))
         except trio.ClosedResourceError:
             return
         self._backlog += 1
@@ -255,7 +302,7 @@ class Socket:
                 or self._any):
             return self._enqueue_nowait(partial(self._on_event, event, args, ack))
         try:
-            rest = start_handler(handlers[0], args, ack)
+            rest = start_handler(*self._target(handlers[0], args), ack)
         except Exception:
             log.exception("handler of %r failed", self)
             return None
@@ -275,7 +322,7 @@ class Socket:
         try:
             # Only a full queue waits: a yield per packet would cost a scheduler pass each, and
             # the caller yields anyway when the engine has no more input for it.
-            self._queue_send.send_nowait(call)
+            self._calls().send_nowait(call)
         except trio.WouldBlock:
             return self._enqueue_waiting(call)
         except (trio.ClosedResourceError, trio.BrokenResourceError):
@@ -285,25 +332,24 @@ class Socket:
 
     async def _enqueue_waiting(self, call: Callable[[], Any]) -> None:
         try:
-            await self._queue_send.send(call)
+            await self._calls().send(call)
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             return
         self._backlog += 1
 
     async def _dispatch(self) -> None:
         queue = self._queue_receive
-        async with queue:
+        assert queue is not None
+        try:
             while True:
                 # Run every queued call before yielding: what they send then leaves in one write
                 # per client instead of one per call (the queue's size bounds the run).
                 try:
                     call = queue.receive_nowait()
                 except trio.WouldBlock:
-                    try:
-                        call = await queue.receive()
-                    except trio.EndOfChannel:
-                        return
+                    return  # nothing left: the next queued call starts a new dispatcher
                 except trio.EndOfChannel:
+                    await queue.aclose()
                     return
                 try:
                     await call()
@@ -311,10 +357,12 @@ class Socket:
                     log.exception("handler of %r failed", self)
                 finally:
                     self._backlog -= 1
+        finally:
+            self._dispatching = False
 
     async def _fire(self, event: str, args: tuple[Any, ...]) -> None:
         for handler in list(self._handlers.get(event, [])):
-            await call_handler(handler, args, None)
+            await call_handler(*self._target(handler, args), None)
 
     async def _on_event(self, event: str, args: tuple[Any, ...], ack: Ack | None) -> None:
         for middleware in self._middlewares:
@@ -329,7 +377,19 @@ class Socket:
             await call_handler(listener, (event, *args), None)
         handlers = self._handlers.get(event, [])
         for index, handler in enumerate(list(handlers)):
-            await call_handler(handler, args, ack if index == 0 else None)
+            await call_handler(*self._target(handler, args), ack if index == 0 else None)
+
+
+class NamespaceHandler:
+    """A namespace-level handler ``fn(socket, *args)`` in the handler table its sockets share."""
+
+    __slots__ = ("handler",)
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+
+    def __call__(self, socket: Socket, *args: Any) -> Any:
+        return self.handler(socket, *args)
 
 
 class _VolatileSocket:

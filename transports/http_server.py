@@ -38,6 +38,10 @@ Handler = Callable[["Request"], Awaitable[None]]
 
 _STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError)
 
+# What a connection's h11 state becomes once a WebSocket took the connection over: one shared
+# object in place of a connection's own parser state and buffers, never used again.
+_HANDED_OVER = h11.Connection(h11.SERVER)
+
 
 def _b(value: str | bytes) -> bytes:
     return value.encode("latin-1") if isinstance(value, str) else value
@@ -374,6 +378,7 @@ class Request:
             conn.stream, ws, accept, max_message_size=cfg.max_message_size,
             close_timeout=cfg.close_timeout, receive_buffer_size=cfg.receive_buffer_size)
         conn.websocket = websocket
+        conn.h11 = _HANDED_OVER  # the WebSocket owns the connection now; h11's state can go
         if trailing:
             ws.receive_data(bytes(trailing))
         await conn.stream.send_all(data)
@@ -425,14 +430,9 @@ async def _serve(
     conn: _Connection, handler: Handler, client: tuple[str, int], secure: bool
 ) -> None:
     while True:
-        event = await conn.next_request()
-        if event is None:
+        request = await _next_request(conn, client, secure)
+        if request is None:
             return
-        head_size = len(event.target) + sum(len(k) + len(v) + 4 for k, v in event.headers)
-        if len(event.headers) > conn.config.max_headers or head_size > conn.config.max_header_bytes:
-            await conn.send_error(431)
-            return
-        request = Request(conn, event, client, secure)
         try:
             await handler(request)
         except HTTPError as exc:
@@ -456,6 +456,21 @@ async def _serve(
             return
         if not await conn.finish_cycle():
             return
+
+
+async def _next_request(
+    conn: _Connection, client: tuple[str, int], secure: bool
+) -> Request | None:
+    # Apart from ``_serve`` so that h11's event does not stay alive as long as the request (a
+    # WebSocket's whole life).
+    event = await conn.next_request()
+    if event is None:
+        return None
+    head_size = len(event.target) + sum(len(k) + len(v) + 4 for k, v in event.headers)
+    if len(event.headers) > conn.config.max_headers or head_size > conn.config.max_header_bytes:
+        await conn.send_error(431)
+        return None
+    return Request(conn, event, client, secure)
 
 
 def _peer(stream: trio.abc.Stream) -> tuple[str, int]:

@@ -7,12 +7,11 @@ compression context in wire order). Pings are answered by whoever is reading.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Sequence
 
 import trio
 from wsproto import ConnectionType, WSConnection
-from wsproto.connection import ConnectionState
+from wsproto.connection import Connection, ConnectionState
 from wsproto.events import (
     AcceptConnection,
     BytesMessage,
@@ -56,7 +55,7 @@ class WebSocket(trio.abc.AsyncResource):
     def __init__(
         self,
         stream: trio.abc.Stream,
-        connection: WSConnection,
+        connection: WSConnection | Connection,
         *,
         max_message_size: int,
         close_timeout: float = 5.0,
@@ -68,14 +67,19 @@ class WebSocket(trio.abc.AsyncResource):
         self.subprotocol = subprotocol
         self.extensions = list(extensions)
         self.closed: WebSocketClosed | None = None
-        self._conn = connection
+        # Once the handshake is done only its frame layer is needed: holding that alone lets
+        # the handshake's HTTP state go.
+        self._conn: WSConnection | Connection = (
+            connection.connection
+            if isinstance(connection, WSConnection) and connection.connection is not None
+            else connection)
         self._max_message_size = max_message_size
         self._close_timeout = close_timeout
         self._bufsize = receive_buffer_size
         self._write_lock = trio.StrictFIFOLock()
         self._parts: list[str | bytes] = []
         self._size = 0
-        self._messages: deque[str | bytes] = deque()
+        self._messages: list[str | bytes] = []
         self._reading = False
         self._close_seen = trio.Event()
         self._stream_closed = False
@@ -101,7 +105,7 @@ class WebSocket(trio.abc.AsyncResource):
             while True:
                 await self._process_events()
                 if self._messages:
-                    return self._messages.popleft()
+                    return self._messages.pop(0)
                 if self.closed is not None:
                     raise self.closed
                 await self._read_more()
@@ -113,8 +117,7 @@ class WebSocket(trio.abc.AsyncResource):
 
         For a caller that must act on everything one read brought before it yields.
         """
-        messages = list(self._messages)
-        self._messages.clear()
+        messages, self._messages = self._messages, []
         return messages
 
     async def send(self, message: str | bytes) -> None:

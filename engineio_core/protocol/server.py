@@ -59,7 +59,6 @@ skips bad characters and stops at ``=``, and hands on whatever bytes that leaves
 from __future__ import annotations
 
 import enum
-from collections import deque
 
 from .config import ServerConfig, available_upgrades, open_packet_data
 from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
@@ -205,8 +204,8 @@ class ServerSession:
         self.jsonp = jsonp
         self._state = _S.WEBSOCKET if transport == "websocket" else _S.POLLING
         self._now = now
-        self._outbox: deque[Packet] = deque(
-            [Packet(PacketType.OPEN, open_packet_data(sid, config, transport))])
+        self._outbox: list[Packet] = [
+            Packet(PacketType.OPEN, open_packet_data(sid, config, transport))]
         self._buffered = 0
         self._probe_out: list[str | bytes] = []
         self._parked = False
@@ -584,8 +583,8 @@ class ServerSession:
             self._abort_upgrade("socket closed")  # the poll takes the "1" instead
         if self.transport == "websocket":
             return self._poll_body([Packet(PacketType.NOOP)])
-        packets = list(self._outbox) or [Packet(PacketType.NOOP)]
-        self._outbox.clear()
+        packets = self._outbox or [Packet(PacketType.NOOP)]
+        self._outbox = []
         self._buffered = 0
         if self._state is _S.CLOSING and packets[-1].type is PacketType.CLOSE:
             self._close(_I.CLOSE_SENT, "forced close", poll_reply=None)
@@ -601,7 +600,7 @@ class ServerSession:
             return []
         frames = self._probe_out + [_memo.ws_frame(p) for p in self._outbox]
         self._probe_out = []
-        self._outbox.clear()
+        self._outbox = []
         self._buffered = 0
         return frames
 
