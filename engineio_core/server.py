@@ -707,12 +707,14 @@ class Server(trio.abc.AsyncResource):
             return
         await session.deliver(events)
         # Node runs the handlers before it answers "ok", so a poll sent after "ok" finds their
-        # replies. The application takes a message per scheduler pass: give it that many.
-        inbox = session.inbox_receive
-        for _ in range(len(events)):
-            if not inbox.statistics().current_buffer_used:
-                break
-            await trio.lowlevel.checkpoint()
+        # replies. A receiver ran in deliver() already; an application iterating the socket
+        # takes a message per scheduler pass: give it that many.
+        if session._inbox is not None:
+            inbox = session._inbox[1]
+            for _ in range(len(events)):
+                if not inbox.statistics().current_buffer_used:
+                    break
+                await trio.lowlevel.checkpoint()
         await request.respond(200, self._headers(request, ("Content-Type", "text/html")), b"ok")
 
     # ----------------------------------------------------------------- websocket
