@@ -13,7 +13,14 @@ import trio
 
 import engineio_core
 from tests.server.live_util import HOST, Live, echo, live_server, settle, task_count
-from transports import Request, WebSocket, WebSocketClosed, connect_websocket, open_stream
+from transports import (
+    HTTPResponse,
+    Request,
+    WebSocket,
+    WebSocketClosed,
+    connect_websocket,
+    open_stream,
+)
 
 EIO = "/engine.io/"
 
@@ -177,6 +184,24 @@ def test_malformed_websocket_packet_closes_the_session_with_parse_error(frame: s
     run(main)
 
 
+async def _post_with_a_parked_poll(live: Live, sid: str, body: bytes,
+                                   headers: list[tuple[str, str]] | None = None,
+                                   ) -> tuple[HTTPResponse, list[bytes]]:
+    """POST ``body`` while a GET of the same session is parked; the POST's answer and what the
+    parked GET got."""
+    target = f"{EIO}?EIO=4&transport=polling&sid={sid}"
+    parked: list[bytes] = []
+
+    async def poll() -> None:
+        parked.append((await live.request("GET", target)).body)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(poll)
+        await settle(lambda: live.server.sessions[sid]._session.core._parked)
+        response: HTTPResponse = await live.request("POST", target, body, headers=headers or [])
+    return response, parked
+
+
 def test_malformed_polling_body_is_ok_and_closes_the_session_with_parse_error() -> None:
     # As Node (polling.ts onData, socket.ts onPacket): the POST is answered "ok", the message
     # before the bad packet is delivered, a parked GET gets the close packet, the sid is gone.
@@ -192,16 +217,8 @@ def test_malformed_polling_body_is_ok_and_closes_the_session_with_parse_error() 
         async with live_server(handler) as live:
             sid = await live.handshake()
             target = f"{EIO}?EIO=4&transport=polling&sid={sid}"
-            async with trio.open_nursery() as nursery:
-                parked: list[bytes] = []
-
-                async def poll() -> None:
-                    parked.append((await live.request("GET", target)).body)
-
-                nursery.start_soon(poll)
-                await settle(lambda: live.server.sessions[sid]._session.core._parked)
-                response = await live.request("POST", target, b"4a\x1exyz\x1e4b")
-                assert (response.status, response.body) == (200, b"ok")
+            response, parked = await _post_with_a_parked_poll(live, sid, b"4a\x1exyz\x1e4b")
+            assert (response.status, response.body) == (200, b"ok")
             assert parked == [b"1"]
             await settle(lambda: live.server.sessions == {} and len(reasons) == 1)
             again = await live.request("GET", target)
@@ -223,17 +240,8 @@ def test_an_octet_stream_post_is_an_empty_400_and_a_transport_error(content_type
         reasons: list[str | None] = []
         async with live_server(_recording_handler(reasons)) as live:
             sid = await live.handshake()
-            target = f"{EIO}?EIO=4&transport=polling&sid={sid}"
-            async with trio.open_nursery() as nursery:
-                parked: list[bytes] = []
-
-                async def poll() -> None:
-                    parked.append((await live.request("GET", target)).body)
-
-                nursery.start_soon(poll)
-                await settle(lambda: live.server.sessions[sid]._session.core._parked)
-                response = await live.request(
-                    "POST", target, b"4hi", headers=[("Content-Type", content_type)])
+            response, parked = await _post_with_a_parked_poll(
+                live, sid, b"4hi", headers=[("Content-Type", content_type)])
             if not refused:  # taken as text and echoed
                 assert (response.status, response.body, parked) == (200, b"ok", [b"4hi"])
                 return

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 import trio
@@ -84,6 +84,23 @@ async def _ask(port: int, method: str, target: str, headers: list[tuple[str, str
         return await connection.request(method, target, headers, body)
     finally:
         await connection.aclose()
+
+def _side_by_side(ports: tuple[int, int],
+                  session: Callable[[int, list[object]], Awaitable[None]],
+                  seconds: float = 15) -> tuple[list[object], list[object]]:
+    """Run ``session(port, record)`` against our server and Node's at the same time; returns
+    what each run recorded."""
+    ours: list[object] = []
+    node: list[object] = []
+
+    async def main() -> None:
+        with trio.fail_after(seconds):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(session, ports[0], ours)
+                nursery.start_soon(session, ports[1], node)
+
+    trio.run(main)
+    return ours, node
 
 
 def _summary(response: HTTPResponse) -> tuple[int, object]:
@@ -217,16 +234,7 @@ def test_a_jsonp_session_upgrades_to_websocket_as_on_node(ports: tuple[int, int]
         out.append(await ws.receive())
         await ws.aclose()
 
-    ours: list[object] = []
-    node: list[object] = []
-
-    async def main() -> None:
-        with trio.fail_after(15):
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(session, ports[0], ours)
-                nursery.start_soon(session, ports[1], node)
-
-    trio.run(main)
+    ours, node = _side_by_side(ports, session)
     assert ours == node
     assert ours[2:] == ["3probe", b'___eio[5]("6");', '42["echo","over websocket"]']
 
@@ -327,16 +335,7 @@ def test_a_bad_post_goes_as_on_node(ports: tuple[int, int], body: bytes,
         out.append((await _ask(port, "GET", other_target, [], b"")).body)
         await _ask(port, "POST", other_target, [], b"1")
 
-    ours: list[object] = []
-    node: list[object] = []
-
-    async def main() -> None:
-        with trio.fail_after(15):
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(session, ports[0], ours)
-                nursery.start_soon(session, ports[1], node)
-
-    trio.run(main)
+    ours, node = _side_by_side(ports, session)
     assert ours == node
 
 
@@ -356,14 +355,5 @@ def test_polling_requests_on_a_websocket_session_are_refused_as_on_node(
         out.append(_packet(str(await ws.receive())))
         await ws.aclose()
 
-    ours: list[object] = []
-    node: list[object] = []
-
-    async def main() -> None:
-        with trio.fail_after(15):
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(session, ports[0], ours)
-                nursery.start_soon(session, ports[1], node)
-
-    trio.run(main)
+    ours, node = _side_by_side(ports, session)
     assert ours == node
