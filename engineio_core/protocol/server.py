@@ -37,7 +37,9 @@ Rules, after Node's ``engine.io`` (``lib/socket.ts``, ``lib/transports/polling.t
 - A client ``"1"`` packet closes with ``"transport close"``; a parked GET then gets ``"6"``.
   Errors (parse, ping timeout, transport error) answer a parked GET with ``"1"``.
 - ``close()`` on polling queues ``"1"`` after the pending messages and closes when a poll takes it
-  (or after ``close_timeout``); on WebSocket it closes at once, pending frames still taken.
+  (or after ``close_timeout``); on WebSocket it closes at once, pending frames still taken;
+  during an upgrade it waits for the outcome ("5": closes on WebSocket; a poll: takes ``"1"``;
+  failure: closes on polling), so a client that paused polling is not left waiting.
 - Upgrade (engine.io-protocol README, "Upgrade"): ``"2probe"`` on the probe → ``"3probe"``; from
   then on a parked GET is answered at once (``"6"`` if nothing is queued) so the client can pause
   polling; ``"5"`` completes it and the WebSocket takes everything still queued, in order. Any
