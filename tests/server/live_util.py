@@ -1,4 +1,5 @@
-"""Running an Engine.IO server on loopback inside a test, and counting what it leaves behind."""
+"""Running an Engine.IO or Socket.IO server on loopback inside a test, and counting what it
+leaves behind."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import trio
 
 import engineio_core
+import socketio_core
 from transports import HTTPConnection, HTTPResponse, open_stream
 
 HOST = "127.0.0.1"
@@ -59,6 +61,18 @@ async def live_server(handler: Callable[[engineio_core.Socket], Awaitable[None]]
         listeners = await nursery.start(server.serve, HOST, 0)
         try:
             yield Live(server, listeners[0].socket.getsockname()[1])
+        finally:
+            await server.aclose()
+            nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def serving(server: socketio_core.Server) -> AsyncIterator[int]:
+    """``server`` listening on a free loopback port (yielded); closed on the way out."""
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(server.serve, HOST, 0)
+        try:
+            yield listeners[0].socket.getsockname()[1]
         finally:
             await server.aclose()
             nursery.cancel_scope.cancel()

@@ -7,8 +7,6 @@ from __future__ import annotations
 import gc
 import json
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
@@ -16,7 +14,7 @@ import trio
 import engineio_core
 import socketio_core
 from socketio_core import Server, Socket
-from tests.server.live_util import HOST, settle, task_count
+from tests.server.live_util import HOST, serving, settle, task_count
 from transports import HTTPConnection, Request, WebSocket, connect_websocket, open_stream
 
 PATH = "/socket.io/"
@@ -47,17 +45,6 @@ def _server() -> Server:
             await socket.to("nobody").emit("left", socket.id)
 
     return server
-
-
-@asynccontextmanager
-async def _serving(server: Server) -> AsyncIterator[int]:
-    async with trio.open_nursery() as nursery:
-        listeners = await nursery.start(server.serve, HOST, 0)
-        try:
-            yield listeners[0].socket.getsockname()[1]
-        finally:
-            await server.aclose()
-            nursery.cancel_scope.cancel()
 
 
 async def _websocket_cycle(port: int) -> None:
@@ -109,7 +96,7 @@ def test_socketio_connect_disconnect_cycles_leave_nothing_behind() -> None:
 
     async def main() -> None:
         nonlocal baseline
-        async with _serving(server) as port:
+        async with serving(server) as port:
             baseline = task_count()
             await cycles(port, 50)  # warm-up: caches, interned names, free lists
             await settle(quiet, timeout=30)

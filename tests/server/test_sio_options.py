@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ import trio
 
 import socketio_core
 from socketio_core import Server, Socket
+from tests.server.live_util import serving
 from transports import HTTPConnection, WebSocketClosed, connect_websocket, open_stream
 
 HOST = "127.0.0.1"
@@ -23,14 +23,6 @@ def run(fn: Callable[[], Awaitable[None]]) -> None:
             await fn()
 
     trio.run(bounded)
-
-
-@asynccontextmanager
-async def serving(server: Server) -> AsyncIterator[int]:
-    async with server, trio.open_nursery() as nursery:
-        listeners = await nursery.start(server.serve, HOST, 0)
-        yield listeners[0].socket.getsockname()[1]
-        nursery.cancel_scope.cancel()
 
 
 async def _ws(port: int, target: str) -> Any:

@@ -5,8 +5,8 @@ way a connection can end; and leaving ``async with`` shuts the server down grace
 from __future__ import annotations
 
 import socket as stdlib_socket
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ import trio
 
 import socketio_core
 from socketio_core import Server, Socket
+from tests.server.live_util import serving
 from transports import WebSocket, WebSocketClosed, connect_websocket, open_stream
 
 HOST = "127.0.0.1"
@@ -53,17 +54,6 @@ class Recorder:
         with trio.fail_after(5):
             while len(self.seen) < 2 or self.server.engine.sessions:
                 await trio.sleep(0.01)
-
-
-@asynccontextmanager
-async def serving(server: Server) -> AsyncIterator[int]:
-    async with trio.open_nursery() as nursery:
-        listeners = await nursery.start(server.serve, HOST, 0)
-        try:
-            yield listeners[0].socket.getsockname()[1]
-        finally:
-            await server.aclose()
-            nursery.cancel_scope.cancel()
 
 
 async def joined(port: int, **options: Any) -> WebSocket:

@@ -14,6 +14,7 @@ import trio
 
 import socketio_core
 from socketio_core import AckTimeoutError, ConnectError, Server, Socket
+from tests.server.live_util import serving as serving_on_a_port
 
 HOST = "127.0.0.1"
 WS = ("websocket",)
@@ -29,13 +30,9 @@ def run(fn: Callable[[], Awaitable[None]], timeout: float = 20.0) -> None:
 
 @asynccontextmanager
 async def serving(server: Server) -> AsyncIterator[str]:
-    async with trio.open_nursery() as nursery:
-        listeners = await nursery.start(server.serve, HOST, 0)
-        try:
-            yield f"http://{HOST}:{listeners[0].socket.getsockname()[1]}"
-        finally:
-            await server.aclose()
-            nursery.cancel_scope.cancel()
+    """``server`` on loopback; yields its URL."""
+    async with serving_on_a_port(server) as port:
+        yield f"http://{HOST}:{port}"
 
 
 def client(url: str, **options: Any) -> Any:
