@@ -5,17 +5,23 @@ Usage::
     bash benchmarks/setup.sh                  # once: the peers' environment
     python -m benchmarks.run [--rounds 3] [--duration 5] [--servers ours,python-socketio,node]
                              [--scenarios echo,fanout,polling,idle,binary] [--smoke] [--json PATH]
+                             [--baseline REV]
 
 Each (server, scenario) pair runs against a fresh server process pinned to CPU 0, with the load
 generator (``loadgen.mjs``) pinned to CPU 1. Within a round the scenarios run in turn and, for
 each, the servers in an order rotated every round, so that drifts in the machine's load fall on
 every server alike. The table gives, for each figure, the median over the rounds and the ratio
 of ours to each peer.
+
+``--baseline REV`` adds our server as of git revision ``REV`` (checked out in a temporary
+worktree) as one more peer, ``ours@REV``: an interleaved before/after of a change, in one run.
+The server CPU per ack (or per delivery) is the steadier figure on a shared machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -26,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,14 +78,18 @@ FIGURES = [
     Figure("(a) WebSocket echo with ack, 50 clients: acks/s", "echo", "acks_per_s"),
     Figure("(a) echo p50 latency, ms", "echo", "p50_ms", False),
     Figure("(a) echo p99 latency, ms", "echo", "p99_ms", False),
+    Figure("(a) server CPU per ack, µs", "echo", "cpu_us_per_ack", False),
     Figure("(b) fan-out, 1000 clients x 200 broadcasts: deliveries/s", "fanout",
            "deliveries_per_s"),
     Figure("(b) fan-out p99 delivery latency, ms", "fanout", "p99_ms", False),
+    Figure("(b) server CPU per delivery, µs", "fanout", "cpu_us_per_delivery", False),
     Figure("(c) long-polling echo with ack, 20 clients: acks/s", "polling", "acks_per_s"),
+    Figure("(c) server CPU per ack, µs", "polling", "cpu_us_per_ack", False),
     Figure("(d) 5000 idle WebSockets: server RSS per connection, KiB", "idle",
            "kib_per_connection", False),
     Figure("(d) connections/s while opening", "idle", "connections_per_s"),
     Figure("(e) 64 KiB binary echo with ack, 10 clients: MB/s", "binary", "mb_per_s"),
+    Figure("(e) server CPU per 64 KiB echo, µs", "binary", "cpu_us_per_ack", False),
 ]
 
 # (scenario, key, peer, the least ratio ours/peer that meets the goal; a negative bound means
@@ -126,6 +136,14 @@ def _pin(cpu: int, pin: bool) -> list[str]:
     return ["taskset", "-c", str(cpu)] if pin else []
 
 
+def per_unit(result: Mapping[str, Any]) -> dict[str, float]:
+    """Server CPU per ack or per delivery, in µs, from a generator result that has a rate."""
+    cpu = result.get("server_cpu")
+    units = {"cpu_us_per_ack": result.get("acks_per_s"),
+             "cpu_us_per_delivery": result.get("deliveries_per_s")}
+    return {key: cpu / rate * 1e6 for key, rate in units.items() if cpu and rate}
+
+
 def run_one(
     server: str,
     scenario: str,
@@ -134,19 +152,22 @@ def run_one(
     duration: float = 5.0,
     pin: bool = True,
     timeout: float = 120.0,
+    cwd: Path = ROOT,
 ) -> dict[str, Any]:
     """Start ``server`` fresh, run one scenario of the load generator against it, stop it.
 
+    ``cwd`` is where the server starts: another checkout runs that checkout's ``ours``.
     Returns the generator's JSON result (figures, plus ``gen_cpu`` and ``server_cpu`` in cores
-    over the measured window). Raises ``BenchmarkError`` when either side fails.
+    over the measured window, and the CPU per unit of ``per_unit``). Raises
+    ``BenchmarkError`` when either side fails.
     """
     port = _free_port()
-    command = [part.format(port=port) for part in SERVERS[server]]
+    command = [part.format(port=port) for part in SERVERS[server.partition("@")[0]]]
     options = {"scenario": scenario, "port": port, "duration": duration, "timeout": timeout,
                **params}
     with tempfile.TemporaryFile() as server_log:
         process = subprocess.Popen(
-            [*_pin(0, pin), *command], cwd=ROOT, stdout=server_log, stderr=server_log,
+            [*_pin(0, pin), *command], cwd=cwd, stdout=server_log, stderr=server_log,
             preexec_fn=_raise_fd_limit)
         try:
             _wait_listening(port, process, 20.0)
@@ -174,8 +195,25 @@ def run_one(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    result.update(per_unit(result))
     result["server"] = server
     return result
+
+
+@contextlib.contextmanager
+def checkout(revision: str, repo: Path = ROOT) -> Iterator[Path]:
+    """A temporary detached git worktree of ``repo`` at ``revision``, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as parent:
+        path = Path(parent) / "tree"
+        made = subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach",
+                               "--quiet", str(path), revision], capture_output=True, text=True)
+        if made.returncode != 0:
+            raise BenchmarkError(f"cannot check out {revision!r}: {made.stderr.strip()}")
+        try:
+            yield path
+        finally:
+            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(path)],
+                           capture_output=True)
 
 
 def run_all(
@@ -188,9 +226,11 @@ def run_all(
     pin: bool = True,
     timeout: float = 300.0,
     failures: list[str] | None = None,
+    cwds: Mapping[str, Path] | None = None,
 ) -> list[dict[str, Any]]:
     """Every (server, scenario) pair ``rounds`` times, interleaved; returns the raw results.
-    A run that fails is reported on stderr and named in ``failures``."""
+    A run that fails is reported on stderr and named in ``failures``. ``cwds`` gives the
+    checkout of a server named ``ours@REV``."""
     if failures is None:
         failures = []
     results = []
@@ -201,7 +241,8 @@ def run_all(
                 params = (SMOKE if smoke else SCENARIOS)[scenario]
                 try:
                     result = run_one(server, scenario, params, duration=params.get(
-                        "duration", duration), pin=pin, timeout=timeout)
+                        "duration", duration), pin=pin, timeout=timeout,
+                        cwd=(cwds or {}).get(server, ROOT))
                 except BenchmarkError as error:
                     # One failed run leaves a hole in that median, not in the whole table.
                     print(f"round {round_ + 1}/{rounds} {scenario:8} {server:16} FAILED: "
@@ -322,6 +363,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--no-pin", dest="pin", action="store_false",
                         help="do not pin the server and the generator to CPUs 0 and 1")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also run our server as of this git revision, as ours@REV")
     args = parser.parse_args(argv)
     servers = [s for s in args.servers.split(",") if s]
     scenarios = [s for s in args.scenarios.split(",") if s]
@@ -333,8 +376,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     pin = args.pin and (os.cpu_count() or 1) >= 2
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     failures: list[str] = []
-    results = run_all(servers, scenarios, rounds=args.rounds, duration=args.duration,
-                      smoke=args.smoke, pin=pin, failures=failures)
+    with contextlib.ExitStack() as stack:
+        cwds: dict[str, Path] = {}
+        if args.baseline:
+            name = f"ours@{args.baseline}"
+            try:
+                cwds[name] = stack.enter_context(checkout(args.baseline))
+            except BenchmarkError as error:
+                parser.error(str(error))
+            servers.append(name)
+        results = run_all(servers, scenarios, rounds=args.rounds, duration=args.duration,
+                          smoke=args.smoke, pin=pin, failures=failures, cwds=cwds)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     print(f"Medians of {args.rounds} interleaved rounds, {started}, on {machine()}; "

@@ -6,9 +6,13 @@ Needs Node and ``npm ci --prefix benchmarks`` (for ``ws``); a missing one fails 
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 
-from benchmarks.run import SMOKE, goals, run_one, table
+from benchmarks.run import ROOT, SMOKE, BenchmarkError, checkout, goals, per_unit, run_one, table
 
 
 def _smoke(scenario: str) -> dict:
@@ -54,3 +58,46 @@ def test_table_gives_medians_and_ratios() -> None:
     assert "| (a) WebSocket echo with ack, 50 clients: acks/s | 20.0 | 10.0 | 2.00x |" in text
     assert goals(results) == [
         "- echo acks_per_s: ours / python-socketio = 2.00x (goal ≥ 2x): met"]
+
+
+def test_cpu_per_unit_comes_from_server_cpu_and_the_rate() -> None:
+    assert per_unit({"server_cpu": 0.5, "acks_per_s": 2000.0}) == {"cpu_us_per_ack": 250.0}
+    assert per_unit({"server_cpu": 1.0, "deliveries_per_s": 50_000.0}) == {
+        "cpu_us_per_delivery": 20.0}
+    assert per_unit({"server_cpu": 0.0, "acks_per_s": 10.0}) == {}
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def test_baseline_runs_our_server_from_another_revision(tmp_path: Path) -> None:
+    # A throwaway repository whose first commit is this checkout's server code marking that it
+    # ran, and whose second breaks the benchmark server: the baseline must run the first.
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for package in ("benchmarks", "engineio_core", "socketio_core", "transports"):
+        shutil.copytree(ROOT / package, repo / package,
+                        ignore=shutil.ignore_patterns("node_modules", ".venv", "__pycache__"))
+    marker = tmp_path / "baseline-ran"
+    init = repo / "benchmarks" / "__init__.py"
+    init.write_text(init.read_text() + f"\nopen({str(marker)!r}, 'w').close()\n")
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "good")
+    good = _git(repo, "rev-parse", "HEAD")
+    (repo / "benchmarks" / "server.py").write_text("raise SystemExit(3)\n")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "broken")
+    with checkout(good, repo) as tree:
+        assert (tree / "benchmarks" / "server.py").read_text() != "raise SystemExit(3)\n"
+        result = run_one("ours@" + good[:7], "echo", SMOKE["echo"], duration=0.5, pin=False,
+                         timeout=30.0, cwd=tree)
+    assert marker.exists()
+    assert result["server"] == "ours@" + good[:7]
+    assert result["acks"] > 0 and result["cpu_us_per_ack"] > 0
+    assert not tree.exists()
+    assert "bench-baseline" not in _git(repo, "worktree", "list")
+    with pytest.raises(BenchmarkError, match="cannot check out"):
+        with checkout("no-such-revision", repo):
+            pass
