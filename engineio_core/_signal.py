@@ -13,19 +13,34 @@ class Signal:
     atomically, with no checkpoint between them).
     """
 
-    __slots__ = ("_event", "_waiting")
+    __slots__ = ("_event", "_scopes", "_waiting")
 
     def __init__(self) -> None:
         self._event: trio.Event | None = None  # made by the first waiter: idle, it costs nothing
+        self._scopes: list[trio.CancelScope] | None = None
         self._waiting = 0
 
     def notify(self) -> None:
         # A broadcast notifies each session once per message; with nobody waiting (the driver
         # already woken) that must cost next to nothing.
-        if self._waiting and self._event is not None:
-            self._event.set()
-            self._event = None
+        if self._waiting:
+            if self._event is not None:
+                self._event.set()
+                self._event = None
+            if self._scopes is not None:
+                scopes, self._scopes = self._scopes, None
+                for scope in scopes:
+                    scope.cancel()
             self._waiting = 0
+
+    def cancel_on_notify(self, scope: trio.CancelScope) -> None:
+        """Have the next ``notify()`` cancel ``scope``: a task can then wait for something else
+        (a socket) and for this signal at once, without a second task. Cancelling a scope
+        already left does nothing."""
+        if self._scopes is None:
+            self._scopes = []
+        self._scopes.append(scope)
+        self._waiting += 1
 
     async def wait(self) -> None:
         if self._event is None:

@@ -54,6 +54,14 @@ def _node_query(request: Request) -> dict[str, str]:
     return {name: values[-1] for name, values in request.query_lists.items()}
 
 
+def _wake_if_sooner(session: _Session, before: float | None) -> None:
+    """Wake the driver only when the core's next deadline moved earlier than ``before`` (what
+    the driver, woken for every earlier change, sleeps until): a scheduler pass saved per poll."""
+    after = session.core.next_deadline()
+    if after is not None and (before is None or after < before):
+        session.wake.notify()
+
+
 def _default_sid() -> str:
     # 15 random bytes → 20 url-safe characters, as long as Node's base64id.
     return secrets.token_urlsafe(15)
@@ -639,21 +647,20 @@ class Server(trio.abc.AsyncResource):
         self, request: Request, session: _Session, extra: Sequence[tuple[str, str]] = ()
     ) -> None:
         core = session.core
+        before = core.next_deadline()
         try:
             await session.deliver(core.start_poll(now=trio.current_time()))
         except eio.ProtocolError as error:
             await session.deliver(core.events_after_error())
             await self._refuse(request, error)
             return
-        session.notify()
+        _wake_if_sooner(session, before)
         if not core.poll_ready():
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._close_if_poll_dropped, request, session)
-                while not core.poll_ready():
-                    await session.changed.wait()
-                nursery.cancel_scope.cancel()
+            await self._park_poll(request, session)
+        before = core.next_deadline()
         body = core.take_poll_payload()
-        session.notify()
+        session.changed.notify()  # the buffer emptied: a producer waiting for drain goes on
+        _wake_if_sooner(session, before)
         headers = self._headers(request, ("Content-Type", "text/plain; charset=UTF-8"), *extra)
         if self.http_compression and len(body) >= 1024:
             encoding = choose_encoding(request.header("accept-encoding"))
@@ -662,15 +669,32 @@ class Server(trio.abc.AsyncResource):
                 headers.append(("Content-Encoding", encoding))
         await request.respond(200, headers, body)
 
-    async def _close_if_poll_dropped(self, request: Request, session: _Session) -> None:
-        try:
-            await request.wait_disconnected()
-        except RuntimeError:  # a GET with an unread body: not watched
-            await trio.sleep_forever()
-        # As Node ("poll connection closed prematurely"): a transport error. The answer then
-        # written to the gone client fails quietly.
-        await session.deliver(session.core.transport_closed(
-            reason="transport error", now=trio.current_time()))
+    async def _park_poll(self, request: Request, session: _Session) -> None:
+        """Wait until the parked GET has an answer, watching its connection meanwhile.
+
+        One task does both: it reads the socket (``wait_disconnected``) inside a cancel scope
+        that the session's next change cancels, instead of a nursery and a watcher task per GET.
+        """
+        core = session.core
+        watched = True
+        while not core.poll_ready():
+            if not watched:
+                await session.changed.wait()
+                continue
+            with trio.CancelScope() as scope:
+                session.changed.cancel_on_notify(scope)
+                try:
+                    await request.wait_disconnected()
+                except RuntimeError:  # a GET with an unread body: not watched
+                    watched = False
+                    continue
+            if scope.cancelled_caught:
+                continue
+            # As Node ("poll connection closed prematurely"): a transport error. The answer then
+            # written to the gone client fails quietly.
+            await session.deliver(session.core.transport_closed(
+                reason="transport error", now=trio.current_time()))
+            watched = False
 
     async def _post(self, request: Request, session: _Session) -> None:
         core = session.core
