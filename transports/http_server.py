@@ -11,6 +11,7 @@ connection only ends its own task.
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
@@ -36,6 +37,8 @@ log = logging.getLogger("transports.http")
 HeaderList = Sequence[tuple[str | bytes, str | bytes]]
 Handler = Callable[["Request"], Awaitable[None]]
 
+_POSIX = os.name == "posix"  # os.write on a socket's descriptor works there
+
 _STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError)
 
 # What a connection's h11 state becomes once a WebSocket took the connection over: one shared
@@ -45,6 +48,24 @@ _HANDED_OVER = h11.Connection(h11.SERVER)
 
 def _b(value: str | bytes) -> bytes:
     return value.encode("latin-1") if isinstance(value, str) else value
+
+
+def _write_now(stream: trio.abc.Stream, data: bytes) -> int:
+    """Write what the socket takes at once, without a scheduler pass; how many bytes went.
+
+    A response nearly always fits the socket buffer: then no cancel scope for ``send_timeout``
+    and no trip through trio's scheduler are needed. 0 when the stream is not a plain socket or
+    the write failed (``send_all`` then does it and raises the error the caller expects).
+    """
+    if type(stream) is not trio.SocketStream or not _POSIX:
+        return 0
+    fd = stream.socket.fileno()
+    if fd < 0 or stream.socket.did_shutdown_SHUT_WR:
+        return 0
+    try:
+        return os.write(fd, data)
+    except OSError:
+        return 0
 
 
 def _reason(status: int) -> bytes:
@@ -78,6 +99,13 @@ class _Connection:
 
     async def send(self, *events: h11.Event) -> None:
         data = b"".join(self.h11.send(e) or b"" for e in events)
+        sent = _write_now(self.stream, data)
+        if sent == len(data):
+            return
+        if sent:
+            data = data[sent:]
+        # The socket buffer is full (or this is not a plain socket): wait for the client, but
+        # only so long.
         with trio.move_on_after(self.config.send_timeout):
             await self.stream.send_all(data)
             return
@@ -109,6 +137,7 @@ class _Connection:
         started = bool(self.h11.trailing_data[0]) if self.cycles else False
         if started:
             deadline = trio.current_time() + cfg.header_timeout
+        received = False
         while True:
             try:
                 event = self.h11.next_event()
@@ -116,9 +145,14 @@ class _Connection:
                 await self.send_error(exc.error_status_hint)
                 return None
             if isinstance(event, h11.Request):
+                if not received:
+                    # Pipelined: responses are written without a checkpoint, so one here keeps
+                    # a client that queued many requests from holding the run loop.
+                    await trio.lowlevel.checkpoint()
                 return event
             if event is not h11.NEED_DATA:
                 return None
+            received = True
             data = await self.receive(deadline)
             if data is None:
                 if started:
