@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
@@ -68,6 +69,65 @@ def _write_now(stream: trio.abc.Stream, data: bytes) -> int:
         return 0
 
 
+# Response heads written without h11's event objects (see ``_fast_head``). Header lines are
+# cached by the (name, value) pair as given: a server sends the same few again and again.
+_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")  # RFC 9110 field-name, as h11 checks it
+_FIELD_VALUE = re.compile(rb"(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?")  # h11's field-value
+_UNFRAMED = (b"content-length", b"transfer-encoding")  # respond() sets the framing itself
+_NOT_FAST = (b"host", b"connection")  # h11 reorders or rewrites these: its path writes them
+_SKIP = b""
+# The client states in which a response is plain for h11 (not one proposing an upgrade, say).
+_PLAIN_REQUEST = (h11.DONE, h11.SEND_BODY)
+_header_lines: dict[tuple[str | bytes, str | bytes], bytes | None] = {}
+_status_lines: dict[int, bytes] = {}
+
+
+def _header_line(name: str | bytes, value: str | bytes) -> bytes | None:
+    """``b"Name: value\\r\\n"``; ``_SKIP`` for a framing header; ``None`` for one h11 must
+    write (a header it reorders or rewrites, or an invalid one it refuses)."""
+    key = (name, value)
+    try:
+        return _header_lines[key]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable (a bytearray): h11's path takes it
+        return None
+    raw_name, raw_value = _b(name), _b(value)
+    lower = raw_name.lower()
+    if lower in _UNFRAMED:
+        line = _SKIP
+    elif (lower in _NOT_FAST or not _TOKEN.fullmatch(raw_name)
+            or not _FIELD_VALUE.fullmatch(raw_value)):
+        line = None
+    else:
+        line = b"%s: %s\r\n" % (raw_name, raw_value)
+    if len(_header_lines) >= 1024:
+        _header_lines.clear()  # bounded, whatever values a handler makes up
+    _header_lines[key] = line
+    return line
+
+
+def _fast_head(status: int, headers: HeaderList, length: int) -> bytes | None:
+    """The response head h11 would write for these headers on a kept-alive connection, or
+    ``None`` when h11 has to write it (anything but plain Content-Length framing)."""
+    if not 200 <= status < 1000 or status in (204, 304):
+        return None
+    lines = [_status_lines.get(status) or _status_line(status)]
+    for name, value in headers:
+        line = _header_line(name, value)
+        if line is None:
+            return None
+        if line:
+            lines.append(line)
+    lines.append(b"content-length: %d\r\n\r\n" % length)
+    return b"".join(lines)
+
+
+def _status_line(status: int) -> bytes:
+    line = _status_lines[status] = b"HTTP/1.1 %d %s\r\n" % (status, _reason(status))
+    return line
+
+
 def _reason(status: int) -> bytes:
     try:
         return HTTPStatus(status).phrase.encode("ascii")
@@ -85,6 +145,9 @@ class _Connection:
         self.must_close = False
         self.websocket: WebSocket | None = None
         self.cycles = 0
+        # The response to the current request was written without h11 (``_fast_head``): h11 then
+        # only parsed this cycle, and the next one gets a fresh h11 connection.
+        self.wrote_head = False
 
     async def receive(self, deadline: float) -> bytes | None:
         """Read some bytes into h11; ``None`` when ``deadline`` passed first."""
@@ -98,7 +161,9 @@ class _Connection:
         return None
 
     async def send(self, *events: h11.Event) -> None:
-        data = b"".join(self.h11.send(e) or b"" for e in events)
+        await self.write(b"".join(self.h11.send(e) or b"" for e in events))
+
+    async def write(self, data: bytes) -> None:
         sent = _write_now(self.stream, data)
         if sent == len(data):
             return
@@ -117,7 +182,7 @@ class _Connection:
     async def send_error(self, status: int) -> None:
         """Answer ``status`` with a short text body and ``Connection: close``, if still possible."""
         self.must_close = True
-        if self.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+        if self.wrote_head or self.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
         body = f"{status} {_reason(status).decode()}\n".encode()
         headers = [(b"content-type", b"text/plain; charset=utf-8"),
@@ -178,6 +243,21 @@ class _Connection:
                         return False
                 elif isinstance(event, h11.Data):
                     drained += len(event.data)
+        if self.wrote_head:
+            # A kept-alive exchange h11 did not see answered: the next one starts afresh, with
+            # what the client already sent of it.
+            if self.must_close or conn.their_state is not h11.DONE:
+                return False
+            data, closed = conn.trailing_data
+            self.h11 = h11.Connection(
+                h11.SERVER, max_incomplete_event_size=self.config.max_header_bytes)
+            if data:
+                self.h11.receive_data(data)
+            if closed:
+                self.h11.receive_data(b"")
+            self.wrote_head = False
+            self.cycles += 1
+            return True
         if self.must_close or conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
             return False
         conn.start_next_cycle()
@@ -259,6 +339,16 @@ class Request:
         connection = (self.header("connection") or "").lower()
         return (self.method == "GET" and "websocket" in upgrade
                 and "upgrade" in (t.strip() for t in connection.split(",")))
+
+    def _plain(self) -> bool:
+        """Whether h11 would answer this request plainly and keep the connection: HTTP/1.1,
+        no ``Connection: close``, no ``Upgrade`` proposed (any doubt is left to h11)."""
+        if self.http_version != "1.1":
+            return False
+        for name, value in self.headers:
+            if name == b"upgrade" or (name == b"connection" and b"close" in value.lower()):
+                return False
+        return True
 
     def _remaining(self) -> int | None:
         length = self.header("content-length")
@@ -348,14 +438,24 @@ class Request:
         if self.responded:
             raise RuntimeError("this request was already answered")
         self.responded = True
-        out = [(_b(k), _b(v)) for k, v in headers
-               if _b(k).lower() not in (b"content-length", b"transfer-encoding")]
-        out.append((b"content-length", str(len(body)).encode()))
         if conn.h11.their_state is h11.SEND_BODY:
             remaining = self._remaining()
             if (remaining is None or remaining > conn.config.drain_limit
                     or conn.h11.they_are_waiting_for_100_continue):
                 conn.must_close = True
+        if (not conn.must_close and conn.h11.our_state is h11.SEND_RESPONSE
+                and conn.h11.their_state in _PLAIN_REQUEST
+                and self.method not in ("HEAD", "CONNECT") and self._plain()):
+            # The common case, byte for byte what h11 would write, without its event objects and
+            # header normalisation; anything else goes through h11 below.
+            head = _fast_head(status, headers, len(body))
+            if head is not None:
+                conn.wrote_head = True
+                await conn.write(head + body if body else head)
+                return
+        out = [(_b(k), _b(v)) for k, v in headers
+               if _b(k).lower() not in (b"content-length", b"transfer-encoding")]
+        out.append((b"content-length", str(len(body)).encode()))
         if conn.must_close:
             out.append((b"connection", b"close"))
         events: list[h11.Event] = [

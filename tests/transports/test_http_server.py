@@ -6,7 +6,9 @@ import socket
 import struct
 from collections.abc import Awaitable, Callable
 from functools import partial
+from http import HTTPStatus
 
+import h11
 import pytest
 import trio
 import trio.testing
@@ -468,5 +470,58 @@ def test_upgrade_request_answered_normally_keeps_the_connection() -> None:
             handler,
             UPGRADE + b"GET /next HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
         assert data.count(b"HTTP/1.1 404 ") == 2 and data.endswith(b"nope /next")
+
+    run(main)
+
+
+@pytest.mark.parametrize("status, headers, body", [
+    (200, [("Content-Type", "text/plain; charset=UTF-8"), ("Cache-Control", "no-store")], b"4hi"),
+    (200, [(b"X-Bytes", b"v"), ("Vary", "Origin"), ("Content-Length", "99")], b""),
+    (404, [("Content-Type", "text/plain")], b"Not Found"),
+    (400, [("X-Empty", ""), ("Transfer-Encoding", "chunked")], b"{}"),
+    (201, [("Set-Cookie", "io=abc; Path=/; HttpOnly; SameSite=Lax")], b"x" * 30),
+    (204, [("Access-Control-Allow-Origin", "*")], b""),
+    (200, [("Connection", "keep-alive")], b"ok"),
+    (200, [("Host", "elsewhere"), ("A", "b")], b"ok"),
+])
+@pytest.mark.parametrize("request_head", [
+    b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n",
+    b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nab",
+    b"GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    b"GET /x HTTP/1.0\r\nHost: h\r\n\r\n",
+    b"HEAD /x HTTP/1.1\r\nHost: h\r\n\r\n",
+])
+def test_responses_are_the_bytes_h11_writes(
+    status: int, headers: list[tuple[str | bytes, str | bytes]], body: bytes, request_head: bytes
+) -> None:
+    """Common responses skip h11's event objects; what they write must not change by a byte."""
+    async def handler(request: Request) -> None:
+        if request.method == "POST":
+            await request.read_body(100)
+        await request.respond(status, headers, body)
+
+    h11_conn = h11.Connection(h11.SERVER)
+    h11_conn.receive_data(request_head)
+    event = h11_conn.next_event()
+    assert isinstance(event, h11.Request)
+    while not isinstance(h11_conn.next_event(), h11.EndOfMessage):
+        pass
+    out = [(k if isinstance(k, bytes) else k.encode(), v if isinstance(v, bytes) else v.encode())
+           for k, v in headers if str(k if isinstance(k, str) else k.decode()).lower()
+           not in ("content-length", "transfer-encoding")]
+    out.append((b"content-length", str(len(body)).encode()))
+    expected = h11_conn.send(h11.Response(status_code=status, headers=out,
+                                          reason=HTTPStatus(status).phrase.encode()))
+    if body and event.method != b"HEAD":
+        expected += h11_conn.send(h11.Data(data=body))
+    expected += h11_conn.send(h11.EndOfMessage())
+
+    async def main() -> None:
+        # Twice on one connection: the second exchange runs on the state the first left.
+        data = await raw_exchange(handler, request_head * 2)
+        if h11_conn.our_state is h11.DONE:
+            assert data == expected * 2
+        else:
+            assert data == expected
 
     run(main)
