@@ -128,6 +128,25 @@ def _status_line(status: int) -> bytes:
     return line
 
 
+_header_keys: dict[str, bytes] = {}  # header names as asked for → as h11 gives them
+
+
+def _parse_query(raw_query: str) -> dict[str, list[str]]:
+    """``parse_qs(raw_query, keep_blank_values=True)``, without its cost for the usual query
+    that has nothing to decode."""
+    if "%" in raw_query or "+" in raw_query:
+        return parse_qs(raw_query, keep_blank_values=True)
+    query: dict[str, list[str]] = {}
+    for field in raw_query.split("&"):
+        if field:
+            name, _, value = field.partition("=")
+            if name in query:
+                query[name].append(value)
+            else:
+                query[name] = [value]
+    return query
+
+
 def _reason(status: int) -> bytes:
     try:
         return HTTPStatus(status).phrase.encode("ascii")
@@ -301,9 +320,10 @@ class Request:
         self.target = event.target.decode("latin-1")
         raw_path, _, self.raw_query = self.target.partition("?")
         self.path = unquote(raw_path)
-        self.query_lists = parse_qs(self.raw_query, keep_blank_values=True)
+        self.query_lists = _parse_query(self.raw_query)
         self.query = {k: v[0] for k, v in self.query_lists.items()}
         self.headers: list[tuple[bytes, bytes]] = list(event.headers)
+        self._websocket: bool | None = None
         self.http_version = event.http_version.decode("ascii")
         self.client = client
         self.secure = secure
@@ -319,9 +339,16 @@ class Request:
 
     def header(self, name: str) -> str | None:
         """The value of header ``name`` (any case), repeated fields joined by ``", "``."""
-        key = name.lower().encode("latin-1")
-        values = [v.decode("latin-1") for k, v in self.headers if k == key]
-        return ", ".join(values) if values else None
+        key = _header_keys.get(name)
+        if key is None:
+            key = name.lower().encode("latin-1")
+            if len(_header_keys) < 256:
+                _header_keys[name] = key
+        found: str | None = None
+        for k, v in self.headers:
+            if k == key:
+                found = v.decode("latin-1") if found is None else f"{found}, {v.decode('latin-1')}"
+        return found
 
     def header_items(self) -> list[tuple[str, str]]:
         """The headers as ``str`` pairs, names lowercased."""
@@ -335,10 +362,12 @@ class Request:
     @property
     def is_websocket(self) -> bool:
         """Whether this is a WebSocket upgrade (GET, ``Upgrade: websocket``; RFC 6455 §4.1)."""
-        upgrade = (self.header("upgrade") or "").lower()
-        connection = (self.header("connection") or "").lower()
-        return (self.method == "GET" and "websocket" in upgrade
-                and "upgrade" in (t.strip() for t in connection.split(",")))
+        if self._websocket is None:  # asked several times per request; the headers stay put
+            upgrade = (self.header("upgrade") or "").lower()
+            connection = (self.header("connection") or "").lower()
+            self._websocket = (self.method == "GET" and "websocket" in upgrade
+                               and "upgrade" in (t.strip() for t in connection.split(",")))
+        return self._websocket
 
     def _plain(self) -> bool:
         """Whether h11 would answer this request plainly and keep the connection: HTTP/1.1,

@@ -7,11 +7,14 @@ import struct
 from collections.abc import Awaitable, Callable
 from functools import partial
 from http import HTTPStatus
+from urllib.parse import parse_qs
 
 import h11
 import pytest
 import trio
 import trio.testing
+from hypothesis import given
+from hypothesis import strategies as st
 
 from transports import (
     BodyTooLarge,
@@ -23,6 +26,7 @@ from transports import (
     http_request,
     serve_http,
 )
+from transports.http_server import _parse_query
 
 Handler = Callable[[Request], Awaitable[None]]
 UPGRADE = (b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -525,3 +529,8 @@ def test_responses_are_the_bytes_h11_writes(
             assert data == expected
 
     run(main)
+
+
+@given(st.text(alphabet="ab=&;+%2x é", max_size=16))
+def test_query_parsing_is_parse_qs(raw_query: str) -> None:
+    assert _parse_query(raw_query) == parse_qs(raw_query, keep_blank_values=True)
