@@ -69,6 +69,22 @@ def _write_now(stream: trio.abc.Stream, data: bytes) -> int:
         return 0
 
 
+async def _receive_some(stream: trio.abc.Stream, max_bytes: int) -> bytes:
+    """``stream.receive_some``, for a plain socket without trio's first try: the bytes of the
+    next request are not there yet when a connection starts waiting for them."""
+    if type(stream) is trio.SocketStream and _POSIX:
+        fd = stream.socket.fileno()
+        while fd >= 0:
+            await trio.lowlevel.wait_readable(fd)
+            try:
+                return os.read(fd, max_bytes)
+            except BlockingIOError:
+                fd = stream.socket.fileno()
+            except OSError as exc:
+                raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
+    return bytes(await stream.receive_some(max_bytes))
+
+
 # Response heads written without h11's event objects (see ``_fast_head``). Header lines are
 # cached by the (name, value) pair as given: a server sends the same few again and again.
 _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")  # RFC 9110 field-name, as h11 checks it
@@ -172,7 +188,7 @@ class _Connection:
         """Read some bytes into h11; ``None`` when ``deadline`` passed first."""
         with trio.move_on_at(deadline):
             try:
-                data = bytes(await self.stream.receive_some(self.config.receive_buffer_size))
+                data = await _receive_some(self.stream, self.config.receive_buffer_size)
             except _STREAM_ERRORS:
                 data = b""
             self.h11.receive_data(data)
@@ -442,7 +458,7 @@ class Request:
             raise RuntimeError("read the request body before waiting for a disconnect")
         while True:
             try:
-                data = await conn.stream.receive_some(conn.config.receive_buffer_size)
+                data = await _receive_some(conn.stream, conn.config.receive_buffer_size)
             except _STREAM_ERRORS:
                 data = b""
             if not data:
