@@ -729,7 +729,7 @@ class Server(trio.abc.AsyncResource):
             await session.deliver(core.events_after_error())
             await self._refuse(request, error)
             return
-        await session.deliver(events)
+        await self._deliver_posted(session, events)
         # Node runs the handlers before it answers "ok", so a poll sent after "ok" finds their
         # replies. A receiver ran in deliver() already; an application iterating the socket
         # takes a message per scheduler pass: give it that many.
@@ -740,6 +740,23 @@ class Server(trio.abc.AsyncResource):
                     break
                 await trio.lowlevel.checkpoint()
         await request.respond(200, self._headers(request, ("Content-Type", "text/html")), b"ok")
+
+    async def _deliver_posted(self, session: _Session, events: list[eio.Event]) -> None:
+        """Deliver what a POST brought. What the handlers send meanwhile is for the parked poll
+        (woken through ``changed``): the driver, which only writes WebSocket frames and keeps
+        the deadlines, is not woken for each of those messages, as for a WebSocket reader."""
+        task = trio.lowlevel.current_task()
+        flusher = session.flusher
+        if flusher is None:
+            session.flusher = task
+        try:
+            await session.deliver(events)
+        finally:
+            if session.flusher is task:
+                session.flusher = flusher
+        if session.core.transport != "polling" or session.probe is not None:
+            # An upgrade moved on meanwhile: what was queued may be the driver's to write.
+            session.wake.notify()
 
     # ----------------------------------------------------------------- websocket
 
