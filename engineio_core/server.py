@@ -649,11 +649,13 @@ class Server(trio.abc.AsyncResource):
         core = session.core
         before = core.next_deadline()
         try:
-            await session.deliver(core.start_poll(now=trio.current_time()))
+            events = core.start_poll(now=trio.current_time())
         except eio.ProtocolError as error:
             await session.deliver(core.events_after_error())
             await self._refuse(request, error)
             return
+        if events:  # deliver() wakes everyone for no events at all; that is the line below's call
+            await session.deliver(events)
         _wake_if_sooner(session, before)
         if not core.poll_ready():
             await self._park_poll(request, session)
@@ -723,13 +725,17 @@ class Server(trio.abc.AsyncResource):
         # in a later tick, so its GET is parked first and a POSTed "1" answers it with "6".
         # One checkpoint gives the same order here.
         await trio.lowlevel.checkpoint()
+        before = core.next_deadline()
         try:
             events = core.receive_poll_body(body, now=trio.current_time())
         except eio.ProtocolError as error:
             await session.deliver(core.events_after_error())
             await self._refuse(request, error)
             return
-        await self._deliver_posted(session, events)
+        if events:
+            await self._deliver_posted(session, events)
+        # A pong only moves the deadline later, a message not at all: the driver sleeps on.
+        _wake_if_sooner(session, before)
         # Node runs the handlers before it answers "ok", so a poll sent after "ok" finds their
         # replies. A receiver ran in deliver() already; an application iterating the socket
         # takes a message per scheduler pass: give it that many.
