@@ -327,6 +327,7 @@ class Request:
     """
 
     BodyTooLarge = BodyTooLarge
+    _by_name: dict[bytes, str] | None = None  # the headers by name, made by the first header()
 
     def __init__(
         self, conn: _Connection, event: h11.Request, client: tuple[str, int], secure: bool
@@ -360,11 +361,14 @@ class Request:
             key = name.lower().encode("latin-1")
             if len(_header_keys) < 256:
                 _header_keys[name] = key
-        found: str | None = None
-        for k, v in self.headers:
-            if k == key:
-                found = v.decode("latin-1") if found is None else f"{found}, {v.decode('latin-1')}"
-        return found
+        by_name = self._by_name
+        if by_name is None:
+            # Several headers are asked for per request: one pass over them answers all.
+            by_name = self._by_name = {}
+            for k, v in self.headers:
+                value = v.decode("latin-1")
+                by_name[k] = value if k not in by_name else f"{by_name[k]}, {value}"
+        return by_name.get(key)
 
     def header_items(self) -> list[tuple[str, str]]:
         """The headers as ``str`` pairs, names lowercased."""

@@ -340,11 +340,12 @@ class ServerSession:
 
     def next_deadline(self) -> float | None:
         """The earliest time ``handle_timeout`` has something to do, or ``None``."""
-        deadlines = [d for d in (self._ping_at, self._pong_due, self._upgrade_due,
-                                 self._close_due) if d is not None]
-        if self._pending:
-            deadlines.append(self._now)
-        return min(deadlines, default=None)
+        # Asked around every poll: no list built for it.
+        earliest = self._now if self._pending else None
+        for deadline in (self._ping_at, self._pong_due, self._upgrade_due, self._close_due):
+            if deadline is not None and (earliest is None or deadline < earliest):
+                earliest = deadline
+        return earliest
 
     def handle_timeout(self, now: float) -> list[Event]:
         """Fire what is due at ``now``: the ping, the ping timeout, the upgrade timeout, the close
