@@ -183,10 +183,11 @@ class _Connection:
         # The response to the current request was written without h11 (``_fast_head``): h11 then
         # only parsed this cycle, and the next one gets a fresh h11 connection.
         self.wrote_head = False
+        self.carried = False  # the next request had begun arriving when this cycle ended
 
     async def receive(self, deadline: float) -> bytes | None:
         """Read some bytes into h11; ``None`` when ``deadline`` passed first."""
-        with trio.move_on_at(deadline):
+        with trio.CancelScope(deadline=deadline):
             try:
                 data = await _receive_some(self.stream, self.config.receive_buffer_size)
             except _STREAM_ERRORS:
@@ -234,7 +235,7 @@ class _Connection:
         cfg = self.config
         idle = cfg.keep_alive_timeout if self.cycles else cfg.header_timeout
         deadline = trio.current_time() + idle
-        started = bool(self.h11.trailing_data[0]) if self.cycles else False
+        started = self.carried if self.cycles else False
         if started:
             deadline = trio.current_time() + cfg.header_timeout
         received = False
@@ -290,12 +291,14 @@ class _Connection:
                 self.h11.receive_data(data)
             if closed:
                 self.h11.receive_data(b"")
+            self.carried = bool(data)
             self.wrote_head = False
             self.cycles += 1
             return True
         if self.must_close or conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
             return False
         conn.start_next_cycle()
+        self.carried = bool(conn.trailing_data[0])
         self.cycles += 1
         return True
 
@@ -330,7 +333,8 @@ class Request:
     _by_name: dict[bytes, str] | None = None  # the headers by name, made by the first header()
 
     def __init__(
-        self, conn: _Connection, event: h11.Request, client: tuple[str, int], secure: bool
+        self, conn: _Connection, event: h11.Request, client: tuple[str, int], secure: bool,
+        headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         self._conn = conn
         self.method = event.method.decode("ascii")
@@ -339,7 +343,8 @@ class Request:
         self.path = unquote(raw_path)
         self.query_lists = _parse_query(self.raw_query)
         self.query = {k: v[0] for k, v in self.query_lists.items()}
-        self.headers: list[tuple[bytes, bytes]] = list(event.headers)
+        self.headers: list[tuple[bytes, bytes]] = (
+            list(event.headers) if headers is None else headers)
         self._websocket: bool | None = None
         self.http_version = event.http_version.decode("ascii")
         self.client = client
@@ -649,11 +654,12 @@ async def _next_request(
     event = await conn.next_request()
     if event is None:
         return None
-    head_size = len(event.target) + sum(len(k) + len(v) + 4 for k, v in event.headers)
-    if len(event.headers) > conn.config.max_headers or head_size > conn.config.max_header_bytes:
+    headers = list(event.headers)
+    head_size = len(event.target) + sum(len(k) + len(v) + 4 for k, v in headers)
+    if len(headers) > conn.config.max_headers or head_size > conn.config.max_header_bytes:
         await conn.send_error(431)
         return None
-    return Request(conn, event, client, secure)
+    return Request(conn, event, client, secure, headers)
 
 
 def _peer(stream: trio.abc.Stream) -> tuple[str, int]:
