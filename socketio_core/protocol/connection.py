@@ -13,7 +13,14 @@ from typing import Any
 from .acks import AckBook
 from .errors import LocalProtocolError, ProtocolError
 from .events import AckReceived, AckTimedOut, Disconnected, Event, EventReceived
-from .packet import DEFAULT_MAX_ATTACHMENT_BYTES, DEFAULT_MAX_ATTACHMENTS, Decoder, Packet, encode
+from .packet import (
+    DEFAULT_MAX_ATTACHMENT_BYTES,
+    DEFAULT_MAX_ATTACHMENTS,
+    Decoder,
+    Packet,
+    decode_plain,
+    encode_event,
+)
 from .packet import PacketType as T
 from .states import Input, NamespaceState, Table, transition
 
@@ -94,9 +101,10 @@ class Connection:
         self._check_open()
         if timeout is not None and (not ack or now is None):
             raise LocalProtocolError("a timeout needs ack=True and now")
-        self._step(namespace, Input.EMIT)
+        if self._states.get(namespace) is not _CONNECTED:  # connected stays connected
+            self._step(namespace, Input.EMIT)
         ack_id = self._acks.next_id(namespace) if ack else None
-        parts = encode(Packet(T.EVENT, namespace, [event, *args], ack_id))
+        parts = encode_event(T.EVENT, namespace, [event, *args], ack_id)
         if ack:
             deadline = None if timeout is None or now is None else now + timeout
             self._acks.allocate(namespace, deadline)
@@ -110,8 +118,9 @@ class Connection:
             LocalProtocolError: not connected on ``namespace``, or data not JSON-able.
         """
         self._check_open()
-        self._step(namespace, Input.ACK)
-        self._outbox.extend(encode(Packet(T.ACK, namespace, list(args), ack_id)))
+        if self._states.get(namespace) is not _CONNECTED:  # connected stays connected
+            self._step(namespace, Input.ACK)
+        self._outbox.extend(encode_event(T.ACK, namespace, list(args), ack_id))
 
     def close(self, reason: str) -> list[Event]:
         """End the connection (the Engine.IO session closed, for ``reason``): every connected
@@ -139,6 +148,17 @@ class Connection:
         events = self.handle_timeout(now=now)
         if self._closed:
             return events
+        if type(message) is str and self._decoder.pending is None:
+            # The usual packet, an event or ack on a connected "/", needs neither the general
+            # decoder nor the state table (receiving either keeps a namespace connected).
+            plain = decode_plain(message)
+            if plain is not None and self._states.get("/") is _CONNECTED:
+                kind, data, ack_id = plain
+                if kind is T.EVENT:
+                    events.append(EventReceived("/", data[0], tuple(data[1:]), ack_id))
+                elif self._acks.resolve("/", ack_id):  # type: ignore[arg-type]
+                    events.append(AckReceived("/", ack_id, tuple(data)))  # type: ignore[arg-type]
+                return events
         try:
             packet = self._decoder.receive(message)
             header = self._decoder.pending

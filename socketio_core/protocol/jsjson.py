@@ -19,7 +19,16 @@ import math
 import re
 from typing import Any
 
-__all__ = ["NotJSONError", "deconstruct", "dumps", "find_placeholders", "loads", "reconstruct"]
+__all__ = [
+    "NotJSONError",
+    "deconstruct",
+    "dumps",
+    "dumps_flat",
+    "find_placeholders",
+    "loads",
+    "loads_at",
+    "reconstruct",
+]
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _BINARY = (bytes, bytearray, memoryview)
@@ -140,6 +149,13 @@ def _write(value: Any, out: list[str]) -> None:
         out.append("}")
 
 
+def _escape_surrogates(text: str) -> str:
+    # ASCII text (an O(1) flag in CPython) has no surrogate to look for.
+    if not text.isascii() and _SURROGATE.search(text):
+        text = _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    return text
+
+
 def dumps(ready: Any, *, plain: bool) -> str:
     """Compact JSON of ``ready`` (the output of ``deconstruct``), as ``JSON.stringify``."""
     if plain:
@@ -148,19 +164,49 @@ def dumps(ready: Any, *, plain: bool) -> str:
         out: list[str] = []
         _write(ready, out)
         text = "".join(out)
-    if _SURROGATE.search(text):
-        text = _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
-    return text
+    return _escape_surrogates(text)
+
+
+#: The exact types ``deconstruct`` hands back unchanged, with ``plain`` true.
+_FLAT = frozenset({str, int, bool, type(None)})
+
+
+def dumps_flat(data: list[Any]) -> str | None:
+    """``dumps(*deconstruct(data)[::2])`` for a list holding only ``str``, ``int``, ``bool`` and
+    ``None`` (exact types: the usual event arguments), without the walk and the copy; ``None``
+    for any other list, which needs ``deconstruct``."""
+    for item in data:
+        if type(item) not in _FLAT:
+            return None
+    return _escape_surrogates(_encode_plain(data))
 
 
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-# Made once: ``json.dumps``/``json.loads`` with options build a new encoder or decoder per call.
-_encode_plain = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
-_decode = json.JSONDecoder(parse_constant=_no_constants).decode
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+# Made once: ``json.dumps``/``json.loads`` with options build a new encoder or decoder per call,
+# and even a kept ``JSONEncoder`` builds its C encoder again on every ``encode``.
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+if _c_make_encoder is not None:
+    # No circular-reference markers: what it is given comes from ``deconstruct`` (a fresh tree,
+    # where a cycle has already raised RecursionError) or is a flat list.
+    _c_encode = _c_make_encoder(
+        None, _not_json, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+
+    def _encode_plain(ready: Any) -> str:
+        return "".join(_c_encode(ready, 0))
+else:  # pragma: no cover - CPython always has the C accelerator
+    _encode_plain = json.JSONEncoder(  # type: ignore[assignment]
+        ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_decoder = json.JSONDecoder(parse_constant=_no_constants)
+_decode = _decoder.decode
+_scan = _decoder.scan_once  # type: ignore[attr-defined]
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 
 def loads(text: str) -> Any:
@@ -174,6 +220,25 @@ def loads(text: str) -> Any:
         # As json.loads: a byte order mark is not JSON.
         raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
     return _decode(text)
+
+
+def loads_at(text: str, start: int) -> Any:
+    """``loads(text[start:])`` without the copy, for a ``text[start]`` that is ``[``, ``{`` or
+    ``"`` (so no byte order mark and no leading whitespace to skip).
+
+    Raises:
+        ValueError: not a single valid JSON text (trailing garbage included).
+        RecursionError: nested too deeply.
+    """
+    try:
+        value, end = _scan(text, start)
+    except StopIteration as error:
+        raise json.JSONDecodeError("Expecting value", text, error.value) from None
+    if end != len(text):
+        end = _WHITESPACE.match(text, end).end()  # type: ignore[union-attr]
+        if end != len(text):
+            raise json.JSONDecodeError("Extra data", text, end)
+    return value
 
 
 def _is_placeholder(value: Any) -> bool:

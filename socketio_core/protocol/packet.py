@@ -19,6 +19,7 @@ a placeholder's ``num`` must be an ``int``; the pending attachment bytes are cap
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = [
     "Packet",
     "PacketType",
     "encode",
+    "encode_event",
 ]
 
 #: socket.io-parser's default ``maxAttachments``.
@@ -147,6 +149,71 @@ def encode(packet: Packet) -> list[str | bytes]:
     return ["".join(parts), *attachments]
 
 
+_PLAIN_HEAD = {PacketType.EVENT: "2", PacketType.ACK: "3"}
+
+
+def encode_event(
+    kind: PacketType, namespace: str, data: list[Any], ack_id: int | None
+) -> list[str | bytes]:
+    """``encode(Packet(kind, namespace, data, ack_id))`` for an ``EVENT`` or ``ACK``; a list of
+    plain scalars (the usual arguments) is written without building the packet or walking the
+    data, anything else takes ``encode``.
+
+    Raises:
+        LocalProtocolError: as ``encode``.
+    """
+    head = _PLAIN_HEAD.get(kind)
+    if (
+        head is not None
+        and (ack_id is None or (type(ack_id) is int and 0 <= ack_id <= MAX_ACK_ID))
+        and _valid_payload(kind, data, ack_id)
+    ):
+        payload = jsjson.dumps_flat(data)
+        if payload is not None:
+            if namespace != "/":
+                if type(namespace) is not str or not _valid_namespace(namespace):
+                    return encode(Packet(kind, namespace, data, ack_id))
+                head += namespace + ","
+            if ack_id is not None:
+                head += str(ack_id)
+            return [head + payload]
+    return encode(Packet(kind, namespace, data, ack_id))
+
+
+_PLAIN_KIND = {"2": PacketType.EVENT, "3": PacketType.ACK}
+# At most 16 digits: a 17th makes the general path refuse the id as too long.
+_ACK_DIGITS = re.compile("[0-9]{0,16}")
+
+
+def decode_plain(text: str) -> tuple[PacketType, Any, int | None] | None:
+    """``(type, data, id)`` of ``text`` when it is a valid ``EVENT`` or ``ACK`` on ``"/"``
+    without attachments, as ``Decoder`` would decode it; ``None`` for anything else (another
+    shape, or invalid), which the general decoder then reads or refuses. Never raises."""
+    kind = _PLAIN_KIND.get(text[:1])
+    if kind is None:
+        return None
+    end = _ACK_DIGITS.match(text, 1).end()  # type: ignore[union-attr]
+    if end >= len(text) or text[end] != "[":
+        return None
+    try:
+        data = jsjson.loads_at(text, end)
+    except (ValueError, RecursionError):
+        return None
+    if end > 1:
+        ack_id: int | None = int(text[1:end])
+        if ack_id > MAX_ACK_ID:  # type: ignore[operator]
+            return None
+    elif kind is PacketType.ACK:
+        return None
+    else:
+        ack_id = None
+    if kind is PacketType.EVENT and not (
+        data and type(data[0]) is str and data[0] not in RESERVED_EVENTS
+    ):
+        return None
+    return kind, data, ack_id
+
+
 def _fail(message: str) -> RemoteProtocolError:
     return RemoteProtocolError(message, reason="parse error")
 
@@ -230,6 +297,13 @@ class Decoder:
         return Packet(header.type, header.namespace, data, header.id)
 
     def _receive_text(self, text: str) -> Packet | None:
+        plain = decode_plain(text)
+        if plain is not None:
+            kind, data, ack_id = plain
+            return Packet(kind, "/", data, ack_id)
+        return self._receive_general(text)
+
+    def _receive_general(self, text: str) -> Packet | None:
         if not text or text[0] not in "0123456":
             raise _fail("unknown packet type")
         kind = PacketType(int(text[0]))
