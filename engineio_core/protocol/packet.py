@@ -76,6 +76,22 @@ class Packet:
         object.__setattr__(self, "data", data)
 
 
+_TEXT_HEAD = {t: str(t.value) for t in PacketType}
+_new = object.__new__
+# The slots' own setters: the frozen dataclass refuses ``setattr``.
+_set_type = Packet.__dict__["type"].__set__
+_set_data = Packet.__dict__["data"].__set__
+
+
+def message_packet(data: str | bytes) -> Packet:
+    """``Packet(PacketType.MESSAGE, data)`` for ``data`` already ``str`` or ``bytes`` (which
+    ``__post_init__`` would keep as is), without its checks."""
+    packet: Packet = _new(Packet)
+    _set_type(packet, PacketType.MESSAGE)
+    _set_data(packet, data)
+    return packet
+
+
 def _parse_error(message: str) -> RemoteProtocolError:
     return RemoteProtocolError(message, reason="parse error")
 
@@ -85,7 +101,7 @@ def encode_text_packet(packet: Packet) -> str:
     long-polling form)."""
     if isinstance(packet.data, bytes):
         return "b" + base64.b64encode(packet.data).decode("ascii")
-    return str(packet.type.value) + (packet.data or "")
+    return _TEXT_HEAD[packet.type] + (packet.data or "")
 
 
 def decode_text_packet(text: str) -> Packet:

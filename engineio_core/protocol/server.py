@@ -66,7 +66,7 @@ from .config import ServerConfig, available_upgrades, open_packet_data
 from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from .events import Event, MessageReceived, SessionClosed, Upgraded, UpgradeFailed
 from .jsonp import decode_jsonp_body, encode_jsonp
-from .packet import Packet, PacketType, decode_ws_frame, encode_ws_frame
+from .packet import Packet, PacketType, decode_ws_frame, encode_ws_frame, message_packet
 from .payload import SEPARATOR, check_payload_size, encode_payload, iter_payload_text
 
 __all__ = ["SERVER_TRANSITIONS", "ServerInput", "ServerSession", "ServerState"]
@@ -100,7 +100,7 @@ class _Memo:
                 raise LocalProtocolError(
                     "a text message cannot contain the record separator \\x1e",
                     http_status=None, ws_close_code=None)
-            self.packet = Packet(PacketType.MESSAGE, data)
+            self.packet = message_packet(data)
             self.size = 1 + (len(data) if isinstance(data, bytes) or data.isascii()
                              else len(data.encode("utf-8")))
             self.data = data
@@ -456,6 +456,17 @@ class ServerSession:
                 from the client: the session closes first.
         """
         self._now = now
+        if self._state is _S.WEBSOCKET and not self._close_after_upgrade:
+            # The usual message: nothing else to check, and the WebSocket state stays as it is.
+            limit = self.config.max_payload
+            if type(data) is str:
+                # Its UTF-8 size is at most 4 bytes a character, and its length when ASCII.
+                if data[:1] == "4" and (
+                    len(data) * 4 <= limit or (data.isascii() and len(data) <= limit)
+                ):
+                    return self._received(data[1:])
+            elif type(data) is bytes and len(data) <= limit:
+                return self._received(data)
         if self._state is _S.CLOSED:
             return self._events()
         self._move(_I.WS_MESSAGE)
@@ -470,6 +481,13 @@ class ServerSession:
             self._fail(error)
             raise
         self._on_packet(packet, now)
+        return self._events()
+
+    def _received(self, data: str | bytes) -> list[Event]:
+        received = MessageReceived(data)
+        if not self._pending:
+            return [received]
+        self._pending.append(received)
         return self._events()
 
     # ------------------------------------------------------------------ upgrade
