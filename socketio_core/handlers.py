@@ -55,6 +55,11 @@ def _declares_ack(handler: Handler) -> bool:
     return declared
 
 
+def _awaitable(value: Any) -> bool:
+    # A plain handler returns None nearly always: no ABC check for it.
+    return value is not None and inspect.isawaitable(value)
+
+
 def ack_args(result: Any) -> tuple[Any, ...]:
     """A handler's return value as ack arguments: ``None`` → none, a tuple → spread, else one."""
     if result is None:
@@ -70,11 +75,11 @@ async def call_handler(handler: Handler, args: tuple[Any, ...], ack: Ack | None)
     """
     if _declares_ack(handler):
         result = handler(*args, ack=ack)
-        if inspect.isawaitable(result):
+        if _awaitable(result):
             await result
         return
     result = handler(*args)
-    if inspect.isawaitable(result):
+    if _awaitable(result):
         result = await result
     if ack is not None:
         ack(*ack_args(result))
@@ -87,9 +92,9 @@ def start_handler(
     handler's coroutine, then its ack), or ``None`` when a plain handler has finished."""
     if _declares_ack(handler):
         result = handler(*args, ack=ack)
-        return result if inspect.isawaitable(result) else None
+        return result if _awaitable(result) else None
     result = handler(*args)
-    if inspect.isawaitable(result):
+    if _awaitable(result):
         return _finish(result, ack)
     if ack is not None:
         ack(*ack_args(result))

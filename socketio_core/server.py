@@ -50,6 +50,23 @@ class _AckWaiter:
         self.error: Exception | None = None
 
 
+class _LinkAck(Ack):
+    """The ack of one event received on a link: an ``Ack`` without a callable to build."""
+
+    __slots__ = ("_id", "_link", "_namespace")
+
+    def __init__(self, link: _Link, namespace: str, ack_id: int) -> None:
+        self._link = link
+        self._namespace = namespace
+        self._id = ack_id
+        self.called = False
+
+    def __call__(self, *args: Any) -> None:
+        if not self.called:
+            self.called = True
+            self._link.send_ack(self._namespace, self._id, args)
+
+
 class _Link:
     """One Engine.IO session carrying Socket.IO: the owner of its ``ServerConnection``."""
 
@@ -75,27 +92,30 @@ class _Link:
         data = self.core.data_to_send()
         if data:
             self.engine.send_nowait(*data)
-        self._rearm()
 
     def _rearm(self) -> None:
+        """Wake the owner task earlier if the core now has an earlier deadline. Only an emit
+        with an ack timeout adds one; any other change only removes or delays deadlines, which
+        the owner task sees when it wakes."""
         deadline = self.core.next_deadline()
         if self._scope is not None and deadline is not None and deadline < self._scope.deadline:
             self._scope.deadline = deadline
 
     def emit(self, namespace: str, event: str, args: Sequence[Any]) -> None:
-        self.core.emit(namespace, event, list(args))
+        self.core.emit(namespace, event, args)
         self.flush()
 
     async def emit_with_ack(
         self, namespace: str, event: str, args: Sequence[Any], timeout: float | None
     ) -> tuple[Any, ...]:
         ack_id = self.core.emit(
-            namespace, event, list(args), ack=True, timeout=timeout, now=trio.current_time()
+            namespace, event, args, ack=True, timeout=timeout, now=trio.current_time()
         )
         assert ack_id is not None
         waiter = _AckWaiter()
         self.waiters[(namespace, ack_id)] = waiter
         self.flush()
+        self._rearm()
         await waiter.done.wait()
         if waiter.error is not None:
             raise waiter.error
@@ -103,7 +123,7 @@ class _Link:
 
     def send_ack(self, namespace: str, ack_id: int, values: tuple[Any, ...]) -> None:
         if namespace in self.sockets:
-            self.core.ack(namespace, ack_id, list(values))
+            self.core.ack(namespace, ack_id, values)
             self.flush()
 
     def disconnect(self, namespace: str) -> None:
@@ -203,8 +223,8 @@ class _Link:
                     continue
                 ack = None
                 if event.ack_id is not None:
-                    ack = Ack(partial(self.send_ack, event.namespace, event.ack_id))
-                rest = socket._event(event.event, tuple(event.args), ack)
+                    ack = _LinkAck(self, event.namespace, event.ack_id)
+                rest = socket._event(event.event, event.args, ack)
                 if rest is not None:
                     return self._act_after(rest, events[index + 1:])
             elif isinstance(event, sio.AckReceived):

@@ -301,8 +301,12 @@ class Socket:
         if (self._backlog or not handlers or len(handlers) != 1 or self._middlewares
                 or self._any):
             return self._enqueue_nowait(partial(self._on_event, event, args, ack))
+        handler = handlers[0]
         try:
-            rest = start_handler(*self._target(handlers[0], args), ack)
+            if isinstance(handler, NamespaceHandler):  # as _target, without the extra tuple
+                rest = start_handler(handler.handler, (self, *args), ack)
+            else:
+                rest = start_handler(handler, args, ack)
         except Exception:
             log.exception("handler of %r failed", self)
             return None

@@ -145,7 +145,9 @@ class Connection:
             LocalProtocolError: the connection was already closed.
         """
         self._check_open()
-        events = self.handle_timeout(now=now)
+        deadline = self.next_deadline()
+        # Called early, handle_timeout does nothing: only call it when something is due.
+        events = [] if deadline is None or now < deadline else self.handle_timeout(now=now)
         if self._closed:
             return events
         if type(message) is str and self._decoder.pending is None:
