@@ -148,6 +148,10 @@ class ServerInput(enum.Enum):
 
 _S = ServerState
 _I = ServerInput
+# The members the per-message paths test, as globals (an Enum class attribute costs more).
+_WEBSOCKET = ServerState.WEBSOCKET
+_CLOSING = ServerState.CLOSING
+_CLOSED = ServerState.CLOSED
 _POLLING_LIKE = (_S.POLLING, _S.PROBING, _S.UPGRADING)
 
 SERVER_TRANSITIONS: dict[tuple[ServerState, ServerInput], ServerState] = {
@@ -232,7 +236,7 @@ class ServerSession:
     @property
     def transport(self) -> str:
         """The transport carrying the session: ``"polling"`` until the upgrade completes."""
-        return "websocket" if self._state is _S.WEBSOCKET or self._on_ws_closed() else "polling"
+        return "websocket" if self._state is _WEBSOCKET or self._on_ws_closed() else "polling"
 
     @property
     def upgrading(self) -> bool:
@@ -242,10 +246,10 @@ class ServerSession:
     @property
     def closed(self) -> bool:
         """Whether the session is closed."""
-        return self._state is _S.CLOSED
+        return self._state is _CLOSED
 
     def _on_ws_closed(self) -> bool:
-        return self._state is _S.CLOSED and self._closed_on_ws
+        return self._state is _CLOSED and self._closed_on_ws
 
     def _move(self, event: ServerInput) -> None:
         try:
@@ -456,7 +460,7 @@ class ServerSession:
                 from the client: the session closes first.
         """
         self._now = now
-        if self._state is _S.WEBSOCKET and not self._close_after_upgrade:
+        if self._state is _WEBSOCKET and not self._close_after_upgrade:
             # The usual message: nothing else to check, and the WebSocket state stays as it is.
             limit = self.config.max_payload
             if type(data) is str:
@@ -573,7 +577,8 @@ class ServerSession:
                     f"a message is str or bytes, not {type(data).__name__}",
                     http_status=None, ws_close_code=None)
             packet, size = _memo.message(data)
-        if self._state in (_S.CLOSING, _S.CLOSED) or self._close_after_upgrade:
+        state = self._state
+        if state is _CLOSING or state is _CLOSED or self._close_after_upgrade:
             return
         self._outbox.append(packet)
         self._buffered += size

@@ -28,6 +28,13 @@ __all__ = ["Connection"]
 
 _IDLE = NamespaceState.IDLE
 _CONNECTED = NamespaceState.CONNECTED
+_EVENT = T.EVENT
+_ACK = T.ACK
+# What leaves a connected namespace connected in both tables (a test checks them): the steps
+# taken per event and ack, which then need no table lookup.
+_EMIT = Input.EMIT
+_ACK_INPUT = Input.ACK
+_KEEP_CONNECTED = (Input.RECEIVE_EVENT, Input.RECEIVE_ACK, Input.EMIT, Input.ACK)
 
 
 class Connection:
@@ -101,10 +108,9 @@ class Connection:
         self._check_open()
         if timeout is not None and (not ack or now is None):
             raise LocalProtocolError("a timeout needs ack=True and now")
-        if self._states.get(namespace) is not _CONNECTED:  # connected stays connected
-            self._step(namespace, Input.EMIT)
+        self._step(namespace, _EMIT)
         ack_id = self._acks.next_id(namespace) if ack else None
-        parts = encode_event(T.EVENT, namespace, [event, *args], ack_id)
+        parts = encode_event(_EVENT, namespace, [event, *args], ack_id)
         if ack:
             deadline = None if timeout is None or now is None else now + timeout
             self._acks.allocate(namespace, deadline)
@@ -118,9 +124,8 @@ class Connection:
             LocalProtocolError: not connected on ``namespace``, or data not JSON-able.
         """
         self._check_open()
-        if self._states.get(namespace) is not _CONNECTED:  # connected stays connected
-            self._step(namespace, Input.ACK)
-        self._outbox.extend(encode_event(T.ACK, namespace, list(args), ack_id))
+        self._step(namespace, _ACK_INPUT)
+        self._outbox.extend(encode_event(_ACK, namespace, list(args), ack_id))
 
     def close(self, reason: str) -> list[Event]:
         """End the connection (the Engine.IO session closed, for ``reason``): every connected
@@ -156,7 +161,7 @@ class Connection:
             plain = decode_plain(message)
             if plain is not None and self._states.get("/") is _CONNECTED:
                 kind, data, ack_id = plain
-                if kind is T.EVENT:
+                if kind is _EVENT:
                     events.append(EventReceived("/", data[0], tuple(data[1:]), ack_id))
                 elif self._acks.resolve("/", ack_id):  # type: ignore[arg-type]
                     events.append(AckReceived("/", ack_id, tuple(data)))  # type: ignore[arg-type]
@@ -191,7 +196,9 @@ class Connection:
 
     def _step(self, namespace: str, event: Input) -> NamespaceState:
         """Apply ``event`` to ``namespace``; returns the state it was in."""
-        before = self.state(namespace)
+        before = self._states.get(namespace, _IDLE)
+        if before is _CONNECTED and event in _KEEP_CONNECTED:
+            return before
         after = transition(
             self._table, before, event, namespace=namespace, reason=self._invalid_state_reason
         )

@@ -77,14 +77,24 @@ class Packet:
     id: int | None = None
 
 
+# Members as module globals: looking one up on its Enum class costs several times more.
+_CONNECT = PacketType.CONNECT
+_DISCONNECT = PacketType.DISCONNECT
+_EVENT = PacketType.EVENT
+_ACK = PacketType.ACK
+_CONNECT_ERROR = PacketType.CONNECT_ERROR
+_BINARY_EVENT = PacketType.BINARY_EVENT
+_BINARY_ACK = PacketType.BINARY_ACK
+
+
 def _valid_payload(kind: PacketType, data: Any, ack_id: int | None) -> bool:
-    if kind is PacketType.CONNECT:
+    if kind is _CONNECT:
         return data is None or isinstance(data, dict)
-    if kind is PacketType.DISCONNECT:
+    if kind is _DISCONNECT:
         return data is None
-    if kind is PacketType.CONNECT_ERROR:
+    if kind is _CONNECT_ERROR:
         return isinstance(data, (str, dict))
-    if kind in (PacketType.EVENT, PacketType.BINARY_EVENT):
+    if kind in (_EVENT, _BINARY_EVENT):
         return (
             isinstance(data, list)
             and len(data) > 0
@@ -98,7 +108,7 @@ def _valid_id(kind: PacketType, ack_id: int | None) -> bool:
     if ack_id is None:
         return True
     return (
-        kind in (PacketType.EVENT, PacketType.ACK, PacketType.BINARY_EVENT, PacketType.BINARY_ACK)
+        kind in (_EVENT, _ACK, _BINARY_EVENT, _BINARY_ACK)
         and type(ack_id) is int
         and 0 <= ack_id <= MAX_ACK_ID
     )
@@ -118,10 +128,10 @@ def encode(packet: Packet) -> list[str | bytes]:
             holding a comma, an id out of range) or its data is not JSON-able.
     """
     kind = PacketType(packet.type)
-    if kind is PacketType.BINARY_EVENT:
-        kind = PacketType.EVENT
-    elif kind is PacketType.BINARY_ACK:
-        kind = PacketType.ACK
+    if kind is _BINARY_EVENT:
+        kind = _EVENT
+    elif kind is _BINARY_ACK:
+        kind = _ACK
     if not isinstance(packet.namespace, str) or not _valid_namespace(packet.namespace):
         raise LocalProtocolError(f"invalid namespace {packet.namespace!r}")
     if not _valid_id(kind, packet.id):
@@ -133,8 +143,8 @@ def encode(packet: Packet) -> list[str | bytes]:
     if not _valid_payload(kind, ready, packet.id):
         raise LocalProtocolError(f"invalid payload for {kind.name}: {packet.data!r}")
     parts: list[str] = []
-    if attachments and kind in (PacketType.EVENT, PacketType.ACK):
-        kind = PacketType.BINARY_EVENT if kind is PacketType.EVENT else PacketType.BINARY_ACK
+    if attachments and kind in (_EVENT, _ACK):
+        kind = _BINARY_EVENT if kind is _EVENT else _BINARY_ACK
         parts.append(f"{int(kind)}{len(attachments)}-")
     elif attachments:
         raise LocalProtocolError(f"{kind.name} cannot carry binary data")
@@ -149,7 +159,7 @@ def encode(packet: Packet) -> list[str | bytes]:
     return ["".join(parts), *attachments]
 
 
-_PLAIN_HEAD = {PacketType.EVENT: "2", PacketType.ACK: "3"}
+_PLAIN_HEAD = {_EVENT: "2", _ACK: "3"}
 
 
 def encode_event(
@@ -180,7 +190,7 @@ def encode_event(
     return encode(Packet(kind, namespace, data, ack_id))
 
 
-_PLAIN_KIND = {"2": PacketType.EVENT, "3": PacketType.ACK}
+_PLAIN_KIND = {"2": _EVENT, "3": _ACK}
 # At most 16 digits: a 17th makes the general path refuse the id as too long.
 _ACK_DIGITS = re.compile("[0-9]{0,16}")
 
@@ -203,11 +213,11 @@ def decode_plain(text: str) -> tuple[PacketType, Any, int | None] | None:
         ack_id: int | None = int(text[1:end])
         if ack_id > MAX_ACK_ID:  # type: ignore[operator]
             return None
-    elif kind is PacketType.ACK:
+    elif kind is _ACK:
         return None
     else:
         ack_id = None
-    if kind is PacketType.EVENT and not (
+    if kind is _EVENT and not (
         data and type(data[0]) is str and data[0] not in RESERVED_EVENTS
     ):
         return None
@@ -309,7 +319,7 @@ class Decoder:
         kind = PacketType(int(text[0]))
         pos = 1
         attachments = 0
-        if kind in (PacketType.BINARY_EVENT, PacketType.BINARY_ACK):
+        if kind in (_BINARY_EVENT, _BINARY_ACK):
             dash = text.find("-", pos, pos + 12)
             count = text[pos:dash] if dash > pos else ""
             if not count or not _DIGITS.issuperset(count):
@@ -339,7 +349,7 @@ class Decoder:
             if text[pos] not in _PAYLOAD_START:
                 raise _fail("invalid payload")
             try:
-                data = jsjson.loads(text[pos:])
+                data = jsjson.loads_at(text, pos)
             except (ValueError, RecursionError):
                 raise _fail("invalid payload") from None
         if not _valid_id(kind, ack_id) or not _valid_payload(kind, data, ack_id):
@@ -352,6 +362,6 @@ class Decoder:
             placeholders_ok = False
         if not placeholders_ok:
             raise _fail("illegal attachments")
-        plain = PacketType.EVENT if kind is PacketType.BINARY_EVENT else PacketType.ACK
+        plain = _EVENT if kind is _BINARY_EVENT else _ACK
         self._pending = _Pending(Packet(plain, namespace, data, ack_id), attachments, [], 0, True)
         return None
