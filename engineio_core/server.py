@@ -283,11 +283,21 @@ class _Session:
         """Hand one message to the receiver: one delivery at a time, in arrival order."""
         lock = self.receive_lock
         assert lock is not None
-        try:
-            # Nearly always free: taking it without a scheduler pass saves one per message.
-            lock.acquire_nowait()
-        except trio.WouldBlock:
-            await lock.acquire()
+        if not lock.locked():
+            # Nearly always: nobody else is delivering, and the receiver runs with no checkpoint
+            # before it returns, so nothing can come between. Only what it leaves to await needs
+            # the lock (taken at once, still free), to keep the next delivery behind it.
+            if self.closed.is_set() or self.receiver is None:
+                return
+            rest = self._start_receiver(data)
+            if rest is not None:
+                lock.acquire_nowait()
+                try:
+                    await self._finish_receiver(rest)
+                finally:
+                    lock.release()
+            return
+        await lock.acquire()
         try:
             await self._call_receiver(data)
         finally:
@@ -298,20 +308,33 @@ class _Session:
         # is still received, what arrives after it is dropped.
         if (self.closed.is_set() and not queued) or self.receiver is None:
             return
+        rest = self._start_receiver(data)
+        if rest is not None:
+            await self._finish_receiver(rest)
+
+    def _start_receiver(self, data: str | bytes) -> Awaitable[None] | None:
+        assert self.receiver is not None
         try:
-            rest = self.receiver(data)
-            if rest is not None:
-                # The receiver has to wait: what it queued meanwhile is the driver's to write
-                # (the reader that would have written it is held up here).
-                flusher, self.flusher = self.flusher, None
-                self.wake.notify()
-                try:
-                    await rest
-                finally:
-                    self.flusher = flusher
+            return self.receiver(data)
         except Exception:
-            log.exception("message receiver of session %s failed", self.core.sid)
-            self.close()
+            self._receiver_failed()
+            return None
+
+    async def _finish_receiver(self, rest: Awaitable[None]) -> None:
+        # The receiver has to wait: what it queued meanwhile is the driver's to write (the
+        # reader that would have written it is held up here).
+        flusher, self.flusher = self.flusher, None
+        self.wake.notify()
+        try:
+            await rest
+        except Exception:
+            self._receiver_failed()
+        finally:
+            self.flusher = flusher
+
+    def _receiver_failed(self) -> None:
+        log.exception("message receiver of session %s failed", self.core.sid)
+        self.close()
 
     def drop_probe(self) -> None:
         """Forget the probe WebSocket; its reader sees it closed and returns."""

@@ -111,6 +111,93 @@ def test_client_close_flushes_then_reaches_the_server(mode: str) -> None:
     run_mock(main)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_receiver_gets_every_message_in_order(mode: str) -> None:
+    """A receiver set late gets what was queued first; one that sometimes leaves something to
+    await still sees the messages one at a time, in order."""
+    async def main() -> None:
+        received: list[str | bytes] = []
+        busy = [False]
+        done = trio.Event()
+
+        async def slowly() -> None:
+            await trio.sleep(0.01)
+            busy[0] = False
+
+        def receiver(message: str | bytes) -> Awaitable[None] | None:
+            assert not busy[0], "a delivery overlapped the one still awaited"
+            received.append(message)
+            if len(received) == 30:
+                done.set()
+            if len(received) % 3 == 0:
+                busy[0] = True
+                return slowly()
+            return None
+
+        async def handler(engine: engineio_core.Socket) -> None:
+            await trio.sleep(0.05)  # the first messages wait in the inbox
+            await engine.set_receiver(receiver)
+            await engine.wait_closed()
+
+        server = engineio_core.Server(handler)
+        async with trio.open_nursery() as nursery:
+            await server.run_in(nursery)
+            client = Client(URL, transports=MODES[mode],
+                            stream_factory=factory_for(nursery, server.handle_request))
+            await nursery.start(client.run)
+            for n in range(30):
+                client.send(f"m{n}")
+                if n % 7 == 0:
+                    await trio.sleep(0.005)
+            await done.wait()
+            assert received == [f"m{n}" for n in range(30)]
+            client.close()
+            await client.wait_finished()
+            nursery.cancel_scope.cancel()
+
+    run_mock(main)
+
+
+@pytest.mark.parametrize("when", ["at once", "later"])
+def test_receiver_that_raises_closes_the_session(when: str) -> None:
+    async def main() -> None:
+        reasons: list[str | None] = []
+
+        async def fail() -> None:
+            await trio.sleep(0.01)
+            raise RuntimeError("boom later")
+
+        def receiver(message: str | bytes) -> Awaitable[None] | None:
+            if message != "boom":
+                return None
+            if when == "later":
+                return fail()
+            raise RuntimeError("boom at once")
+
+        async def handler(engine: engineio_core.Socket) -> None:
+            await engine.set_receiver(receiver)
+            await engine.wait_closed()
+            reasons.append(engine.close_reason)
+
+        server = engineio_core.Server(handler)
+        async with trio.open_nursery() as nursery:
+            await server.run_in(nursery)
+            client = Client(URL, transports=("websocket",),
+                            stream_factory=factory_for(nursery, server.handle_request))
+            await nursery.start(client.run)
+            client.send("fine")
+            client.send("boom")
+            await client.wait_closed()
+            await client.wait_finished()
+            with trio.fail_after(5):
+                while not reasons:
+                    await trio.sleep(0.01)
+            assert reasons == ["forced close"]
+            nursery.cancel_scope.cancel()
+
+    run_mock(main)
+
+
 @pytest.mark.parametrize(("mode", "message"), [("polling", "xhr poll error"),
                                                ("websocket", "websocket error")])
 def test_handshake_failures(mode: str, message: str) -> None:
