@@ -78,10 +78,13 @@ class ServerConnection(Connection):
         return self._connect_deadline
 
     def next_deadline(self) -> float | None:
-        deadline = super().next_deadline()
-        if self._closed or self._connect_deadline is None:
+        if self._closed:
+            return None
+        deadline = self._acks.next_deadline()  # as Connection.next_deadline, one call less
+        connect = self._connect_deadline
+        if connect is None:
             return deadline
-        return self._connect_deadline if deadline is None else min(deadline, self._connect_deadline)
+        return connect if deadline is None else min(deadline, connect)
 
     def handle_timeout(self, *, now: float) -> list[Event]:
         events = super().handle_timeout(now=now)
