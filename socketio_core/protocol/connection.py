@@ -30,10 +30,10 @@ _IDLE = NamespaceState.IDLE
 _CONNECTED = NamespaceState.CONNECTED
 _EVENT = T.EVENT
 _ACK = T.ACK
-# What leaves a connected namespace connected in both tables (a test checks them): the steps
-# taken per event and ack, which then need no table lookup.
 _EMIT = Input.EMIT
 _ACK_INPUT = Input.ACK
+# What leaves a connected namespace connected in both tables (a test checks them): the steps
+# taken per event and ack, which then need no table lookup.
 _KEEP_CONNECTED = (Input.RECEIVE_EVENT, Input.RECEIVE_ACK, Input.EMIT, Input.ACK)
 
 
