@@ -564,11 +564,10 @@ class Request:
         cfg = conn.config
         websocket = server_websocket(
             conn.stream, ws, accept, max_message_size=cfg.max_message_size,
-            close_timeout=cfg.close_timeout, receive_buffer_size=cfg.receive_buffer_size)
+            close_timeout=cfg.close_timeout, receive_buffer_size=cfg.receive_buffer_size,
+            received=bytes(trailing))
         conn.websocket = websocket
         conn.h11 = _HANDED_OVER  # the WebSocket owns the connection now; h11's state can go
-        if trailing:
-            ws.receive_data(bytes(trailing))
         await conn.stream.send_all(data)
         return websocket
 

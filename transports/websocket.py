@@ -26,6 +26,7 @@ from wsproto.extensions import PerMessageDeflate
 from wsproto.utilities import RemoteProtocolError as WSRemoteProtocolError
 
 from ._errors import HTTPClientError, WebSocketClosed
+from ._wsframes import build_frame, take_messages
 
 __all__ = ["WebSocket", "connect_websocket"]
 
@@ -62,6 +63,7 @@ class WebSocket(trio.abc.AsyncResource):
         receive_buffer_size: int = 64 * 1024,
         subprotocol: str | None = None,
         extensions: Sequence[str] = (),
+        received: bytes = b"",
     ) -> None:
         self.stream = stream
         self.subprotocol = subprotocol
@@ -84,6 +86,17 @@ class WebSocket(trio.abc.AsyncResource):
         self._close_seen = trio.Event()
         self._stream_closed = False
         self._pending = b""
+        # Without an extension a server decodes the common frames itself (whole text/binary
+        # messages) until the first other frame; from that frame's first byte on, every byte
+        # goes to wsproto, whose state is then clean since it has only seen whole messages.
+        self._fast = not (self.extensions or self._conn.client)
+        self._partial: bytes | bytearray = b""
+        if received:
+            # Frames that came with the handshake.
+            if self._fast:
+                self._take_fast(received)
+            else:
+                self._conn.receive_data(received)
 
     @property
     def is_open(self) -> bool:
@@ -150,18 +163,24 @@ class WebSocket(trio.abc.AsyncResource):
             self._write_lock.release()
 
     def _frame(self, message: str | bytes) -> bytes:
-        # The very message just framed for another connection (a broadcast) is not framed
-        # again: a server frame without an extension is the same bytes on every connection,
-        # and wsproto keeps no state across whole messages.
-        shared = not (self.extensions or self._conn.client) and len(message) <= _FRAME_LARGEST
-        if shared and (known := _frames.get(id(message))) is not None and known[0] is message:
+        if not (self.extensions or self._conn.client):
+            return self._plain_frame(message)
+        return self._conn.send(TextMessage(data=message) if isinstance(message, str)
+                               else BytesMessage(data=bytes(message)))
+
+    @staticmethod
+    def _plain_frame(message: str | bytes) -> bytes:
+        # A server frame without an extension is header + payload, the same bytes on every
+        # connection (wsproto keeps no state across whole messages): the very message just
+        # framed for another connection (a broadcast) is not framed again.
+        if len(message) > _FRAME_LARGEST:
+            return b"".join(build_frame(message))
+        if (known := _frames.get(id(message))) is not None and known[0] is message:
             return known[1]
-        frame = self._conn.send(TextMessage(data=message) if isinstance(message, str)
-                                else BytesMessage(data=bytes(message)))
-        if shared:
-            if len(_frames) >= _FRAMES:
-                _frames.clear()
-            _frames[id(message)] = (message, frame)
+        frame = b"".join(build_frame(message))
+        if len(_frames) >= _FRAMES:
+            _frames.clear()
+        _frames[id(message)] = (message, frame)
         return frame
 
     async def ping(self, payload: bytes = b"") -> None:
@@ -230,15 +249,42 @@ class WebSocket(trio.abc.AsyncResource):
                 self._lost()
                 await self._close_stream()
                 return
-            self._pending = data
+            if self._fast:
+                self._take_fast(data)
+                if self._fast:
+                    return
+            else:
+                self._pending = data
         # Compressed input is fed in small pieces so that one read cannot inflate to more than
         # about 1000 times _INFLATE_FEED bytes before the size limit is checked.
         feed = _INFLATE_FEED if self.extensions else len(self._pending)
         self._conn.receive_data(self._pending[:feed])
         self._pending = self._pending[feed:]
 
+    def _take_fast(self, data: bytes) -> None:
+        """Decode the simple whole frames of what was held + ``data``, or hand over to wsproto.
+
+        On hand-over the bytes from the first frame not decoded here on are left in
+        ``_pending`` for wsproto. What is held meanwhile is one incomplete frame whose
+        declared payload is within the message size limit, so at most limit + 14 bytes.
+        """
+        if self._partial:
+            if isinstance(self._partial, bytes):
+                self._partial = bytearray(self._partial)
+            self._partial += data
+            buf: bytes | bytearray = self._partial
+        else:
+            buf = data
+        used, foreign = take_messages(buf, True, self._max_message_size, self._messages)
+        if foreign:
+            self._fast = False
+            self._partial = b""
+            self._pending = bytes(buf[used:])
+        else:
+            self._partial = buf[used:] if used < len(buf) else b""
+
     async def _process_events(self) -> None:
-        if self.closed is not None and self._close_seen.is_set():
+        if self._fast or (self.closed is not None and self._close_seen.is_set()):
             return
         for event in self._conn.events():
             if isinstance(event, Message):
@@ -306,12 +352,16 @@ def server_websocket(
     max_message_size: int,
     close_timeout: float,
     receive_buffer_size: int,
+    received: bytes = b"",
 ) -> WebSocket:
-    """Wrap a server ``connection`` that just sent ``accept`` (internal to the HTTP server)."""
+    """Wrap a server ``connection`` that just sent ``accept`` (internal to the HTTP server).
+
+    ``received``: the bytes that followed the handshake request (the first frames).
+    """
     return WebSocket(
         stream, connection, max_message_size=max_message_size, close_timeout=close_timeout,
         receive_buffer_size=receive_buffer_size, subprotocol=accept.subprotocol,
-        extensions=[e.name for e in accept.extensions])
+        extensions=[e.name for e in accept.extensions], received=received)
 
 
 async def connect_websocket(
