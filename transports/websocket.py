@@ -3,6 +3,10 @@
 One task may ``receive`` at a time; ``send``/``send_many``/``aclose`` may be called from any
 number of tasks (writes are serialized by one lock, which also keeps permessage-deflate's
 compression context in wire order). Pings are answered by whoever is reading.
+
+A server without an extension reads and writes whole text/binary frames itself
+(``_wsframes``), the bulk of the traffic; wsproto takes over the reading for good at the first
+other frame, so every other rule and close code stays wsproto's.
 """
 
 from __future__ import annotations
