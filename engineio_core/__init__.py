@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .client import Client, ConnectionFailed
-    from .server import AllowRequest, Handshake, Server, Socket, SocketHandler
+    from .server import AllowRequest, Application, Handshake, Server, Socket, SocketHandler
 
 __all__ = [
-    "AllowRequest", "Client", "ConnectionFailed", "Handshake", "Server", "Socket", "SocketHandler",
+    "AllowRequest", "Application", "Client", "ConnectionFailed", "Handshake", "Server", "Socket",
+    "SocketHandler",
 ]
 _CLIENT_NAMES = frozenset({"Client", "ConnectionFailed"})
 

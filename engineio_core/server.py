@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
@@ -35,7 +35,7 @@ from ._signal import Signal
 from .cors import CorsPolicy, CorsSetting
 from .http_policy import CookieOptions, choose_encoding, compress_body, cookie_options
 
-__all__ = ["Handshake", "Receiver", "Server", "Socket", "SocketHandler"]
+__all__ = ["Application", "Handshake", "Receiver", "Server", "Socket", "SocketHandler"]
 
 log = logging.getLogger("engineio_core")
 
@@ -43,6 +43,24 @@ SocketHandler = Callable[["Socket"], Awaitable[None]]
 # Called with each message; returns ``None`` once done, or what is left to await.
 Receiver = Callable[[str | bytes], Awaitable[None] | None]
 AllowRequest = Callable[["Handshake"], bool | Awaitable[bool]]
+
+
+class Application(Protocol):
+    """What ``Server(attach=...)`` makes for each session: an application run by the session's
+    driver task rather than in a task of its own (per session, a task costs kilobytes)."""
+
+    def receive(self, message: str | bytes) -> Awaitable[None] | None:
+        """The session's receiver (see ``Socket.set_receiver``), set before any message."""
+
+    def next_deadline(self) -> float | None:
+        """When ``handle_timeout`` has work (trio's clock), or ``None``. No side effect."""
+
+    def handle_timeout(self, now: float) -> None:
+        """Fire what is due at ``now``; called by the driver, never once the session closed."""
+
+    def session_closed(self) -> trio.Event | None:
+        """The session closed: returns an event set once the application has finished what it
+        still runs (``aclose`` waits for it), or ``None`` when nothing is left."""
 
 _INBOX_SIZE = 256
 _NO_STORE = ("Cache-Control", "no-store")
@@ -141,6 +159,13 @@ class Socket:
         """Wait until the session is closed."""
         await self._session.closed.wait()
 
+    def wake_at(self, deadline: float) -> None:
+        """Have the session's driver awake by ``deadline``: an ``Application``'s next deadline
+        moved earlier than the one it last reported."""
+        session = self._session
+        if deadline < session.sleeping_until:
+            session.wake.notify()
+
     def __aiter__(self) -> AsyncIterator[str | bytes]:
         return self._session.inbox()[1].__aiter__()
 
@@ -191,6 +216,9 @@ class _Session:
         self.websocket: WebSocket | None = None
         self.probe: WebSocket | None = None
         self.socket = Socket(self)
+        self.app: Application | None = None
+        # What the driver sleeps until (-inf while it runs: it reads every deadline again).
+        self.sleeping_until = -math.inf
 
     def notify(self) -> None:
         """Wake the driver and everyone waiting on the session."""
@@ -349,6 +377,8 @@ class _Session:
         self.closed.set()
         if self._inbox is not None:
             self._inbox[0].close()
+        if self.app is not None:
+            self.server._app_closed(self, self.app)
         self.server._forget(self)
         log.debug("session %s closed: %s", self.core.sid, reason)
 
@@ -359,6 +389,8 @@ class Server(trio.abc.AsyncResource):
     Args:
         handler: called once per new session with its ``Socket``, in a task of the server's
             nursery; the session is closed when it returns.
+        attach: instead of ``handler``, called at once with each new session's ``Socket``; the
+            ``Application`` it returns is run by the session's driver, with no task of its own.
         path: where the server answers (``/engine.io/`` by default, as Node).
         ping_interval, ping_timeout, upgrade_timeout: seconds.
         max_http_buffer_size: the largest message or polling body accepted (bytes).
@@ -376,8 +408,9 @@ class Server(trio.abc.AsyncResource):
 
     def __init__(
         self,
-        handler: SocketHandler,
+        handler: SocketHandler | None = None,
         *,
+        attach: Callable[[Socket], Application] | None = None,
         path: str = "/engine.io",
         ping_interval: float = 25.0,
         ping_timeout: float = 20.0,
@@ -394,7 +427,10 @@ class Server(trio.abc.AsyncResource):
         max_buffered_bytes: int = 4 * 1024 * 1024,
         sid_factory: Callable[[], str] = _default_sid,
     ) -> None:
+        if (handler is None) == (attach is None):
+            raise TypeError("engineio_core.Server needs one of handler and attach")
         self.handler = handler
+        self.attach = attach
         self.path = "/" + path.strip("/") + "/"
         self.config = eio.ServerConfig(
             ping_interval=ping_interval,
@@ -462,9 +498,15 @@ class Server(trio.abc.AsyncResource):
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
 
-    def _spawn(self, fn: Callable[[], Awaitable[object]]) -> None:
-        if self._nursery is not None:
+    def _spawn(self, fn: Callable[[], Awaitable[object]]) -> bool:
+        """Start ``fn`` in the server's nursery; ``False`` when serving is over."""
+        if self._nursery is None:
+            return False
+        try:
             self._nursery.start_soon(fn)
+        except RuntimeError:  # the nursery is closed
+            return False
+        return True
 
     def _forget(self, session: _Session) -> None:
         self._sessions.pop(session.core.sid, None)
@@ -578,8 +620,19 @@ class Server(trio.abc.AsyncResource):
         session = _Session(self, core, handshake)
         self._sessions[sid] = session
         cookie = [("Set-Cookie", self.cookie.header(sid))] if self.cookie else []
+        if self.attach is not None:
+            try:
+                app = session.app = self.attach(session.socket)
+            except Exception:
+                log.exception("attaching session %s failed", sid)
+                session.handler_done.set()
+                session.close()
+            else:
+                session.receive_lock = trio.StrictFIFOLock()
+                session.receiver = app.receive
         self._nursery.start_soon(self._drive, session)
-        self._nursery.start_soon(self._run_handler, session)
+        if self.attach is None:
+            self._nursery.start_soon(self._run_handler, session)
         if transport == "polling":
             await self._answer_poll(request, session, extra=cookie)
         else:
@@ -589,6 +642,7 @@ class Server(trio.abc.AsyncResource):
             await self._read_websocket(session, websocket)
 
     async def _run_handler(self, session: _Session) -> None:
+        assert self.handler is not None
         try:
             await self.handler(session.socket)
         except Exception:
@@ -600,7 +654,8 @@ class Server(trio.abc.AsyncResource):
     # ----------------------------------------------------------------- the session driver
 
     async def _drive(self, session: _Session) -> None:
-        """The one task that owns the session's timers and writes its WebSocket frames."""
+        """The one task that owns the session's timers (its application's too) and writes its
+        WebSocket frames."""
         core = session.core
         try:
             while True:
@@ -609,18 +664,46 @@ class Server(trio.abc.AsyncResource):
                 if deadline is not None and now >= deadline:
                     await session.deliver(core.handle_timeout(now=now))
                     continue
+                app = session.app
+                if app is not None and not session.closed.is_set():
+                    if (due := app.next_deadline()) is not None:
+                        if now >= due:
+                            app.handle_timeout(now)
+                            continue
+                        if deadline is None or due < deadline:
+                            deadline = due
                 if await self._write_frames(session):
                     continue
                 if session.closed.is_set() and not session.writing:
                     break
-                with trio.move_on_at(deadline if deadline is not None else math.inf):
-                    await session.wake.wait()
+                session.sleeping_until = deadline if deadline is not None else math.inf
+                try:
+                    with trio.move_on_at(session.sleeping_until):
+                        await session.wake.wait()
+                finally:
+                    session.sleeping_until = -math.inf
         finally:
             for websocket in (session.websocket, session.probe):
                 if websocket is not None:
                     with trio.move_on_after(1.0) as scope:
                         scope.shield = True
                         await websocket.aclose()
+
+    def _app_closed(self, session: _Session, app: Application) -> None:
+        # In a task of its own: whoever closes the session may be anybody's task (a broadcast
+        # among others), and the driver may be held up writing to a peer that does not read.
+        if not self._spawn(partial(self._close_app, session, app)):
+            app.session_closed()  # serving is over: no one waits for it
+
+    async def _close_app(self, session: _Session, app: Application) -> None:
+        try:
+            done = app.session_closed()
+            if done is not None:
+                await done.wait()
+        except Exception:
+            log.exception("application of session %s failed", session.core.sid)
+        finally:
+            session.handler_done.set()
 
     async def _write_frames(self, session: _Session) -> bool:
         """Write what the core queued for the WebSockets; returns whether anything was written.

@@ -1,9 +1,9 @@
 """The Socket.IO server on trio.
 
 One ``_Link`` per Engine.IO session owns that session's ``ServerConnection`` core: it feeds it
-the session's messages, acts on its events, sleeps until its next deadline, and writes what it
-queues. User code calls the core through ``Socket`` and the link synchronously (trio runs that
-atomically), so there are no locks around cores.
+the session's messages, acts on its events and on its timers (fired by the session's driver
+task), and writes what it queues. User code calls the core through ``Socket`` and the link
+synchronously (trio runs that atomically), so there are no locks around cores.
 """
 
 from __future__ import annotations
@@ -68,7 +68,16 @@ class _LinkAck(Ack):
 
 
 class _Link:
-    """One Engine.IO session carrying Socket.IO: the owner of its ``ServerConnection``."""
+    """One Engine.IO session carrying Socket.IO: the owner of its ``ServerConnection``.
+
+    It has no task of its own (an ``engineio_core.Application``): messages are acted on in the
+    task that read them, its timers are fired by the session's driver, and what it starts (the
+    sockets' dispatchers, namespace admission) runs in the engine's nursery, counted, so that
+    the engine's ``aclose`` waits for them as it waits for a handler.
+    """
+
+    __slots__ = ("_children", "_ended", "_failed", "_idle", "close_reason", "core", "engine",
+                 "server", "sockets", "waiters")
 
     def __init__(self, server: Server, engine: engineio_core.Socket) -> None:
         self.server = server
@@ -82,9 +91,10 @@ class _Link:
         self.sockets: dict[str, Socket] = {}
         self.waiters: dict[tuple[str, int], _AckWaiter] = {}
         self.close_reason: str | None = None
-        self._scope: trio.CancelScope | None = None
-        self._nursery: trio.Nursery | None = None
         self._failed = False
+        self._ended = False
+        self._children = 0  # tasks started by ``spawn`` still running
+        self._idle: trio.Event | None = None  # set when they are done, once the session closed
 
     # ----------------------------------------------------------------- called by sockets
 
@@ -98,8 +108,8 @@ class _Link:
         with an ack timeout adds one; any other change only removes or delays deadlines, which
         the owner task sees when it wakes."""
         deadline = self.core.next_deadline()
-        if self._scope is not None and deadline is not None and deadline < self._scope.deadline:
-            self._scope.deadline = deadline
+        if deadline is not None:
+            self.engine.wake_at(deadline)
 
     def emit(self, namespace: str, event: str, args: Sequence[Any]) -> None:
         self.core.emit(namespace, event, args)
@@ -149,30 +159,42 @@ class _Link:
         self.engine.close()
 
     def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
-        if self._nursery is not None:
-            self._nursery.start_soon(fn, *args)
+        if self.server.engine._spawn(partial(self._child, fn, args)):
+            self._children += 1
 
-    # ----------------------------------------------------------------- the owner task
+    async def _child(self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
+        try:
+            await fn(*args)
+        except Exception:
+            log.exception("task of session %s failed", self.engine.sid)
+            self.engine.close()
+        finally:
+            self._children -= 1
+            if not self._children and self._idle is not None:
+                self._idle.set()
 
-    async def run(self) -> None:
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            # Messages are acted on in the task that read them (see ``receive``); this task
-            # keeps the connection's timers and ends it.
-            await self.engine.set_receiver(self.receive)
-            while not self._failed and not self.engine.closed:
-                now = trio.current_time()
-                deadline = self.core.next_deadline()
-                if deadline is not None and now >= deadline:
-                    await self._act(self.core.handle_timeout(now=now))
-                    continue
-                with trio.CancelScope(deadline=math.inf if deadline is None else deadline) as scope:
-                    self._scope = scope
-                    try:
-                        await self.engine.wait_closed()
-                    finally:
-                        self._scope = None
+    # ----------------------------------------------------------------- run by the driver
+
+    def next_deadline(self) -> float | None:
+        if self._failed:
+            # A protocol error ends the sockets at once, not when the session's close is done.
+            return None if self._ended else -math.inf
+        return self.core.next_deadline()
+
+    def handle_timeout(self, now: float) -> None:
+        if self._failed:
             self._end()
+            return
+        rest = self._act_nowait(self.core.handle_timeout(now=now))
+        if rest is not None:  # timeouts queue no handler; kept for safety
+            self.spawn(lambda: rest)
+
+    def session_closed(self) -> trio.Event | None:
+        self._end()
+        if not self._children:
+            return None
+        self._idle = trio.Event()
+        return self._idle
 
     def receive(self, message: str | bytes) -> Awaitable[None] | None:
         """Feed one Engine.IO message to the core and act on it (the engine's receiver): returns
@@ -190,13 +212,14 @@ class _Link:
             self.close_reason = "forced close" if error.reason == "parse error" else error.reason
             self.flush()
             self._failed = True
-            if self._scope is not None:
-                self._scope.cancel()
             self.engine.close()
             return None
         return self._act_nowait(events)
 
     def _end(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
         reason = self.close_reason or self.engine.close_reason or "transport close"
         if self.server._shutting_down:
             reason = "server shutting down"
@@ -346,7 +369,7 @@ class Server(trio.abc.AsyncResource):
         self._adapter = adapter
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         self.engine = engineio_core.Server(
-            self._serve_engine_socket,
+            attach=self._attach_engine_socket,
             path=path,
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
@@ -519,6 +542,6 @@ class Server(trio.abc.AsyncResource):
         self._shutting_down = True
         await self.engine.aclose()
 
-    async def _serve_engine_socket(self, engine: engineio_core.Socket) -> None:
-        await _Link(self, engine).run()
+    def _attach_engine_socket(self, engine: engineio_core.Socket) -> _Link:
+        return _Link(self, engine)
 
