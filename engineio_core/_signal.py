@@ -1,4 +1,4 @@
-"""A level-free wake-up: every waiter is released by the next ``notify()``."""
+"""Level-free wake-ups (every waiter is released by the next ``notify()``) and a lazy flag."""
 
 from __future__ import annotations
 
@@ -46,4 +46,58 @@ class Signal:
         if self._event is None:
             self._event = trio.Event()
         self._waiting += 1
+        await self._event.wait()
+
+
+class Wakeup:
+    """A ``Signal`` for a single waiter (a session's driver): it parks the task itself, with no
+    ``trio.Event`` and parking lot per wait. A notify with nobody waiting is not kept."""
+
+    __slots__ = ("_task",)
+
+    def __init__(self) -> None:
+        self._task: trio.lowlevel.Task | None = None
+
+    def notify(self) -> None:
+        task = self._task
+        if task is not None:
+            self._task = None
+            trio.lowlevel.reschedule(task)
+
+    async def wait(self) -> None:
+        if self._task is not None:
+            raise trio.BusyResourceError("another task is already waiting on this wake-up")
+        self._task = trio.lowlevel.current_task()
+        await trio.lowlevel.wait_task_rescheduled(self._abort)
+
+    def _abort(self, _: object) -> trio.lowlevel.Abort:
+        self._task = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+
+class Flag:
+    """A ``trio.Event`` (``set``, ``is_set``, ``wait``) whose event is made only for a waiter:
+    a session holds two, and an idle session waits on neither."""
+
+    __slots__ = ("_event", "_set")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._event: trio.Event | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        if not self._set:
+            self._set = True
+            if self._event is not None:
+                self._event.set()
+
+    async def wait(self) -> None:
+        if self._set:
+            await trio.lowlevel.checkpoint()
+            return
+        if self._event is None:
+            self._event = trio.Event()
         await self._event.wait()

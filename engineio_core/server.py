@@ -31,7 +31,7 @@ from transports import (
 )
 
 from . import protocol as eio
-from ._signal import Signal
+from ._signal import Flag, Signal, Wakeup
 from .cors import CorsPolicy, CorsSetting
 from .http_policy import CookieOptions, choose_encoding, compress_body, cookie_options
 
@@ -198,16 +198,16 @@ class _Session:
         self.server = server
         self.core = core
         self.handshake = handshake
-        self.handler_done = trio.Event()
+        self.handler_done = Flag()
         self.writing = 0  # WebSocket writes in progress (a peer not reading stalls them)
         # ``changed`` wakes whoever waits on the session's output (a parked poll, a producer
         # waiting for drain); ``wake`` wakes the driver.
         self.changed = Signal()
-        self.wake = Signal()
+        self.wake = Wakeup()
         # The WebSocket reader writes what it queued itself once it has acted on a message, so
         # its own sends need not wake the driver.
         self.flusher: trio.lowlevel.Task | None = None
-        self.closed = trio.Event()
+        self.closed = Flag()
         self.close_reason: str | None = None
         self._inbox: tuple[trio.MemorySendChannel[str | bytes],
                            trio.MemoryReceiveChannel[str | bytes]] | None = None
