@@ -551,7 +551,11 @@ class Server(trio.abc.AsyncResource):
             await self._refuse(request, error)
             return True
         if kind is eio.RequestKind.HANDSHAKE:
-            await self._handshake(request)
+            opened = await self._handshake(request)
+            if opened is not None:
+                # Read from here, so that the handshake's frame does not stay for the WebSocket's
+                # whole life.
+                await self._read_websocket(*opened)
         elif kind is eio.RequestKind.POLL:
             await self._poll(request, self._sessions[query["sid"]])
         elif kind is eio.RequestKind.POST:
@@ -588,10 +592,11 @@ class Server(trio.abc.AsyncResource):
             headers += self.cors.response_headers(request.header("origin"))
         await request.respond(status, headers, body)
 
-    async def _handshake(self, request: Request) -> None:
+    async def _handshake(self, request: Request) -> tuple[_Session, WebSocket] | None:
+        """Open a session; on WebSocket, returns it and its WebSocket for the caller to read."""
         if self._closing or self._nursery is None:
             await self._refuse(request, eio.ProtocolError("Bad request", code=3))
-            return
+            return None
         handshake = Handshake(
             headers={k: v for k, v in request.header_items()},
             query=_node_query(request),
@@ -606,7 +611,7 @@ class Server(trio.abc.AsyncResource):
             if not allowed:
                 await self._refuse(request, eio.ProtocolError(
                     "Forbidden", http_status=403, code=4))
-                return
+                return None
         transport = "websocket" if request.is_websocket else "polling"
         now = trio.current_time()
         sid = self.sid_factory()
@@ -635,11 +640,11 @@ class Server(trio.abc.AsyncResource):
             self._nursery.start_soon(self._run_handler, session)
         if transport == "polling":
             await self._answer_poll(request, session, extra=cookie)
-        else:
-            websocket = await request.accept_websocket(extra_headers=cookie)
-            session.websocket = websocket
-            session.notify()
-            await self._read_websocket(session, websocket)
+            return None
+        websocket = await request.accept_websocket(extra_headers=cookie)
+        session.websocket = websocket
+        session.notify()
+        return session, websocket
 
     async def _run_handler(self, session: _Session) -> None:
         assert self.handler is not None

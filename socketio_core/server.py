@@ -530,7 +530,10 @@ class Server(trio.abc.AsyncResource):
         return await self.engine.handle_request(request)
 
     async def _handle_or_fallback(self, other: HTTPHandler | None, request: Request) -> None:
-        if await self.handle_request(request):
+        # Straight to the engine when there is no bundle: a frame less under every WebSocket's
+        # reader, which lives as long as its connection.
+        if await (self.engine.handle_request(request) if self.client_bundle is None
+                  else self.handle_request(request)):
             return
         if other is not None:
             await other(request)

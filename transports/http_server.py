@@ -691,7 +691,9 @@ async def serve_http(
     """
     cfg = config or HTTPConfig()
     listeners = await trio.open_tcp_listeners(port, host=host)
-    serve = partial(_serve_socket, handler=handler, config=cfg, ssl_context=ssl_context)
+    # Plain TCP goes straight to handle_stream: a frame less under every connection's task.
+    serve = (partial(handle_stream, handler=handler, config=cfg) if ssl_context is None else
+             partial(_serve_socket, handler=handler, config=cfg, ssl_context=ssl_context))
     await trio.serve_listeners(
         serve, listeners, handler_nursery=handler_nursery, task_status=task_status)
 
