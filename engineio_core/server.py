@@ -14,7 +14,15 @@ import math
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
@@ -83,6 +91,41 @@ def _wake_if_sooner(session: _Session, before: float | None) -> None:
 def _default_sid() -> str:
     # 15 random bytes → 20 url-safe characters, as long as Node's base64id.
     return secrets.token_urlsafe(15)
+
+
+class _Headers(Mapping[str, str]):
+    """A request's headers as ``str`` (names lowercased; of a repeated one, the last), decoded
+    on first use: most sessions never read them, and the raw list is the request's own."""
+
+    __slots__ = ("_decoded", "_raw")
+
+    def __init__(self, raw: Sequence[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+        self._decoded: dict[str, str] | None = None
+
+    def _dict(self) -> dict[str, str]:
+        if self._decoded is None:
+            self._decoded = {k.decode("latin-1"): v.decode("latin-1") for k, v in self._raw}
+            self._raw = ()
+        return self._decoded
+
+    def __getitem__(self, name: str) -> str:
+        return self._dict()[name]
+
+    def __contains__(self, name: object) -> bool:
+        if self._decoded is None and isinstance(name, str):
+            key = name.encode("latin-1", "replace")
+            return any(k == key for k, _ in self._raw)
+        return name in self._dict()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
+
+    def __repr__(self) -> str:
+        return repr(self._dict())
 
 
 @dataclass(frozen=True, slots=True)
@@ -598,7 +641,7 @@ class Server(trio.abc.AsyncResource):
             await self._refuse(request, eio.ProtocolError("Bad request", code=3))
             return None
         handshake = Handshake(
-            headers={k: v for k, v in request.header_items()},
+            headers=_Headers(request.headers),
             query=_node_query(request),
             address=request.client_host,
             url=request.target,
