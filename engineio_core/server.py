@@ -594,7 +594,7 @@ class Server(trio.abc.AsyncResource):
             await self._refuse(request, error)
             return True
         if kind is eio.RequestKind.HANDSHAKE:
-            opened = await self._handshake(request)
+            opened = await self._handshake(request, query)
             if opened is not None:
                 # Read from here, so that the handshake's frame does not stay for the WebSocket's
                 # whole life.
@@ -635,14 +635,16 @@ class Server(trio.abc.AsyncResource):
             headers += self.cors.response_headers(request.header("origin"))
         await request.respond(status, headers, body)
 
-    async def _handshake(self, request: Request) -> tuple[_Session, WebSocket] | None:
+    async def _handshake(
+        self, request: Request, query: dict[str, str]
+    ) -> tuple[_Session, WebSocket] | None:
         """Open a session; on WebSocket, returns it and its WebSocket for the caller to read."""
         if self._closing or self._nursery is None:
             await self._refuse(request, eio.ProtocolError("Bad request", code=3))
             return None
         handshake = Handshake(
             headers=_Headers(request.headers),
-            query=_node_query(request),
+            query=query,  # handle_request's own, which lives as long anyway
             address=request.client_host,
             url=request.target,
             secure=request.secure,
