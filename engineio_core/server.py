@@ -9,6 +9,7 @@ deadline.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import secrets
@@ -25,6 +26,7 @@ from collections.abc import (
 )
 from dataclasses import dataclass, field
 from functools import partial
+from heapq import heappop, heappush
 from typing import Any, Protocol
 
 import trio
@@ -234,6 +236,16 @@ class Socket:
         return self._session.inbox()[1].receive_nowait()
 
 
+class _Alarm(Wakeup):
+    """A driver's wake-up, which the server's timer task also rings at ``at``."""
+
+    __slots__ = ("at",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at: float | None = None  # the time of its latest entry in the timer heap
+
+
 class _Session:
     """Runtime state beside one ``ServerSession`` core."""
 
@@ -246,7 +258,7 @@ class _Session:
         # ``changed`` wakes whoever waits on the session's output (a parked poll, a producer
         # waiting for drain); ``wake`` wakes the driver.
         self.changed = Signal()
-        self.wake = Wakeup()
+        self.wake = _Alarm()
         # The WebSocket reader writes what it queued itself once it has acted on a message, so
         # its own sends need not wake the driver.
         self.flusher: trio.lowlevel.Task | None = None
@@ -498,6 +510,14 @@ class Server(trio.abc.AsyncResource):
         self._sessions: dict[str, _Session] = {}
         self._nursery: trio.Nursery | None = None
         self._closing = False
+        # Every sleeping driver's next deadline, kept by one task: a cancel scope per sleeping
+        # session would cost about a kilobyte each.
+        self._timers: list[tuple[float, int, _Alarm]] = []
+        self._timer_ids = itertools.count()
+        self._timer_wake = Wakeup()
+        self._timer_sleeping_until = -math.inf
+        self._timer_running = False
+        self._timer_live = 0  # entries not void
 
     # ----------------------------------------------------------------- lifetime
 
@@ -726,18 +746,63 @@ class Server(trio.abc.AsyncResource):
                     continue
                 if session.closed.is_set() and not session.writing:
                     break
+                wake = session.wake
+                if deadline is not None and (wake.at is None or deadline < wake.at):
+                    self._set_timer(wake, deadline)
                 session.sleeping_until = deadline if deadline is not None else math.inf
                 try:
-                    with trio.move_on_at(session.sleeping_until):
-                        await session.wake.wait()
+                    await wake.wait()
                 finally:
                     session.sleeping_until = -math.inf
         finally:
+            self._set_timer(session.wake, None)
             for websocket in (session.websocket, session.probe):
                 if websocket is not None:
                     with trio.move_on_after(1.0) as scope:
                         scope.shield = True
                         await websocket.aclose()
+
+    def _set_timer(self, alarm: _Alarm, at: float | None) -> None:
+        """Ring ``alarm`` at ``at`` (``None``: never); its earlier entry becomes void."""
+        if alarm.at is not None:
+            self._timer_live -= 1
+        alarm.at = at
+        if at is None:
+            if not self._timer_live:
+                self._timer_wake.notify()  # nothing left to ring: the timer task may end
+            return
+        self._timer_live += 1
+        heappush(self._timers, (at, next(self._timer_ids), alarm))
+        if at < self._timer_sleeping_until:
+            self._timer_wake.notify()
+        if not self._timer_running:
+            self._timer_running = self._spawn(self._run_timers)
+
+    async def _run_timers(self) -> None:
+        """Ring each driver's alarm at the deadline it sleeps until. An entry is void once its
+        alarm is set for another time (the driver moved its deadline earlier, or was woken
+        and has yet to sleep again)."""
+        timers = self._timers
+        try:
+            while self._timer_live:
+                now = trio.current_time()
+                while timers and timers[0][0] <= now:
+                    at, _, alarm = heappop(timers)
+                    if alarm.at == at:
+                        self._timer_live -= 1
+                        alarm.at = None
+                        alarm.notify()
+                self._timer_sleeping_until = timers[0][0] if timers else math.inf
+                try:
+                    with trio.move_on_at(self._timer_sleeping_until):
+                        await self._timer_wake.wait()
+                finally:
+                    self._timer_sleeping_until = -math.inf
+        finally:
+            # Every entry is void, or the nursery is going (its drivers void theirs as they go).
+            self._timer_running = False
+            if not self._timer_live:
+                timers.clear()
 
     def _app_closed(self, session: _Session, app: Application) -> None:
         # In a task of its own: whoever closes the session may be anybody's task (a broadcast
