@@ -104,9 +104,9 @@ class _Link:
             self.engine.send_nowait(*data)
 
     def _rearm(self) -> None:
-        """Wake the owner task earlier if the core now has an earlier deadline. Only an emit
+        """Wake the session's driver earlier if the core now has an earlier deadline. Only an emit
         with an ack timeout adds one; any other change only removes or delays deadlines, which
-        the owner task sees when it wakes."""
+        the driver sees when it wakes."""
         deadline = self.core.next_deadline()
         if deadline is not None:
             self.engine.wake_at(deadline)
