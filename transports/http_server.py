@@ -11,7 +11,6 @@ connection only ends its own task.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,6 +26,7 @@ from wsproto.events import Request as WSRequest
 from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.utilities import RemoteProtocolError as WSRemoteProtocolError
 
+from . import _sockio
 from ._config import HTTPConfig
 from ._errors import BadRequest, BodyTooLarge, HTTPError, RequestTimeout
 from .websocket import WebSocket, server_websocket
@@ -38,8 +38,6 @@ log = logging.getLogger("transports.http")
 HeaderList = Sequence[tuple[str | bytes, str | bytes]]
 Handler = Callable[["Request"], Awaitable[None]]
 
-_POSIX = os.name == "posix"  # os.write on a socket's descriptor works there
-
 _STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError)
 
 # What a connection's h11 state becomes once a WebSocket took the connection over: one shared
@@ -49,40 +47,6 @@ _HANDED_OVER = h11.Connection(h11.SERVER)
 
 def _b(value: str | bytes) -> bytes:
     return value.encode("latin-1") if isinstance(value, str) else value
-
-
-def _write_now(stream: trio.abc.Stream, data: bytes) -> int:
-    """Write what the socket takes at once, without a scheduler pass; how many bytes went.
-
-    A response nearly always fits the socket buffer: then no cancel scope for ``send_timeout``
-    and no trip through trio's scheduler are needed. 0 when the stream is not a plain socket or
-    the write failed (``send_all`` then does it and raises the error the caller expects).
-    """
-    if type(stream) is not trio.SocketStream or not _POSIX:
-        return 0
-    fd = stream.socket.fileno()
-    if fd < 0 or stream.socket.did_shutdown_SHUT_WR:
-        return 0
-    try:
-        return os.write(fd, data)
-    except OSError:
-        return 0
-
-
-async def _receive_some(stream: trio.abc.Stream, max_bytes: int) -> bytes:
-    """``stream.receive_some``, for a plain socket without trio's first try: the bytes of the
-    next request are not there yet when a connection starts waiting for them."""
-    if type(stream) is trio.SocketStream and _POSIX:
-        fd = stream.socket.fileno()
-        while fd >= 0:
-            await trio.lowlevel.wait_readable(fd)
-            try:
-                return os.read(fd, max_bytes)
-            except BlockingIOError:
-                fd = stream.socket.fileno()
-            except OSError as exc:
-                raise trio.BrokenResourceError(f"socket connection broken: {exc}") from exc
-    return bytes(await stream.receive_some(max_bytes))
 
 
 # Response heads written without h11's event objects (see ``_fast_head``). Header lines are
@@ -189,7 +153,8 @@ class _Connection:
         """Read some bytes into h11; ``None`` when ``deadline`` passed first."""
         with trio.CancelScope(deadline=deadline):
             try:
-                data = await _receive_some(self.stream, self.config.receive_buffer_size)
+                data = await _sockio.receive_when_readable(
+                    self.stream, self.config.receive_buffer_size)
             except _STREAM_ERRORS:
                 data = b""
             self.h11.receive_data(data)
@@ -200,7 +165,7 @@ class _Connection:
         await self.write(b"".join(self.h11.send(e) or b"" for e in events))
 
     async def write(self, data: bytes) -> None:
-        sent = _write_now(self.stream, data)
+        sent = _sockio.write_now(self.stream, data)
         if sent == len(data):
             return
         if sent:
@@ -467,7 +432,8 @@ class Request:
             raise RuntimeError("read the request body before waiting for a disconnect")
         while True:
             try:
-                data = await _receive_some(conn.stream, conn.config.receive_buffer_size)
+                data = await _sockio.receive_when_readable(
+                    conn.stream, conn.config.receive_buffer_size)
             except _STREAM_ERRORS:
                 data = b""
             if not data:

@@ -1,0 +1,132 @@
+"""Reads and writes on a plain ``trio.SocketStream`` with fewer layers than trio's own.
+
+trio's socket methods wrap every call in an async context manager and yield after each one that
+did not wait; on the hot paths that is a large share of the CPU per message. These helpers call
+``os.read``/``os.write`` on the socket's descriptor and wait with trio's public
+``wait_readable``/``wait_writable``, keeping trio's rules: a cancellation is seen first, a call
+that did not wait still yields once (fairness; skipping that yield on writes measured no better,
+and under fan-out seemed to cost more CPU per delivery), and socket errors become
+``BrokenResourceError``/``ClosedResourceError`` as ``SocketStream`` makes them. Any other stream
+(TLS, memory streams in tests) and non-POSIX systems keep the stream's own methods.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import trio
+
+__all__ = ["is_direct", "receive_some", "receive_when_readable", "send_all", "write_now"]
+
+_POSIX = os.name == "posix"  # os.read/os.write on a socket's descriptor work there
+
+
+def is_direct(stream: trio.abc.Stream) -> bool:
+    """Whether the helpers below take the direct path for ``stream``."""
+    return _POSIX and type(stream) is trio.SocketStream
+
+
+def _stream_error(exc: OSError) -> trio.BrokenResourceError | trio.ClosedResourceError:
+    if exc.errno == errno.EBADF:
+        return trio.ClosedResourceError("this socket was already closed")
+    return trio.BrokenResourceError(f"socket connection broken: {exc}")
+
+
+def _fd(sock: trio.socket.SocketType) -> int:
+    # Looked up before each call: once the socket is closed its number may belong to another
+    # connection.
+    fd = sock.fileno()
+    if fd < 0:
+        raise trio.ClosedResourceError("socket was already closed")
+    return fd
+
+
+async def send_all(stream: trio.abc.Stream, data: bytes) -> None:
+    """``stream.send_all(data)``."""
+    if not is_direct(stream):
+        await stream.send_all(data)
+        return
+    assert isinstance(stream, trio.SocketStream)
+    sock = stream.socket
+    if sock.did_shutdown_SHUT_WR:
+        raise trio.ClosedResourceError("can't send data after sending EOF")
+    await trio.lowlevel.checkpoint_if_cancelled()
+    waited = False
+    with memoryview(data) as view:
+        while view:
+            try:
+                sent = os.write(_fd(sock), view)
+            except BlockingIOError:
+                waited = True
+                try:
+                    await trio.lowlevel.wait_writable(sock)
+                except OSError as exc:
+                    raise _stream_error(exc) from exc
+                continue
+            except OSError as exc:
+                raise _stream_error(exc) from exc
+            view = view[sent:]
+    if not waited:
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+
+async def receive_some(stream: trio.abc.Stream, max_bytes: int) -> bytes:
+    """``stream.receive_some(max_bytes)``, as ``bytes``."""
+    if not is_direct(stream):
+        return bytes(await stream.receive_some(max_bytes))
+    assert isinstance(stream, trio.SocketStream)
+    sock = stream.socket
+    await trio.lowlevel.checkpoint_if_cancelled()
+    waited = False
+    while True:
+        try:
+            data = os.read(_fd(sock), max_bytes)
+        except BlockingIOError:
+            waited = True
+            try:
+                await trio.lowlevel.wait_readable(sock)
+            except OSError as exc:
+                raise _stream_error(exc) from exc
+            continue
+        except OSError as exc:
+            raise _stream_error(exc) from exc
+        if not waited:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        return data
+
+
+async def receive_when_readable(stream: trio.abc.Stream, max_bytes: int) -> bytes:
+    """``receive_some`` for a caller that expects to wait: it waits for readability before the
+    first read, skipping a read that would fail (an idle keep-alive connection, say)."""
+    if not is_direct(stream):
+        return bytes(await stream.receive_some(max_bytes))
+    assert isinstance(stream, trio.SocketStream)
+    sock = stream.socket
+    while True:
+        try:
+            await trio.lowlevel.wait_readable(sock)
+            return os.read(_fd(sock), max_bytes)
+        except BlockingIOError:
+            continue
+        except OSError as exc:
+            raise _stream_error(exc) from exc
+
+
+def write_now(stream: trio.abc.Stream, data: bytes) -> int:
+    """Write what the socket takes at once, without waiting or yielding; how many bytes went.
+
+    0 when the stream is not direct, is shut for writing, or the write failed: the caller's
+    ``send_all`` then writes the rest and raises the error it expects.
+    """
+    if not is_direct(stream):
+        return 0
+    assert isinstance(stream, trio.SocketStream)
+    sock = stream.socket
+    fd = sock.fileno()
+    if fd < 0 or sock.did_shutdown_SHUT_WR:
+        return 0
+    try:
+        return os.write(fd, data)
+    except OSError:
+        return 0
