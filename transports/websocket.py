@@ -11,8 +11,6 @@ other frame, so every other rule and close code stays wsproto's.
 
 from __future__ import annotations
 
-import errno
-import os
 from collections.abc import Iterable, Sequence
 
 import trio
@@ -31,6 +29,7 @@ from wsproto.events import (
 from wsproto.extensions import PerMessageDeflate
 from wsproto.utilities import RemoteProtocolError as WSRemoteProtocolError
 
+from . import _sockio
 from ._errors import HTTPClientError, WebSocketClosed
 from ._wsframes import build_frame, take_messages
 
@@ -47,13 +46,6 @@ _STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError)
 _FRAMES = 256
 _FRAME_LARGEST = 16 * 1024
 _frames: dict[int, tuple[str | bytes, bytes]] = {}
-
-# A plain trio.SocketStream is read and written with os.read/os.write on its descriptor (POSIX):
-# trio's own path costs a few context managers and wrappers per call. The scheduling is
-# trio's: a read or write that did not wait still yields once. (Skipping that yield on writes
-# measured no better: under fan-out it seemed to cost more CPU per delivery.)
-_LEAN_IO = os.name == "posix"
-
 
 class WebSocket(trio.abc.AsyncResource):
     """An open WebSocket connection; made by ``Request.accept_websocket`` or ``connect_websocket``.
@@ -83,7 +75,7 @@ class WebSocket(trio.abc.AsyncResource):
         self.closed: WebSocketClosed | None = None
         # Once the handshake is done only its frame layer is needed: holding that alone lets
         # the handshake's HTTP state go.
-        self._conn: WSConnection | Connection = (
+        conn: WSConnection | Connection = (
             connection.connection
             if isinstance(connection, WSConnection) and connection.connection is not None
             else connection)
@@ -101,19 +93,34 @@ class WebSocket(trio.abc.AsyncResource):
         # Without an extension a server decodes the common frames itself (whole text/binary
         # messages) until the first other frame; from that frame's first byte on, every byte
         # goes to wsproto, whose state is then clean since it has only seen whole messages.
-        self._fast = not (self.extensions or self._conn.client)
+        self._fast = not (self.extensions or conn.client)
+        if self._fast and conn.state is ConnectionState.OPEN:
+            # wsproto's connection is 1.7 KiB, and the fast path may never need it: it is made
+            # again when first needed (``_proto``), the same as the handshake left it.
+            self._conn: WSConnection | Connection | None = None
+        else:
+            self._conn = conn
         self._partial: bytes | bytearray = b""
         if received:
             # Frames that came with the handshake.
             if self._fast:
                 self._take_fast(received)
             else:
-                self._conn.receive_data(received)
+                self._proto().receive_data(received)
+
+    def _proto(self) -> WSConnection | Connection:
+        """wsproto's connection, made on first use by a server without extensions: OPEN and
+        holding nothing, as the handshake left it (a server Connection keeps no other state)."""
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = Connection(ConnectionType.SERVER)
+        return conn
 
     @property
     def is_open(self) -> bool:
         """Whether messages can still be sent."""
-        return self.closed is None and self._conn.state is ConnectionState.OPEN
+        return self.closed is None and (
+            self._conn is None or self._conn.state is ConnectionState.OPEN)
 
     async def receive(self) -> str | bytes:
         """Return the next whole message: ``str`` for text, ``bytes`` for binary.
@@ -175,10 +182,11 @@ class WebSocket(trio.abc.AsyncResource):
             self._write_lock.release()
 
     def _frame(self, message: str | bytes) -> bytes:
-        if not (self.extensions or self._conn.client):
+        conn = self._conn
+        if conn is None or not (self.extensions or conn.client):
             return self._plain_frame(message)
-        return self._conn.send(TextMessage(data=message) if isinstance(message, str)
-                               else BytesMessage(data=bytes(message)))
+        return conn.send(TextMessage(data=message) if isinstance(message, str)
+                         else BytesMessage(data=bytes(message)))
 
     @staticmethod
     def _plain_frame(message: str | bytes) -> bytes:
@@ -200,7 +208,7 @@ class WebSocket(trio.abc.AsyncResource):
         async with self._write_lock:
             if not self.is_open:
                 raise self.closed or WebSocketClosed(_ABNORMAL, "connection closing")
-            await self._send_all(self._conn.send(Ping(payload=payload)))
+            await self._send_all(self._proto().send(Ping(payload=payload)))
 
     async def aclose(self, code: int = 1000, reason: str = "") -> None:
         """Close: send a Close frame, wait up to ``close_timeout`` for the peer's, close the stream.
@@ -231,8 +239,8 @@ class WebSocket(trio.abc.AsyncResource):
     async def _send_close(self, code: int, reason: str) -> None:
         with trio.move_on_after(self._close_timeout):
             async with self._write_lock:
-                if self._conn.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
-                    data = self._conn.send(CloseConnection(code=code, reason=reason))
+                if self._proto().state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
+                    data = self._proto().send(CloseConnection(code=code, reason=reason))
                     try:
                         await self.stream.send_all(data)
                     except _STREAM_ERRORS:
@@ -240,10 +248,7 @@ class WebSocket(trio.abc.AsyncResource):
 
     async def _send_all(self, data: bytes) -> None:
         try:
-            if _LEAN_IO and type(self.stream) is trio.SocketStream:
-                await _write_socket(self.stream, data)
-            else:
-                await self.stream.send_all(data)
+            await _sockio.send_all(self.stream, data)
         except _STREAM_ERRORS as exc:
             self._lost()
             assert self.closed is not None
@@ -257,10 +262,7 @@ class WebSocket(trio.abc.AsyncResource):
     async def _read_more(self) -> None:
         if not self._pending:
             try:
-                if _LEAN_IO and type(self.stream) is trio.SocketStream:
-                    data = await _read_socket(self.stream, self._bufsize)
-                else:
-                    data = bytes(await self.stream.receive_some(self._bufsize))
+                data = await _sockio.receive_some(self.stream, self._bufsize)
             except _STREAM_ERRORS:
                 data = b""
             if not data:
@@ -276,7 +278,7 @@ class WebSocket(trio.abc.AsyncResource):
         # Compressed input is fed in small pieces so that one read cannot inflate to more than
         # about 1000 times _INFLATE_FEED bytes before the size limit is checked.
         feed = _INFLATE_FEED if self.extensions else len(self._pending)
-        self._conn.receive_data(self._pending[:feed])
+        self._proto().receive_data(self._pending[:feed])
         self._pending = self._pending[feed:]
 
     def _take_fast(self, data: bytes) -> None:
@@ -306,7 +308,7 @@ class WebSocket(trio.abc.AsyncResource):
     async def _process_events(self) -> None:
         if self._fast or (self.closed is not None and self._close_seen.is_set()):
             return
-        for event in self._conn.events():
+        for event in self._proto().events():
             if isinstance(event, Message):
                 data = event.data
                 self._size += len(data) if isinstance(data, bytes | bytearray) else len(
@@ -324,23 +326,23 @@ class WebSocket(trio.abc.AsyncResource):
                     self._size = 0
             elif isinstance(event, Ping):
                 async with self._write_lock:
-                    if self._conn.state is ConnectionState.OPEN:
-                        await self._send_all(self._conn.send(event.response()))
+                    if self._proto().state is ConnectionState.OPEN:
+                        await self._send_all(self._proto().send(event.response()))
             elif isinstance(event, CloseConnection):
                 await self._on_close(event)
                 return
 
     async def _on_close(self, event: CloseConnection) -> None:
-        if self._conn.state is ConnectionState.OPEN:
+        if self._proto().state is ConnectionState.OPEN:
             # wsproto reports a frame it could not parse as a CloseConnection while still OPEN:
             # we fail the connection with its code (1002, 1007...), RFC 6455 §7.1.7.
             await self._fail(event.code, event.reason or "")
             return
-        if self._conn.state is ConnectionState.REMOTE_CLOSING:
+        if self._proto().state is ConnectionState.REMOTE_CLOSING:
             async with self._write_lock:
-                if self._conn.state is ConnectionState.REMOTE_CLOSING:
+                if self._proto().state is ConnectionState.REMOTE_CLOSING:
                     try:
-                        await self.stream.send_all(self._conn.send(event.response()))
+                        await self.stream.send_all(self._proto().send(event.response()))
                     except _STREAM_ERRORS:
                         pass
         if self.closed is None:
@@ -362,68 +364,6 @@ class WebSocket(trio.abc.AsyncResource):
                 self.closed = WebSocketClosed(_ABNORMAL, "connection lost")
             self._close_seen.set()
             await self.stream.aclose()
-
-
-def _stream_error(exc: OSError) -> trio.BrokenResourceError | trio.ClosedResourceError:
-    # As trio.SocketStream translates socket errors.
-    if exc.errno == errno.EBADF:
-        return trio.ClosedResourceError("this socket was already closed")
-    return trio.BrokenResourceError(f"socket connection broken: {exc}")
-
-
-async def _write_socket(stream: trio.SocketStream, data: bytes) -> None:
-    """``stream.send_all(data)`` with fewer layers; a write that did not wait still yields."""
-    sock = stream.socket
-    if sock.did_shutdown_SHUT_WR:
-        raise trio.ClosedResourceError("can't send data after sending EOF")
-    await trio.lowlevel.checkpoint_if_cancelled()
-    waited = False
-    with memoryview(data) as view:
-        while view:
-            # The descriptor is looked up before each write: once the socket is closed its
-            # number may belong to another connection.
-            fd = sock.fileno()
-            if fd < 0:
-                raise trio.ClosedResourceError("socket was already closed")
-            try:
-                sent = os.write(fd, view)
-            except BlockingIOError:
-                waited = True
-                try:
-                    await trio.lowlevel.wait_writable(sock)
-                except OSError as exc:
-                    raise _stream_error(exc) from exc
-                continue
-            except OSError as exc:
-                raise _stream_error(exc) from exc
-            view = view[sent:]
-    if not waited:
-        await trio.lowlevel.cancel_shielded_checkpoint()
-
-
-async def _read_socket(stream: trio.SocketStream, size: int) -> bytes:
-    """``stream.receive_some(size)`` with fewer layers; a read that did not wait still yields."""
-    sock = stream.socket
-    await trio.lowlevel.checkpoint_if_cancelled()
-    waited = False
-    while True:
-        fd = sock.fileno()
-        if fd < 0:
-            raise trio.ClosedResourceError("socket was already closed")
-        try:
-            data = os.read(fd, size)
-        except BlockingIOError:
-            waited = True
-            try:
-                await trio.lowlevel.wait_readable(sock)
-            except OSError as exc:
-                raise _stream_error(exc) from exc
-            continue
-        except OSError as exc:
-            raise _stream_error(exc) from exc
-        if not waited:
-            await trio.lowlevel.cancel_shielded_checkpoint()
-        return data
 
 
 def server_websocket(

@@ -415,3 +415,37 @@ def test_compressed_bomb_is_refused_1009() -> None:
         assert seen[0].code == 1009
 
     run(main)
+
+
+def test_server_makes_wsproto_connection_only_when_a_frame_needs_it() -> None:
+    # Whole data frames are decoded without wsproto (its connection is 1.7 KiB per socket); the
+    # first ping makes it, as the handshake left it, and it answers and closes as before.
+    held: list[WebSocket] = []
+
+    async def handler(request: Request) -> None:
+        ws = await request.accept_websocket()
+        held.append(ws)
+        try:
+            while True:
+                message = await ws.receive()
+                await ws.send(f"{message}:{ws._conn is None}")
+        except WebSocketClosed:
+            pass
+
+    async def main() -> None:
+        async with raw_client(handler) as (stream, conn):
+            await stream.send_all(conn.send(TextMessage(data="a")))
+            events = await next_events(stream, conn)
+            assert isinstance(events[0], TextMessage) and events[0].data == "a:True"
+            await stream.send_all(conn.send(Ping(payload=b"p")) + conn.send(TextMessage(data="b")))
+            events = []
+            while len(events) < 2:
+                events += await next_events(stream, conn)
+            assert isinstance(events[0], Pong) and events[0].payload == b"p"
+            assert isinstance(events[1], TextMessage) and events[1].data == "b:False"
+            await stream.send_all(conn.send(CloseConnection(code=1000, reason="bye")))
+            events = await next_events(stream, conn)
+            assert isinstance(events[0], CloseConnection) and events[0].code == 1000
+        assert held[0].closed is not None and held[0].closed.code == 1000
+
+    run(main)
