@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -42,6 +43,15 @@ def _fd(sock: trio.socket.SocketType) -> int:
     return fd
 
 
+async def _wait(
+    wait: Callable[[trio.socket.SocketType], Awaitable[None]], sock: trio.socket.SocketType
+) -> None:
+    try:
+        await wait(sock)
+    except OSError as exc:
+        raise _stream_error(exc) from exc
+
+
 async def send_all(stream: trio.abc.Stream, data: bytes) -> None:
     """``stream.send_all(data)``."""
     if not is_direct(stream):
@@ -59,10 +69,7 @@ async def send_all(stream: trio.abc.Stream, data: bytes) -> None:
                 sent = os.write(_fd(sock), view)
             except BlockingIOError:
                 waited = True
-                try:
-                    await trio.lowlevel.wait_writable(sock)
-                except OSError as exc:
-                    raise _stream_error(exc) from exc
+                await _wait(trio.lowlevel.wait_writable, sock)
                 continue
             except OSError as exc:
                 raise _stream_error(exc) from exc
@@ -84,10 +91,7 @@ async def receive_some(stream: trio.abc.Stream, max_bytes: int) -> bytes:
             data = os.read(_fd(sock), max_bytes)
         except BlockingIOError:
             waited = True
-            try:
-                await trio.lowlevel.wait_readable(sock)
-            except OSError as exc:
-                raise _stream_error(exc) from exc
+            await _wait(trio.lowlevel.wait_readable, sock)
             continue
         except OSError as exc:
             raise _stream_error(exc) from exc
