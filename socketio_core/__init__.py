@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .adapter import AckCollector, Adapter, InMemoryAdapter
     from .asgi import ASGIApp
-    from .broadcast import AckTimeoutError, BroadcastOperator, RemoteSocket
+    from .broadcast import BroadcastOperator, RemoteSocket
     from .client import ClientSocket, Manager, connect
+    from .errors import AckTimeoutError, ConnectError
     from .handlers import Ack
-    from .namespace import ConnectError, Namespace
+    from .namespace import Namespace
     from .server import Server
     from .socket import Handshake, Socket
     from .static import ClientBundleNotFound
@@ -23,12 +24,12 @@ _EXPORTS = {
     "ASGIApp": "asgi",
     "Ack": "handlers",
     "AckCollector": "adapter",
-    "AckTimeoutError": "broadcast",
+    "AckTimeoutError": "errors",
     "Adapter": "adapter",
     "BroadcastOperator": "broadcast",
     "ClientSocket": "client",
     "ClientBundleNotFound": "static",
-    "ConnectError": "namespace",
+    "ConnectError": "errors",
     "Handshake": "socket",
     "InMemoryAdapter": "adapter",
     "Manager": "client",

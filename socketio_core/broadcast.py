@@ -16,21 +16,14 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .adapter import AckCollector
+from .errors import AckTimeoutError
 from .protocol import BroadcastTarget, Packet, PacketType
 
 if TYPE_CHECKING:
     from .namespace import Namespace
     from .socket import Handshake, Socket
 
-__all__ = ["AckTimeoutError", "BroadcastOperator", "RemoteSocket"]
-
-
-class AckTimeoutError(TimeoutError):
-    """Not every selected socket acknowledged in time; ``responses`` holds those that did."""
-
-    def __init__(self, responses: list[Any]) -> None:
-        super().__init__("operation has timed out")
-        self.responses = responses
+__all__ = ["BroadcastOperator", "RemoteSocket"]
 
 
 class BroadcastOperator:

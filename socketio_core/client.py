@@ -30,8 +30,8 @@ from engineio_core.client import ConnectionFailed, StreamFactory, make_ssl_conte
 
 from ._backoff import Backoff
 from .client_socket import Auth, ClientSocket, Dispatcher
+from .errors import ConnectError
 from .handlers import Handler
-from .namespace import ConnectError
 from .protocol import (
     AckReceived,
     AckTimedOut,

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from .errors import ConnectError
 from .handlers import Ack, Handler, call_handler
-from .namespace import ConnectError
 from .protocol import ClientConnection, LocalProtocolError, NamespaceState
 from .protocol.reasons import (
     ACK_TIMEOUT_MESSAGE,

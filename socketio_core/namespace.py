@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from .adapter import Adapter
 from .broadcast import BroadcastOperator
+from .errors import ConnectError
 from .handlers import H, Handler
 from .socket import NamespaceHandler
 
@@ -17,19 +18,9 @@ if TYPE_CHECKING:
     from .server import Server
     from .socket import Socket
 
-__all__ = ["ConnectError", "Namespace", "NamespaceMatcher"]
+__all__ = ["Namespace", "NamespaceMatcher"]
 
 NamespaceMatcher = str | re.Pattern[str] | Callable[[str, dict[str, Any]], bool]
-
-
-class ConnectError(Exception):
-    """Raised by a connection middleware to refuse a client; it gets ``connect_error`` with
-    ``message`` and ``data``."""
-
-    def __init__(self, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.data = data
 
 
 class Namespace:

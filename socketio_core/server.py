@@ -27,8 +27,9 @@ from transports import Request, serve_http
 from . import protocol as sio
 from .adapter import Adapter, InMemoryAdapter
 from .broadcast import BroadcastOperator, RemoteSocket
+from .errors import ConnectError
 from .handlers import Ack, H, Handler, call_handler
-from .namespace import ConnectError, Namespace, NamespaceMatcher
+from .namespace import Namespace, NamespaceMatcher
 from .socket import Handshake, Socket
 from .static import ClientBundle, find_client_dist
 
