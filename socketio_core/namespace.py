@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any, overload
 from .adapter import Adapter
 from .broadcast import BroadcastOperator
 from .errors import ConnectError
-from .handlers import H, Handler
-from .socket import NamespaceHandler
+from .handlers import H, Handler, NamespaceHandler
 
 if TYPE_CHECKING:
     from .broadcast import RemoteSocket

@@ -15,7 +15,7 @@ import trio
 import engineio_core
 
 from .broadcast import BroadcastOperator
-from .handlers import Ack, H, Handler, call_handler, start_handler
+from .handlers import Ack, H, Handler, NamespaceHandler, call_handler, start_handler
 from .protocol import BroadcastTarget
 
 if TYPE_CHECKING:
@@ -382,18 +382,6 @@ class Socket:
         handlers = self._handlers.get(event, [])
         for index, handler in enumerate(list(handlers)):
             await call_handler(*self._target(handler, args), ack if index == 0 else None)
-
-
-class NamespaceHandler:
-    """A namespace-level handler ``fn(socket, *args)`` in the handler table its sockets share."""
-
-    __slots__ = ("handler",)
-
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
-
-    def __call__(self, socket: Socket, *args: Any) -> Any:
-        return self.handler(socket, *args)
 
 
 class _VolatileSocket:
