@@ -19,8 +19,9 @@ from .handlers import Ack, H, Handler, NamespaceHandler, call_handler, start_han
 from .protocol import BroadcastTarget
 
 if TYPE_CHECKING:
+    from .link import Link
     from .namespace import Namespace
-    from .server import Server, _Link
+    from .server import Server
 
 __all__ = ["Handshake", "Socket"]
 
@@ -58,7 +59,7 @@ class Socket:
     """
 
     def __init__(
-        self, namespace: Namespace, link: _Link, sid: str, handshake: Handshake
+        self, namespace: Namespace, link: Link, sid: str, handshake: Handshake
     ) -> None:
         self.namespace = namespace
         self.id = sid
