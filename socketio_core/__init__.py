@@ -15,9 +15,10 @@ if TYPE_CHECKING:
     from .client import ClientSocket, Manager, connect
     from .errors import AckTimeoutError, ConnectError
     from .handlers import Ack
+    from .handshake import Handshake
     from .namespace import Namespace
     from .server import Server
-    from .socket import Handshake, Socket
+    from .socket import Socket
     from .static import ClientBundleNotFound
 
 _EXPORTS = {
@@ -30,7 +31,7 @@ _EXPORTS = {
     "ClientSocket": "client",
     "ClientBundleNotFound": "static",
     "ConnectError": "errors",
-    "Handshake": "socket",
+    "Handshake": "handshake",
     "InMemoryAdapter": "adapter",
     "Manager": "client",
     "Namespace": "namespace",

@@ -12,23 +12,61 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
-
-import engineio_core
 
 from . import protocol as sio
 from .errors import ConnectError
 from .handlers import Ack, call_handler
-from .socket import Handshake, Socket
+from .handshake import Handshake
+from .socket import Socket
 
 if TYPE_CHECKING:
-    from .server import Server
+    import engineio_core
 
-__all__ = ["Link"]
+    from .namespace import Namespace
+
+__all__ = ["Link", "LinkServer"]
 
 log = logging.getLogger("socketio_core")
+
+
+class LinkServer(Protocol):
+    """What a link uses of its ``Server``."""
+
+    @property
+    def engine(self) -> engineio_core.Server:
+        """The Engine.IO server, whose nursery runs the link's tasks."""
+        ...
+
+    @property
+    def connect_timeout(self) -> float:
+        """Seconds a client has to join a namespace."""
+        ...
+
+    @property
+    def max_attachments(self) -> int:
+        """Binary attachments allowed in one packet."""
+        ...
+
+    @property
+    def max_http_buffer_size(self) -> int:
+        """The largest attachment, in bytes."""
+        ...
+
+    @property
+    def shutting_down(self) -> bool:
+        """Whether the server is closing (every socket leaves with ``server shutting down``)."""
+        ...
+
+    def sid_factory(self) -> str:
+        """A new socket id."""
+        ...
+
+    def namespace_for(self, name: str, auth: dict[str, Any]) -> Namespace | None:
+        """The namespace a client asking for ``name`` joins, if any."""
+        ...
 
 
 class _AckWaiter:
@@ -40,7 +78,7 @@ class _AckWaiter:
         self.error: Exception | None = None
 
 
-class LinkAck(Ack):
+class _LinkAck(Ack):
     """The ack of one event received on a link: an ``Ack`` without a callable to build."""
 
     __slots__ = ("_id", "_link", "_namespace")
@@ -69,7 +107,7 @@ class Link:
     __slots__ = ("_children", "_ended", "_failed", "_idle", "close_reason", "core", "engine",
                  "server", "sockets", "waiters")
 
-    def __init__(self, server: Server, engine: engineio_core.Socket) -> None:
+    def __init__(self, server: LinkServer, engine: engineio_core.Socket) -> None:
         self.server = server
         self.engine = engine
         self.core = sio.ServerConnection(
@@ -89,6 +127,7 @@ class Link:
     # ----------------------------------------------------------------- called by sockets
 
     def flush(self) -> None:
+        """Hand what the core queued to the Engine.IO session."""
         data = self.core.data_to_send()
         if data:
             self.engine.send_nowait(*data)
@@ -102,12 +141,19 @@ class Link:
             self.engine.wake_at(deadline)
 
     def emit(self, namespace: str, event: str, args: Sequence[Any]) -> None:
+        """Send an event on ``namespace``."""
         self.core.emit(namespace, event, args)
         self.flush()
 
     async def emit_with_ack(
         self, namespace: str, event: str, args: Sequence[Any], timeout: float | None
     ) -> tuple[Any, ...]:
+        """Send an event on ``namespace`` asking for an ack; returns its arguments.
+
+        Raises:
+            TimeoutError: no ack within ``timeout`` seconds.
+            ConnectionError: the socket or the connection went away first.
+        """
         ack_id = self.core.emit(
             namespace, event, args, ack=True, timeout=timeout, now=trio.current_time()
         )
@@ -122,11 +168,13 @@ class Link:
         return waiter.values
 
     def send_ack(self, namespace: str, ack_id: int, values: tuple[Any, ...]) -> None:
+        """Answer the client's ack ``ack_id`` on ``namespace`` (if the socket is still there)."""
         if namespace in self.sockets:
             self.core.ack(namespace, ack_id, values)
             self.flush()
 
     def disconnect(self, namespace: str) -> None:
+        """Leave ``namespace``: the client hears DISCONNECT, acks waiting on it fail."""
         self.sockets.pop(namespace, None)
         self._fail_acks(namespace, self.core.disconnect(namespace))
         self.flush()
@@ -149,6 +197,7 @@ class Link:
         self.engine.close()
 
     def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` in the engine's nursery, counted: the session's close waits for it."""
         if self.server.engine._spawn(partial(self._child, fn, args)):
             self._children += 1
 
@@ -166,12 +215,14 @@ class Link:
     # ----------------------------------------------------------------- run by the driver
 
     def next_deadline(self) -> float | None:
+        """When ``handle_timeout`` must next be called (the engine's driver asks)."""
         if self._failed:
             # A protocol error ends the sockets at once, not when the session's close is done.
             return None if self._ended else -math.inf
         return self.core.next_deadline()
 
     def handle_timeout(self, now: float) -> None:
+        """Fire what is due at ``now``: ack and connect timeouts (the engine's driver calls it)."""
         if self._failed:
             self._end()
             return
@@ -180,6 +231,8 @@ class Link:
             self.spawn(lambda: rest)
 
     def session_closed(self) -> trio.Event | None:
+        """The session closed: end every socket; returns an event set once the link's tasks
+        are done, or ``None`` when none runs."""
         self._end()
         if not self._children:
             return None
@@ -211,7 +264,7 @@ class Link:
             return
         self._ended = True
         reason = self.close_reason or self.engine.close_reason or "transport close"
-        if self.server._shutting_down:
+        if self.server.shutting_down:
             reason = "server shutting down"
         for socket in list(self.sockets.values()):
             socket._closed(reason)
@@ -236,7 +289,7 @@ class Link:
                     continue
                 ack = None
                 if event.ack_id is not None:
-                    ack = LinkAck(self, event.namespace, event.ack_id)
+                    ack = _LinkAck(self, event.namespace, event.ack_id)
                 rest = socket._event(event.event, event.args, ack)
                 if rest is not None:
                     return self._act_after(rest, events[index + 1:])
@@ -269,7 +322,7 @@ class Link:
         await self._act(events)
 
     async def _connect(self, name: str, auth: dict[str, Any]) -> None:
-        namespace = self.server._namespace_for(name, auth)
+        namespace = self.server.namespace_for(name, auth)
         if namespace is None:
             self.core.reject(name, sio.INVALID_NAMESPACE_MESSAGE)
             self.flush()
@@ -280,7 +333,7 @@ class Link:
             address=engine.address, url=engine.url, secure=engine.secure,
             xdomain="origin" in engine.headers,
         )
-        socket = Socket(namespace, self, self.server.sid_factory(), handshake)
+        socket = Socket(namespace, namespace.adapter, self, self.server.sid_factory(), handshake)
         try:
             await namespace._admit(socket)
         except ConnectError as refusal:

@@ -21,8 +21,9 @@ from transports import Handler as HTTPHandler
 from transports import Request, serve_http
 
 from .adapter import Adapter, InMemoryAdapter
-from .broadcast import BroadcastOperator, RemoteSocket
+from .broadcast import BroadcastOperator
 from .handlers import H, Handler
+from .interfaces import FetchedSocket, NamespaceLike
 from .link import Link
 from .namespace import Namespace, NamespaceMatcher
 from .socket import Socket
@@ -79,7 +80,7 @@ class Server(trio.abc.AsyncResource):
         http_compression: bool = True,
         max_attachments: int = 10,
         max_buffered_bytes: int = 4 * 1024 * 1024,
-        adapter: Callable[[Namespace], Adapter] = InMemoryAdapter,
+        adapter: Callable[[NamespaceLike], Adapter] = InMemoryAdapter,
         cleanup_empty_child_namespaces: bool = False,
         sid_factory: Callable[[], str] = _default_sid,
         serve_client: bool | str | os.PathLike[str] = False,
@@ -131,7 +132,9 @@ class Server(trio.abc.AsyncResource):
         self._dynamic.append((name, parent))
         return parent
 
-    def _namespace_for(self, name: str, auth: dict[str, Any]) -> Namespace | None:
+    def namespace_for(self, name: str, auth: dict[str, Any]) -> Namespace | None:
+        """The namespace a client asking for ``name`` (with ``auth``) joins: an existing one, or
+        one made for a dynamic matcher that accepts it; ``None`` for an unknown name."""
         if name in self._namespaces:
             return self._namespaces[name]
         for matcher, parent in self._dynamic:
@@ -141,13 +144,25 @@ class Server(trio.abc.AsyncResource):
                 else bool(matcher(name, auth))  # type: ignore[operator]
             )
             if matched:
-                child = Namespace(self, name, self._adapter)
+                child = Namespace(self, name, self._adapter, on_empty=self._forget_child)
                 child.dynamic = True
                 child._handlers = parent._handlers
                 child._middlewares = parent._middlewares
                 self._namespaces[name] = child
                 return child
         return None
+
+    def _forget_child(self, namespace: Namespace) -> None:
+        """A namespace made by a dynamic matcher has no socket left: forget it if
+        ``cleanup_empty_child_namespaces``."""
+        if (self.cleanup_empty_child_namespaces
+                and self._namespaces.get(namespace.name) is namespace):
+            del self._namespaces[namespace.name]
+
+    @property
+    def shutting_down(self) -> bool:
+        """Whether ``aclose`` has begun: every socket leaves with ``server shutting down``."""
+        return self._shutting_down
 
     @property
     def sockets(self) -> dict[str, Socket]:
@@ -211,7 +226,7 @@ class Server(trio.abc.AsyncResource):
         """Send an event to every socket and gather their acks, as ``BroadcastOperator``."""
         return await self._namespaces["/"].emit_with_ack(event, *args)
 
-    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
+    async def fetch_sockets(self) -> list[FetchedSocket]:
         """Every socket of the main namespace (on other servers too, with a cluster adapter)."""
         return await self._namespaces["/"].fetch_sockets()
 
