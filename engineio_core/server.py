@@ -32,6 +32,7 @@ from typing import Any, Protocol
 import trio
 
 from transports import (
+    BodyTooLarge,
     HTTPConfig,
     HTTPError,
     Request,
@@ -930,7 +931,7 @@ class Server(trio.abc.AsyncResource):
             return
         try:
             body = await request.read_body(self.config.max_payload)
-        except request.BodyTooLarge:
+        except BodyTooLarge:
             await session.deliver(core.transport_closed(
                 reason="transport error", now=trio.current_time()))
             await request.respond(413, self.cors.response_headers(request.header("origin")),

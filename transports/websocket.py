@@ -33,7 +33,7 @@ from . import _sockio
 from ._errors import HTTPClientError, WebSocketClosed
 from ._wsframes import build_frame, take_messages
 
-__all__ = ["WebSocket", "connect_websocket"]
+__all__ = ["StreamWebSocket", "connect_websocket"]
 
 _ABNORMAL = 1006
 _TOO_BIG = 1009
@@ -47,8 +47,9 @@ _FRAMES = 256
 _FRAME_LARGEST = 16 * 1024
 _frames: dict[int, tuple[str | bytes, bytes]] = {}
 
-class WebSocket(trio.abc.AsyncResource):
-    """An open WebSocket connection; made by ``Request.accept_websocket`` or ``connect_websocket``.
+class StreamWebSocket(trio.abc.AsyncResource):
+    """An open WebSocket over a trio stream (a ``transports.WebSocket``); made by
+    ``HTTPRequest.accept_websocket`` or ``connect_websocket``.
 
     Attributes:
         stream: the underlying trio stream (owned: closed with the WebSocket).
@@ -375,12 +376,12 @@ def server_websocket(
     close_timeout: float,
     receive_buffer_size: int,
     received: bytes = b"",
-) -> WebSocket:
+) -> StreamWebSocket:
     """Wrap a server ``connection`` that just sent ``accept`` (internal to the HTTP server).
 
     ``received``: the bytes that followed the handshake request (the first frames).
     """
-    return WebSocket(
+    return StreamWebSocket(
         stream, connection, max_message_size=max_message_size, close_timeout=close_timeout,
         receive_buffer_size=receive_buffer_size, subprotocol=accept.subprotocol,
         extensions=[e.name for e in accept.extensions], received=received)
@@ -397,7 +398,7 @@ async def connect_websocket(
     max_message_size: int = 1_000_000,
     close_timeout: float = 5.0,
     receive_buffer_size: int = 64 * 1024,
-) -> WebSocket:
+) -> StreamWebSocket:
     """Run the client handshake on ``stream`` (already connected, TLS already wrapped).
 
     Args:
@@ -423,7 +424,7 @@ async def connect_websocket(
     except BaseException:
         await trio.aclose_forcefully(stream)
         raise
-    return WebSocket(
+    return StreamWebSocket(
         stream, conn, max_message_size=max_message_size, close_timeout=close_timeout,
         receive_buffer_size=receive_buffer_size, subprotocol=accept.subprotocol,
         extensions=[e.name for e in accept.extensions])
