@@ -27,7 +27,7 @@ from transports.asgi import ASGIApplication, ASGIRequest, Message, Receive, Scop
 
 from .server import Server
 
-__all__ = ["ASGIApp", "ASGIApplication"]
+__all__ = ["ASGIApp", "ASGIApplication", "Receive", "Scope", "Send"]
 
 log = logging.getLogger("socketio_core.asgi")
 
