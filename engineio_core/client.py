@@ -163,8 +163,6 @@ class Client:
         self._probe: StreamWebSocket | None = None
         self._resources: list[trio.abc.AsyncResource] = []
 
-    # ------------------------------------------------------------------ public
-
     @property
     def transport(self) -> str | None:
         """The active transport (``"polling"`` or ``"websocket"``), ``None`` before opening."""
@@ -245,8 +243,6 @@ class Client:
                     await trio.aclose_forcefully(resource)
             self._finished.set()
 
-    # ------------------------------------------------------------------ plumbing
-
     def _kick(self) -> None:
         self._changed.set()
         self._changed = trio.Event()
@@ -314,8 +310,6 @@ class Client:
                 continue
             assert deadline is not None
             self._deliver(session.handle_timeout(max(self._now(), deadline)))
-
-    # ------------------------------------------------------------------ polling
 
     async def _get(self, connection: HTTPConnection) -> bytes:
         assert self.session is not None
@@ -394,8 +388,6 @@ class Client:
                 self._transport_failed("transport error", str(error))
                 return
             self._deliver(session.post_done(now=self._now()))
-
-    # ------------------------------------------------------------------ websocket
 
     async def _handshake_websocket(self) -> StreamWebSocket:
         session = self.session

@@ -87,8 +87,6 @@ class Adapter:
     def __init__(self, namespace: NamespaceLike) -> None:
         self.namespace = namespace
 
-    # ----------------------------------------------------------------- this server's rooms
-
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
         """Put socket ``sid`` in ``rooms``."""
         raise NotImplementedError
@@ -117,8 +115,6 @@ class Adapter:
         """The local sockets a target selects, in selection order."""
         sockets = self.namespace.sockets
         return [sockets[sid] for sid in self.select(target) if sid in sockets]
-
-    # ----------------------------------------------------------------- operations
 
     async def broadcast(self, packet: Packet, target: BroadcastTarget) -> int:
         """Send an EVENT packet to every selected socket; returns how many local sockets it

@@ -129,8 +129,6 @@ class Manager(trio.abc.AsyncResource):
         self._closed = False
         self._reopen = False
 
-    # ----------------------------------------------------------------- lifetime
-
     async def __aenter__(self) -> Manager:
         await self._stack.__aenter__()
         try:
@@ -183,8 +181,6 @@ class Manager(trio.abc.AsyncResource):
             self.engine.close()
         elif self._run_scope is not None:
             self._run_scope.cancel()
-
-    # ----------------------------------------------------------------- public
 
     @property
     def is_open(self) -> bool:
@@ -240,8 +236,6 @@ class Manager(trio.abc.AsyncResource):
 
     def _active(self) -> list[ClientSocket]:
         return [s for s in self._sockets.values() if s.active]
-
-    # ----------------------------------------------------------------- connection
 
     @property
     def closed(self) -> bool:

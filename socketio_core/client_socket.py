@@ -215,8 +215,6 @@ class ClientSocket:
         """Whether the namespace is not joined (``not connected``)."""
         return not self.connected
 
-    # ----------------------------------------------------------------- handlers
-
     def on(self, event: str, handler: Handler | None = None) -> Any:
         """Register ``handler`` for ``event``; without ``handler``, a decorator."""
         def register(fn: Handler) -> Handler:
@@ -249,8 +247,6 @@ class ClientSocket:
     def _kick(self) -> None:
         self._changed.set()
         self._changed = trio.Event()
-
-    # ----------------------------------------------------------------- connecting
 
     def connect(self) -> None:
         """Join the namespace (again), opening the manager's connection if needed."""
@@ -390,8 +386,6 @@ class ClientSocket:
 
     close = disconnect
 
-    # ----------------------------------------------------------------- receiving
-
     def _on_event(self, event: str, args: tuple[Any, ...], ack_id: int | None,
                   conn: ClientConnection) -> None:
         ack = None if ack_id is None else Ack(lambda values: self._send_ack(conn, ack_id, values))
@@ -417,8 +411,6 @@ class ClientSocket:
         waiter = self._acks.pop(ack_id, None)
         if waiter is not None:
             waiter.resolve(values)
-
-    # ----------------------------------------------------------------- sending
 
     def _send(self, item: _Outgoing) -> None:
         conn = self.manager.connection
@@ -502,8 +494,6 @@ class ClientSocket:
     def volatile(self) -> _Volatile:
         """``socket.volatile.emit(...)``: dropped unless connected (never buffered or retried)."""
         return _Volatile(self)
-
-    # ----------------------------------------------------------------- retries
 
     def _enqueue(self, event: str, args: tuple[Any, ...],
                  timeout: float | None = None) -> _Outgoing:

@@ -124,8 +124,6 @@ class Link:
         self._children = 0  # tasks started by ``spawn`` still running
         self._idle: trio.Event | None = None  # set when they are done, once the session closed
 
-    # ----------------------------------------------------------------- called by sockets
-
     def flush(self) -> None:
         """Hand what the core queued to the Engine.IO session."""
         data = self.core.data_to_send()
@@ -211,8 +209,6 @@ class Link:
             self._children -= 1
             if not self._children and self._idle is not None:
                 self._idle.set()
-
-    # ----------------------------------------------------------------- run by the driver
 
     def next_deadline(self) -> float | None:
         """When ``handle_timeout`` must next be called (the engine's driver asks)."""

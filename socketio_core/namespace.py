@@ -76,8 +76,6 @@ class Namespace:
         self._middlewares.append(middleware)
         return middleware
 
-    # ----------------------------------------------------------------- broadcast shortcuts
-
     @property
     def _all(self) -> BroadcastOperator:
         return BroadcastOperator(self.adapter)
@@ -133,8 +131,6 @@ class Namespace:
     async def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect every socket (``close``: their whole connection)."""
         await self._all.disconnect_sockets(close)
-
-    # ----------------------------------------------------------------- runtime
 
     async def _admit(self, socket: Socket) -> None:
         """Run the middlewares; raises ``ConnectError`` when one refuses."""

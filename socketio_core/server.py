@@ -116,8 +116,6 @@ class Server(trio.abc.AsyncResource):
         self._dynamic: list[tuple[NamespaceMatcher, Namespace]] = []
         self._shutting_down = False
 
-    # ----------------------------------------------------------------- namespaces
-
     def of(self, name: NamespaceMatcher) -> Namespace:
         """The namespace ``name``, created on first use. A compiled regex or a callable
         ``(name, auth) -> bool`` declares dynamic namespaces: each matching name becomes a
@@ -241,8 +239,6 @@ class Server(trio.abc.AsyncResource):
     async def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect every socket (``close``: their whole connection)."""
         await self._namespaces["/"].disconnect_sockets(close)
-
-    # ----------------------------------------------------------------- lifetime
 
     async def serve(
         self,

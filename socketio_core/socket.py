@@ -83,8 +83,6 @@ class Socket:
         """The Engine.IO transport in use: ``"polling"`` or ``"websocket"``."""
         return self._link.engine.transport
 
-    # ----------------------------------------------------------------- handlers
-
     @overload
     def on(self, event: str) -> Callable[[H], H]: ...
     @overload
@@ -147,8 +145,6 @@ class Socket:
         self._middlewares.append(middleware)
         return middleware
 
-    # ----------------------------------------------------------------- sending
-
     async def emit(self, event: str, *args: Any) -> None:
         """Send an event; waits while the client is far behind (bounded outbound buffer)."""
         self._emit(event, args, volatile=False)
@@ -192,8 +188,6 @@ class Socket:
         self._link.engine.send_nowait(*parts)
         return True
 
-    # ----------------------------------------------------------------- rooms
-
     def join(self, *rooms: str) -> None:
         """Join ``rooms``."""
         self._adapter.add_all(self.id, rooms)
@@ -216,8 +210,6 @@ class Socket:
     def broadcast(self) -> BroadcastOperator:
         """Every socket of the namespace but this one."""
         return BroadcastOperator(self._adapter, BroadcastTarget(except_rooms=frozenset({self.id})))
-
-    # ----------------------------------------------------------------- leaving
 
     async def disconnect(self, close: bool = False) -> None:
         """Leave the namespace (the client hears ``io server disconnect``); with ``close``, close
@@ -247,8 +239,6 @@ class Socket:
         self._queue_closed = True
         if self._queue_send is not None:
             self._queue_send.close()
-
-    # ----------------------------------------------------------------- dispatch
 
     def _calls(self) -> trio.MemorySendChannel[Callable[[], Any]]:
         """The dispatcher's queue, made on first use; starts the dispatcher if it is not
