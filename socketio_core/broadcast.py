@@ -9,7 +9,6 @@ server.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ import trio
 from .adapter import AckCollector, Adapter
 from .errors import AckTimeoutError
 from .protocol import BroadcastTarget, Packet, PacketType
+from .protocol.rooms import Rooms
 
 if TYPE_CHECKING:
     from .handshake import Handshake
@@ -46,36 +46,34 @@ class BroadcastOperator:
         """The namespace the selected sockets are in."""
         return self.adapter.namespace
 
-    def _with(self, **changes: Any) -> BroadcastOperator:
-        return BroadcastOperator(self.adapter, dataclasses.replace(self.target, **changes))
-
-    def to(self, *rooms: str) -> BroadcastOperator:
-        """Also target the sockets in ``rooms``."""
-        return self._with(rooms=self.target.rooms | frozenset(rooms))
+    def to(self, *rooms: Rooms) -> BroadcastOperator:
+        """Also target the sockets in ``rooms`` (each a room name or an iterable of names, as
+        Node takes a name or an array)."""
+        return BroadcastOperator(self.adapter, self.target.to(*rooms))
 
     in_ = to
 
-    def except_(self, *rooms: str) -> BroadcastOperator:
-        """Leave out the sockets in ``rooms``."""
-        return self._with(except_rooms=self.target.except_rooms | frozenset(rooms))
+    def except_(self, *rooms: Rooms) -> BroadcastOperator:
+        """Leave out the sockets in ``rooms`` (names, or iterables of names)."""
+        return BroadcastOperator(self.adapter, self.target.except_(*rooms))
 
     @property
     def volatile(self) -> BroadcastOperator:
         """Drop the packet for clients not ready to take it now."""
-        return self._with(volatile=True)
+        return BroadcastOperator(self.adapter, self.target.with_volatile())
 
     @property
     def local(self) -> BroadcastOperator:
         """Only this server's sockets (matters with a cluster adapter)."""
-        return self._with(local=True)
+        return BroadcastOperator(self.adapter, self.target.with_local())
 
     def compress(self, compress: bool) -> BroadcastOperator:
         """As Node's ``compress``: recorded on the target; compressing is the transport's job."""
-        return self._with(compress=compress)
+        return BroadcastOperator(self.adapter, self.target.with_compress(compress))
 
     def timeout(self, seconds: float) -> BroadcastOperator:
         """How long ``emit_with_ack`` waits for every ack."""
-        return self._with(timeout=seconds)
+        return BroadcastOperator(self.adapter, self.target.with_timeout(seconds))
 
     def sockets(self) -> list[LocalSocket]:
         """The local sockets selected now."""

@@ -11,6 +11,7 @@ from .adapter import Adapter
 from .broadcast import BroadcastOperator
 from .errors import ConnectError
 from .handlers import H, Handler, NamespaceHandler
+from .protocol.rooms import Rooms
 
 if TYPE_CHECKING:
     from .interfaces import FetchedSocket, LocalSocket, NamespaceLike, ServerLike
@@ -80,13 +81,13 @@ class Namespace:
     def _all(self) -> BroadcastOperator:
         return BroadcastOperator(self.adapter)
 
-    def to(self, *rooms: str) -> BroadcastOperator:
+    def to(self, *rooms: Rooms) -> BroadcastOperator:
         """Every socket of the namespace in ``rooms``."""
         return self._all.to(*rooms)
 
     in_ = to
 
-    def except_(self, *rooms: str) -> BroadcastOperator:
+    def except_(self, *rooms: Rooms) -> BroadcastOperator:
         """Every socket of the namespace not in ``rooms``."""
         return self._all.except_(*rooms)
 

@@ -26,6 +26,7 @@ from .handlers import H, Handler
 from .interfaces import FetchedSocket, NamespaceLike
 from .link import Link
 from .namespace import Namespace, NamespaceMatcher
+from .protocol.rooms import Rooms
 from .socket import Socket
 from .static import ClientBundle, find_client_dist
 
@@ -188,13 +189,13 @@ class Server(trio.abc.AsyncResource):
         """A connection middleware on the main namespace (see ``Namespace.use``)."""
         return self._namespaces["/"].use(middleware)
 
-    def to(self, *rooms: str) -> BroadcastOperator:
+    def to(self, *rooms: Rooms) -> BroadcastOperator:
         """Every socket of the main namespace in ``rooms`` (Node's ``io.to``)."""
         return self._namespaces["/"].to(*rooms)
 
     in_ = to
 
-    def except_(self, *rooms: str) -> BroadcastOperator:
+    def except_(self, *rooms: Rooms) -> BroadcastOperator:
         """Every socket of the main namespace not in ``rooms``."""
         return self._namespaces["/"].except_(*rooms)
 

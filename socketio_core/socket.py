@@ -12,6 +12,7 @@ import trio
 from .broadcast import BroadcastOperator
 from .handlers import Ack, H, Handler, NamespaceHandler, call_handler, start_handler
 from .protocol import BroadcastTarget
+from .protocol.rooms import Rooms
 
 if TYPE_CHECKING:
     import engineio_core
@@ -196,13 +197,13 @@ class Socket:
         """Leave ``room``."""
         self._adapter.delete(self.id, room)
 
-    def to(self, *rooms: str) -> BroadcastOperator:
+    def to(self, *rooms: Rooms) -> BroadcastOperator:
         """Every socket in ``rooms`` but this one."""
         return self.broadcast.to(*rooms)
 
     in_ = to
 
-    def except_(self, *rooms: str) -> BroadcastOperator:
+    def except_(self, *rooms: Rooms) -> BroadcastOperator:
         """Every socket of the namespace but this one and those in ``rooms``."""
         return self.broadcast.except_(*rooms)
 

@@ -2,8 +2,8 @@
 ``BroadcastOperator``).
 
 ``RoomIndex`` keeps the two maps Node keeps, room → sids and sid → rooms, in step: a room
-exists while it has a member. A socket added with ``add`` is in the room named by its own id
-(Node's ``socket.join(socket.id)`` on connect); like Node, it may ``leave`` that room.
+exists while it has a member. A socket's first ``join`` also puts it in the room named by its
+own id (Node's ``socket.join(socket.id)`` on connect); like Node, it may ``leave`` that room.
 
 ``BroadcastTarget`` is an immutable selection: each method returns a new one, as each of
 Node's ``to``/``in``/``except``/``volatile``/``compress``/``local``/``timeout`` does.
@@ -41,10 +41,6 @@ class RoomIndex:
 
     def __len__(self) -> int:
         return len(self._sids)
-
-    def add(self, sid: str) -> None:
-        """Register ``sid``, in the room named by itself."""
-        self.join(sid, sid)
 
     def join(self, sid: str, *rooms: str) -> None:
         """Put ``sid`` in each of ``rooms`` (a new sid is first put in its own room)."""

@@ -72,11 +72,6 @@ class ServerConnection(Connection):
         )
         self._connect_deadline: float | None = now + connect_timeout
 
-    @property
-    def connect_deadline(self) -> float | None:
-        """When the connect timeout fires, or ``None`` once a namespace was accepted."""
-        return self._connect_deadline
-
     def next_deadline(self) -> float | None:
         if self._closed:
             return None
