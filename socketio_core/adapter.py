@@ -192,7 +192,7 @@ class InMemoryAdapter(Adapter):
         sockets = self.namespace.sockets
         for sid in self.select(target):
             socket = sockets.get(sid)
-            if socket is not None and socket.write_encoded(parts, volatile=target.volatile):
+            if socket is not None and socket.write_encoded(packet, parts, volatile=target.volatile):
                 sent += 1
         # Every recipient queues the same bytes, so a burst of broadcasts in a loop cannot push
         # a healthy client past its limit while it has queued less than the high-water mark

@@ -81,8 +81,8 @@ class Monitor:
     """Logs what a ``Server`` is doing, at info level: each connection and disconnection, and
     a periodic line with the clients, sockets, rooms and event rates since the last line.
 
-    ``events in`` counts events received; ``events out`` counts events delivered to sockets,
-    a broadcast counting once per recipient.
+    ``events in`` counts events received; ``events out`` counts events sent to sockets, a
+    broadcast counting once per recipient (what ``on_any_outgoing`` listeners see).
     """
 
     def __init__(self, server: Server) -> None:
@@ -92,25 +92,24 @@ class Monitor:
         self._last = _Counts()
 
     def attach(self) -> None:
-        """Watch every namespace the server has now, and the dynamic ones it will create."""
-        for namespace in list(self.server._namespaces.values()):
+        """Watch every namespace the server has now, and those it makes from now on."""
+        for namespace in self.server.namespaces.values():
             self._watch(namespace)
-        for _, parent in self.server._dynamic:
-            self._watch(parent)
+        self.server.on("new_namespace", self._watch)
 
     def _watch(self, namespace: Namespace) -> None:
-        if id(namespace) in self._watched:
+        # A namespace made for a dynamic matcher shares its parent's handlers: watch that once.
+        owner = namespace.parent or namespace
+        if id(owner) in self._watched:
             return
-        self._watched.add(id(namespace))
-        # Ours comes after the application's middlewares: only admitted sockets are counted.
-        namespace.use(self._on_connect)
+        self._watched.add(id(owner))
+        owner.on("connection", self._on_connect)
 
     def _on_connect(self, socket: Socket) -> None:
-        namespace = socket.namespace
-        self._count_broadcasts(self.server.of(namespace.name))
         counts = self.counts
         counts.connections += 1
-        log.info("connect %s on %s from %s over %s", socket.id, namespace.name,
+        name = socket.namespace.name
+        log.info("connect %s on %s from %s over %s", socket.id, name,
                  socket.handshake.address or "?", socket.transport)
 
         def incoming(*_: Any) -> None:
@@ -121,31 +120,15 @@ class Monitor:
 
         def disconnected(reason: str) -> None:
             counts.disconnections += 1
-            log.info("disconnect %s from %s: %s", socket.id, namespace.name, reason)
+            log.info("disconnect %s from %s: %s", socket.id, name, reason)
 
         socket.on_any(incoming)
         socket.on_any_outgoing(outgoing)
         socket.on("disconnect", disconnected)
 
-    def _count_broadcasts(self, namespace: Namespace) -> None:
-        adapter = namespace.adapter
-        if getattr(adapter, "_monitored", False):
-            return
-        send = adapter.broadcast
-        counts = self.counts
-
-        async def counted(packet: Any, target: Any) -> int:
-            delivered = await send(packet, target)
-            counts.events_out += delivered
-            return delivered
-
-        # The adapter is the one place every broadcast passes; wrap this instance only.
-        setattr(adapter, "broadcast", counted)  # noqa: B010
-        setattr(adapter, "_monitored", True)  # noqa: B010
-
     def totals(self) -> str:
         """What is connected now: clients, sockets and rooms (sockets' own rooms not counted)."""
-        namespaces = self.server._namespaces.values()
+        namespaces = self.server.namespaces.values()
         sockets = sum(len(n.sockets) for n in namespaces)
         rooms = sum(len(n.adapter.all_rooms() - set(n.sockets)) for n in namespaces)
         return f"{len(self.server.engine.sessions)} clients, {sockets} sockets, {rooms} rooms"

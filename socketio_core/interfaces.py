@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from engineio_core.server import Socket as EngineSocket
 
     from .handshake import Handshake
+    from .protocol import Packet
 
 __all__ = ["FetchedSocket", "LocalSocket", "NamespaceLike", "ServerLike", "SocketLink"]
 
@@ -77,10 +78,12 @@ class LocalSocket(FetchedSocket, Protocol):
         """Send an event and wait for the client's ack."""
         ...
 
-    def write_encoded(self, parts: Sequence[str | bytes], *, volatile: bool) -> bool:
-        """Queue an already encoded packet (the Engine.IO messages of ``protocol.encode``);
-        ``False`` when it was not (the socket is gone, or ``volatile`` and its client is
-        behind)."""
+    def write_encoded(
+        self, packet: Packet, parts: Sequence[str | bytes], *, volatile: bool
+    ) -> bool:
+        """Queue an EVENT ``packet`` already encoded as ``parts`` (``protocol.encode``), for a
+        broadcast; ``False`` when it was not (the socket is gone, or ``volatile`` and its
+        client is behind)."""
         ...
 
 

@@ -34,19 +34,23 @@ class Namespace:
         name: str,
         adapter: Callable[[NamespaceLike], Adapter],
         *,
+        parent: Namespace | None = None,
         on_empty: Callable[[Namespace], None] | None = None,
     ) -> None:
         self.server = server
         self.name = name
         self.sockets: dict[str, Socket] = {}
         self.adapter = adapter(self)
+        #: The dynamic namespace (``server.of(regex_or_callable)``) this one was made for: its
+        #: handlers and middlewares are the parent's, shared.
+        self.parent = parent
         self._on_empty = on_empty
-        self._middlewares: list[Handler] = []
-        self._handlers: dict[str, list[Handler]] = {}
+        self._middlewares: list[Handler] = [] if parent is None else parent._middlewares
+        self._handlers: dict[str, list[Handler]] = {} if parent is None else parent._handlers
         self._table: dict[str, list[Handler]] = {}
         self._table_key: tuple[tuple[str, tuple[Handler, ...]], ...] = ()
         #: Made by a dynamic matcher (``server.of(regex_or_callable)``) for a name seen.
-        self.dynamic = False
+        self.dynamic = parent is not None
         self._admitting = 0
 
     def __repr__(self) -> str:

@@ -11,6 +11,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from types import MappingProxyType
 from typing import Any, overload
 
 import trio
@@ -115,6 +116,7 @@ class Server(trio.abc.AsyncResource):
         )
         self._namespaces: dict[str, Namespace] = {"/": Namespace(self, "/", adapter)}
         self._dynamic: list[tuple[NamespaceMatcher, Namespace]] = []
+        self._new_namespace: list[Handler] = []
         self._shutting_down = False
 
     def of(self, name: NamespaceMatcher) -> Namespace:
@@ -124,9 +126,11 @@ class Server(trio.abc.AsyncResource):
         if isinstance(name, str):
             if not name.startswith("/"):
                 name = "/" + name
-            if name not in self._namespaces:
-                self._namespaces[name] = Namespace(self, name, self._adapter)
-            return self._namespaces[name]
+            namespace = self._namespaces.get(name)
+            if namespace is None:
+                namespace = self._namespaces[name] = Namespace(self, name, self._adapter)
+                self._created(namespace)
+            return namespace
         parent = Namespace(self, repr(name), self._adapter)
         self._dynamic.append((name, parent))
         return parent
@@ -143,13 +147,16 @@ class Server(trio.abc.AsyncResource):
                 else bool(matcher(name, auth))  # type: ignore[operator]
             )
             if matched:
-                child = Namespace(self, name, self._adapter, on_empty=self._forget_child)
-                child.dynamic = True
-                child._handlers = parent._handlers
-                child._middlewares = parent._middlewares
+                child = Namespace(self, name, self._adapter, parent=parent,
+                                  on_empty=self._forget_child)
                 self._namespaces[name] = child
+                self._created(child)
                 return child
         return None
+
+    def _created(self, namespace: Namespace) -> None:
+        for handler in self._new_namespace:
+            handler(namespace)
 
     def _forget_child(self, namespace: Namespace) -> None:
         """A namespace made by a dynamic matcher has no socket left: forget it if
@@ -164,6 +171,12 @@ class Server(trio.abc.AsyncResource):
         return self._shutting_down
 
     @property
+    def namespaces(self) -> Mapping[str, Namespace]:
+        """The namespaces by name: those made by ``of(name)``, and those made for a dynamic
+        matcher (not the matchers' own). Read-only: ``of`` makes one."""
+        return MappingProxyType(self._namespaces)
+
+    @property
     def sockets(self) -> dict[str, Socket]:
         """The sockets of the main namespace, by id."""
         return self._namespaces["/"].sockets
@@ -176,7 +189,15 @@ class Server(trio.abc.AsyncResource):
     def on(self, event: str, handler: H) -> H: ...
 
     def on(self, event: str, handler: Handler | None = None) -> Any:
-        """Register a handler on the main namespace, as ``Namespace.on``."""
+        """Register a handler on the main namespace, as ``Namespace.on``; or, for
+        ``"new_namespace"`` (as Node's), a plain function called with each namespace made from
+        now on (by ``of``, or for a dynamic matcher)."""
+        if event == "new_namespace":
+            def register(fn: Handler) -> Handler:
+                self._new_namespace.append(fn)
+                return fn
+
+            return register(handler) if handler is not None else register
         if handler is None:
             return self._namespaces["/"].on(event)
         return self._namespaces["/"].on(event, handler)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .adapter import Adapter
     from .handshake import Handshake
     from .interfaces import NamespaceLike, ServerLike, SocketLink
+    from .protocol import Packet
 
 __all__ = ["Socket"]
 
@@ -158,10 +159,10 @@ class Socket:
     def _emit(self, event: str, args: tuple[Any, ...], *, volatile: bool) -> None:
         if not self.connected:
             return
-        if volatile and self._link.engine.behind():
-            return
         for listener in self._any_outgoing:
             listener(event, *args)
+        if volatile and self._link.engine.behind():
+            return
         self._link.emit(self.namespace.name, event, args)
 
     async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
@@ -180,11 +181,20 @@ class Socket:
         """``socket.volatile.emit(...)``: dropped when the client is not ready to take it."""
         return _VolatileSocket(self)
 
-    def write_encoded(self, parts: Sequence[str | bytes], *, volatile: bool) -> bool:
-        """Queue an already encoded packet (the Engine.IO messages of ``protocol.encode``), as
-        an adapter does for a broadcast; ``False`` when it was not (the socket is gone, or
-        ``volatile`` and its client is behind)."""
-        if not self.connected or (volatile and self._link.engine.behind()):
+    def write_encoded(
+        self, packet: Packet, parts: Sequence[str | bytes], *, volatile: bool
+    ) -> bool:
+        """Queue an EVENT ``packet`` already encoded as ``parts`` (the Engine.IO messages of
+        ``protocol.encode``), as an adapter does for each recipient of a broadcast; the
+        ``on_any_outgoing`` listeners see it, as Node's adapter notifies them. ``False`` when
+        it was not queued (the socket is gone, or ``volatile`` and its client is behind)."""
+        if not self.connected:
+            return False
+        if self._any_outgoing:
+            event, *args = packet.data
+            for listener in self._any_outgoing:
+                listener(event, *args)
+        if volatile and self._link.engine.behind():
             return False
         self._link.engine.send_nowait(*parts)
         return True
