@@ -29,6 +29,7 @@ from .protocol.reasons import (
     RESERVED_EVENTS,
     ClientDisconnectReason,
 )
+from .waiter import Waiter
 
 __all__ = ["Auth", "ClientSocket", "SocketManager"]
 
@@ -40,41 +41,14 @@ Auth = dict[str, Any] | Callable[[], dict[str, Any] | Awaitable[dict[str, Any]]]
 _DISPATCH_QUEUE = 256
 
 
-class _Waiter:
-    """One answer we wait for: an ack, or the outcome of a connect."""
-
-    __slots__ = ("done", "error", "values")
-
-    def __init__(self) -> None:
-        self.done = trio.Event()
-        self.values: tuple[Any, ...] = ()
-        self.error: BaseException | None = None
-
-    def resolve(self, values: tuple[Any, ...]) -> None:
-        if not self.done.is_set():
-            self.values = values
-            self.done.set()
-
-    def fail(self, error: BaseException) -> None:
-        if not self.done.is_set():
-            self.error = error
-            self.done.set()
-
-    async def result(self) -> tuple[Any, ...]:
-        await self.done.wait()
-        if self.error is not None:
-            raise self.error
-        return self.values
-
-
 @dataclass(slots=True)
 class _Outgoing:
     event: str
     args: tuple[Any, ...]
-    waiter: _Waiter | None = None
+    waiter: Waiter | None = None
     timeout: float | None = None
     tries: int = 0
-    final: _Waiter = field(default_factory=_Waiter)
+    final: Waiter = field(default_factory=Waiter)
 
 
 def _one_or_tuple(values: tuple[Any, ...]) -> Any:
@@ -200,11 +174,11 @@ class ClientSocket:
         self._any_outgoing: list[Handler] = []
         self._send_buffer: list[_Outgoing] = []
         self._receive_buffer: list[tuple[str, tuple[Any, ...], Ack | None]] = []
-        self._acks: dict[int, _Waiter] = {}
+        self._acks: dict[int, Waiter] = {}
         self._queue: deque[_Outgoing] = deque()
         self._queue_running = False
-        self._connect_waiters: list[_Waiter] = []
-        self._changed = trio.Event()
+        self._connect_waiters: list[Waiter] = []
+        self._changed = trio.lowlevel.ParkingLot()  # unparked whenever the state changes
         self._dispatcher = Dispatcher(manager.start_soon, self)
 
     def __repr__(self) -> str:
@@ -245,8 +219,7 @@ class ClientSocket:
             self._dispatcher.call(handler, args)
 
     def _kick(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
+        self._changed.unpark_all()
 
     def connect(self) -> None:
         """Join the namespace (again), opening the manager's connection if needed."""
@@ -271,7 +244,7 @@ class ClientSocket:
             return
         if not (self.active and self.manager.running):
             raise ConnectionError("the socket is not connecting")
-        waiter = _Waiter()
+        waiter = Waiter()
         self._connect_waiters.append(waiter)
         await waiter.result()
 
@@ -279,7 +252,7 @@ class ClientSocket:
         """Wait until the socket is done: disconnected for good (``disconnect()``, the server
         disconnecting it, a ``connect_error`` from the server) or reconnection gave up."""
         while self.active and self.manager.running:
-            await self._changed.wait()
+            await self._changed.park()
 
     def _on_open(self) -> None:
         if callable(self.auth):
@@ -471,7 +444,7 @@ class ClientSocket:
         if self.retries:
             item = self._enqueue(event, args, timeout)
             return _one_or_tuple(await item.final.result())
-        item = _Outgoing(event, args, _Waiter())
+        item = _Outgoing(event, args, Waiter())
         assert item.waiter is not None
         self._emit(item)
         with trio.move_on_after(math.inf if timeout is None else timeout):
@@ -517,9 +490,9 @@ class ClientSocket:
                 item = self._queue[0]
                 while True:
                     while not self.connected:
-                        await self._changed.wait()
+                        await self._changed.park()
                     item.tries += 1
-                    item.waiter = _Waiter()
+                    item.waiter = Waiter()
                     self._send(item)
                     limit = self.ack_timeout if item.timeout is None else item.timeout
                     error: BaseException = TimeoutError(ACK_TIMEOUT_MESSAGE)

@@ -21,6 +21,7 @@ from .errors import ConnectError
 from .handlers import Ack, call_handler
 from .handshake import Handshake
 from .socket import Socket
+from .waiter import Waiter
 
 if TYPE_CHECKING:
     import engineio_core
@@ -69,15 +70,6 @@ class LinkServer(Protocol):
         ...
 
 
-class _AckWaiter:
-    __slots__ = ("done", "error", "values")
-
-    def __init__(self) -> None:
-        self.done = trio.Event()
-        self.values: tuple[Any, ...] = ()
-        self.error: Exception | None = None
-
-
 class _LinkAck(Ack):
     """The ack of one event received on a link: an ``Ack`` without a callable to build."""
 
@@ -117,7 +109,7 @@ class Link:
             now=trio.current_time(),
         )
         self.sockets: dict[str, Socket] = {}
-        self.waiters: dict[tuple[str, int], _AckWaiter] = {}
+        self.waiters: dict[tuple[str, int], Waiter] = {}
         self.close_reason: str | None = None
         self._failed = False
         self._ended = False
@@ -156,14 +148,11 @@ class Link:
             namespace, event, args, ack=True, timeout=timeout, now=trio.current_time()
         )
         assert ack_id is not None
-        waiter = _AckWaiter()
+        waiter = Waiter()
         self.waiters[(namespace, ack_id)] = waiter
         self.flush()
         self._rearm()
-        await waiter.done.wait()
-        if waiter.error is not None:
-            raise waiter.error
-        return waiter.values
+        return await waiter.result()
 
     def send_ack(self, namespace: str, ack_id: int, values: tuple[Any, ...]) -> None:
         """Answer the client's ack ``ack_id`` on ``namespace`` (if the socket is still there)."""
@@ -181,8 +170,7 @@ class Link:
         for ack_id in ack_ids:
             waiter = self.waiters.pop((namespace, ack_id), None)
             if waiter is not None:
-                waiter.error = ConnectionError(sio.DISCONNECTED_MESSAGE)
-                waiter.done.set()
+                waiter.fail(ConnectionError(sio.DISCONNECTED_MESSAGE))
 
     def close(self, reason: str) -> None:
         """Disconnect every socket on the session (each gets DISCONNECT and leaves with
@@ -266,8 +254,7 @@ class Link:
             socket._closed(reason)
         self.sockets.clear()
         for waiter in self.waiters.values():
-            waiter.error = ConnectionError(reason)
-            waiter.done.set()
+            waiter.fail(ConnectionError(reason))
         self.waiters.clear()
 
     async def _act(self, events: Sequence[sio.Event]) -> None:
@@ -292,13 +279,11 @@ class Link:
             elif isinstance(event, sio.AckReceived):
                 waiter = self.waiters.pop((event.namespace, event.ack_id), None)
                 if waiter is not None:
-                    waiter.values = tuple(event.args)
-                    waiter.done.set()
+                    waiter.resolve(tuple(event.args))
             elif isinstance(event, sio.AckTimedOut):
                 waiter = self.waiters.pop((event.namespace, event.ack_id), None)
                 if waiter is not None:
-                    waiter.error = TimeoutError("operation has timed out")
-                    waiter.done.set()
+                    waiter.fail(TimeoutError(sio.ACK_TIMEOUT_MESSAGE))
             elif isinstance(event, sio.ConnectRequested):
                 self.spawn(self._connect, event.namespace, event.auth)
             elif isinstance(event, sio.Disconnected):
