@@ -21,7 +21,7 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from types import TracebackType
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import trio
 
@@ -45,11 +45,33 @@ from .protocol import (
 from .protocol import ConnectError as ConnectRefused
 from .protocol.reasons import ClientDisconnectReason
 
-__all__ = ["ClientSocket", "Manager", "Socket", "connect"]
+__all__ = ["ClientSocket", "Manager", "ManagerOptions", "Socket", "connect"]
 
 Socket = ClientSocket
 
 _CLOSE_WAIT = 3.0
+
+
+class ManagerOptions(TypedDict, total=False):
+    """The options of ``Manager`` (all but ``url``), which ``connect`` passes on to it."""
+
+    path: str
+    transports: Sequence[str]
+    upgrade: bool
+    query: Mapping[str, str] | None
+    headers: Mapping[str, str] | Sequence[tuple[str, str]] | None
+    ssl_verify: bool
+    ssl_context: ssl.SSLContext | None
+    reconnection: bool
+    reconnection_attempts: float
+    reconnection_delay: float
+    reconnection_delay_max: float
+    randomization_factor: float
+    connect_timeout: float | None
+    auto_connect: bool
+    max_attachments: int
+    random: Callable[[], float] | None
+    stream_factory: StreamFactory | None
 
 
 class Manager(trio.abc.AsyncResource):
@@ -423,21 +445,7 @@ async def connect(
     ack_timeout: float | None = None,
     retries: int = 0,
     wait: bool = True,
-    path: str = "/socket.io",
-    transports: Sequence[str] = ("polling", "websocket"),
-    upgrade: bool = True,
-    query: Mapping[str, str] | None = None,
-    headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
-    ssl_verify: bool = True,
-    ssl_context: ssl.SSLContext | None = None,
-    reconnection: bool = True,
-    reconnection_attempts: float = math.inf,
-    reconnection_delay: float = 1.0,
-    reconnection_delay_max: float = 5.0,
-    randomization_factor: float = 0.5,
-    connect_timeout: float | None = 20.0,
-    random: Callable[[], float] | None = None,
-    stream_factory: StreamFactory | None = None,
+    **options: Unpack[ManagerOptions],
 ) -> AsyncIterator[ClientSocket]:
     """Connect to a Socket.IO server (socket.io-client's ``io(url, options)``).
 
@@ -451,13 +459,7 @@ async def connect(
             ``connect_error``).
     """
     url_path = parse_url(url)[3]
-    manager = Manager(
-        url, path=path, transports=transports, upgrade=upgrade, query=query, headers=headers,
-        ssl_verify=ssl_verify, ssl_context=ssl_context, reconnection=reconnection,
-        reconnection_attempts=reconnection_attempts, reconnection_delay=reconnection_delay,
-        reconnection_delay_max=reconnection_delay_max,
-        randomization_factor=randomization_factor, connect_timeout=connect_timeout,
-        random=random, stream_factory=stream_factory)
+    manager = Manager(url, **options)
     async with manager:
         socket = manager.socket(namespace or url_path or "/", auth=auth,
                                 ack_timeout=ack_timeout, retries=retries)
