@@ -29,9 +29,10 @@ from engineio_core.client import Client as EngineClient
 from engineio_core.client import ConnectionFailed, StreamFactory, make_ssl_context, parse_url
 
 from ._backoff import Backoff
-from .client_socket import Auth, ClientSocket, Dispatcher
+from .client_socket import DISPATCH_QUEUE, Auth, ClientSocket
+from .dispatch import Dispatcher
 from .errors import ConnectError
-from .handlers import Handler
+from .handlers import Handler, call_handler
 from .protocol import (
     AckReceived,
     AckTimedOut,
@@ -158,7 +159,7 @@ class Manager(trio.abc.AsyncResource):
         except BaseException:
             await self._stack.aclose()
             raise
-        self._dispatcher = Dispatcher(self.start_soon, self)
+        self._dispatcher = Dispatcher(self.start_soon, self, DISPATCH_QUEUE)
         return self
 
     async def __aexit__(
@@ -254,7 +255,7 @@ class Manager(trio.abc.AsyncResource):
     def _fire(self, event: str, *args: Any) -> None:
         assert self._dispatcher is not None
         for handler in self._handlers.get(event, []):
-            self._dispatcher.call(handler, args)
+            self._dispatcher.submit_nowait(partial(call_handler, handler, args, None))
 
     def _active(self) -> list[ClientSocket]:
         return [s for s in self._sockets.values() if s.active]

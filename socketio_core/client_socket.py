@@ -16,10 +16,12 @@ import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import trio
 
+from .dispatch import Dispatcher
 from .errors import ConnectError
 from .handlers import Ack, Handler, call_handler
 from .protocol import ClientConnection, LocalProtocolError, NamespaceState
@@ -38,7 +40,7 @@ log = logging.getLogger("socketio_core.client")
 Auth = dict[str, Any] | Callable[[], dict[str, Any] | Awaitable[dict[str, Any]]] | None
 """The CONNECT payload: a dict, or a (sync or async) callable returning one at each connect."""
 
-_DISPATCH_QUEUE = 256
+DISPATCH_QUEUE = 256
 
 
 @dataclass(slots=True)
@@ -108,37 +110,6 @@ class SocketManager(Protocol):
         ...
 
 
-class Dispatcher:
-    """Runs queued handler calls one after another in a task of the manager."""
-
-    def __init__(self, start_soon: Callable[..., None], owner: object) -> None:
-        self._start_soon = start_soon
-        self._owner = owner
-        self._send, receive = trio.open_memory_channel[Callable[[], Awaitable[None]]](
-            _DISPATCH_QUEUE)
-        start_soon(self._run, receive)
-
-    def call(self, handler: Handler, args: tuple[Any, ...], ack: Ack | None = None) -> None:
-        """Queue ``handler(*args)`` (its return value answers ``ack``)."""
-        job = lambda: call_handler(handler, args, ack)  # noqa: E731
-        try:
-            self._send.send_nowait(job)
-        except trio.WouldBlock:
-            # The handlers are behind; keep the order without blocking the connection.
-            self._start_soon(self._send.send, job)
-        except trio.ClosedResourceError:
-            pass
-
-    async def _run(self, receive: trio.MemoryReceiveChannel[Callable[[], Awaitable[None]]]
-                   ) -> None:
-        async with receive:
-            async for job in receive:
-                try:
-                    await job()
-                except Exception:
-                    log.exception("a handler of %r failed", self._owner)
-
-
 class ClientSocket:
     """One namespace of a client connection; made by ``Manager.socket`` or ``connect``.
 
@@ -179,7 +150,7 @@ class ClientSocket:
         self._queue_running = False
         self._connect_waiters: list[Waiter] = []
         self._changed = trio.lowlevel.ParkingLot()  # unparked whenever the state changes
-        self._dispatcher = Dispatcher(manager.start_soon, self)
+        self._dispatcher = Dispatcher(manager.start_soon, self, DISPATCH_QUEUE)
 
     def __repr__(self) -> str:
         return f"<ClientSocket {self.namespace} id={self.id!r}>"
@@ -216,7 +187,10 @@ class ClientSocket:
 
     def _fire(self, event: str, *args: Any) -> None:
         for handler in self._handlers.get(event, []):
-            self._dispatcher.call(handler, args)
+            self._call(handler, args)
+
+    def _call(self, handler: Handler, args: tuple[Any, ...], ack: Ack | None = None) -> None:
+        self._dispatcher.submit_nowait(partial(call_handler, handler, args, ack))
 
     def _kick(self) -> None:
         self._changed.unpark_all()
@@ -369,10 +343,10 @@ class ClientSocket:
 
     def _dispatch_event(self, event: str, args: tuple[Any, ...], ack: Ack | None) -> None:
         for listener in self._any:
-            self._dispatcher.call(listener, (event, *args))
+            self._call(listener, (event, *args))
         handlers = self._handlers.get(event, [])
         for index, handler in enumerate(handlers):
-            self._dispatcher.call(handler, args, ack if index == 0 else None)
+            self._call(handler, args, ack if index == 0 else None)
 
     def _send_ack(self, conn: ClientConnection, ack_id: int, values: tuple[Any, ...]) -> None:
         if conn is self.manager.connection and not conn.closed \
@@ -389,7 +363,7 @@ class ClientSocket:
         conn = self.manager.connection
         assert conn is not None
         for listener in self._any_outgoing:
-            self._dispatcher.call(listener, (item.event, *item.args))
+            self._call(listener, (item.event, *item.args))
         try:
             ack_id = conn.emit(self.namespace, item.event, item.args, ack=item.waiter is not None)
         except LocalProtocolError as error:

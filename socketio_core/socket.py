@@ -7,9 +7,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, overload
 
-import trio
-
 from .broadcast import BroadcastOperator
+from .dispatch import Dispatcher
 from .handlers import Ack, H, Handler, NamespaceHandler, call_handler, start_handler
 from .protocol import BroadcastTarget
 from .protocol.rooms import Rooms
@@ -54,13 +53,7 @@ class Socket:
         self._any: list[Handler] = []
         self._any_outgoing: list[Handler] = []
         self._middlewares: list[Handler] = []
-        # The dispatcher's queue and task exist only while there is something to run: an idle
-        # socket holds neither.
-        self._queue_send: trio.MemorySendChannel[Callable[[], Any]] | None = None
-        self._queue_receive: trio.MemoryReceiveChannel[Callable[[], Any]] | None = None
-        self._dispatching = False
-        self._queue_closed = False
-        self._backlog = 0  # calls queued or running in the dispatcher
+        self._dispatcher = Dispatcher(link.spawn, self, _DISPATCH_QUEUE)
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} on {self.namespace.name}>"
@@ -247,33 +240,10 @@ class Socket:
         self.connected = False
         self.namespace.forget(self)
         self._queue(self._fire, "disconnect", (reason,))
-        self._queue_closed = True
-        if self._queue_send is not None:
-            self._queue_send.close()
-
-    def _calls(self) -> trio.MemorySendChannel[Callable[[], Any]]:
-        """The dispatcher's queue, made on first use; starts the dispatcher if it is not
-        running (it stops once the queue is empty)."""
-        if self._queue_send is None:
-            self._queue_send, self._queue_receive = trio.open_memory_channel[
-                Callable[[], Any]
-            ](_DISPATCH_QUEUE)
-            if self._queue_closed:
-                self._queue_send.close()
-        if not self._dispatching:
-            self._dispatching = True
-            self._link.spawn(self._dispatch)
-        return self._queue_send
+        self._dispatcher.close()
 
     def _queue(self, fn: Callable[..., Any], *args: Any) -> None:
-        queue = self._calls()
-        try:
-            queue.send_nowait(lambda: fn(*args))
-        except trio.WouldBlock:
-            self._link.spawn(queue.send, lambda: fn(*args))
-        except trio.ClosedResourceError:
-            return
-        self._backlog += 1
+        self._dispatcher.submit_nowait(lambda: fn(*args))
 
     def _event(
         self, event: str, args: tuple[Any, ...], ack: Ack | None
@@ -283,9 +253,9 @@ class Socket:
         finishes here, in order, without a pass through the dispatcher task. Returns what is
         left to await when the dispatcher's queue is full (backpressure), else ``None``."""
         handlers = self._handlers.get(event)
-        if (self._backlog or not handlers or len(handlers) != 1 or self._middlewares
+        if (not self._dispatcher.idle or not handlers or len(handlers) != 1 or self._middlewares
                 or self._any):
-            return self._enqueue_nowait(partial(self._on_event, event, args, ack))
+            return self._dispatcher.submit(partial(self._on_event, event, args, ack))
         handler = handlers[0]
         try:
             if isinstance(handler, NamespaceHandler):  # as _target, without the extra tuple
@@ -296,58 +266,14 @@ class Socket:
             log.exception("handler of %r failed", self)
             return None
         if rest is not None:
-            return self._enqueue_nowait(lambda: rest)
+            return self._dispatcher.submit(lambda: rest)
         return None
 
     async def _enqueue(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue a call for the dispatcher, waiting when it is behind (backpressure)."""
-        rest = self._enqueue_nowait(partial(fn, *args))
+        rest = self._dispatcher.submit(partial(fn, *args))
         if rest is not None:
             await rest
-
-    def _enqueue_nowait(self, call: Callable[[], Any]) -> Awaitable[None] | None:
-        """Queue a call for the dispatcher; returns what is left to await when its queue is
-        full, else ``None``."""
-        try:
-            # Only a full queue waits: a yield per packet would cost a scheduler pass each, and
-            # the caller yields anyway when the engine has no more input for it.
-            self._calls().send_nowait(call)
-        except trio.WouldBlock:
-            return self._enqueue_waiting(call)
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            return None
-        self._backlog += 1
-        return None
-
-    async def _enqueue_waiting(self, call: Callable[[], Any]) -> None:
-        try:
-            await self._calls().send(call)
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            return
-        self._backlog += 1
-
-    async def _dispatch(self) -> None:
-        queue = self._queue_receive
-        assert queue is not None
-        try:
-            while True:
-                # Run every queued call before yielding: what they send then leaves in one write
-                # per client instead of one per call (the queue's size bounds the run).
-                try:
-                    call = queue.receive_nowait()
-                except trio.WouldBlock:
-                    return  # nothing left: the next queued call starts a new dispatcher
-                except trio.EndOfChannel:
-                    await queue.aclose()
-                    return
-                try:
-                    await call()
-                except Exception:
-                    log.exception("handler of %r failed", self)
-                finally:
-                    self._backlog -= 1
-        finally:
-            self._dispatching = False
 
     async def _fire(self, event: str, args: tuple[Any, ...]) -> None:
         for handler in list(self._handlers.get(event, [])):
