@@ -34,16 +34,10 @@ from .dispatch import Dispatcher
 from .errors import ConnectError
 from .handlers import Handler, call_handler
 from .protocol import (
-    AckReceived,
-    AckTimedOut,
     ClientConnection,
-    Connected,
-    Disconnected,
-    EventReceived,
     NamespaceState,
     RemoteProtocolError,
 )
-from .protocol import ConnectError as ConnectRefused
 from .protocol.reasons import ClientDisconnectReason
 
 __all__ = ["ClientSocket", "Manager", "ManagerOptions", "Socket", "connect"]
@@ -192,7 +186,7 @@ class Manager(trio.abc.AsyncResource):
         finally:
             error = ConnectionError("the client is closed")
             for socket in self._sockets.values():
-                socket._fail_all(error)
+                socket.handle_manager_closed(error)
             if self._nursery is not None:
                 self._nursery.cancel_scope.cancel()
 
@@ -332,7 +326,7 @@ class Manager(trio.abc.AsyncResource):
                 self.open()
             else:
                 for socket in self._sockets.values():
-                    socket._gave_up()
+                    socket.handle_gave_up()
 
     async def _connect_loop(self) -> None:
         reconnecting = False
@@ -350,7 +344,7 @@ class Manager(trio.abc.AsyncResource):
             if error is not None:
                 self._fire("error", error)
                 for socket in self._active():
-                    socket._on_connect_error(error, refused=False)
+                    socket.handle_connect_error(error)
                 if reconnecting:
                     self._fire("reconnect_error", error)
                 if not self.reconnection:
@@ -396,13 +390,13 @@ class Manager(trio.abc.AsyncResource):
         assert engine is not None and conn is not None
         self._fire("open")
         for socket in self._active():
-            socket._on_open()
+            socket.handle_open()
         reason = await engine.wait_closed()
         reason = self._close_reason or reason or ClientDisconnectReason.TRANSPORT_CLOSE
         conn.close(reason)
         for socket in self._sockets.values():
             if socket.connected:
-                socket._on_close(reason)
+                socket.handle_close(reason)
         self._fire("close", reason)
 
     def _on_message(self, conn: ClientConnection, data: str | bytes) -> None:
@@ -417,23 +411,9 @@ class Manager(trio.abc.AsyncResource):
                 self.engine.close()
             return
         for event in events:
-            socket = self._sockets.get(event.namespace)  # type: ignore[union-attr]
-            if socket is None or not socket.active:
-                continue
-            match event:
-                case Connected(sid=sid):
-                    socket._on_connect(sid)
-                case ConnectRefused(message=message, data=data):
-                    socket._on_connect_error(ConnectError(message, data), refused=True)
-                case EventReceived(event=name, args=args, ack_id=ack_id):
-                    socket._on_event(name, args, ack_id, conn)
-                case AckReceived(ack_id=ack_id, args=args):
-                    socket._on_ack(ack_id, args)
-                case Disconnected():
-                    socket._destroy()
-                    socket._on_close(ClientDisconnectReason.IO_SERVER_DISCONNECT)
-                case AckTimedOut():
-                    pass
+            socket = self._sockets.get(event.namespace)
+            if socket is not None and socket.active:
+                socket.handle_packet(event, conn)
         self.flush()
 
 

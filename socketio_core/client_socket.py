@@ -17,14 +17,25 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, assert_never
 
 import trio
 
 from .dispatch import Dispatcher
 from .errors import ConnectError
 from .handlers import Ack, Handler, call_handler
-from .protocol import ClientConnection, LocalProtocolError, NamespaceState
+from .protocol import (
+    AckReceived,
+    AckTimedOut,
+    ClientConnection,
+    ClientEvent,
+    Connected,
+    ConnectRefused,
+    Disconnected,
+    EventReceived,
+    LocalProtocolError,
+    NamespaceState,
+)
 from .protocol.reasons import (
     ACK_TIMEOUT_MESSAGE,
     DISCONNECTED_MESSAGE,
@@ -203,7 +214,7 @@ class ClientSocket:
         self._kick()
         self.manager.open()
         if self.manager.is_open:
-            self._on_open()
+            self.handle_open()
 
     async def wait_connected(self) -> None:
         """Wait until the socket is connected.
@@ -228,7 +239,9 @@ class ClientSocket:
         while self.active and self.manager.running:
             await self._changed.park()
 
-    def _on_open(self) -> None:
+    def handle_open(self) -> None:
+        """The manager's connection opened: ask to join the namespace (the manager calls
+        this)."""
         if callable(self.auth):
             self.manager.start_soon(self._connect_with, self.auth, self.manager.connection)
         else:
@@ -264,6 +277,30 @@ class ClientSocket:
         self._connect_waiters.clear()
         self._kick()
 
+    def handle_connect_error(self, error: ConnectError) -> None:
+        """The manager's connection could not be opened (the manager calls this; it retries
+        as its reconnection options say)."""
+        self._on_connect_error(error, refused=False)
+
+    def handle_packet(self, event: ClientEvent, conn: ClientConnection) -> None:
+        """What the connection's core reported for this namespace (the manager calls this)."""
+        match event:
+            case Connected(sid=sid):
+                self._on_connect(sid)
+            case ConnectRefused(message=message, data=data):
+                self._on_connect_error(ConnectError(message, data), refused=True)
+            case EventReceived(event=name, args=args, ack_id=ack_id):
+                self._on_event(name, args, ack_id, conn)
+            case AckReceived(ack_id=ack_id, args=args):
+                self._on_ack(ack_id, args)
+            case Disconnected():
+                self._destroy()
+                self.handle_close(ClientDisconnectReason.IO_SERVER_DISCONNECT)
+            case AckTimedOut():
+                pass  # the socket times its acks itself
+            case _:
+                assert_never(event)
+
     def _on_connect_error(self, error: ConnectError, *, refused: bool) -> None:
         if not self.connected:
             self._fire("connect_error", error)
@@ -275,7 +312,9 @@ class ClientSocket:
             self._destroy()
         self._kick()
 
-    def _on_close(self, reason: str) -> None:
+    def handle_close(self, reason: str) -> None:
+        """The connection closed (or the server disconnected us), for ``reason``: acks of
+        packets sent fail, buffered emits stay (the manager calls this)."""
         was_connected = self.connected
         self.connected = False
         self.id = None
@@ -297,15 +336,17 @@ class ClientSocket:
             self._connect_waiters.clear()
         self._kick()
 
-    def _gave_up(self) -> None:
-        """The manager stopped trying: release whoever waits for a connection."""
+    def handle_gave_up(self) -> None:
+        """The manager stopped trying: release whoever waits for a connection (the manager
+        calls this)."""
         for waiter in self._connect_waiters:
             waiter.fail(ConnectionError("the connection could not be established"))
         self._connect_waiters.clear()
         self._kick()
 
-    def _fail_all(self, error: BaseException) -> None:
-        """The manager is closing: fail every emit still waiting for an answer."""
+    def handle_manager_closed(self, error: BaseException) -> None:
+        """The manager is closing: fail every emit still waiting for an answer (the manager
+        calls this)."""
         for item in [*self._send_buffer, *self._queue]:
             if item.waiter is not None:
                 item.waiter.fail(error)
@@ -315,7 +356,7 @@ class ClientSocket:
         for waiter in self._acks.values():
             waiter.fail(error)
         self._acks.clear()
-        self._gave_up()
+        self.handle_gave_up()
 
     async def disconnect(self) -> None:
         """Leave the namespace for good (reason ``"io client disconnect"``; no reconnection).
@@ -328,7 +369,7 @@ class ClientSocket:
         was_connected = self.connected
         self._destroy()
         if was_connected:
-            self._on_close(ClientDisconnectReason.IO_CLIENT_DISCONNECT)
+            self.handle_close(ClientDisconnectReason.IO_CLIENT_DISCONNECT)
         await trio.lowlevel.checkpoint()
 
     close = disconnect
