@@ -481,7 +481,10 @@ class ClientSocket:
     @property
     def volatile(self) -> _Volatile:
         """``socket.volatile.emit(...)``: dropped unless connected (never buffered or retried)."""
-        return _Volatile(self)
+        return _Volatile(self._emit_volatile)
+
+    def _emit_volatile(self, event: str, args: tuple[Any, ...]) -> None:
+        self._emit(_Outgoing(event, args), volatile=True)
 
     def _enqueue(self, event: str, args: tuple[Any, ...],
                  timeout: float | None = None) -> _Outgoing:
@@ -539,11 +542,12 @@ class _WithTimeout:
 
 
 class _Volatile:
-    __slots__ = ("_socket",)
+    __slots__ = ("_send",)
 
-    def __init__(self, socket: ClientSocket) -> None:
-        self._socket = socket
+    def __init__(self, send: Callable[[str, tuple[Any, ...]], None]) -> None:
+        self._send = send
 
     async def emit(self, event: str, *args: Any) -> None:
-        self._socket._emit(_Outgoing(event, args), volatile=True)
+        """Send ``event`` if connected (never buffered or retried)."""
+        self._send(event, args)
         await trio.lowlevel.checkpoint()

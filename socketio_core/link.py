@@ -18,7 +18,7 @@ import trio
 
 from . import protocol as sio
 from .errors import ConnectError
-from .handlers import Ack, call_handler
+from .handlers import Ack
 from .handshake import Handshake
 from .socket import Socket
 from .waiter import Waiter
@@ -178,7 +178,7 @@ class Link:
         the session's close reason."""
         for namespace, socket in list(self.sockets.items()):
             self.disconnect(namespace)
-            socket._closed("server namespace disconnect")
+            socket.handle_close("server namespace disconnect")
         self.close_reason = reason
         self.engine.close()
 
@@ -233,7 +233,7 @@ class Link:
         except sio.ProtocolError as error:
             log.debug("closing %s: %s", self.engine.sid, error)
             for socket in self.sockets.values():  # as Node: each socket's "error", then the close
-                socket._queue(socket._fire, "error", (error,))
+                socket.handle_error(error)
             # Node's Client.onerror closes the Engine.IO connection, so its sockets hear that
             # close's reason, "forced close"; "parse error" is the Engine.IO layer's own.
             self.close_reason = "forced close" if error.reason == "parse error" else error.reason
@@ -251,7 +251,7 @@ class Link:
         if self.server.shutting_down:
             reason = "server shutting down"
         for socket in list(self.sockets.values()):
-            socket._closed(reason)
+            socket.handle_close(reason)
         self.sockets.clear()
         for waiter in self.waiters.values():
             waiter.fail(ConnectionError(reason))
@@ -273,7 +273,7 @@ class Link:
                 ack = None
                 if event.ack_id is not None:
                     ack = _LinkAck(self, event.namespace, event.ack_id)
-                rest = socket._event(event.event, event.args, ack)
+                rest = socket.handle_event(event.event, event.args, ack)
                 if rest is not None:
                     return self._act_after(rest, events[index + 1:])
             elif isinstance(event, sio.AckReceived):
@@ -290,7 +290,7 @@ class Link:
                 self._fail_acks(event.namespace, event.pending_acks)
                 socket = self.sockets.pop(event.namespace, None)
                 if socket is not None:
-                    socket._closed(event.reason)
+                    socket.handle_close(event.reason)
             elif isinstance(event, sio.ConnectTimedOut):
                 self.close_reason = "forced server close"
                 self.engine.close()
@@ -315,20 +315,18 @@ class Link:
             xdomain="origin" in engine.headers,
         )
         socket = Socket(namespace, namespace.adapter, self, self.server.sid_factory(), handshake)
+
+        def accept() -> bool:
+            if self.core.closed:
+                return False
+            self.sockets[name] = socket
+            self.core.accept(name, socket.id)
+            self.flush()
+            return True
+
         try:
-            await namespace._admit(socket)
+            await namespace.admit(socket, accept)
         except ConnectError as refusal:
-            namespace._forget_if_empty()
             if not self.core.closed:
                 self.core.reject(name, refusal.message, refusal.data)
                 self.flush()
-            return
-        if self.core.closed:
-            namespace._forget_if_empty()
-            return
-        self.sockets[name] = socket
-        namespace._add(socket)
-        self.core.accept(name, socket.id)
-        self.flush()
-        for handler in namespace._connection_handlers():
-            await socket._enqueue(call_handler, handler, (socket,), None)

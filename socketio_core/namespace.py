@@ -137,8 +137,15 @@ class Namespace:
         """Disconnect every socket (``close``: their whole connection)."""
         await self._all.disconnect_sockets(close)
 
-    async def _admit(self, socket: Socket) -> None:
-        """Run the middlewares; raises ``ConnectError`` when one refuses."""
+    async def admit(self, socket: Socket, accept: Callable[[], bool]) -> None:
+        """Let a new ``socket`` in, if the connection middlewares agree and then ``accept()``
+        does (its connection: ``False`` when it closed meanwhile, else it sends CONNECT); the
+        socket then joins its own room and its ``connection`` handlers are queued. Its
+        connection calls this.
+
+        Raises:
+            ConnectError: a middleware refused (any exception it raises refuses).
+        """
         self._admitting += 1
         try:
             for middleware in self._middlewares:
@@ -150,13 +157,15 @@ class Namespace:
                     raise
                 except Exception as error:
                     raise ConnectError(str(error), getattr(error, "data", None)) from error
+            if not accept():
+                return
+            self.sockets[socket.id] = socket
+            self.adapter.add_all(socket.id, (socket.id,))
+            socket.add_namespace_handlers(self._socket_table())
         finally:
             self._admitting -= 1
-
-    def _add(self, socket: Socket) -> None:
-        self.sockets[socket.id] = socket
-        self.adapter.add_all(socket.id, (socket.id,))
-        socket._add_namespace_handlers(self._socket_table())
+            self._forget_if_empty()
+        await socket.handle_connection(list(self._handlers.get("connect", ())))
 
     def _socket_table(self) -> dict[str, list[Handler]]:
         """The handlers every socket gets, as one table they share (made again when the
@@ -179,6 +188,3 @@ class Namespace:
     def _forget_if_empty(self) -> None:
         if self._on_empty is not None and not self.sockets and not self._admitting:
             self._on_empty(self)
-
-    def _connection_handlers(self) -> list[Handler]:
-        return list(self._handlers.get("connect", []))

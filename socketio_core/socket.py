@@ -106,7 +106,7 @@ class Socket:
             self._handlers_shared = False
         return self._handlers
 
-    def _add_namespace_handlers(self, table: dict[str, list[Handler]]) -> None:
+    def add_namespace_handlers(self, table: dict[str, list[Handler]]) -> None:
         """Take the namespace's handlers (``table``, of ``NamespaceHandler``), after any this
         socket already has; an idle socket shares the table rather than holding a copy."""
         if not self._handlers:
@@ -172,7 +172,10 @@ class Socket:
     @property
     def volatile(self) -> _VolatileSocket:
         """``socket.volatile.emit(...)``: dropped when the client is not ready to take it."""
-        return _VolatileSocket(self)
+        return _VolatileSocket(self._emit_volatile)
+
+    def _emit_volatile(self, event: str, args: tuple[Any, ...]) -> None:
+        self._emit(event, args, volatile=True)
 
     def write_encoded(
         self, packet: Packet, parts: Sequence[str | bytes], *, volatile: bool
@@ -224,10 +227,12 @@ class Socket:
             self._link.close("forced server close")
             return
         self._link.disconnect(self.namespace.name)
-        self._closed("server namespace disconnect")
+        self.handle_close("server namespace disconnect")
 
-    def _closed(self, reason: str) -> None:
-        """Run the ``disconnecting`` handlers while still in the rooms, then leave them all."""
+    def handle_close(self, reason: str) -> None:
+        """The socket left its namespace, for ``reason``: run the ``disconnecting`` handlers
+        while still in the rooms, leave them all, then queue the ``disconnect`` handlers. (Its
+        connection calls this; applications call ``disconnect``.)"""
         if not self.connected:
             return
         reason = str(reason)  # the core's reasons are StrEnum members: handlers get plain text
@@ -239,18 +244,29 @@ class Socket:
                 log.exception("disconnecting handler of %r failed", self)
         self.connected = False
         self.namespace.forget(self)
-        self._queue(self._fire, "disconnect", (reason,))
+        self._dispatcher.submit_nowait(partial(self._fire, "disconnect", (reason,)))
         self._dispatcher.close()
 
-    def _queue(self, fn: Callable[..., Any], *args: Any) -> None:
-        self._dispatcher.submit_nowait(lambda: fn(*args))
+    def handle_error(self, error: Exception) -> None:
+        """Queue the ``error`` handlers with ``error`` (its connection calls this when the
+        client sent something invalid, before closing)."""
+        self._dispatcher.submit_nowait(partial(self._fire, "error", (error,)))
 
-    def _event(
+    async def handle_connection(self, handlers: Sequence[Handler]) -> None:
+        """Queue the namespace's ``connection`` handlers for this new socket, waiting while
+        its queue is full (its namespace calls this once the socket is in)."""
+        for handler in handlers:
+            rest = self._dispatcher.submit(partial(call_handler, handler, (self,), None))
+            if rest is not None:
+                await rest
+
+    def handle_event(
         self, event: str, args: tuple[Any, ...], ack: Ack | None
     ) -> Awaitable[None] | None:
-        """Dispatch an incoming event. With nothing queued or running, no middleware or
-        catch-all listener and one handler, the handler is called at once: a plain one then
-        finishes here, in order, without a pass through the dispatcher task. Returns what is
+        """Dispatch an event the client sent (its connection calls this). With nothing queued
+        or running, no middleware or catch-all listener and one handler, the handler is called
+        at once: a plain one then finishes here, in order, without a pass through the
+        dispatcher task. Returns what is
         left to await when the dispatcher's queue is full (backpressure), else ``None``."""
         handlers = self._handlers.get(event)
         if (not self._dispatcher.idle or not handlers or len(handlers) != 1 or self._middlewares
@@ -268,12 +284,6 @@ class Socket:
         if rest is not None:
             return self._dispatcher.submit(lambda: rest)
         return None
-
-    async def _enqueue(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Queue a call for the dispatcher, waiting when it is behind (backpressure)."""
-        rest = self._dispatcher.submit(partial(fn, *args))
-        if rest is not None:
-            await rest
 
     async def _fire(self, event: str, args: tuple[Any, ...]) -> None:
         for handler in list(self._handlers.get(event, [])):
@@ -296,10 +306,11 @@ class Socket:
 
 
 class _VolatileSocket:
-    __slots__ = ("_socket",)
+    __slots__ = ("_send",)
 
-    def __init__(self, socket: Socket) -> None:
-        self._socket = socket
+    def __init__(self, send: Callable[[str, tuple[Any, ...]], None]) -> None:
+        self._send = send
 
     async def emit(self, event: str, *args: Any) -> None:
-        self._socket._emit(event, args, volatile=True)
+        """Send ``event``, unless the client is not ready to take it."""
+        self._send(event, args)
