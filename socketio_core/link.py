@@ -12,7 +12,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, assert_never
 
 import trio
 
@@ -211,8 +211,7 @@ class Link:
             self._end()
             return
         rest = self._act_nowait(self.core.handle_timeout(now=now))
-        if rest is not None:  # timeouts queue no handler; kept for safety
-            self.spawn(lambda: rest)
+        assert rest is None, "timeouts report no event, so no handler can be left to await"
 
     def session_closed(self) -> trio.Event | None:
         """The session closed: end every socket; returns an event set once the link's tasks
@@ -257,47 +256,52 @@ class Link:
             waiter.fail(ConnectionError(reason))
         self.waiters.clear()
 
-    async def _act(self, events: Sequence[sio.Event]) -> None:
+    async def _act(self, events: Sequence[sio.ServerEvent]) -> None:
         rest = self._act_nowait(events)
         if rest is not None:
             await rest
 
-    def _act_nowait(self, events: Sequence[sio.Event]) -> Awaitable[None] | None:
+    def _act_nowait(self, events: Sequence[sio.ServerEvent]) -> Awaitable[None] | None:
         """Act on the core's events; returns ``None`` when done, or what is left to await (an
         event that found its socket's handler queue full, and the events after it)."""
         for index, event in enumerate(events):
-            if isinstance(event, sio.EventReceived):
-                socket = self.sockets.get(event.namespace)
-                if socket is None:
-                    continue
-                ack = None
-                if event.ack_id is not None:
-                    ack = _LinkAck(self, event.namespace, event.ack_id)
-                rest = socket.handle_event(event.event, event.args, ack)
-                if rest is not None:
-                    return self._act_after(rest, events[index + 1:])
-            elif isinstance(event, sio.AckReceived):
-                waiter = self.waiters.pop((event.namespace, event.ack_id), None)
-                if waiter is not None:
-                    waiter.resolve(tuple(event.args))
-            elif isinstance(event, sio.AckTimedOut):
-                waiter = self.waiters.pop((event.namespace, event.ack_id), None)
-                if waiter is not None:
-                    waiter.fail(TimeoutError(sio.ACK_TIMEOUT_MESSAGE))
-            elif isinstance(event, sio.ConnectRequested):
-                self.spawn(self._connect, event.namespace, event.auth)
-            elif isinstance(event, sio.Disconnected):
-                self._fail_acks(event.namespace, event.pending_acks)
-                socket = self.sockets.pop(event.namespace, None)
-                if socket is not None:
-                    socket.handle_close(event.reason)
-            elif isinstance(event, sio.ConnectTimedOut):
-                self.close_reason = "forced server close"
-                self.engine.close()
+            match event:
+                case sio.EventReceived():
+                    socket = self.sockets.get(event.namespace)
+                    if socket is None:
+                        continue
+                    ack = None
+                    if event.ack_id is not None:
+                        ack = _LinkAck(self, event.namespace, event.ack_id)
+                    rest = socket.handle_event(event.event, event.args, ack)
+                    if rest is not None:
+                        return self._act_after(rest, events[index + 1:])
+                case sio.AckReceived():
+                    waiter = self.waiters.pop((event.namespace, event.ack_id), None)
+                    if waiter is not None:
+                        waiter.resolve(tuple(event.args))
+                case sio.AckTimedOut():
+                    waiter = self.waiters.pop((event.namespace, event.ack_id), None)
+                    if waiter is not None:
+                        waiter.fail(TimeoutError(sio.ACK_TIMEOUT_MESSAGE))
+                case sio.ConnectRequested():
+                    self.spawn(self._connect, event.namespace, event.auth)
+                case sio.Disconnected():
+                    self._fail_acks(event.namespace, event.pending_acks)
+                    socket = self.sockets.pop(event.namespace, None)
+                    if socket is not None:
+                        socket.handle_close(event.reason)
+                case sio.ConnectTimedOut():
+                    self.close_reason = "forced server close"
+                    self.engine.close()
+                case _:
+                    assert_never(event)
         self.flush()
         return None
 
-    async def _act_after(self, first: Awaitable[None], events: Sequence[sio.Event]) -> None:
+    async def _act_after(
+        self, first: Awaitable[None], events: Sequence[sio.ServerEvent]
+    ) -> None:
         self.flush()
         await first
         await self._act(events)
