@@ -9,15 +9,15 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from functools import partial
 from types import MappingProxyType
-from typing import Any, overload
+from typing import Any, Unpack, overload
 
 import trio
 
 import engineio_core
-from engineio_core.cors import CorsSetting
+from engineio_core.options import ServerOptions
 from transports import Handler as HTTPHandler
 from transports import Request, serve_http
 
@@ -60,32 +60,28 @@ class Server(trio.abc.AsyncResource):
             ``socket.io-client``: ``True`` looks for ``node_modules`` in the current directory
             and its parents, a path names a ``node_modules`` (or package) directory. Raises
             ``ClientBundleNotFound`` here when it is missing.
-        The remaining options are those of ``engineio_core.Server``.
+        max_http_buffer_size: the largest message or polling body accepted, and the largest
+            binary attachment (bytes).
+        sid_factory: makes socket ids (20 characters of a CSPRNG by default, as Node's).
+        engine_options: the options of ``engineio_core.Server`` (``ServerOptions``:
+            ``ping_interval``, ``ping_timeout``, ``upgrade_timeout``, ``transports``,
+            ``allow_upgrades``, ``cors_allowed_origins``, ``cors_credentials``, ``cookie``,
+            ``allow_request``, ``per_message_deflate``, ``http_compression``,
+            ``max_buffered_bytes``), passed on as they are.
     """
 
     def __init__(
         self,
         *,
         path: str = "/socket.io",
-        ping_interval: float = 25.0,
-        ping_timeout: float = 20.0,
-        upgrade_timeout: float = 10.0,
-        max_http_buffer_size: int = 1_000_000,
         connect_timeout: float = 45.0,
-        transports: Sequence[str] = ("polling", "websocket"),
-        allow_upgrades: bool = True,
-        cors_allowed_origins: CorsSetting = None,
-        cors_credentials: bool = True,
-        cookie: bool | str | Mapping[str, Any] | None = None,
-        allow_request: engineio_core.AllowRequest | None = None,
-        per_message_deflate: bool = False,
-        http_compression: bool = True,
+        max_http_buffer_size: int = 1_000_000,
         max_attachments: int = 10,
-        max_buffered_bytes: int = 4 * 1024 * 1024,
         adapter: Callable[[NamespaceLike], Adapter] = InMemoryAdapter,
         cleanup_empty_child_namespaces: bool = False,
         sid_factory: Callable[[], str] = _default_sid,
         serve_client: bool | str | os.PathLike[str] = False,
+        **engine_options: Unpack[ServerOptions],
     ) -> None:
         self.client_bundle: ClientBundle | None = None
         if serve_client is not False:
@@ -98,22 +94,8 @@ class Server(trio.abc.AsyncResource):
         self._adapter = adapter
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         self.engine = engineio_core.Server(
-            attach=self._attach_engine_socket,
-            path=path,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            upgrade_timeout=upgrade_timeout,
-            max_http_buffer_size=max_http_buffer_size,
-            transports=transports,
-            allow_upgrades=allow_upgrades,
-            cors_allowed_origins=cors_allowed_origins,
-            cors_credentials=cors_credentials,
-            cookie=cookie,
-            allow_request=allow_request,
-            per_message_deflate=per_message_deflate,
-            http_compression=http_compression,
-            max_buffered_bytes=max_buffered_bytes,
-        )
+            attach=self._attach_engine_socket, path=path,
+            max_http_buffer_size=max_http_buffer_size, **engine_options)
         self._namespaces: dict[str, Namespace] = {"/": Namespace(self, "/", adapter)}
         self._dynamic: list[tuple[NamespaceMatcher, Namespace]] = []
         self._new_namespace: list[Handler] = []
