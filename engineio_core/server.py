@@ -12,8 +12,6 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import secrets
-import time
 from collections import deque
 from collections.abc import (
     AsyncIterator,
@@ -24,7 +22,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from heapq import heappop, heappush
 from typing import Any, Protocol
@@ -45,6 +43,7 @@ from . import protocol as eio
 from ._signal import Flag, Signal, Wakeup
 from .cors import CorsPolicy, CorsSetting
 from .http_policy import CookieOptions, choose_encoding, compress_body, cookie_options
+from .ids import random_id
 
 __all__ = ["Application", "Handshake", "Receiver", "Server", "Socket", "SocketHandler"]
 
@@ -91,11 +90,6 @@ def _wake_if_sooner(session: _Session, before: float | None) -> None:
         session.wake.notify()
 
 
-def _default_sid() -> str:
-    # 15 random bytes → 20 url-safe characters, as long as Node's base64id.
-    return secrets.token_urlsafe(15)
-
-
 class _Headers(Mapping[str, str]):
     """A request's headers as ``str`` (names lowercased; of a repeated one, the last), decoded
     on first use: most sessions never read them, and the raw list is the request's own."""
@@ -140,7 +134,6 @@ class Handshake:
     address: str
     url: str
     secure: bool
-    time: float = field(default_factory=time.time)
 
 
 class Socket:
@@ -424,7 +417,7 @@ class _Session:
         """Forget the probe WebSocket; its reader sees it closed and returns."""
         probe, self.probe = self.probe, None
         if probe is not None:
-            self.server._spawn(probe.aclose)
+            self.server.spawn(probe.aclose)
 
     def finish(self, reason: str) -> None:
         if self.closed.is_set():
@@ -481,7 +474,7 @@ class Server(trio.abc.AsyncResource):
         per_message_deflate: bool = False,
         http_compression: bool = True,
         max_buffered_bytes: int = 4 * 1024 * 1024,
-        sid_factory: Callable[[], str] = _default_sid,
+        sid_factory: Callable[[], str] = random_id,
     ) -> None:
         if (handler is None) == (attach is None):
             raise TypeError("engineio_core.Server needs one of handler and attach")
@@ -544,8 +537,9 @@ class Server(trio.abc.AsyncResource):
             )
             task_status.started(listeners)
 
-    async def run_in(self, nursery: trio.Nursery) -> None:
-        """Use ``nursery`` for session tasks, for embedding without ``serve()``."""
+    def use_nursery(self, nursery: trio.Nursery) -> None:
+        """Run session tasks in ``nursery``, for embedding without ``serve()`` (an ASGI
+        lifespan, a test)."""
         self._nursery = nursery
 
     async def aclose(self) -> None:
@@ -562,8 +556,9 @@ class Server(trio.abc.AsyncResource):
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
 
-    def _spawn(self, fn: Callable[[], Awaitable[object]]) -> bool:
-        """Start ``fn`` in the server's nursery; ``False`` when serving is over."""
+    def spawn(self, fn: Callable[[], Awaitable[object]]) -> bool:
+        """Start ``fn`` in the server's nursery (what a session's application starts runs
+        there, so ``aclose`` waits for it); ``False`` when serving is over."""
         if self._nursery is None:
             return False
         try:
@@ -777,7 +772,7 @@ class Server(trio.abc.AsyncResource):
         if at < self._timer_sleeping_until:
             self._timer_wake.notify()
         if not self._timer_running:
-            self._timer_running = self._spawn(self._run_timers)
+            self._timer_running = self.spawn(self._run_timers)
 
     async def _run_timers(self) -> None:
         """Ring each driver's alarm at the deadline it sleeps until. An entry is void once its
@@ -808,7 +803,7 @@ class Server(trio.abc.AsyncResource):
     def _app_closed(self, session: _Session, app: Application) -> None:
         # In a task of its own: whoever closes the session may be anybody's task (a broadcast
         # among others), and the driver may be held up writing to a peer that does not read.
-        if not self._spawn(partial(self._close_app, session, app)):
+        if not self.spawn(partial(self._close_app, session, app)):
             app.session_closed()  # serving is over: no one waits for it
 
     async def _close_app(self, session: _Session, app: Application) -> None:

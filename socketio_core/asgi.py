@@ -85,7 +85,7 @@ class ASGIApp:
         if message["type"] != "lifespan.startup":
             return
         async with trio.open_nursery() as nursery:
-            await self.server.engine.run_in(nursery)
+            self.server.engine.use_nursery(nursery)
             other = None
             if self.other_app is not None:
                 other = _ForwardedLifespan(self.other_app, scope)

@@ -184,7 +184,7 @@ class Link:
 
     def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` in the engine's nursery, counted: the session's close waits for it."""
-        if self.server.engine._spawn(partial(self._child, fn, args)):
+        if self.server.engine.spawn(partial(self._child, fn, args)):
             self._children += 1
 
     async def _child(self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:

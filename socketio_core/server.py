@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 from collections.abc import Callable, Mapping
 from functools import partial
 from types import MappingProxyType
@@ -17,6 +16,7 @@ from typing import Any, Unpack, overload
 import trio
 
 import engineio_core
+from engineio_core.ids import random_id
 from engineio_core.options import ServerOptions
 from transports import Handler as HTTPHandler
 from transports import Request, serve_http
@@ -33,10 +33,6 @@ from .static import ClientBundle, find_client_dist
 
 __all__ = ["Server"]
 
-
-
-def _default_sid() -> str:
-    return secrets.token_urlsafe(15)
 
 
 class Server(trio.abc.AsyncResource):
@@ -79,7 +75,7 @@ class Server(trio.abc.AsyncResource):
         max_attachments: int = 10,
         adapter: Callable[[NamespaceLike], Adapter] = InMemoryAdapter,
         cleanup_empty_child_namespaces: bool = False,
-        sid_factory: Callable[[], str] = _default_sid,
+        sid_factory: Callable[[], str] = random_id,
         serve_client: bool | str | os.PathLike[str] = False,
         **engine_options: Unpack[ServerOptions],
     ) -> None:
@@ -257,7 +253,7 @@ class Server(trio.abc.AsyncResource):
         Requests that are not for Socket.IO go to ``other`` (as Node's ``io.attach`` leaves them
         to the HTTP server's own listeners), or get 404."""
         async with trio.open_nursery() as nursery:
-            await self.engine.run_in(nursery)
+            self.engine.use_nursery(nursery)
             handler = partial(self._handle_or_fallback, other)
             listeners = await nursery.start(
                 partial(serve_http, handler, host, port, config=self.engine.http_config))
