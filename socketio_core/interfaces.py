@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from engineio_core.server import Server as EngineServer
     from engineio_core.server import Socket as EngineSocket
 
+    from .handlers import Ack
     from .handshake import Handshake
 
 __all__ = ["FetchedSocket", "LocalSocket", "NamespaceLike", "ServerLike", "SocketLink"]
@@ -104,6 +105,11 @@ class NamespaceLike(Protocol):
 
     def forget(self, socket: LocalSocket) -> None:
         """Forget a socket that left: out of ``sockets`` and every room."""
+        ...
+
+    async def receive_server_event(self, args: list[Any], ack: Ack | None) -> None:
+        """Run the server-side listeners of ``args[0]`` with the rest: what another server
+        of a cluster sent with ``server_side_emit`` (a cluster adapter calls this)."""
         ...
 
 

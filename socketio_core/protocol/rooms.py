@@ -73,6 +73,10 @@ class RoomIndex:
             if not members:
                 del self._rooms[room]
 
+    def has_room(self, room: str) -> bool:
+        """Whether ``room`` has a member."""
+        return room in self._rooms
+
     def rooms_of(self, sid: str) -> frozenset[str]:
         """The rooms ``sid`` is in (empty for an unknown sid)."""
         return frozenset(self._sids.get(sid, ()))

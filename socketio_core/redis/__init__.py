@@ -12,12 +12,25 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .codec import CodecError
+    from .link import ClusterUnavailableError
+    from .member import ClusterMember, ClusterTimeoutError
+    from .pubsub import PubSubAdapter, PubSubCluster
 
 _EXPORTS = {
+    "ClusterMember": "member",
+    "ClusterTimeoutError": "member",
+    "ClusterUnavailableError": "link",
     "CodecError": "codec",
+    "PubSubAdapter": "pubsub",
+    "PubSubCluster": "pubsub",
 }
 __all__ = [
+    "ClusterMember",
+    "ClusterTimeoutError",
+    "ClusterUnavailableError",
     "CodecError",
+    "PubSubAdapter",
+    "PubSubCluster",
 ]
 
 
