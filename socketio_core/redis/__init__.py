@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from .link import ClusterUnavailableError
     from .member import ClusterMember, ClusterTimeoutError
     from .pubsub import PubSubAdapter, PubSubCluster
+    from .sharded import ShardedAdapter, ShardedCluster
+    from .streams import StreamsAdapter, StreamsCluster
 
 _EXPORTS = {
     "ClusterMember": "member",
@@ -23,6 +25,10 @@ _EXPORTS = {
     "CodecError": "codec",
     "PubSubAdapter": "pubsub",
     "PubSubCluster": "pubsub",
+    "ShardedAdapter": "sharded",
+    "ShardedCluster": "sharded",
+    "StreamsAdapter": "streams",
+    "StreamsCluster": "streams",
 }
 __all__ = [
     "ClusterMember",
@@ -31,6 +37,10 @@ __all__ = [
     "CodecError",
     "PubSubAdapter",
     "PubSubCluster",
+    "ShardedAdapter",
+    "ShardedCluster",
+    "StreamsAdapter",
+    "StreamsCluster",
 ]
 
 

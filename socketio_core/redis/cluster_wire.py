@@ -80,13 +80,14 @@ def encode_streams(built: dict[str, Any]) -> bytes:
     return pack(built)
 
 
-def encode_entry(built: dict[str, Any]) -> dict[str, bytes]:
-    """The fields of a stream entry (RSA ``encode``), in XADD order."""
+def encode_entry(built: dict[str, Any], *, plaintext: bool = False) -> dict[str, bytes]:
+    """The fields of a stream entry (RSA ``encode``), in XADD order; ``plaintext`` writes
+    binary data as JSON too (Node's ``onlyPlaintext``)."""
     fields = {"uid": built["uid"].encode(), "nsp": built["nsp"].encode(),
               "type": str(built["type"]).encode()}
     data = built.get("data")
     if data is not None:
-        if built["type"] in _MAY_HOLD_BINARY and has_binary(data):
+        if not plaintext and built["type"] in _MAY_HOLD_BINARY and has_binary(data):
             fields["data"] = base64.b64encode(pack(data))
         else:
             fields["data"] = json_dumps(data)

@@ -298,3 +298,41 @@ def check_all_rooms(c: Cluster) -> None:
     for source in SOURCES:
         rooms = set(c.ask(source, "all-rooms"))
         assert {c.sids[f"c-{label}"] for label in c.nodes} | {"room-x"} <= rooms
+
+
+def check_sharded_room_channels(c: Cluster) -> None:
+    """``SHARDNUMSUB {key}#/#<room>#`` counts the nodes with a local member in a public room:
+    a node subscribes on the first local join and unsubscribes when the room empties."""
+    channel = "socket.io#/#{}#"
+    assert c.redis.numsub("SHARDNUMSUB", channel.format("room-x")) == 2  # N1 and P1
+    c.ask("N0", "join", {"rooms": ["lonely"]})
+    c.ask("P0", "join", {"rooms": ["lonely"]})
+    wait_for(lambda: c.redis.numsub("SHARDNUMSUB", channel.format("lonely")) == 2)
+    for source in SOURCES:
+        c.ask(source, "broadcast", {"event": "lonely", "args": [source], "rooms": ["lonely"]})
+        c.expect({"c-N0": [("lonely", [source])], "c-P0": [("lonely", [source])]},
+                 others=["c-N1", "c-P1"])
+    c.ask("P0", "leave", {"room": "lonely"})
+    wait_for(lambda: c.redis.numsub("SHARDNUMSUB", channel.format("lonely")) == 1)
+    c.ask("N0", "leave", {"room": "lonely"})
+    wait_for(lambda: c.redis.numsub("SHARDNUMSUB", channel.format("lonely")) == 0)
+    # socket ids are private rooms: no channel of their own
+    for label in c.nodes:
+        assert c.redis.numsub("SHARDNUMSUB", channel.format(c.sids[f"c-{label}"])) == 0
+        assert len(c.sids[f"c-{label}"]) == 20
+
+
+def check_stream_entries(c: Cluster) -> None:
+    """Broadcasts and joins of both kinds of node are entries of the one stream, in Node's
+    field layout."""
+    before = int(c.redis.cli("XLEN", "socket.io"))
+    c.ask("P0", "broadcast", {"event": "streamed", "args": ["p0"], "rooms": ["room-x"]})
+    c.ask("N0", "broadcast", {"event": "streamed", "args": ["n0"], "rooms": ["room-x"]})
+    c.expect({"c-N1": [("streamed", ["p0"]), ("streamed", ["n0"])],
+              "c-P1": [("streamed", ["p0"]), ("streamed", ["n0"])]})
+    assert int(c.redis.cli("XLEN", "socket.io")) == before + 2
+    last = c.redis.cli("XREVRANGE", "socket.io", "+", "-", "COUNT", "2").splitlines()
+    fields = [line for line in last if not re.match(r"^[0-9]+-[0-9]+$", line)]
+    assert fields[0::8] == ["uid", "uid"] and fields[2::8] == ["nsp", "nsp"]
+    assert fields[4::8] == ["type", "type"] and fields[5::8] == ["3", "3"]
+    assert all('"streamed"' in data for data in fields[7::8])
