@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .codec import CodecError
+    from .emitter import Emitter, EmitterOperator
     from .link import ClusterUnavailableError
     from .member import ClusterMember, ClusterTimeoutError
     from .pubsub import PubSubAdapter, PubSubCluster
@@ -23,6 +24,8 @@ _EXPORTS = {
     "ClusterTimeoutError": "member",
     "ClusterUnavailableError": "link",
     "CodecError": "codec",
+    "Emitter": "emitter",
+    "EmitterOperator": "emitter",
     "PubSubAdapter": "pubsub",
     "PubSubCluster": "pubsub",
     "ShardedAdapter": "sharded",
@@ -35,6 +38,8 @@ __all__ = [
     "ClusterTimeoutError",
     "ClusterUnavailableError",
     "CodecError",
+    "Emitter",
+    "EmitterOperator",
     "PubSubAdapter",
     "PubSubCluster",
     "ShardedAdapter",

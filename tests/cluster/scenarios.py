@@ -8,13 +8,17 @@ group of operations on it.
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .harness import Clients, Node, binary, unwire
+import trio
+
+from .harness import CONFORMANCE, Clients, Node, binary, unwire
 from .redis_server import RedisServer
 
 KINDS = ("node", "node", "python", "python")
@@ -336,3 +340,53 @@ def check_stream_entries(c: Cluster) -> None:
     assert fields[0::8] == ["uid", "uid"] and fields[2::8] == ["nsp", "nsp"]
     assert fields[4::8] == ["type", "type"] and fields[5::8] == ["3", "3"]
     assert all('"streamed"' in data for data in fields[7::8])
+
+
+def node_emitter(c: Cluster, operations: list[dict[str, Any]]) -> None:
+    """Run operations with the official ``@socket.io/redis-emitter``."""
+    completed = subprocess.run(
+        ["node", str(CONFORMANCE / "js" / "emitter.mjs"), c.redis.url, "socket.io",
+         json.dumps(operations)], cwd=CONFORMANCE, capture_output=True, text=True, timeout=30)
+    assert completed.stdout.strip() == "done", completed.stderr
+
+
+def check_emitters(c: Cluster) -> None:
+    """Our emitter reaches clients on Node nodes, Node's reaches clients on Python nodes (and
+    each reaches both kinds)."""
+    from socketio_core.redis import Emitter
+
+    everyone = [f"c-{label}" for label in c.nodes]
+    payload = ["e", binary(b"\x00\xff"), {"nested": [binary(b"\x01")]}]
+
+    async def ours() -> None:
+        async with Emitter(c.redis.url) as emitter:
+            await emitter.emit("py-all", *unwire(payload))
+            await emitter.to("room-x").except_(c.sids["c-P1"]).emit("py-room", 1)
+            await emitter.of("/chat").emit("py-chat", 2)
+            await emitter.server_side_emit("cluster-note", "py-note")
+            await emitter.in_("room-x").sockets_join("py-joined")
+
+    trio.run(ours)
+    c.expect({client: [("py-all", unwire(payload))] + ([("py-room", [1])] if client == "c-N1"
+                                                       else []) for client in everyone})
+    c.expect({f"chat-{label}": [("py-chat", [2])] for label in c.nodes})
+    for label in c.nodes:
+        wait_for(lambda label=label: any(e["args"] == ["py-note"]
+                                         for e in c.ask(label, "server-events")))
+    wait_for(lambda: all("py-joined" in c.ask(label, "my-rooms") for label in ("N1", "P1")))
+
+    node_emitter(c, [
+        {"op": "emit", "event": "js-all", "args": payload},
+        {"op": "emit", "event": "js-room", "args": [1], "rooms": ["room-x"],
+         "except": [c.sids["c-N1"]]},
+        {"op": "emit", "event": "js-chat", "args": [2], "nsp": "/chat"},
+        {"op": "serverSideEmit", "event": "cluster-note", "args": ["js-note"]},
+        {"op": "socketsJoin", "rooms": ["room-x"], "join": ["js-joined"]},
+    ])
+    c.expect({client: [("js-all", unwire(payload))] + ([("js-room", [1])] if client == "c-P1"
+                                                       else []) for client in everyone})
+    c.expect({f"chat-{label}": [("js-chat", [2])] for label in c.nodes})
+    for label in c.nodes:
+        wait_for(lambda label=label: any(e["args"] == ["js-note"]
+                                         for e in c.ask(label, "server-events")))
+    wait_for(lambda: all("js-joined" in c.ask(label, "my-rooms") for label in ("N1", "P1")))

@@ -44,3 +44,7 @@ def test_server_side_emit(mixed: Cluster) -> None:
 
 def test_all_rooms(mixed: Cluster) -> None:
     scenarios.check_all_rooms(mixed)
+
+
+def test_emitters(mixed: Cluster) -> None:
+    scenarios.check_emitters(mixed)
