@@ -18,7 +18,7 @@ from ..errors import ServerSideEmitTimeoutError
 from ..handlers import Ack
 from ..protocol import BroadcastTarget, Packet
 from .cluster_wire import ClusterMessage, MessageType, message
-from .member import DEFAULT_TIMEOUT, ClusterTimeoutError, MemberAdapter, Pending, Relay, random_id
+from .member import ClusterTimeoutError, MemberAdapter, Pending, Relay, random_id
 from .wire import encode_details, encode_opts
 
 if TYPE_CHECKING:
@@ -80,7 +80,8 @@ class ClusterProtocolAdapter(MemberAdapter):
         self.requests[request_id] = pending
         await self.publish(self.build(MessageType.FETCH_SOCKETS, {
             "opts": encode_opts(target), "requestId": request_id}))
-        complete = await self.wait(request_id, pending, target.timeout or DEFAULT_TIMEOUT)
+        complete = await self.wait(request_id, pending,
+                                   target.timeout or self.member.requests_timeout)
         remote = self.remote_sockets(pending.responses)
         if not complete:
             raise ClusterTimeoutError(
@@ -118,7 +119,7 @@ class ClusterProtocolAdapter(MemberAdapter):
         self.requests[request_id] = pending
         await self.publish(self.build(MessageType.SERVER_SIDE_EMIT, {
             "requestId": request_id, "packet": data}))
-        if not await self.wait(request_id, pending, DEFAULT_TIMEOUT):
+        if not await self.wait(request_id, pending, self.member.requests_timeout):
             raise ServerSideEmitTimeoutError(
                 f"timeout reached: only {pending.received} responses received out of "
                 f"{expected}" + self.unreachable(), list(pending.responses))

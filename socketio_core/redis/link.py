@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import coredis
@@ -52,8 +53,6 @@ class RedisLink:
         self.name = name
         self._on_message = on_message
         self.client: coredis.Redis[bytes] = coredis.Redis.from_url(url)
-        self._sub_client: coredis.Redis[bytes] = coredis.Redis.from_url(url, max_connections=1)
-        self._pub_client: coredis.Redis[bytes] = coredis.Redis.from_url(url, max_connections=1)
         self._queue_send, self._queue = trio.open_memory_channel[tuple[bytes, tuple[Any, ...]]](
             max_pending)
         self._channels: set[bytes] = set()
@@ -78,17 +77,47 @@ class RedisLink:
                   ) -> None:
         """Open the clients and keep the subscriber and the publisher connected until
         cancelled."""
-        async with self.client, self._sub_client, self._pub_client:
+        async with self.client:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._subscriber)
                 nursery.start_soon(self._publisher)
                 task_status.started()
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        """A connection of our own, outside the client's pool (which would lose a slot for
+        each connection that dies while leased), closed on exit."""
+        pool = self.client.connection_pool
+        options = {key: value for key, value in pool.connection_kwargs.items()
+                   if key != "processing_budget"}
+        connection = pool.connection_class(pool.location, **options)
+        died = False
+
+        async def watch(task_status: trio.TaskStatus[None]) -> None:
+            nonlocal died
+            await connection.run(task_status=task_status)
+            # It ended by itself: whatever is using it is told at once, not at its next use.
+            died = True
+            nursery.cancel_scope.cancel()
+
+        async with trio.open_nursery() as nursery:
+            await nursery.start(watch)
+            try:
+                # A PING proves the connection before it is used.
+                await connection.create_request(b"PING")
+                yield connection
+            finally:
+                nursery.cancel_scope.cancel()
+        if died:
+            raise ConnectionError("connection lost")
 
     @property
     def up(self) -> bool:
         return self.subscriber_up and self.publisher_up
 
     def _lost(self, what: str, error: BaseException) -> None:
+        while isinstance(error, BaseExceptionGroup) and error.exceptions:
+            error = error.exceptions[0]
         if not self._outage_logged:
             self._outage_logged = True
             log.warning("%s: Redis connection lost (%s: %s); reconnecting, publications to "
@@ -178,8 +207,7 @@ class RedisLink:
         delay = _BACKOFF_FIRST
         while True:
             try:
-                async with self._sub_client.connection_pool.acquire() as connection:
-                    await connection.create_request(b"PING")
+                async with self._connection() as connection:
                     self._sub_connection = connection
                     self._pending_confirmations.clear()
                     self._send(b"SUBSCRIBE", sorted(self._channels))
@@ -239,9 +267,7 @@ class RedisLink:
         delay = _BACKOFF_FIRST
         while True:
             try:
-                async with self._pub_client.connection_pool.acquire() as connection:
-                    # A PING proves the connection before publications are taken again.
-                    await connection.create_request(b"PING")
+                async with self._connection() as connection:
                     self.publisher_up = True
                     self.publishing.set()
                     self._full_logged = False

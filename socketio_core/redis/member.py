@@ -105,39 +105,56 @@ class ClusterMember:
     """The Redis connections and tasks of one server in a cluster, as an ``async with``
     resource; its ``adapter`` method is what ``Server(adapter=...)`` takes."""
 
-    def __init__(self, url: str, *, name: str, max_pending: int = 10_000,
-                 connect_timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, name: str, requests_timeout: float = DEFAULT_TIMEOUT,
+                 max_pending: int = 10_000, connect_timeout: float = 10.0) -> None:
         self.link = RedisLink(url, self._on_message, max_pending=max_pending, name=name)
+        self.requests_timeout = requests_timeout
         self.connect_timeout = connect_timeout
         self.adapters: dict[str, MemberAdapter] = {}
         self._dropped_kinds: set[str] = set()
         self._stack = contextlib.AsyncExitStack()
         self._nursery: trio.Nursery | None = None
+        self._scope = trio.CancelScope()
+        self._stopped = trio.Event()
+
+    async def _run(self, task_status: trio.TaskStatus[None]) -> None:
+        # The member's tasks live under a scope of their own: closing the member ends them
+        # without cancelling the code inside its ``async with``.
+        try:
+            with self._scope:
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    await nursery.start(self.link.run)
+                    task_status.started()
+                    await trio.sleep_forever()
+        finally:
+            self._nursery = None
+            self._stopped.set()
 
     async def __aenter__(self) -> ClusterMember:
         """Connect to Redis; raises ``ClusterUnavailableError`` when it cannot within
         ``connect_timeout``."""
-        nursery = await self._stack.enter_async_context(trio.open_nursery())
-        self._nursery = nursery
-        await nursery.start(self.link.run)
+        outer = await self._stack.enter_async_context(trio.open_nursery())
+        await outer.start(self._run)
         with trio.move_on_after(self.connect_timeout):
             await self.link.publishing.wait()
             await self.link.connected.wait()
         if not (self.link.publishing.is_set() and self.link.connected.is_set()):
-            await self.aclose()
+            self._scope.cancel()
+            await self._stack.aclose()
             raise ClusterUnavailableError(f"cannot reach Redis at {self.link.url}")
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
                         traceback: TracebackType | None) -> None:
-        await self.aclose()
+        self._scope.cancel()
+        await self._stack.aclose()
 
     async def aclose(self) -> None:
-        """Close the connections and end the tasks."""
-        if self._nursery is not None:
-            self._nursery.cancel_scope.cancel()
-            self._nursery = None
-        await self._stack.aclose()
+        """Leave the cluster: close the connections and end the tasks (also done on leaving
+        the ``async with``)."""
+        self._scope.cancel()
+        await self._stopped.wait()
 
     def adapter(self, namespace: Namespace) -> MemberAdapter:
         """The factory ``Server(adapter=...)`` takes: this member's adapter of ``namespace``."""
@@ -192,12 +209,14 @@ class MemberAdapter(InMemoryAdapter):
         return Packet(PacketType.EVENT, self.namespace.name, data)
 
     async def count_servers(self, command: Callable[[Any], Any]) -> int:
-        """The server count from a ``PUBSUB`` command; the last one known while Redis is
-        unreachable (the request then ends at its timeout, as its publication is dropped)."""
+        """The server count from a ``PUBSUB`` command. While Redis is unreachable: the last
+        count read, and at least 2, since other servers may well be there; a request then
+        waits for them and ends at its timeout with a clear error, rather than answering
+        quietly for this server alone."""
         try:
             reply = await self.member.link.command(command, timeout=DEFAULT_TIMEOUT)
         except ClusterUnavailableError:
-            return self._last_count
+            return max(self._last_count, 2)
         count = int(next(iter(reply.values()), 0)) if isinstance(reply, dict) else int(reply)
         self._last_count = max(count, 1)
         return self._last_count

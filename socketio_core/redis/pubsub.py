@@ -62,10 +62,9 @@ class PubSubCluster(ClusterMember):
                  requests_timeout: float = DEFAULT_TIMEOUT,
                  publish_on_specific_response_channel: bool = False,
                  max_pending: int = 10_000, connect_timeout: float = 10.0) -> None:
-        super().__init__(url, name=f"pubsub {key}", max_pending=max_pending,
-                         connect_timeout=connect_timeout)
+        super().__init__(url, name=f"pubsub {key}", requests_timeout=requests_timeout,
+                         max_pending=max_pending, connect_timeout=connect_timeout)
         self.key = key
-        self.requests_timeout = requests_timeout
         self.publish_on_specific_response_channel = publish_on_specific_response_channel
         self._exact: dict[bytes, tuple[PubSubAdapter, str]] = {}
         self._prefixes: list[tuple[bytes, PubSubAdapter]] = []

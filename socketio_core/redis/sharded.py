@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .cluster_adapter import ClusterProtocolAdapter
 from .cluster_wire import MessageType, decode_sharded, encode_sharded
 from .codec import CodecError
-from .member import ClusterMember, random_id
+from .member import DEFAULT_TIMEOUT, ClusterMember, random_id
 
 if TYPE_CHECKING:
     from ..namespace import Namespace
@@ -36,15 +36,18 @@ class ShardedCluster(ClusterMember):
         channel_prefix: the channel prefix (Node's ``channelPrefix``).
         subscription_mode: ``"static"``, ``"dynamic"`` (the default) or ``"dynamic-private"``
             (Node's ``subscriptionMode``).
+        requests_timeout: seconds to wait for the answers of ``fetch_sockets`` (unless its
+            operator has a ``timeout``) and ``server_side_emit_with_ack`` (Node: 5 s, fixed).
         max_pending: publications queued while Redis is slow (see ``RedisLink``).
     """
 
     def __init__(self, url: str, *, channel_prefix: str = "socket.io",
-                 subscription_mode: str = "dynamic", max_pending: int = 10_000,
-                 connect_timeout: float = 10.0) -> None:
+                 subscription_mode: str = "dynamic", requests_timeout: float = DEFAULT_TIMEOUT,
+                 max_pending: int = 10_000, connect_timeout: float = 10.0) -> None:
         if subscription_mode not in SUBSCRIPTION_MODES:
             raise ValueError(f"subscription_mode must be one of {SUBSCRIPTION_MODES}")
-        super().__init__(url, name=f"sharded {channel_prefix}", max_pending=max_pending,
+        super().__init__(url, name=f"sharded {channel_prefix}",
+                         requests_timeout=requests_timeout, max_pending=max_pending,
                          connect_timeout=connect_timeout)
         self.channel_prefix = channel_prefix
         self.subscription_mode = subscription_mode

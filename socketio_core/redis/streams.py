@@ -28,7 +28,7 @@ from .cluster_wire import (
     encode_streams,
 )
 from .codec import CodecError
-from .member import ClusterMember, random_id
+from .member import DEFAULT_TIMEOUT, ClusterMember, random_id
 
 if TYPE_CHECKING:
     from ..namespace import Namespace
@@ -77,6 +77,8 @@ class StreamsCluster(ClusterMember):
             ``sessionKeyPrefix``; recovery itself is not implemented yet).
         only_plaintext: write binary data as JSON rather than msgpack (Node's
             ``onlyPlaintext``).
+        requests_timeout: seconds to wait for the answers of ``fetch_sockets`` (unless its
+            operator has a ``timeout``) and ``server_side_emit_with_ack`` (Node: 5 s, fixed).
         max_pending: publications queued while Redis is slow (see ``RedisLink``).
     """
 
@@ -84,9 +86,10 @@ class StreamsCluster(ClusterMember):
                  channel_prefix: str = "socket.io", use_sharded_pubsub: bool = False,
                  max_len: int = 10_000, read_count: int = 100, block_time: float = 5.0,
                  session_key_prefix: str = "sio:session:", only_plaintext: bool = False,
-                 max_pending: int = 10_000, connect_timeout: float = 10.0) -> None:
-        super().__init__(url, name=f"streams {stream_name}", max_pending=max_pending,
-                         connect_timeout=connect_timeout)
+                 requests_timeout: float = DEFAULT_TIMEOUT, max_pending: int = 10_000,
+                 connect_timeout: float = 10.0) -> None:
+        super().__init__(url, name=f"streams {stream_name}", requests_timeout=requests_timeout,
+                         max_pending=max_pending, connect_timeout=connect_timeout)
         self.stream_name = stream_name
         self.stream_count = stream_count
         self.channel_prefix = channel_prefix
