@@ -70,13 +70,14 @@ class FetchedSocket(Protocol):
         """Disconnect it (``close``: its whole connection)."""
         ...
 
+    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Send an event and wait for the client's ack (through the cluster for a
+        ``RemoteSocket``)."""
+        ...
+
 
 class LocalSocket(FetchedSocket, Protocol):
     """A socket of this server, as its namespace's adapter reaches it."""
-
-    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
-        """Send an event and wait for the client's ack."""
-        ...
 
     def write_encoded(self, parts: Sequence[str | bytes], *, volatile: bool) -> bool:
         """Queue an already encoded packet (the Engine.IO messages of ``protocol.encode``);

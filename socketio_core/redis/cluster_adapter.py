@@ -33,15 +33,19 @@ class ClusterProtocolAdapter(MemberAdapter):
     """One namespace's adapter speaking the ``ClusterAdapter`` protocol."""
 
     def build(self, kind: MessageType, data: dict[str, Any] | None) -> dict[str, Any]:
+        """``{type, data, uid, nsp}`` from this node."""
         return message(kind, data, self.uid, self.name)
 
     async def publish(self, built: dict[str, Any]) -> None:
+        """Send a message to the other nodes, waiting for room while Redis is slow."""
         raise NotImplementedError
 
     def publish_nowait(self, built: dict[str, Any]) -> None:
+        """Send a message to the other nodes, or drop it when the queue is full."""
         raise NotImplementedError
 
     def respond(self, requester: str, built: dict[str, Any]) -> None:
+        """Send an answer to the node whose uid is ``requester``."""
         raise NotImplementedError
 
     # ----------------------------------------------------------------- operations

@@ -113,6 +113,7 @@ class RedisLink:
 
     @property
     def up(self) -> bool:
+        """Whether both the subscriber and the publisher are connected."""
         return self.subscriber_up and self.publisher_up
 
     def _lost(self, what: str, error: BaseException) -> None:
@@ -158,31 +159,37 @@ class RedisLink:
             pass  # the connection is going down: the subscriber will subscribe again
 
     def subscribe(self, *channels: str) -> None:
+        """Hold these channels (``SUBSCRIBE``), now and after every reconnection."""
         new = [c.encode() for c in channels if c.encode() not in self._channels]
         self._channels.update(new)
         self._send(b"SUBSCRIBE", new)
 
     def psubscribe(self, *patterns: str) -> None:
+        """Hold these patterns (``PSUBSCRIBE``), now and after every reconnection."""
         new = [p.encode() for p in patterns if p.encode() not in self._patterns]
         self._patterns.update(new)
         self._send(b"PSUBSCRIBE", new)
 
     def ssubscribe(self, *channels: str) -> None:
+        """Hold these shard channels (``SSUBSCRIBE``), now and after every reconnection."""
         new = [c.encode() for c in channels if c.encode() not in self._shard_channels]
         self._shard_channels.update(new)
         self._send(b"SSUBSCRIBE", new)
 
     def unsubscribe(self, *channels: str) -> None:
+        """Stop holding these channels."""
         gone = [c.encode() for c in channels if c.encode() in self._channels]
         self._channels.difference_update(gone)
         self._send(b"UNSUBSCRIBE", gone)
 
     def punsubscribe(self, *patterns: str) -> None:
+        """Stop holding these patterns."""
         gone = [p.encode() for p in patterns if p.encode() in self._patterns]
         self._patterns.difference_update(gone)
         self._send(b"PUNSUBSCRIBE", gone)
 
     def sunsubscribe(self, *channels: str) -> None:
+        """Stop holding these shard channels."""
         gone = [c.encode() for c in channels if c.encode() in self._shard_channels]
         self._shard_channels.difference_update(gone)
         self._send(b"SUNSUBSCRIBE", gone)

@@ -203,9 +203,11 @@ class MemberAdapter(InMemoryAdapter):
 
     @property
     def name(self) -> str:
+        """The namespace's name."""
         return self.namespace.name
 
     def packet(self, data: list[Any]) -> Packet:
+        """An EVENT packet of this namespace."""
         return Packet(PacketType.EVENT, self.namespace.name, data)
 
     async def count_servers(self, command: Callable[[Any], Any]) -> int:
@@ -233,6 +235,7 @@ class MemberAdapter(InMemoryAdapter):
         return pending.done.is_set()
 
     def unreachable(self) -> str:
+        """What a timeout message adds while Redis is unreachable."""
         return "" if self.member.link.up else " (Redis is unreachable)"
 
     def remote_sockets(self, details: list[Any]) -> list[FetchedSocket]:
@@ -257,4 +260,5 @@ class MemberAdapter(InMemoryAdapter):
         await InMemoryAdapter.broadcast_with_ack(self, self.packet(data), target, relay)
 
     async def run_server_event(self, data: list[Any], ack: Any) -> None:
+        """Run the namespace's server-side listeners for ``data``."""
         await self.namespace.receive_server_event(data, ack)

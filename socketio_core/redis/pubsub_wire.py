@@ -65,21 +65,26 @@ class Channels:
 
     @property
     def broadcast(self) -> str:
+        """``{key}#{nsp}#``: broadcasts to all or to several rooms."""
         return f"{self.key}#{self.nsp}#"
 
     @property
     def pattern(self) -> str:
+        """``{key}#{nsp}#*``: every broadcast channel of the namespace."""
         return f"{self.key}#{self.nsp}#*"
 
     @property
     def request(self) -> str:
+        """``{key}-request#{nsp}#``: requests; counts the servers."""
         return f"{self.key}-request#{self.nsp}#"
 
     @property
     def response(self) -> str:
+        """``{key}-response#{nsp}#``: responses."""
         return f"{self.key}-response#{self.nsp}#"
 
     def specific_response(self, uid: str) -> str:
+        """``{key}-response#{nsp}#{uid}#``: responses to the node ``uid``."""
         return f"{self.key}-response#{self.nsp}#{uid}#"
 
     def broadcast_to(self, target: BroadcastTarget) -> str:

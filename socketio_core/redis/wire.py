@@ -28,12 +28,14 @@ __all__ = [
 
 
 def require_dict(value: Any, what: str) -> dict[str, Any]:
+    """``value`` if it is an object, else ``CodecError``."""
     if not isinstance(value, dict):
         raise CodecError(f"invalid {what}", f"expected an object, got {type(value).__name__}")
     return value
 
 
 def require_str(message: dict[str, Any], key: str, what: str) -> str:
+    """``message[key]`` if it is a string, else ``CodecError``."""
     value = message.get(key)
     if not isinstance(value, str):
         raise CodecError(f"invalid {what}", f"{key} is not a string")
