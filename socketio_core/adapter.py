@@ -151,6 +151,19 @@ class Adapter:
         """How many servers share this namespace (1 without a cluster)."""
         return 1
 
+    async def server_side_emit(self, data: list[Any]) -> None:
+        """Send ``[event, *args]`` to the namespace's server-side listeners on every other
+        server (Node's ``serverSideEmit``; a cluster adapter's job)."""
+        raise NotImplementedError(
+            "this adapter does not support the server_side_emit() functionality")
+
+    async def server_side_emit_with_ack(self, data: list[Any]) -> list[Any]:
+        """As ``server_side_emit``, then gather one answer from each other server; raises
+        ``ServerSideEmitTimeoutError`` (with the answers so far) when some do not answer in
+        time."""
+        raise NotImplementedError(
+            "this adapter does not support the server_side_emit() functionality")
+
 
 class InMemoryAdapter(Adapter):
     """Rooms and every operation within one process; ``target.local`` changes nothing here."""

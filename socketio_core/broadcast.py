@@ -148,7 +148,7 @@ class RemoteSocket:
         self.id = id
         self.handshake = handshake
         self.rooms = frozenset(rooms)
-        self.data = data
+        self.data: Any = data
 
     def __repr__(self) -> str:
         return f"<RemoteSocket {self.id} on {self.namespace.name}>"
@@ -160,11 +160,32 @@ class RemoteSocket:
 
     @property
     def _operator(self) -> BroadcastOperator:
-        return BroadcastOperator(self.adapter, BroadcastTarget(rooms=frozenset({self.id})))
+        # Node's RemoteSocket flags every operation as expecting a single response.
+        return BroadcastOperator(self.adapter, BroadcastTarget(
+            rooms=frozenset({self.id}), expect_single_response=True))
 
     async def emit(self, event: str, *args: Any) -> None:
         """Send an event to this socket."""
         await self._operator.emit(event, *args)
+
+    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Send an event and wait for this socket's ack, through the cluster (as
+        ``Socket.emit_with_ack``): returns its single answer. Raises ``TimeoutError`` when
+        none came within ``timeout`` seconds."""
+        operator = self._operator
+        if timeout is not None:
+            operator = operator.timeout(timeout)
+        try:
+            responses = await operator.emit_with_ack(event, *args)
+        except AckTimeoutError:
+            raise TimeoutError("operation has timed out") from None
+        if not responses:
+            raise TimeoutError("operation has timed out")
+        return responses[0]
+
+    def timeout(self, seconds: float) -> _RemoteSocketWithTimeout:
+        """``remote.timeout(5).emit_with_ack(...)``, as Node's ``RemoteSocket.timeout``."""
+        return _RemoteSocketWithTimeout(self, seconds)
 
     def join(self, *rooms: str) -> None:
         """Make this socket join ``rooms``."""
@@ -177,3 +198,15 @@ class RemoteSocket:
     async def disconnect(self, close: bool = False) -> None:
         """Disconnect this socket (``close``: its whole connection)."""
         await self._operator.disconnect_sockets(close)
+
+
+class _RemoteSocketWithTimeout:
+    __slots__ = ("_seconds", "_socket")
+
+    def __init__(self, socket: RemoteSocket, seconds: float) -> None:
+        self._socket = socket
+        self._seconds = seconds
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        """Send an event and wait up to the timeout for the socket's single answer."""
+        return await self._socket.emit_with_ack(event, *args, timeout=self._seconds)

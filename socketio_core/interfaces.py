@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from engineio_core.server import Server as EngineServer
     from engineio_core.server import Socket as EngineSocket
 
+    from .handlers import Ack
     from .handshake import Handshake
     from .protocol import Packet
 
@@ -70,13 +71,14 @@ class FetchedSocket(Protocol):
         """Disconnect it (``close``: its whole connection)."""
         ...
 
+    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Send an event and wait for the client's ack (through the cluster for a
+        ``RemoteSocket``)."""
+        ...
+
 
 class LocalSocket(FetchedSocket, Protocol):
     """A socket of this server, as its namespace's adapter reaches it."""
-
-    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
-        """Send an event and wait for the client's ack."""
-        ...
 
     def write_encoded(
         self, packet: Packet, parts: Sequence[str | bytes], *, volatile: bool
@@ -107,6 +109,11 @@ class NamespaceLike(Protocol):
 
     def forget(self, socket: LocalSocket) -> None:
         """Forget a socket that left: out of ``sockets`` and every room."""
+        ...
+
+    async def receive_server_event(self, args: list[Any], ack: Ack | None) -> None:
+        """Run the server-side listeners of ``args[0]`` with the rest: what another server
+        of a cluster sent with ``server_side_emit`` (a cluster adapter calls this)."""
         ...
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, overload
 from .adapter import Adapter
 from .broadcast import BroadcastOperator
 from .errors import ConnectError
-from .handlers import H, Handler, NamespaceHandler
+from .handlers import Ack, H, Handler, NamespaceHandler, call_handler
 from .protocol.rooms import Rooms
 
 if TYPE_CHECKING:
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 __all__ = ["Namespace", "NamespaceMatcher"]
 
 NamespaceMatcher = str | re.Pattern[str] | Callable[[str, dict[str, Any]], bool]
+
+#: Names a server-side event may not take (Node's namespace ``RESERVED_EVENTS``).
+SERVER_RESERVED_EVENTS = frozenset({"connect", "connection", "new_namespace"})
 
 
 class Namespace:
@@ -52,6 +55,7 @@ class Namespace:
         #: Made by a dynamic matcher (``server.of(regex_or_callable)``) for a name seen.
         self.dynamic = parent is not None
         self._admitting = 0
+        self._server_handlers: dict[str, list[Handler]] = {}
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name}>"
@@ -74,6 +78,24 @@ class Namespace:
     def event(self, handler: Handler) -> Handler:
         """Decorator: ``@namespace.event`` registers ``handler(socket, *args)`` under its name."""
         return self.on(handler.__name__, handler)
+
+    @overload
+    def on_server_event(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def on_server_event(self, event: str, handler: H) -> H: ...
+
+    def on_server_event(self, event: str, handler: Handler | None = None) -> Any:
+        """Register ``handler(*args)`` for the server-side event ``event``, which another server
+        of the cluster (or an emitter) sends with ``server_side_emit`` (Node's ``io.on(event,
+        ...)`` for server-side events; ``on`` here registers socket handlers). When the sender
+        asked for an ack, the first handler's return value answers it, or the handler takes a
+        keyword-only ``ack`` and calls it."""
+
+        def register(fn: Handler) -> Handler:
+            self._server_handlers.setdefault(event, []).append(fn)
+            return fn
+
+        return register(handler) if handler is not None else register
 
     def use(self, middleware: Handler) -> Handler:
         """A connection middleware ``middleware(socket)``, sync or async; raising
@@ -136,6 +158,32 @@ class Namespace:
     async def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect every socket (``close``: their whole connection)."""
         await self._all.disconnect_sockets(close)
+
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to this namespace's server-side listeners on every other server of
+        the cluster (Node's ``serverSideEmit``); not to this server's own."""
+        if event in SERVER_RESERVED_EVENTS:
+            raise ValueError(f'"{event}" is a reserved event name')
+        await self.adapter.server_side_emit([event, *args])
+
+    async def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """As ``server_side_emit``, and return one answer per other server. Raises
+        ``ServerSideEmitTimeoutError`` (its ``responses`` holding the answers that came) when
+        some server did not answer within the adapter's request timeout."""
+        if event in SERVER_RESERVED_EVENTS:
+            raise ValueError(f'"{event}" is a reserved event name')
+        return await self.adapter.server_side_emit_with_ack([event, *args])
+
+    async def server_count(self) -> int:
+        """How many servers share this namespace (Node's ``adapter.serverCount()``)."""
+        return await self.adapter.server_count()
+
+    async def receive_server_event(self, args: list[Any], ack: Ack | None) -> None:
+        """Run the server-side listeners of ``args[0]`` (a cluster adapter calls this for what
+        another server sent); the first one answers ``ack``."""
+        event, *rest = args
+        for index, handler in enumerate(list(self._server_handlers.get(event, []))):
+            await call_handler(handler, tuple(rest), ack if index == 0 else None)
 
     async def admit(self, socket: Socket, accept: Callable[[], bool]) -> None:
         """Let a new ``socket`` in, if the connection middlewares agree and then ``accept()``

@@ -184,6 +184,31 @@ class Server(trio.abc.AsyncResource):
         """Decorator: ``@sio.event`` registers ``handler(socket, *args)`` under its name."""
         return self._namespaces["/"].event(handler)
 
+    @overload
+    def on_server_event(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def on_server_event(self, event: str, handler: H) -> H: ...
+
+    def on_server_event(self, event: str, handler: Handler | None = None) -> Any:
+        """A server-side event listener on the main namespace (see
+        ``Namespace.on_server_event``)."""
+        if handler is None:
+            return self._namespaces["/"].on_server_event(event)
+        return self._namespaces["/"].on_server_event(event, handler)
+
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send a server-side event to the other servers (see ``Namespace.server_side_emit``)."""
+        await self._namespaces["/"].server_side_emit(event, *args)
+
+    async def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Send a server-side event and gather the other servers' answers (see
+        ``Namespace.server_side_emit_with_ack``)."""
+        return await self._namespaces["/"].server_side_emit_with_ack(event, *args)
+
+    async def server_count(self) -> int:
+        """How many servers share the main namespace."""
+        return await self._namespaces["/"].server_count()
+
     def use(self, middleware: Handler) -> Handler:
         """A connection middleware on the main namespace (see ``Namespace.use``)."""
         return self._namespaces["/"].use(middleware)

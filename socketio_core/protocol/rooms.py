@@ -69,6 +69,10 @@ class RoomIndex:
             if not members:
                 del self._rooms[room]
 
+    def has_room(self, room: str) -> bool:
+        """Whether ``room`` has a member."""
+        return room in self._rooms
+
     def rooms_of(self, sid: str) -> frozenset[str]:
         """The rooms ``sid`` is in (empty for an unknown sid)."""
         return frozenset(self._sids.get(sid, ()))
@@ -114,6 +118,8 @@ class BroadcastTarget:
         compress: allow compression (Node's default: ``True``).
         local: only this node's sockets, with a cluster adapter.
         timeout: seconds to wait for every ack, for an emit with ack.
+        expect_single_response: the selection is one socket whose single answer is awaited
+            (Node's flag of the same name, set on a ``RemoteSocket``'s operations).
     """
 
     rooms: frozenset[str] = frozenset()
@@ -122,6 +128,7 @@ class BroadcastTarget:
     compress: bool = True
     local: bool = False
     timeout: float | None = None
+    expect_single_response: bool = False
 
     def to(self, *rooms: Rooms) -> BroadcastTarget:
         """Also target ``rooms`` (each argument a room name or an iterable of names)."""
