@@ -66,11 +66,10 @@ class Dispatcher:
 
     def submit_nowait(self, call: Call) -> None:
         """Queue ``call`` without waiting: when the queue is full, a task waits to queue it."""
-        queue = self._queue()
         try:
-            queue.send_nowait(call)
+            self._queue().send_nowait(call)
         except trio.WouldBlock:
-            self._spawn(queue.send, call)
+            self._spawn(self._send_later, call)
         except trio.ClosedResourceError:
             return
         self._backlog += 1
@@ -92,6 +91,14 @@ class Dispatcher:
             self._running = True
             self._spawn(self._run)
         return self._send
+
+    async def _send_later(self, call: Call) -> None:
+        # Counted in the backlog already. By the time this task runs the dispatcher may have
+        # emptied the queue and stopped: _queue() starts it again.
+        try:
+            await self._queue().send(call)
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            self._backlog -= 1
 
     async def _submit_waiting(self, call: Call) -> None:
         try:
