@@ -1,16 +1,27 @@
-"""``Dispatcher``: runs one socket's handler calls one at a time, in the order they came.
+"""``Dispatcher``: starts one socket's handler calls in the order they came, as Node does.
 
-Server and client sockets share it. A call is a function of no arguments returning an
-awaitable (a handler's coroutine, or the rest of one). The dispatcher's task exists only while
-calls are queued: an idle socket holds no task and no queue. The queue is bounded: ``submit``
-hands back what the caller must await while it is full (the reader then stops reading: the
-peer's packets wait in the transport), ``submit_nowait`` never waits.
+Server and client sockets share it. The guarantee, as Node's: handlers *start* in arrival
+order; a handler that awaits does not hold back the next one (each runs on while the next
+starts); a handler that returns without awaiting costs no task.
+
+A call is a function of no arguments that runs a handler: it returns ``None`` when the handler
+is done, or an awaitable (the rest of an async handler). The dispatcher's task calls each
+queued call in turn and runs what it returns until it first suspends. If it completes without
+suspending, the next call follows in the same task. If it suspends, the task stays with that
+handler to its end and a new task takes over the queue: so a task is made only for a handler
+that really waits. The queue and its task exist only while calls are queued: an idle socket
+holds neither.
+
+The queue is bounded: ``submit`` hands back what the caller must await while it is past its
+size (the reader then stops reading, and the peer's packets wait in the transport).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+import types
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from typing import Any
 
 import trio
@@ -19,113 +30,132 @@ __all__ = ["Call", "Dispatcher"]
 
 log = logging.getLogger("socketio_core")
 
-Call = Callable[[], Awaitable[Any]]
+Call = Callable[[], Awaitable[Any] | None]
 Spawn = Callable[..., None]
 
 
 class Dispatcher:
-    """Runs ``owner``'s calls in order, in tasks started with ``spawn(fn, *args)``.
+    """Starts ``owner``'s calls in order, in tasks started with ``spawn(fn, *args)``.
 
     Args:
         spawn: starts a task (the owner's nursery: a link's or a manager's).
         owner: named in the log when a call fails.
-        size: how many calls may wait before ``submit`` pushes back.
+        size: how many calls may wait to start before ``submit`` pushes back.
     """
 
-    __slots__ = ("_backlog", "_closed", "_owner", "_receive", "_running", "_send", "_size",
-                 "_spawn")
+    __slots__ = ("_closed", "_owner", "_queue", "_room", "_running", "_size", "_spawn")
 
     def __init__(self, spawn: Spawn, owner: object, size: int) -> None:
         self._spawn = spawn
         self._owner = owner
         self._size = size
-        self._send: trio.MemorySendChannel[Call] | None = None
-        self._receive: trio.MemoryReceiveChannel[Call] | None = None
+        self._queue: deque[Call] | None = None  # made by the first call queued
+        self._room: trio.lowlevel.ParkingLot | None = None  # made by the first wait for room
         self._running = False
         self._closed = False
-        self._backlog = 0  # calls queued or running
 
     @property
     def idle(self) -> bool:
-        """Whether nothing is queued or running: a call made now comes after no other."""
-        return not self._backlog
+        """Whether no call waits to start: a handler called now comes after every earlier one
+        has started, so the caller may run it itself."""
+        return not self._queue
 
-    def submit(self, call: Call) -> Awaitable[None] | None:
-        """Queue ``call``; returns what is left to await when the queue is full, else
-        ``None``. Nothing happens once closed."""
-        try:
-            # Only a full queue waits: a yield per packet would cost a scheduler pass each, and
-            # the caller yields anyway when the engine has no more input for it.
-            self._queue().send_nowait(call)
-        except trio.WouldBlock:
-            return self._submit_waiting(call)
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
+    def submit(self, *calls: Call) -> Awaitable[None] | None:
+        """Queue ``calls``; returns what the caller must await before submitting more when the
+        queue is past its size, else ``None``. Nothing happens once closed."""
+        if self._closed or not calls:
             return None
-        self._backlog += 1
+        queue = self._start()
+        queue.extend(calls)
+        if len(queue) > self._size:
+            return self._wait_for_room()
         return None
 
-    def submit_nowait(self, call: Call) -> None:
-        """Queue ``call`` without waiting: when the queue is full, a task waits to queue it."""
-        try:
-            self._queue().send_nowait(call)
-        except trio.WouldBlock:
-            self._spawn(self._send_later, call)
-        except trio.ClosedResourceError:
-            return
-        self._backlog += 1
+    def submit_nowait(self, *calls: Call) -> None:
+        """Queue ``calls`` without ever waiting (past the size too: for the few calls that are
+        not a peer's packets, such as ``disconnect``)."""
+        if calls and not self._closed:
+            self._start().extend(calls)
+
+    def submit_first(self, calls: Iterable[Call]) -> None:
+        """Queue ``calls`` ahead of every waiting call, in their order: what one call turns
+        into (an event's handlers, once its middlewares let it through)."""
+        calls = list(calls)
+        if calls and not self._closed:
+            self._start().extendleft(reversed(calls))
 
     def close(self) -> None:
         """Take no more calls; those queued still run."""
         self._closed = True
-        if self._send is not None:
-            self._send.close()
 
-    def _queue(self) -> trio.MemorySendChannel[Call]:
-        """The queue, made on first use; starts the dispatcher's task if it is not running (it
-        stops once the queue is empty)."""
-        if self._send is None:
-            self._send, self._receive = trio.open_memory_channel[Call](self._size)
-            if self._closed:
-                self._send.close()
+    def _start(self) -> deque[Call]:
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
         if not self._running:
             self._running = True
             self._spawn(self._run)
-        return self._send
+        return queue
 
-    async def _send_later(self, call: Call) -> None:
-        # Counted in the backlog already. By the time this task runs the dispatcher may have
-        # emptied the queue and stopped: _queue() starts it again.
-        try:
-            await self._queue().send(call)
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            self._backlog -= 1
-
-    async def _submit_waiting(self, call: Call) -> None:
-        try:
-            await self._queue().send(call)
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            return
-        self._backlog += 1
+    async def _wait_for_room(self) -> None:
+        if self._room is None:
+            self._room = trio.lowlevel.ParkingLot()
+        while self._queue is not None and len(self._queue) > self._size:
+            await self._room.park()
 
     async def _run(self) -> None:
-        queue = self._receive
+        queue = self._queue
         assert queue is not None
-        try:
-            while True:
-                # Run every queued call before yielding: what they send then leaves in one write
-                # per client instead of one per call (the queue's size bounds the run).
-                try:
-                    call = queue.receive_nowait()
-                except trio.WouldBlock:
-                    return  # nothing left: the next queued call starts a new task
-                except trio.EndOfChannel:
-                    await queue.aclose()
-                    return
-                try:
-                    await call()
-                except Exception:
-                    log.exception("handler of %r failed", self._owner)
-                finally:
-                    self._backlog -= 1
-        finally:
+        while queue:
+            call = queue.popleft()
+            if self._room is not None and len(queue) <= self._size:
+                self._room.unpark_all()
+            try:
+                rest = call()
+                if rest is None:
+                    continue
+                coro = rest if isinstance(rest, Coroutine) else _awaited(rest)
+                trap = coro.send(None)
+            except StopIteration:
+                continue  # finished without waiting
+            except Exception:
+                log.exception("handler of %r failed", self._owner)
+                continue
+            # The handler waits: this task stays with it, another takes the queue over.
             self._running = False
+            if queue:
+                self._start()
+            try:
+                await _resume(coro, trap)
+            except Exception:
+                log.exception("handler of %r failed", self._owner)
+            return
+        self._running = False
+        self._queue = None
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, Any], trap: Any) -> Generator[Any, Any, Any]:
+    """Run ``coro`` to its end from this task, where it already ran until it yielded ``trap``
+    to trio: pass the trap on, and trio's answer (a value, or an exception such as
+    ``Cancelled``) back in, as ``await coro`` would have done from the start."""
+    while True:
+        try:
+            sent = yield trap
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as error:
+            try:
+                trap = coro.throw(error)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                trap = coro.send(sent)
+            except StopIteration as done:
+                return done.value

@@ -8,7 +8,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, overload
 
 from .broadcast import BroadcastOperator
-from .dispatch import Dispatcher
+from .dispatch import Call, Dispatcher
 from .handlers import Ack, H, Handler, NamespaceHandler, call_handler, start_handler
 from .protocol import BroadcastTarget
 from .protocol.rooms import Rooms
@@ -31,8 +31,10 @@ _DISPATCH_QUEUE = 64
 class Socket:
     """One client on one namespace.
 
-    Handlers registered with ``on`` are called one at a time, in the order the packets arrived
-    (as Node delivers them); a handler that should not hold up the next one starts a task.
+    Handlers registered with ``on`` start in the order the packets arrived, as Node calls its
+    listeners: an async handler runs until it first waits, then the next one starts, so a
+    slow handler does not hold back the socket's next event (``disconnect`` starts after
+    every earlier event's handlers). A plain handler runs to its end before the next starts.
     An event handler's return value answers the client's ack; a handler that declares a
     keyword-only ``ack`` parameter gets the ``Ack`` (or ``None``) instead.
     """
@@ -244,34 +246,36 @@ class Socket:
                 log.exception("disconnecting handler of %r failed", self)
         self.connected = False
         self.namespace.forget(self)
-        self._dispatcher.submit_nowait(partial(self._fire, "disconnect", (reason,)))
+        self._dispatcher.submit_nowait(*self._calls("disconnect", (reason,)))
         self._dispatcher.close()
 
     def handle_error(self, error: Exception) -> None:
         """Queue the ``error`` handlers with ``error`` (its connection calls this when the
         client sent something invalid, before closing)."""
-        self._dispatcher.submit_nowait(partial(self._fire, "error", (error,)))
+        self._dispatcher.submit_nowait(*self._calls("error", (error,)))
 
     async def handle_connection(self, handlers: Sequence[Handler]) -> None:
         """Queue the namespace's ``connection`` handlers for this new socket, waiting while
         its queue is full (its namespace calls this once the socket is in)."""
-        for handler in handlers:
-            rest = self._dispatcher.submit(partial(call_handler, handler, (self,), None))
-            if rest is not None:
-                await rest
+        rest = self._dispatcher.submit(
+            *(partial(call_handler, handler, (self,), None) for handler in handlers))
+        if rest is not None:
+            await rest
 
     def handle_event(
         self, event: str, args: tuple[Any, ...], ack: Ack | None
     ) -> Awaitable[None] | None:
-        """Dispatch an event the client sent (its connection calls this). With nothing queued
-        or running, no middleware or catch-all listener and one handler, the handler is called
-        at once: a plain one then finishes here, in order, without a pass through the
-        dispatcher task. Returns what is
-        left to await when the dispatcher's queue is full (backpressure), else ``None``."""
+        """Dispatch an event the client sent (its connection calls this). Handlers start in
+        arrival order, each without waiting for the last to finish. With nothing waiting to
+        start, no middleware or catch-all listener and one handler, the handler is called at
+        once: a plain one then finishes here, with no task. Returns what the reader must await
+        when the socket's queue is full (backpressure), else ``None``."""
         handlers = self._handlers.get(event)
-        if (not self._dispatcher.idle or not handlers or len(handlers) != 1 or self._middlewares
-                or self._any):
-            return self._dispatcher.submit(partial(self._on_event, event, args, ack))
+        dispatcher = self._dispatcher
+        if self._middlewares:
+            return dispatcher.submit(partial(self._through_middlewares, event, args, ack))
+        if not dispatcher.idle or not handlers or len(handlers) != 1 or self._any:
+            return dispatcher.submit(*self._event_calls(event, args, ack))
         handler = handlers[0]
         try:
             if isinstance(handler, NamespaceHandler):  # as _target, without the extra tuple
@@ -282,27 +286,39 @@ class Socket:
             log.exception("handler of %r failed", self)
             return None
         if rest is not None:
-            return self._dispatcher.submit(lambda: rest)
+            return dispatcher.submit(lambda: rest)
         return None
 
-    async def _fire(self, event: str, args: tuple[Any, ...]) -> None:
-        for handler in list(self._handlers.get(event, [])):
-            await call_handler(*self._target(handler, args), None)
+    def _calls(self, event: str, args: tuple[Any, ...]) -> list[Call]:
+        """A call for each handler of ``event`` (a reserved one: no ack)."""
+        return [partial(call_handler, *self._target(handler, args), None)
+                for handler in self._handlers.get(event, ())]
 
-    async def _on_event(self, event: str, args: tuple[Any, ...], ack: Ack | None) -> None:
+    def _event_calls(self, event: str, args: tuple[Any, ...], ack: Ack | None) -> list[Call]:
+        """A call for each catch-all listener, then each handler of ``event``; the first handler
+        answers ``ack``."""
+        calls: list[Call] = [partial(call_handler, listener, (event, *args), None)
+                             for listener in self._any]
+        for index, handler in enumerate(self._handlers.get(event, ())):
+            calls.append(partial(call_handler, *self._target(handler, args),
+                                 ack if index == 0 else None))
+        return calls
+
+    async def _through_middlewares(
+        self, event: str, args: tuple[Any, ...], ack: Ack | None
+    ) -> None:
+        """Run the per-packet middlewares; if they let the event through, its listeners and
+        handlers start next. A middleware that raises drops it and passes the exception to the
+        ``error`` handlers."""
         for middleware in self._middlewares:
             try:
                 result = middleware(event, list(args))
                 if hasattr(result, "__await__"):
                     await result
             except Exception as error:
-                await self._fire("error", (error,))
+                self._dispatcher.submit_first(self._calls("error", (error,)))
                 return
-        for listener in self._any:
-            await call_handler(listener, (event, *args), None)
-        handlers = self._handlers.get(event, [])
-        for index, handler in enumerate(list(handlers)):
-            await call_handler(*self._target(handler, args), ack if index == 0 else None)
+        self._dispatcher.submit_first(self._event_calls(event, args, ack))
 
 
 class _VolatileSocket:
