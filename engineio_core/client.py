@@ -114,7 +114,8 @@ class Client:
         headers: extra HTTP headers sent with every request and the WebSocket handshake.
         ssl_verify: verify the server's certificate (``False`` turns it off, with a warning).
         ssl_context: a TLS context to use instead of the default one.
-        on_message: called with each message (``str`` or ``bytes``), in order.
+        on_message: called with each message (``str`` or ``bytes``), in order; when it returns
+            an awaitable (its handlers are behind), the client reads no more until it is done.
         stream_factory: opens connections (default: TCP, with TLS for ``https``).
         max_message_size: the largest WebSocket message or polling body accepted.
     """
@@ -130,7 +131,7 @@ class Client:
         headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
         ssl_verify: bool = True,
         ssl_context: ssl.SSLContext | None = None,
-        on_message: Callable[[str | bytes], None] | None = None,
+        on_message: Callable[[str | bytes], Awaitable[None] | None] | None = None,
         stream_factory: StreamFactory | None = None,
         max_message_size: int = 100_000_000,
     ) -> None:
@@ -201,7 +202,7 @@ class Client:
             self._done.set()
             return
         self.session.close(now=trio.current_time())
-        self._deliver(self.session.events_after_error())
+        self._deliver_now(self.session.events_after_error())
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Open the connection, report ``started`` once open, and run it until it closes.
@@ -273,12 +274,17 @@ class Client:
         self._resources.append(ws)
         return ws
 
-    def _deliver(self, events: Sequence[Event]) -> None:
-        for event in events:
+    def _deliver(self, events: Sequence[Event]) -> Awaitable[None] | None:
+        """Act on the core's events; returns what is left to await when ``on_message`` pushed
+        back (its handlers are behind): the reader awaits it before reading on."""
+        for index, event in enumerate(events):
             if isinstance(event, Opened):
                 self.opened = event
             elif isinstance(event, MessageReceived):
-                self._on_message(event.data)
+                rest = self._on_message(event.data)
+                if rest is not None:
+                    self._kick()
+                    return self._deliver_after(rest, events[index + 1:])
             elif isinstance(event, Upgraded):
                 assert self._probe is not None and self._nursery is not None
                 ws, self._probe = self._probe, None
@@ -293,12 +299,33 @@ class Client:
                 self.close_description = event.description
                 self._done.set()
         self._kick()
+        return None
+
+    async def _deliver_after(self, rest: Awaitable[None], events: Sequence[Event]) -> None:
+        await rest
+        more = self._deliver(events)
+        if more is not None:
+            await more
+
+    async def _receive(self, events: Sequence[Event]) -> None:
+        """Deliver what a reader read, waiting while ``on_message`` pushes back."""
+        rest = self._deliver(events)
+        if rest is not None:
+            await rest
+
+    def _deliver_now(self, events: Sequence[Event]) -> None:
+        """Deliver from where no one can wait (timers, closing): what is left to await, if
+        anything, runs in a task of the client."""
+        rest = self._deliver(events)
+        if rest is not None:
+            assert self._nursery is not None
+            self._nursery.start_soon(_wait, rest)
 
     def _transport_failed(self, reason: str, description: str | None = None) -> None:
         assert self.session is not None
         if description is not None and not self.session.closed:
             log.debug("transport failed: %s", description)
-        self._deliver(self.session.transport_closed(reason=reason, now=self._now()))
+        self._deliver_now(self.session.transport_closed(reason=reason, now=self._now()))
 
     async def _timer(self) -> None:
         session = self.session
@@ -309,7 +336,7 @@ class Client:
                 await self._changed.wait()
                 continue
             assert deadline is not None
-            self._deliver(session.handle_timeout(max(self._now(), deadline)))
+            self._deliver_now(session.handle_timeout(max(self._now(), deadline)))
 
     async def _get(self, connection: HTTPConnection) -> bytes:
         assert self.session is not None
@@ -335,7 +362,7 @@ class Client:
             events = session.receive_poll_response(body, now=self._now())
         except RemoteProtocolError as error:
             raise ConnectionFailed("xhr poll error", error.message) from error
-        self._deliver(events)
+        await self._receive(events)
         if session.closed or session.opened is None:
             raise ConnectionFailed("xhr poll error", "no open packet")
         return connection
@@ -360,7 +387,7 @@ class Client:
                 events = session.receive_poll_response(body, now=self._now())
             except RemoteProtocolError:
                 events = session.events_after_error()
-            self._deliver(events)
+            await self._receive(events)
 
     async def _post_loop(self) -> None:
         session = self.session
@@ -387,7 +414,7 @@ class Client:
                 self._flushed.set()
                 self._transport_failed("transport error", str(error))
                 return
-            self._deliver(session.post_done(now=self._now()))
+            self._deliver_now(session.post_done(now=self._now()))
 
     async def _handshake_websocket(self) -> StreamWebSocket:
         session = self.session
@@ -400,7 +427,7 @@ class Client:
                     events = session.receive_ws_message(message, now=self._now())
                 except RemoteProtocolError as error:
                     raise ConnectionFailed("websocket error", error.message) from error
-                self._deliver(events)
+                await self._receive(events)
         except ConnectionFailed:
             raise
         except _NETWORK_ERRORS as error:
@@ -422,7 +449,7 @@ class Client:
                 events = session.receive_ws_message(message, now=self._now())
             except RemoteProtocolError:
                 events = session.events_after_error()
-            self._deliver(events)
+            await self._receive(events)
 
     async def _ws_writer(self, ws: StreamWebSocket) -> None:
         session = self.session
@@ -461,17 +488,21 @@ class Client:
             await trio.aclose_forcefully(ws)
             return
         self._probe = ws
-        self._deliver(session.begin_upgrade(now=self._now()))
+        self._deliver_now(session.begin_upgrade(now=self._now()))
         try:
             while session.state is ClientState.PROBING:
                 frames = session.take_probe_frames()
                 if frames:
                     await ws.send_many(frames)
                 message = await ws.receive()
-                self._deliver(session.receive_probe_message(message, now=self._now()))
+                self._deliver_now(session.receive_probe_message(message, now=self._now()))
             frames = session.take_probe_frames() if self._probe is ws else []
             if frames:
                 await ws.send_many(frames)
         except _NETWORK_ERRORS as error:
             log.debug("upgrade probe closed: %s", error)
-            self._deliver(session.probe_closed(now=self._now()))
+            self._deliver_now(session.probe_closed(now=self._now()))
+
+
+async def _wait(awaitable: Awaitable[None]) -> None:
+    await awaitable

@@ -35,6 +35,7 @@ from .errors import ConnectError
 from .handlers import Handler, call_handler
 from .protocol import (
     ClientConnection,
+    ClientEvent,
     NamespaceState,
     RemoteProtocolError,
 )
@@ -399,9 +400,13 @@ class Manager(trio.abc.AsyncResource):
                 socket.handle_close(reason)
         self._fire("close", reason)
 
-    def _on_message(self, conn: ClientConnection, data: str | bytes) -> None:
+    def _on_message(
+        self, conn: ClientConnection, data: str | bytes
+    ) -> Awaitable[None] | None:
+        """The engine's receiver: returns what the reader must await while a socket's handlers
+        are behind (it then reads no more: the server's packets wait in the transport)."""
         if conn is not self._conn or conn.closed:
-            return
+            return None
         try:
             events = conn.receive_message(data, now=trio.current_time())
         except RemoteProtocolError:
@@ -409,12 +414,30 @@ class Manager(trio.abc.AsyncResource):
             self._close_reason = ClientDisconnectReason.PARSE_ERROR
             if self.engine is not None:
                 self.engine.close()
-            return
-        for event in events:
+            return None
+        return self._hand_out(conn, events)
+
+    def _hand_out(
+        self, conn: ClientConnection, events: Sequence[ClientEvent]
+    ) -> Awaitable[None] | None:
+        for index, event in enumerate(events):
             socket = self._sockets.get(event.namespace)
             if socket is not None and socket.active:
-                socket.handle_packet(event, conn)
+                rest = socket.handle_packet(event, conn)
+                if rest is not None:
+                    self.flush()
+                    return self._hand_out_after(rest, conn, events[index + 1:])
         self.flush()
+        return None
+
+    async def _hand_out_after(
+        self, rest: Awaitable[None], conn: ClientConnection, events: Sequence[ClientEvent]
+    ) -> None:
+        await rest
+        if conn is self._conn and not conn.closed:
+            more = self._hand_out(conn, events)
+            if more is not None:
+                await more
 
 
 @contextlib.asynccontextmanager

@@ -1,8 +1,11 @@
 """The client-side ``Socket``: one namespace over a ``Manager``'s connection (socket.io-client's
 ``Socket``).
 
-Handlers run one at a time, in the order things happened (as Node calls its listeners), in a
-task of the manager. Emits made while disconnected wait in a buffer and go out, in order, once
+Handlers start in the order things happened, as Node calls its listeners: an async handler
+runs until it first waits, then the next starts (a slow one does not hold back the next
+event); a plain handler with nothing waiting before it runs in the reading task, with no task
+of its own (``socketio_core.dispatch``). When handlers fall behind, the connection stops reading
+until they catch up. Emits made while disconnected wait in a buffer and go out, in order, once
 the socket (re)connects; volatile ones are dropped instead. With ``retries``, emits go through
 a queue that sends one packet at a time and resends it when its ack does not come within
 ``ack_timeout``, as socket.io-client does.
@@ -21,9 +24,9 @@ from typing import Any, Protocol, assert_never
 
 import trio
 
-from .dispatch import Dispatcher
+from .dispatch import Call, Dispatcher
 from .errors import ConnectError
-from .handlers import Ack, Handler, call_handler
+from .handlers import Ack, Handler, call_handler, start_handler
 from .protocol import (
     AckReceived,
     AckTimedOut,
@@ -263,7 +266,7 @@ class ClientSocket:
         self.id = sid
         self.connected = True
         for event, args, ack in self._receive_buffer:
-            self._dispatch_event(event, args, ack)
+            self._dispatcher.submit_nowait(*self._event_calls(event, args, ack))
         self._receive_buffer.clear()
         buffered, self._send_buffer = self._send_buffer, []
         for item in buffered:
@@ -282,15 +285,18 @@ class ClientSocket:
         as its reconnection options say)."""
         self._on_connect_error(error, refused=False)
 
-    def handle_packet(self, event: ClientEvent, conn: ClientConnection) -> None:
-        """What the connection's core reported for this namespace (the manager calls this)."""
+    def handle_packet(
+        self, event: ClientEvent, conn: ClientConnection
+    ) -> Awaitable[None] | None:
+        """What the connection's core reported for this namespace (the manager calls this).
+        Returns what the reader must await while the socket's handlers are behind."""
         match event:
             case Connected(sid=sid):
                 self._on_connect(sid)
             case ConnectRefused(message=message, data=data):
                 self._on_connect_error(ConnectError(message, data), refused=True)
             case EventReceived(event=name, args=args, ack_id=ack_id):
-                self._on_event(name, args, ack_id, conn)
+                return self._on_event(name, args, ack_id, conn)
             case AckReceived(ack_id=ack_id, args=args):
                 self._on_ack(ack_id, args)
             case Disconnected():
@@ -300,6 +306,7 @@ class ClientSocket:
                 pass  # the socket times its acks itself
             case _:
                 assert_never(event)
+        return None
 
     def _on_connect_error(self, error: ConnectError, *, refused: bool) -> None:
         if not self.connected:
@@ -375,19 +382,38 @@ class ClientSocket:
     close = disconnect
 
     def _on_event(self, event: str, args: tuple[Any, ...], ack_id: int | None,
-                  conn: ClientConnection) -> None:
+                  conn: ClientConnection) -> Awaitable[None] | None:
         ack = None if ack_id is None else Ack(lambda values: self._send_ack(conn, ack_id, values))
         if self.connected:
-            self._dispatch_event(event, args, ack)
-        else:
-            self._receive_buffer.append((event, args, ack))
+            return self._dispatch_event(event, args, ack)
+        self._receive_buffer.append((event, args, ack))
+        return None
 
-    def _dispatch_event(self, event: str, args: tuple[Any, ...], ack: Ack | None) -> None:
-        for listener in self._any:
-            self._call(listener, (event, *args))
-        handlers = self._handlers.get(event, [])
-        for index, handler in enumerate(handlers):
-            self._call(handler, args, ack if index == 0 else None)
+    def _dispatch_event(
+        self, event: str, args: tuple[Any, ...], ack: Ack | None
+    ) -> Awaitable[None] | None:
+        """Start the catch-all listeners and handlers of an event in arrival order; a single
+        plain handler with nothing waiting to start runs here, with no task. Returns what the
+        reader must await while the queue is full."""
+        handlers = self._handlers.get(event)
+        dispatcher = self._dispatcher
+        if not dispatcher.idle or not handlers or len(handlers) != 1 or self._any:
+            return dispatcher.submit(*self._event_calls(event, args, ack))
+        try:
+            rest = start_handler(handlers[0], args, ack)
+        except Exception:
+            log.exception("handler of %r failed", self)
+            return None
+        if rest is not None:
+            return dispatcher.submit(lambda: rest)
+        return None
+
+    def _event_calls(self, event: str, args: tuple[Any, ...], ack: Ack | None) -> list[Call]:
+        calls: list[Call] = [partial(call_handler, listener, (event, *args), None)
+                             for listener in self._any]
+        for index, handler in enumerate(self._handlers.get(event, ())):
+            calls.append(partial(call_handler, handler, args, ack if index == 0 else None))
+        return calls
 
     def _send_ack(self, conn: ClientConnection, ack_id: int, values: tuple[Any, ...]) -> None:
         if conn is self.manager.connection and not conn.closed \
