@@ -78,10 +78,10 @@ class Dispatcher:
             self._start().extend(calls)
 
     def submit_first(self, calls: Iterable[Call]) -> None:
-        """Queue ``calls`` ahead of every waiting call, in their order: what one call turns
-        into (an event's handlers, once its middlewares let it through)."""
+        """Queue ``calls`` ahead of every waiting call, in their order: what a queued call
+        turns into when its turn comes (an event's handlers), so taken once closed too."""
         calls = list(calls)
-        if calls and not self._closed:
+        if calls:
             self._start().extendleft(reversed(calls))
 
     def close(self) -> None:

@@ -246,13 +246,13 @@ class Socket:
                 log.exception("disconnecting handler of %r failed", self)
         self.connected = False
         self.namespace.forget(self)
-        self._dispatcher.submit_nowait(*self._calls("disconnect", (reason,)))
+        self._dispatcher.submit_nowait(partial(self._start_reserved, "disconnect", (reason,)))
         self._dispatcher.close()
 
     def handle_error(self, error: Exception) -> None:
         """Queue the ``error`` handlers with ``error`` (its connection calls this when the
         client sent something invalid, before closing)."""
-        self._dispatcher.submit_nowait(*self._calls("error", (error,)))
+        self._dispatcher.submit_nowait(partial(self._start_reserved, "error", (error,)))
 
     async def handle_connection(self, handlers: Sequence[Handler]) -> None:
         """Queue the namespace's ``connection`` handlers for this new socket, waiting while
@@ -275,7 +275,9 @@ class Socket:
         if self._middlewares:
             return dispatcher.submit(partial(self._through_middlewares, event, args, ack))
         if not dispatcher.idle or not handlers or len(handlers) != 1 or self._any:
-            return dispatcher.submit(*self._event_calls(event, args, ack))
+            # Which handlers is settled when the event's turn comes: a connection handler
+            # still queued may register them first.
+            return dispatcher.submit(partial(self._start_event, event, args, ack))
         handler = handlers[0]
         try:
             if isinstance(handler, NamespaceHandler):  # as _target, without the extra tuple
@@ -288,6 +290,12 @@ class Socket:
         if rest is not None:
             return dispatcher.submit(lambda: rest)
         return None
+
+    def _start_event(self, event: str, args: tuple[Any, ...], ack: Ack | None) -> None:
+        self._dispatcher.submit_first(self._event_calls(event, args, ack))
+
+    def _start_reserved(self, event: str, args: tuple[Any, ...]) -> None:
+        self._dispatcher.submit_first(self._calls(event, args))
 
     def _calls(self, event: str, args: tuple[Any, ...]) -> list[Call]:
         """A call for each handler of ``event`` (a reserved one: no ack)."""

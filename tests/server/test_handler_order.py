@@ -6,13 +6,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 import socketio_core
 from socketio_core import Server, Socket
+from socketio_core.adapter import InMemoryAdapter
+from socketio_core.handlers import Ack
+from socketio_core.handshake import Handshake
 from tests.server.live_util import serving
 
 HOST = "127.0.0.1"
@@ -156,5 +161,32 @@ def test_a_plain_handler_costs_no_task() -> None:
             trio.lowlevel.remove_instrument(counter)
             assert plain == 0
             assert waits >= 100  # the counter sees tasks: one per handler that waits
+
+    run(main)
+
+
+def test_an_event_finds_the_handlers_a_connection_handler_still_queued_registers() -> None:
+    """The client may emit as soon as it hears CONNECT, before the ``connection`` handlers
+    ran: which handlers an event goes to is settled when its turn comes, after theirs."""
+    answers: list[tuple[Any, ...]] = []
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            link = SimpleNamespace(spawn=nursery.start_soon)
+            namespace = SimpleNamespace(name="/", sockets={})
+            socket = Socket(namespace, InMemoryAdapter(namespace), link,  # type: ignore[arg-type]
+                            "sid", Handshake({}, {}, {}, HOST, "/", False))
+
+            async def waits_first(socket: Socket) -> None:
+                await trio.sleep(0)
+
+            def registers(socket: Socket) -> None:
+                socket.on("x", lambda: "got x")
+
+            # Queued, not yet run, when the event arrives (no checkpoint between):
+            await socket.handle_connection([waits_first, registers])
+            assert socket.handle_event("x", (), Ack(answers.append)) is None
+            await trio.testing.wait_all_tasks_blocked()
+            assert answers == [("got x",)]
 
     run(main)
