@@ -15,6 +15,13 @@ from tests.client.conftest import KINDS, TRANSPORTS, Recorder, ServerProcess, ru
 BLOB = {"deep": [b"\x00\xff", {"more": b"bin"}], "text": "t", "n": [1, 2.5, None, True]}
 
 
+async def wait_stopped(manager: Manager) -> None:
+    """Until the manager neither is connected nor tries to connect."""
+    with trio.fail_after(5):
+        while manager.running:
+            await trio.sleep(0.01)
+
+
 async def wait_for_websocket(manager: Manager) -> None:
     while manager.transport != "websocket":
         await trio.sleep(0.01)
@@ -118,7 +125,8 @@ def test_connect_error_carries_message_and_data(
             socket.on("connect_error", seen.append)
             await socket.wait()
             assert not socket.active and not socket.connected
-            await trio.sleep(0.2)
+            # The manager stopped for good (no other socket was active): nothing can retry.
+            await wait_stopped(manager)
             assert [(e.message, e.data) for e in seen] == [("not authorized", {"code": 42})]
 
     run(main)
@@ -345,7 +353,7 @@ def test_manual_connect_and_cancellation(servers: dict[str, ServerProcess], kind
     async def main() -> None:
         async with Manager(url, auto_connect=False) as manager:
             socket = manager.socket("/")
-            await trio.sleep(0.1)
+            assert not manager.running  # nothing started connecting
             assert not socket.connected and not manager.is_open
             socket.connect()
             await socket.wait_connected()

@@ -134,8 +134,10 @@ def test_receiver_gets_every_message_in_order(mode: str) -> None:
                 return slowly()
             return None
 
+        queued = trio.Event()
+
         async def handler(engine: engineio_core.Socket) -> None:
-            await trio.sleep(0.05)  # the first messages wait in the inbox
+            await queued.wait()  # the first messages wait in the inbox
             await engine.set_receiver(receiver)
             await engine.wait_closed()
 
@@ -147,7 +149,13 @@ def test_receiver_gets_every_message_in_order(mode: str) -> None:
             await nursery.start(client.run)
             for n in range(30):
                 client.send(f"m{n}")
-                if n % 7 == 0:
+                if n == 6:
+                    # Everything sent so far has reached the server's inbox once every task
+                    # waits: only then does the handler set its receiver.
+                    await trio.testing.wait_all_tasks_blocked()
+                    assert received == []
+                    queued.set()
+                elif n % 7 == 0:
                     await trio.sleep(0.005)
             await done.wait()
             assert received == [f"m{n}" for n in range(30)]

@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import trio
+import trio.testing
 
 import engineio_core
 import socketio_core
-from transports import HTTPConnection, HTTPResponse, open_stream
+from transports import HTTPConnection, HTTPResponse, handle_stream, open_stream
 
 HOST = "127.0.0.1"
 
@@ -73,6 +75,31 @@ async def serving(server: socketio_core.Server) -> AsyncIterator[int]:
         listeners = await nursery.start(server.serve, HOST, 0)
         try:
             yield listeners[0].socket.getsockname()[1]
+        finally:
+            await server.aclose()
+            nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def in_memory(server: socketio_core.Server) -> AsyncIterator[Callable[[], Any]]:
+    """``server`` on memory streams, for tests on the mock clock: yields ``connect()``, which
+    opens a stream to it (as from ``127.0.0.1``); closed on the way out."""
+
+    async def handle(request: Any) -> None:
+        if not await server.handle_request(request):
+            await request.respond(404, [("Content-Type", "text/plain")], b"Not Found")
+
+    async with trio.open_nursery() as nursery:
+        server.engine.use_nursery(nursery)
+
+        async def connect() -> trio.abc.Stream:
+            client, served = trio.testing.memory_stream_pair()
+            nursery.start_soon(partial(handle_stream, served, handle, server.engine.http_config,
+                                       client=(HOST, 1), secure=False))
+            return client
+
+        try:
+            yield connect
         finally:
             await server.aclose()
             nursery.cancel_scope.cancel()

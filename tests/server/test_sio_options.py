@@ -65,41 +65,6 @@ def test_ping_interval_timeout_and_max_http_buffer_size_are_announced_in_ms() ->
     run(main)
 
 
-def test_connect_timeout_closes_a_session_that_joins_no_namespace() -> None:
-    async def main() -> None:
-        server = Server(connect_timeout=0.3)
-        async with serving(server) as port:
-            ws = await _ws(port, "/socket.io/?EIO=4&transport=websocket")
-            await ws.receive()
-            with pytest.raises(WebSocketClosed):
-                with trio.fail_after(5):
-                    while True:
-                        await ws.receive()
-            assert server.engine.sessions == {}
-
-    run(main)
-
-
-def test_upgrade_timeout_drops_a_probe_that_never_completes() -> None:
-    async def main() -> None:
-        server = Server(upgrade_timeout=0.3)
-        async with serving(server) as port:
-            http = HTTPConnection(await open_stream(HOST, port), HOST)
-            opened = await http.request("GET", "/socket.io/?EIO=4&transport=polling")
-            sid = json.loads(opened.body[1:])["sid"]
-            probe = await _ws(port, f"/socket.io/?EIO=4&transport=websocket&sid={sid}")
-            await probe.send("2probe")
-            assert await probe.receive() == "3probe"
-            with pytest.raises(WebSocketClosed):  # no "5" within upgrade_timeout
-                with trio.fail_after(5):
-                    await probe.receive()
-            session = server.engine.sessions[sid]
-            assert session.transport == "polling" and not session.closed
-            await http.aclose()
-
-    run(main)
-
-
 def test_max_attachments_refuses_a_packet_with_too_many() -> None:
     async def main() -> None:
         reasons: list[str] = []

@@ -109,19 +109,6 @@ def test_a_packet_for_a_namespace_not_joined_is_a_forced_server_close() -> None:
     run(main)
 
 
-def test_ping_timeout() -> None:
-    async def main() -> None:
-        recorder = Recorder(ping_interval=0.2, ping_timeout=0.2)
-        async with serving(recorder.server) as port:
-            ws = await joined(port)
-            assert await ws.receive() == "2"  # the ping we never answer
-            await recorder.wait()
-            await ws.aclose()
-        assert recorder.seen == recorder.expected("ping timeout")
-
-    run(main)
-
-
 @pytest.mark.parametrize(("how", "reason"), [
     ("close the WebSocket", "transport close"),
     ("reset the TCP connection", "transport close"),
