@@ -156,7 +156,7 @@ class Client:
         self.opened: Opened | None = None
         self.close_reason: str | None = None
         self.close_description: str | None = None
-        self._changed = trio.Event()
+        self._changed = trio.lowlevel.ParkingLot()  # unparked whenever the state changes
         self._done = trio.Event()
         self._flushed = trio.Event()
         self._finished = trio.Event()
@@ -245,8 +245,7 @@ class Client:
             self._finished.set()
 
     def _kick(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
+        self._changed.unpark_all()
 
     def _now(self) -> float:
         return trio.current_time()
@@ -333,7 +332,7 @@ class Client:
         while not session.closed:
             deadline = session.next_deadline()
             with trio.move_on_at(math.inf if deadline is None else deadline):
-                await self._changed.wait()
+                await self._changed.park()
                 continue
             assert deadline is not None
             self._deliver_now(session.handle_timeout(max(self._now(), deadline)))
@@ -374,7 +373,7 @@ class Client:
             while not session.should_poll():
                 if session.closed or session.transport != "polling":
                     return
-                await self._changed.wait()
+                await self._changed.park()
             session.start_poll()
             try:
                 if not connection.reusable:
@@ -401,7 +400,7 @@ class Client:
                     return
                 if session.transport != "polling":
                     return
-                await self._changed.wait()
+                await self._changed.park()
             body = session.take_post_body()
             try:
                 if connection is None or not connection.reusable:
@@ -466,7 +465,7 @@ class Client:
                 elif session.closed:
                     return
                 else:
-                    await self._changed.wait()
+                    await self._changed.park()
         finally:
             with trio.move_on_after(_CLOSE_GRACE) as scope:
                 scope.shield = True
