@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 from socketio_core import ConnectError, Manager, connect
 from tests.client.conftest import KINDS, TRANSPORTS, Recorder, ServerProcess, run
@@ -125,8 +126,10 @@ def test_connect_error_carries_message_and_data(
             socket.on("connect_error", seen.append)
             await socket.wait()
             assert not socket.active and not socket.connected
-            # The manager stopped for good (no other socket was active): nothing can retry.
+            # The manager stopped for good (no other socket was active): nothing can retry;
+            # once every task waits, every connect_error fired has reached its handler.
             await wait_stopped(manager)
+            await trio.testing.wait_all_tasks_blocked()
             assert [(e.message, e.data) for e in seen] == [("not authorized", {"code": 42})]
 
     run(main)
