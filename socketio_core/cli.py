@@ -189,11 +189,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--app-dir", default=".", help="where MODULE is looked for (.)")
     run.add_argument("--ssl-certfile", metavar="PEM", help="serve HTTPS with this certificate")
     run.add_argument("--ssl-keyfile", metavar="PEM", help="its private key")
-    from .cli_connect import add_arguments
+    from .cli_connect import HELP, add_arguments
 
     add_arguments(commands.add_parser(
         "connect", help="an interactive client for any Socket.IO server",
-        description="Connect to URL and type commands; `help` lists them."))
+        description="Connect to URL, then type commands; incoming events are printed as they "
+                    "arrive.", epilog=HELP, formatter_class=argparse.RawDescriptionHelpFormatter))
     return parser
 
 

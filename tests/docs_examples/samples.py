@@ -28,7 +28,9 @@ def sample(doc: str, name: str) -> str:
     return found[0]
 
 
-def run_sample(code: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_sample(
+    code: str, cwd: Path = ROOT, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run ``code`` as a script (this checkout's packages first); fails on a non-zero exit."""
     completed = subprocess.run(
         [sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=timeout,
