@@ -91,7 +91,11 @@ class Server(trio.abc.AsyncResource):
             ``ping_interval``, ``ping_timeout``, ``upgrade_timeout``, ``transports``,
             ``allow_upgrades``, ``cors_allowed_origins``, ``cors_credentials``, ``cookie``,
             ``allow_request``, ``per_message_deflate``, ``http_compression``,
-            ``max_buffered_bytes``), passed on as they are.
+            ``max_buffered_bytes``, ``forwarded_allow_ips``), passed on as they are.
+            ``forwarded_allow_ips`` names the reverse proxies (addresses, networks, or ``"*"``)
+            whose ``X-Forwarded-For`` gives ``socket.handshake.address`` (and
+            ``X-Forwarded-Proto``, ``handshake.secure``); no one by default. See
+            docs/deployment.md.
     """
 
     def __init__(
