@@ -40,7 +40,7 @@ def test_the_readme_says_what_the_test_command_assumes() -> None:
     required = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert required == ">=3.11"
     for assumption in ("Python 3.11 or newer", "virtual environment", "`sudo`", "Chromium",
-                       "chromedriver", "Node.js and npm", "Redis"):
+                       "chromedriver", "Node.js and npm", "Redis", "nginx"):
         assert assumption in section, assumption
 
 
@@ -51,16 +51,17 @@ def _stub(directory: Path, name: str, body: str) -> None:
 
 
 REDIS = ("redis-server", "redis-cli")
+ALL = ("chromium", "chromedriver", "node", "npm", *REDIS, "nginx")
 
 
 @pytest.mark.parametrize(("present", "uid", "expected"), [
     ((), "1000", ["sudo apt-get update -qq", "sudo apt-get install -y -qq chromium "
-                  "chromium-driver nodejs npm redis-server"]),
-    (("chromium", "chromedriver", *REDIS), "0", ["apt-get update -qq",
-                                                  "apt-get install -y -qq nodejs npm"]),
-    (("chromium", "node", "npm", "redis-server"), "0", [
-        "apt-get update -qq", "apt-get install -y -qq chromium chromium-driver redis-server"]),
-    (("chromium", "chromedriver", "node", "npm", *REDIS), "1000", []),
+                  "chromium-driver nodejs npm redis-server nginx"]),
+    (("chromium", "chromedriver", *REDIS, "nginx"), "0", ["apt-get update -qq",
+                                                           "apt-get install -y -qq nodejs npm"]),
+    (("chromium", "node", "npm", "redis-server"), "0", ["apt-get update -qq",
+     "apt-get install -y -qq chromium chromium-driver redis-server nginx"]),
+    (ALL, "1000", []),
 ])
 def test_system_packages_installs_what_is_missing(
     tmp_path: Path, present: tuple[str, ...], uid: str, expected: list[str]
