@@ -7,6 +7,7 @@ warnings as errors). Needs the ``docs`` extra.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -25,6 +26,10 @@ exclude_patterns = ["_build"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_default_options = {"members": True, "imported-members": True, "show-inheritance": True}
+# A bare Handshake (imported for type checking only) in socketio_core is that package's; this
+# resolves the annotations autodoc can evaluate, _qualify_handshake below the signatures it
+# cannot.
+autodoc_type_aliases = {"Handshake": "socketio_core.handshake.Handshake"}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 
@@ -43,5 +48,23 @@ def _skip_class_aliases(app: object, what: str, name: str, obj: object, skip: bo
     return None
 
 
+_BARE_HANDSHAKE = re.compile(r"(?<![\w.~])Handshake\b")
+
+
+def _qualify_handshake(app: object, what: str, name: str, obj: object, options: object,
+                       signature: str | None, return_annotation: str | None
+                       ) -> tuple[str | None, str | None] | None:
+    """A signature whose annotations autodoc cannot evaluate (names imported only for type
+    checking) keeps them as written: a bare ``Handshake`` in ``socketio_core`` is that
+    package's, not ``engineio_core``'s."""
+    if not name.startswith("socketio_core") or signature is None:
+        return None
+    qualified = "~socketio_core.handshake.Handshake"
+    return (_BARE_HANDSHAKE.sub(qualified, signature),
+            None if return_annotation is None
+            else _BARE_HANDSHAKE.sub(qualified, return_annotation))
+
+
 def setup(app: object) -> None:
     app.connect("autodoc-skip-member", _skip_class_aliases)  # type: ignore[attr-defined]
+    app.connect("autodoc-process-signature", _qualify_handshake)  # type: ignore[attr-defined]

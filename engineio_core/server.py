@@ -53,7 +53,6 @@ log = logging.getLogger("engineio_core")
 SocketHandler = Callable[["Socket"], Awaitable[None]]
 # Called with each message; returns ``None`` once done, or what is left to await.
 Receiver = Callable[[str | bytes], Awaitable[None] | None]
-AllowRequest = Callable[["Handshake"], bool | Awaitable[bool]]
 
 
 class Application(Protocol):
@@ -135,6 +134,11 @@ class Handshake:
     address: str
     url: str
     secure: bool
+
+
+# Defined after Handshake, not with a string forward reference, so that documentation tools
+# resolve it to this class.
+AllowRequest = Callable[[Handshake], bool | Awaitable[bool]]
 
 
 class Socket:

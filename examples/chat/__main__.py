@@ -14,8 +14,9 @@ from functools import partial
 
 import trio
 
-from socketio_core import ClientBundleNotFound, Server
+from socketio_core import Server
 from socketio_core.cli import Monitor
+from socketio_core.static import ClientBundleNotFound
 
 from .server import build, static_files
 

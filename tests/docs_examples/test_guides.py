@@ -10,7 +10,8 @@ from pathlib import Path
 
 import trio
 
-from socketio_core import InMemoryAdapter, Server, connect
+from socketio_core import Server, connect
+from socketio_core.adapter import InMemoryAdapter
 from tests.cli.proc import Proc
 from tests.tls_cert import make_cert
 from transports import HTTPConnection, open_stream
