@@ -249,13 +249,14 @@ class Server(trio.abc.AsyncResource):
         return self._namespaces["/"].use(middleware)
 
     def to(self, *rooms: Rooms) -> BroadcastOperator:
-        """Every socket of the main namespace in ``rooms`` (Node's ``io.to``)."""
+        """Every socket of the main namespace in ``rooms`` (Node's ``io.to``): room names, or
+        iterables of them (``sio.to(["a", "b"])``)."""
         return self._namespaces["/"].to(*rooms)
 
     in_ = to
 
     def except_(self, *rooms: Rooms) -> BroadcastOperator:
-        """Every socket of the main namespace not in ``rooms``."""
+        """Every socket of the main namespace not in ``rooms`` (names, or iterables of names)."""
         return self._namespaces["/"].except_(*rooms)
 
     @property
@@ -288,13 +289,13 @@ class Server(trio.abc.AsyncResource):
         """Every socket of the main namespace (on other servers too, with a cluster adapter)."""
         return await self._namespaces["/"].fetch_sockets()
 
-    def sockets_join(self, *rooms: str) -> None:
-        """Make every socket of the main namespace join ``rooms``."""
+    def sockets_join(self, *rooms: Rooms) -> None:
+        """Make every socket of the main namespace join ``rooms`` (names, or lists of names)."""
         self._namespaces["/"].sockets_join(*rooms)
 
-    def sockets_leave(self, room: str) -> None:
-        """Make every socket of the main namespace leave ``room``."""
-        self._namespaces["/"].sockets_leave(room)
+    def sockets_leave(self, *rooms: Rooms) -> None:
+        """Make every socket of the main namespace leave ``rooms`` (names, or lists of names)."""
+        self._namespaces["/"].sockets_leave(*rooms)
 
     async def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect every socket (``close``: their whole connection)."""
