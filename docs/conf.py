@@ -26,10 +26,12 @@ exclude_patterns = ["_build"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_default_options = {"members": True, "imported-members": True, "show-inheritance": True}
-# A bare Handshake (imported for type checking only) in socketio_core is that package's; this
-# resolves the annotations autodoc can evaluate, _qualify_handshake below the signatures it
-# cannot.
-autodoc_type_aliases = {"Handshake": "socketio_core.handshake.Handshake"}
+# Names socketio_core's modules import for type checking only reach autodoc as bare strings;
+# these are socketio_core's own (engineio_core has a Handshake and a Packet too). The aliases
+# resolve the annotations autodoc can evaluate, _qualify below the signatures it cannot.
+QUALIFIED = {"Handshake": "socketio_core.handshake.Handshake",
+             "Packet": "socketio_core.protocol.Packet"}
+autodoc_type_aliases = dict(QUALIFIED)
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 
@@ -48,23 +50,24 @@ def _skip_class_aliases(app: object, what: str, name: str, obj: object, skip: bo
     return None
 
 
-_BARE_HANDSHAKE = re.compile(r"(?<![\w.~])Handshake\b")
+_BARE = re.compile(r"(?<![\w.~])(" + "|".join(QUALIFIED) + r")\b")
 
 
-def _qualify_handshake(app: object, what: str, name: str, obj: object, options: object,
-                       signature: str | None, return_annotation: str | None
-                       ) -> tuple[str | None, str | None] | None:
-    """A signature whose annotations autodoc cannot evaluate (names imported only for type
-    checking) keeps them as written: a bare ``Handshake`` in ``socketio_core`` is that
-    package's, not ``engineio_core``'s."""
+def _qualify(app: object, what: str, name: str, obj: object, options: object,
+             signature: str | None, return_annotation: str | None
+             ) -> tuple[str | None, str | None] | None:
+    """A signature whose annotations autodoc cannot evaluate keeps them as written: in
+    ``socketio_core``, a bare name of ``QUALIFIED`` is that package's."""
     if not name.startswith("socketio_core") or signature is None:
         return None
-    qualified = "~socketio_core.handshake.Handshake"
-    return (_BARE_HANDSHAKE.sub(qualified, signature),
-            None if return_annotation is None
-            else _BARE_HANDSHAKE.sub(qualified, return_annotation))
+
+    def qualified(text: str) -> str:
+        return _BARE.sub(lambda m: "~" + QUALIFIED[m.group(1)], text)
+
+    return qualified(signature), None if return_annotation is None else qualified(
+        return_annotation)
 
 
 def setup(app: object) -> None:
     app.connect("autodoc-skip-member", _skip_class_aliases)  # type: ignore[attr-defined]
-    app.connect("autodoc-process-signature", _qualify_handshake)  # type: ignore[attr-defined]
+    app.connect("autodoc-process-signature", _qualify)  # type: ignore[attr-defined]

@@ -9,6 +9,10 @@ from .samples import DOCS, RUN, blocks
 # docs/sans-io.md quotes examples/sans_io_echo.py, which test_sans_io_echo.py runs and holds
 # the guide to, verbatim.
 EXCERPTS = {"sans-io.md"}
+# Guides whose samples no test runs yet, each with its reason: listed here so that a new guide
+# cannot slip in untested. docs/cluster.md (the Redis cluster) has fragments that need a Redis
+# server and another server process; tests/cluster exercises the same calls, not the text.
+NOT_YET_RUN = {"cluster.md"}
 
 
 def test_every_sample_is_named_and_run() -> None:
@@ -16,7 +20,7 @@ def test_every_sample_is_named_and_run() -> None:
     unnamed: list[str] = []
     for doc in sorted(DOCS.glob("*.md")):
         for name, lang, _ in blocks(doc):
-            if lang not in RUN or doc.name in EXCERPTS:
+            if lang not in RUN or doc.name in EXCERPTS | NOT_YET_RUN:
                 continue
             if name is None:
                 unnamed.append(f"{doc.name}: a {lang} block")
