@@ -81,6 +81,9 @@ def _describe(error: BaseException) -> str:
     parts: list[str] = []
     current: BaseException | None = error
     while current is not None and len(parts) < 4:
+        if isinstance(current, BaseExceptionGroup):  # its text repeats the error it caused
+            current = current.exceptions[0]
+            continue
         parts.append(str(current) or type(current).__name__)
         current = current.__cause__ or current.__context__
     return ": ".join(parts)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
     from .cors import CorsSetting
+    from .forwarded import ForwardedAllowIps
     from .server import AllowRequest
 
 __all__ = ["ServerOptions"]
@@ -31,3 +32,4 @@ class ServerOptions(TypedDict, total=False):
     per_message_deflate: bool
     http_compression: bool
     max_buffered_bytes: int
+    forwarded_allow_ips: ForwardedAllowIps

@@ -42,6 +42,7 @@ from transports import (
 from . import protocol as eio
 from ._signal import Flag, Signal, Wakeup
 from .cors import CorsPolicy, CorsSetting
+from .forwarded import ForwardedAllowIps, TrustedProxies
 from .http_policy import CookieOptions, choose_encoding, compress_body, cookie_options
 from .ids import random_id
 
@@ -52,7 +53,6 @@ log = logging.getLogger("engineio_core")
 SocketHandler = Callable[["Socket"], Awaitable[None]]
 # Called with each message; returns ``None`` once done, or what is left to await.
 Receiver = Callable[[str | bytes], Awaitable[None] | None]
-AllowRequest = Callable[["Handshake"], bool | Awaitable[bool]]
 
 
 class Application(Protocol):
@@ -134,6 +134,11 @@ class Handshake:
     address: str
     url: str
     secure: bool
+
+
+# Defined after Handshake, not with a string forward reference, so that documentation tools
+# resolve it to this class.
+AllowRequest = Callable[[Handshake], bool | Awaitable[bool]]
 
 
 class Socket:
@@ -453,6 +458,10 @@ class Server(trio.abc.AsyncResource):
         http_compression: gzip/deflate polling responses of 1 KiB and more.
         max_buffered_bytes: outbound high-water mark per session; ``Socket.send`` waits above it.
         sid_factory: makes session ids (a CSPRNG by default).
+        forwarded_allow_ips: the reverse proxies whose ``X-Forwarded-For`` and
+            ``X-Forwarded-Proto`` headers give ``Handshake.address`` and ``Handshake.secure``
+            (addresses, networks, or ``"*"``; see ``engineio_core.forwarded``). Believe no
+            one by default: the handshake then has the peer's own address.
     """
 
     def __init__(
@@ -475,6 +484,7 @@ class Server(trio.abc.AsyncResource):
         http_compression: bool = True,
         max_buffered_bytes: int = 4 * 1024 * 1024,
         sid_factory: Callable[[], str] = random_id,
+        forwarded_allow_ips: ForwardedAllowIps = None,
     ) -> None:
         if (handler is None) == (attach is None):
             raise TypeError("engineio_core.Server needs one of handler and attach")
@@ -499,6 +509,7 @@ class Server(trio.abc.AsyncResource):
         self.http_compression = http_compression
         self.max_buffered_bytes = max_buffered_bytes
         self.sid_factory = sid_factory
+        self.proxies = TrustedProxies(forwarded_allow_ips)
         # How long aclose waits for sessions to close and their handlers to return.
         self.shutdown_timeout = 2.0
         self._sessions: dict[str, _Session] = {}
@@ -586,7 +597,11 @@ class Server(trio.abc.AsyncResource):
             return False
         origin = request.header("origin")
         host = request.header("host")
-        if not self.cors.is_allowed(origin, host=host, secure=request.secure):
+        secure = request.secure
+        if origin is not None and self.proxies:  # the scheme the browser used, at the proxy
+            forwarded = self.proxies.client(request.client_host, request.headers)[1]
+            secure = secure if forwarded is None else forwarded
+        if not self.cors.is_allowed(origin, host=host, secure=secure):
             await self._refuse(request, eio.ProtocolError(
                 "Bad request", http_status=400, code=3), cors=False)
             return True
@@ -658,12 +673,13 @@ class Server(trio.abc.AsyncResource):
         if self._closing or self._nursery is None:
             await self._refuse(request, eio.ProtocolError("Bad request", code=3))
             return None
+        address, forwarded_secure = self.proxies.client(request.client_host, request.headers)
         handshake = Handshake(
             headers=_Headers(request.headers),
             query=query,  # handle_request's own, which lives as long anyway
-            address=request.client_host,
+            address=address,
             url=request.target,
-            secure=request.secure,
+            secure=request.secure if forwarded_secure is None else forwarded_secure,
         )
         if self.allow_request is not None:
             allowed = self.allow_request(handshake)

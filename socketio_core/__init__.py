@@ -59,3 +59,8 @@ def __getattr__(name: str) -> Any:
     from importlib import import_module
 
     return getattr(import_module(f".{module}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    # The lazy names too, for dir(), completion and documentation tools.
+    return sorted({*globals(), *__all__})

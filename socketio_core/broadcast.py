@@ -18,7 +18,7 @@ import trio
 from .adapter import AckCollector, Adapter
 from .errors import AckTimeoutError
 from .protocol import BroadcastTarget, Packet, PacketType
-from .protocol.rooms import Rooms
+from .protocol.rooms import Rooms, flatten_rooms
 
 if TYPE_CHECKING:
     from .handshake import Handshake
@@ -111,13 +111,13 @@ class BroadcastOperator:
         adapter) as ``RemoteSocket``."""
         return await self.adapter.fetch_sockets(self.target)
 
-    def sockets_join(self, *rooms: str) -> None:
-        """Make every selected socket join ``rooms``."""
-        self.adapter.add_sockets(self.target, rooms)
+    def sockets_join(self, *rooms: Rooms) -> None:
+        """Make every selected socket join ``rooms`` (names, or lists of names)."""
+        self.adapter.add_sockets(self.target, flatten_rooms(*rooms))
 
-    def sockets_leave(self, room: str) -> None:
-        """Make every selected socket leave ``room``."""
-        self.adapter.del_sockets(self.target, (room,))
+    def sockets_leave(self, *rooms: Rooms) -> None:
+        """Make every selected socket leave ``rooms`` (names, or lists of names)."""
+        self.adapter.del_sockets(self.target, flatten_rooms(*rooms))
 
     async def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect every selected socket (``close``: their whole connection)."""
@@ -187,8 +187,8 @@ class RemoteSocket:
         """``remote.timeout(5).emit_with_ack(...)``, as Node's ``RemoteSocket.timeout``."""
         return _RemoteSocketWithTimeout(self, seconds)
 
-    def join(self, *rooms: str) -> None:
-        """Make this socket join ``rooms``."""
+    def join(self, *rooms: Rooms) -> None:
+        """Make this socket join ``rooms`` (names, or iterables of names)."""
         self._operator.sockets_join(*rooms)
 
     def leave(self, room: str) -> None:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .handlers import Ack
     from .handshake import Handshake
     from .protocol import Packet
+    from .protocol.rooms import Rooms
 
 __all__ = ["FetchedSocket", "LocalSocket", "NamespaceLike", "ServerLike", "SocketLink"]
 
@@ -59,8 +60,8 @@ class FetchedSocket(Protocol):
         """Send it an event."""
         ...
 
-    def join(self, *rooms: str) -> None:
-        """Make it join ``rooms``."""
+    def join(self, *rooms: Rooms) -> None:
+        """Make it join ``rooms`` (names, or lists of names)."""
         ...
 
     def leave(self, room: str) -> None:

@@ -108,13 +108,13 @@ class Namespace:
         return BroadcastOperator(self.adapter)
 
     def to(self, *rooms: Rooms) -> BroadcastOperator:
-        """Every socket of the namespace in ``rooms``."""
+        """Every socket of the namespace in ``rooms`` (names, or iterables of names)."""
         return self._all.to(*rooms)
 
     in_ = to
 
     def except_(self, *rooms: Rooms) -> BroadcastOperator:
-        """Every socket of the namespace not in ``rooms``."""
+        """Every socket of the namespace not in ``rooms`` (names, or iterables of names)."""
         return self._all.except_(*rooms)
 
     @property
@@ -147,13 +147,13 @@ class Namespace:
         """Every socket of the namespace (on other servers too, with a cluster adapter)."""
         return await self._all.fetch_sockets()
 
-    def sockets_join(self, *rooms: str) -> None:
-        """Make every socket join ``rooms``."""
+    def sockets_join(self, *rooms: Rooms) -> None:
+        """Make every socket join ``rooms`` (names, or lists of names)."""
         self._all.sockets_join(*rooms)
 
-    def sockets_leave(self, room: str) -> None:
-        """Make every socket leave ``room``."""
-        self._all.sockets_leave(room)
+    def sockets_leave(self, *rooms: Rooms) -> None:
+        """Make every socket leave ``rooms`` (names, or lists of names)."""
+        self._all.sockets_leave(*rooms)
 
     async def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect every socket (``close``: their whole connection)."""

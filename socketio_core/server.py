@@ -6,8 +6,12 @@ session's Socket.IO core.
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import re
+import signal
+import ssl
 from collections.abc import Callable, Mapping
 from functools import partial
 from types import MappingProxyType
@@ -21,6 +25,7 @@ from engineio_core.options import ServerOptions
 from transports import Handler as HTTPHandler
 from transports import Request, serve_http
 
+from ._stop_signals import StopSignals, stop_signals
 from .adapter import Adapter, InMemoryAdapter
 from .broadcast import BroadcastOperator
 from .handlers import H, Handler
@@ -33,6 +38,29 @@ from .static import ClientBundle, find_client_dist
 
 __all__ = ["Server"]
 
+log = logging.getLogger("socketio_core")
+
+
+
+def server_ssl_context(
+    certfile: str | os.PathLike[str] | None, keyfile: str | os.PathLike[str] | None = None
+) -> ssl.SSLContext:
+    """A server-side TLS context serving ``certfile`` (a PEM chain) with ``keyfile`` (its
+    private key, when not in ``certfile``), for HTTP/1.1.
+
+    Raises:
+        OSError: a file is missing or unreadable, or holds no usable certificate or key
+            (``ssl.SSLError``).
+    """
+    if certfile is None:
+        raise FileNotFoundError("a TLS key needs its certificate (ssl_certfile)")
+    for path in (certfile, keyfile):
+        if path is not None and not os.path.isfile(path):  # ssl's error would not name it
+            raise FileNotFoundError(errno.ENOENT, "no such file", os.fspath(path))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile)
+    context.set_alpn_protocols(["http/1.1"])
+    return context
 
 
 class Server(trio.abc.AsyncResource):
@@ -63,7 +91,11 @@ class Server(trio.abc.AsyncResource):
             ``ping_interval``, ``ping_timeout``, ``upgrade_timeout``, ``transports``,
             ``allow_upgrades``, ``cors_allowed_origins``, ``cors_credentials``, ``cookie``,
             ``allow_request``, ``per_message_deflate``, ``http_compression``,
-            ``max_buffered_bytes``), passed on as they are.
+            ``max_buffered_bytes``, ``forwarded_allow_ips``), passed on as they are.
+            ``forwarded_allow_ips`` names the reverse proxies (addresses, networks, or ``"*"``)
+            whose ``X-Forwarded-For`` gives ``socket.handshake.address`` (and
+            ``X-Forwarded-Proto``, ``handshake.secure``); no one by default. See
+            docs/deployment.md.
     """
 
     def __init__(
@@ -96,6 +128,9 @@ class Server(trio.abc.AsyncResource):
         self._dynamic: list[tuple[NamespaceMatcher, Namespace]] = []
         self._new_namespace: list[Handler] = []
         self._shutting_down = False
+        #: The signal (SIGINT or SIGTERM) that made ``serve`` close the server, if one did.
+        self.shutdown_signal: signal.Signals | None = None
+        self._closed = trio.Event()
 
     def of(self, name: NamespaceMatcher) -> Namespace:
         """The namespace ``name``, created on first use. A compiled regex or a callable
@@ -214,13 +249,14 @@ class Server(trio.abc.AsyncResource):
         return self._namespaces["/"].use(middleware)
 
     def to(self, *rooms: Rooms) -> BroadcastOperator:
-        """Every socket of the main namespace in ``rooms`` (Node's ``io.to``)."""
+        """Every socket of the main namespace in ``rooms`` (Node's ``io.to``): room names, or
+        iterables of them (``sio.to(["a", "b"])``)."""
         return self._namespaces["/"].to(*rooms)
 
     in_ = to
 
     def except_(self, *rooms: Rooms) -> BroadcastOperator:
-        """Every socket of the main namespace not in ``rooms``."""
+        """Every socket of the main namespace not in ``rooms`` (names, or iterables of names)."""
         return self._namespaces["/"].except_(*rooms)
 
     @property
@@ -253,13 +289,13 @@ class Server(trio.abc.AsyncResource):
         """Every socket of the main namespace (on other servers too, with a cluster adapter)."""
         return await self._namespaces["/"].fetch_sockets()
 
-    def sockets_join(self, *rooms: str) -> None:
-        """Make every socket of the main namespace join ``rooms``."""
+    def sockets_join(self, *rooms: Rooms) -> None:
+        """Make every socket of the main namespace join ``rooms`` (names, or lists of names)."""
         self._namespaces["/"].sockets_join(*rooms)
 
-    def sockets_leave(self, room: str) -> None:
-        """Make every socket of the main namespace leave ``room``."""
-        self._namespaces["/"].sockets_leave(room)
+    def sockets_leave(self, *rooms: Rooms) -> None:
+        """Make every socket of the main namespace leave ``rooms`` (names, or lists of names)."""
+        self._namespaces["/"].sockets_leave(*rooms)
 
     async def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect every socket (``close``: their whole connection)."""
@@ -271,18 +307,80 @@ class Server(trio.abc.AsyncResource):
         port: int = 0,
         *,
         other: HTTPHandler | None = None,
+        ssl_certfile: str | os.PathLike[str] | None = None,
+        ssl_keyfile: str | os.PathLike[str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        handle_signals: bool = True,
         task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Listen on ``host:port`` and serve until cancelled or closed.
+        """Listen on ``host:port`` and serve until closed, cancelled or stopped by a signal.
 
-        Requests that are not for Socket.IO go to ``other`` (as Node's ``io.attach`` leaves them
-        to the HTTP server's own listeners), or get 404."""
-        async with trio.open_nursery() as nursery:
-            self.engine.use_nursery(nursery)
-            handler = partial(self._handle_or_fallback, other)
-            listeners = await nursery.start(
-                partial(serve_http, handler, host, port, config=self.engine.http_config))
-            task_status.started(listeners)
+        ``task_status.started`` reports the listeners: with port 0, read the port picked with
+        ``listeners[0].socket.getsockname()[1]``.
+
+        Args:
+            host: the address to bind; ``None`` binds every interface.
+            port: the port; 0 picks a free one.
+            other: answers the requests that are not for Socket.IO (as Node's ``io.attach``
+                leaves them to the HTTP server's own listeners); without it they get 404.
+            ssl_certfile: serve HTTPS (and WSS) with this PEM certificate chain.
+            ssl_keyfile: the PEM private key of ``ssl_certfile`` (when not in that file).
+            ssl_context: a server-side ``ssl.SSLContext`` to use instead of the two files.
+            handle_signals: on SIGINT (Ctrl-C) or SIGTERM, close the server as ``aclose`` does
+                (every client is told; disconnect handlers see ``"server shutting down"``) and
+                return; ``shutdown_signal`` then names the signal. A second signal while
+                closing is left to the program (a second Ctrl-C raises ``KeyboardInterrupt``).
+                Signals reach only the main thread: elsewhere this does nothing.
+
+        Raises:
+            OSError: the address cannot be listened on (such as a port in use), or the
+                certificate or key cannot be loaded (``ssl.SSLError``, ``FileNotFoundError``):
+                raised as itself, before anything is served.
+        """
+        if ssl_context is None and (ssl_certfile is not None or ssl_keyfile is not None):
+            ssl_context = server_ssl_context(ssl_certfile, ssl_keyfile)
+        listeners = await trio.open_tcp_listeners(port, host=host)
+        stops = stop_signals() if handle_signals else None
+        if stops is not None:
+            stops.enter()
+        try:
+            async with trio.open_nursery() as nursery:
+                self.engine.use_nursery(nursery)
+                handler = partial(self._handle_or_fallback, other)
+                await nursery.start(partial(
+                    serve_http, handler, host, port, listeners=listeners,
+                    config=self.engine.http_config, ssl_context=ssl_context))
+                scheme = "http" if ssl_context is None else "https"
+                for listener in listeners:
+                    address = listener.socket.getsockname()
+                    shown = f"[{address[0]}]" if ":" in address[0] else address[0]
+                    log.info("listening on %s://%s:%d%s", scheme, shown, address[1],
+                             self.engine.path)
+                if stops is not None:
+                    nursery.start_soon(self._stop_on_signal, stops)
+                task_status.started(listeners)
+        finally:
+            if stops is not None:
+                stops.exit()
+
+    async def _stop_on_signal(self, stops: StopSignals) -> None:
+        await stops.received.wait()
+        assert stops.signum is not None
+        self.shutdown_signal = stops.signum
+        log.info("%s: shutting down", stops.signum.name)
+        await self.aclose()
+
+    def run(self, host: str | None = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+        """Serve from a script until Ctrl-C or SIGTERM, as ``uvicorn.run`` does: ``serve``
+        (the same options) under ``trio.run``.
+
+        Either signal closes the server cleanly (see ``serve``). After Ctrl-C the program then
+        exits with status 130, as on a ``KeyboardInterrupt``, without its traceback (by raising
+        ``SystemExit(130)``); after SIGTERM this returns.
+        """
+        trio.run(partial(self.serve, host, port, **options))
+        if self.shutdown_signal == signal.SIGINT:
+            raise SystemExit(128 + signal.SIGINT)
 
     async def handle_request(self, request: Request) -> bool:
         """Serve one HTTP request if it is for Socket.IO (or the client bundle); returns
@@ -306,6 +404,11 @@ class Server(trio.abc.AsyncResource):
         """Shut down: every socket leaves with ``server shutting down``, sessions are closed."""
         self._shutting_down = True
         await self.engine.aclose()
+        self._closed.set()
+
+    async def wait_closed(self) -> None:
+        """Wait until the server is closed (by ``aclose``, or by ``serve`` on a signal)."""
+        await self._closed.wait()
 
     def _attach_engine_socket(self, engine: engineio_core.Socket) -> Link:
         return Link(self, engine)

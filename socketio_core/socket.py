@@ -11,7 +11,7 @@ from .broadcast import BroadcastOperator
 from .dispatch import Call, Dispatcher
 from .handlers import Ack, H, Handler, NamespaceHandler, call_handler, start_handler
 from .protocol import BroadcastTarget
-from .protocol.rooms import Rooms
+from .protocol.rooms import Rooms, flatten_rooms
 
 if TYPE_CHECKING:
     import engineio_core
@@ -171,6 +171,12 @@ class Socket:
         values = await self._link.emit_with_ack(self.namespace.name, event, args, timeout)
         return values[0] if len(values) == 1 else values
 
+    def timeout(self, seconds: float) -> _TimedSocket:
+        """``socket.timeout(s).emit_with_ack(...)``: wait at most ``seconds`` for the client's
+        ack, then raise ``TimeoutError`` (Node's ``socket.timeout(ms)``; the client's
+        ``timeout`` alike)."""
+        return _TimedSocket(self, seconds)
+
     @property
     def volatile(self) -> _VolatileSocket:
         """``socket.volatile.emit(...)``: dropped when the client is not ready to take it."""
@@ -197,22 +203,23 @@ class Socket:
         self._link.engine.send_nowait(*parts)
         return True
 
-    def join(self, *rooms: str) -> None:
-        """Join ``rooms``."""
-        self._adapter.add_all(self.id, rooms)
+    def join(self, *rooms: Rooms) -> None:
+        """Join ``rooms``: names, or iterables of names (Node's ``socket.join(room | room[])``)."""
+        self._adapter.add_all(self.id, flatten_rooms(*rooms))
 
     def leave(self, room: str) -> None:
         """Leave ``room``."""
         self._adapter.delete(self.id, room)
 
     def to(self, *rooms: Rooms) -> BroadcastOperator:
-        """Every socket in ``rooms`` but this one."""
+        """Every socket in ``rooms`` (names, or iterables of names) but this one."""
         return self.broadcast.to(*rooms)
 
     in_ = to
 
     def except_(self, *rooms: Rooms) -> BroadcastOperator:
-        """Every socket of the namespace but this one and those in ``rooms``."""
+        """Every socket of the namespace but this one and those in ``rooms`` (names, or
+        iterables of names)."""
         return self.broadcast.except_(*rooms)
 
     @property
@@ -338,3 +345,14 @@ class _VolatileSocket:
     async def emit(self, event: str, *args: Any) -> None:
         """Send ``event``, unless the client is not ready to take it."""
         self._send(event, args)
+
+
+class _TimedSocket:
+    __slots__ = ("_seconds", "_socket")
+
+    def __init__(self, socket: Socket, seconds: float) -> None:
+        self._socket = socket
+        self._seconds = seconds
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        return await self._socket.emit_with_ack(event, *args, timeout=self._seconds)

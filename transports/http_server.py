@@ -638,15 +638,19 @@ async def serve_http(
     config: HTTPConfig | None = None,
     ssl_context: ssl.SSLContext | None = None,
     handler_nursery: trio.Nursery | None = None,
+    listeners: list[trio.SocketListener] | None = None,
     task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Listen on ``host:port`` and serve HTTP/1.1 (and WebSocket upgrades) until cancelled.
 
     ``task_status.started`` reports the listeners (port 0 picks a free port; read it with
     ``listeners[0].socket.getsockname()``). With ``ssl_context`` each connection is TLS.
+    ``listeners`` already open (``trio.open_tcp_listeners``) are served instead of
+    ``host:port``.
     """
     cfg = config or HTTPConfig()
-    listeners = await trio.open_tcp_listeners(port, host=host)
+    if listeners is None:
+        listeners = await trio.open_tcp_listeners(port, host=host)
     # Plain TCP goes straight to handle_stream: a frame less under every connection's task.
     serve = (partial(handle_stream, handler=handler, config=cfg) if ssl_context is None else
              partial(_serve_socket, handler=handler, config=cfg, ssl_context=ssl_context))

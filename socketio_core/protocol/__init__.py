@@ -38,7 +38,7 @@ from .reasons import (
     ClientDisconnectReason,
     ServerDisconnectReason,
 )
-from .rooms import BroadcastTarget, RoomIndex
+from .rooms import BroadcastTarget, RoomIndex, Rooms, flatten_rooms
 from .server import DEFAULT_CONNECT_TIMEOUT, ServerConnection
 from .states import NamespaceState
 
@@ -73,8 +73,10 @@ __all__ = [
     "ProtocolError",
     "RemoteProtocolError",
     "RoomIndex",
+    "Rooms",
     "ServerConnection",
     "ServerDisconnectReason",
     "ServerEvent",
     "encode",
+    "flatten_rooms",
 ]

@@ -14,19 +14,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-__all__ = ["BroadcastTarget", "RoomIndex"]
+__all__ = ["BroadcastTarget", "RoomIndex", "Rooms", "flatten_rooms"]
 
 Rooms = str | Iterable[str]
+"""A room name, or several (Node's ``Room | Room[]``)."""
+
+
+def flatten_rooms(*rooms: Rooms) -> tuple[str, ...]:
+    """The room names of ``rooms`` (each a name or an iterable of names), in order, once each:
+    ``flatten_rooms("a", ["b", "a"])`` is ``("a", "b")``."""
+    out: dict[str, None] = {}
+    for item in rooms:
+        if isinstance(item, str):
+            out[item] = None
+        else:
+            out.update(dict.fromkeys(item))
+    return tuple(out)
 
 
 def _flatten(rooms: tuple[Rooms, ...]) -> frozenset[str]:
-    out: set[str] = set()
-    for item in rooms:
-        if isinstance(item, str):
-            out.add(item)
-        else:
-            out.update(item)
-    return frozenset(out)
+    return frozenset(flatten_rooms(*rooms))
 
 
 class RoomIndex:
