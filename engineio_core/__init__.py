@@ -19,16 +19,20 @@ __all__ = [
 _CLIENT_NAMES = frozenset({"Client", "ConnectionFailed"})
 
 
-def __getattr__(name: str) -> Any:
-    if name in _CLIENT_NAMES:
-        from . import client
+# Under TYPE_CHECKING mypy sees only the imports above, so a name this module does not
+# export is an error there instead of a silent Any.
+if not TYPE_CHECKING:
 
-        return getattr(client, name)
-    if name in __all__:
-        from . import server
+    def __getattr__(name: str) -> Any:
+        if name in _CLIENT_NAMES:
+            from . import client
 
-        return getattr(server, name)
-    raise AttributeError(f"module 'engineio_core' has no attribute {name!r}")
+            return getattr(client, name)
+        if name in __all__:
+            from . import server
+
+            return getattr(server, name)
+        raise AttributeError(f"module 'engineio_core' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

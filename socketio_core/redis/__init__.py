@@ -49,10 +49,14 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'socketio_core.redis' has no attribute {name!r}")
-    from importlib import import_module
+# Under TYPE_CHECKING mypy sees only the imports above, so a name this module does not
+# export is an error there instead of a silent Any.
+if not TYPE_CHECKING:
 
-    return getattr(import_module(f".{module}", __name__), name)
+    def __getattr__(name: str) -> Any:
+        module = _EXPORTS.get(name)
+        if module is None:
+            raise AttributeError(f"module 'socketio_core.redis' has no attribute {name!r}")
+        from importlib import import_module
+
+        return getattr(import_module(f".{module}", __name__), name)
