@@ -10,7 +10,7 @@ import trio.testing
 
 import engineio_core
 from engineio_core import protocol as eio
-from engineio_core.server import Handshake, _Session
+from engineio_core._session import Handshake, Session
 
 
 async def _nothing(engine: engineio_core.Socket) -> None:
@@ -21,7 +21,7 @@ def test_deliveries_from_two_tasks_never_overlap() -> None:
     async def main() -> None:
         server = engineio_core.Server(_nothing)
         core = eio.ServerSession("sid", eio.ServerConfig(), transport="websocket", now=0.0)
-        session = _Session(server, core, Handshake(headers={}, query={}, address="127.0.0.1",
+        session = Session(server, core, Handshake(headers={}, query={}, address="127.0.0.1",
                                                    url="/", secure=False))
         received: list[str | bytes] = []
         overlaps: list[str | bytes] = []

@@ -1,0 +1,164 @@
+"""Long-polling: a GET parked until its session has output, a POST whose body feeds the session.
+
+As Node's ``engine.io`` (``lib/transports/polling.ts``): one GET at a time is parked per session
+and answered with everything queued (or ``"6"``, a noop, when the session moves on to WebSocket
+or closes); a POST is answered ``ok`` once the handlers of what it carried have run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import trio
+
+from transports import HTTPError, Request
+
+from . import protocol as eio
+from ._replies import poll_headers, refuse
+from .http_policy import choose_encoding, compress_body
+
+if TYPE_CHECKING:
+    from ._session import Session
+    from .server import Server
+
+__all__ = ["answer_poll", "post", "wake_if_sooner"]
+
+
+def wake_if_sooner(session: Session, before: float | None) -> None:
+    """Wake the driver only when the core's next deadline moved earlier than ``before`` (what
+    the driver, woken for every earlier change, sleeps until): a scheduler pass saved per poll."""
+    after = session.core.next_deadline()
+    if after is not None and (before is None or after < before):
+        session.wake.notify()
+
+
+async def answer_poll(
+    server: Server, request: Request, session: Session, extra: Sequence[tuple[str, str]] = ()
+) -> None:
+    """Serve a polling GET (the handshake's too, ``extra`` holding its cookie): parked until the
+    session has output, then answered with it."""
+    core = session.core
+    before = core.next_deadline()
+    try:
+        events = core.start_poll(now=trio.current_time())
+    except eio.ProtocolError as error:
+        await session.deliver(core.events_after_error())
+        await refuse(request, error, server.cors)
+        return
+    if events:  # deliver() wakes everyone for no events at all; that is the line below's call
+        await session.deliver(events)
+    wake_if_sooner(session, before)
+    if not core.poll_ready():
+        await _park_poll(request, session)
+    before = core.next_deadline()
+    body = core.take_poll_payload()
+    session.changed.notify()  # the buffer emptied: a producer waiting for drain goes on
+    wake_if_sooner(session, before)
+    headers = poll_headers(
+        request, server.cors, ("Content-Type", "text/plain; charset=UTF-8"), *extra)
+    if server.http_compression and len(body) >= 1024:
+        encoding = choose_encoding(request.header("accept-encoding"))
+        if encoding is not None:
+            body = compress_body(body, encoding)
+            headers.append(("Content-Encoding", encoding))
+    await request.respond(200, headers, body)
+
+
+async def _park_poll(request: Request, session: Session) -> None:
+    """Wait until the parked GET has an answer, watching its connection meanwhile.
+
+    One task does both: it reads the socket (``wait_disconnected``) inside a cancel scope
+    that the session's next change cancels, instead of a nursery and a watcher task per GET.
+    """
+    core = session.core
+    watched = True
+    while not core.poll_ready():
+        if not watched:
+            await session.changed.wait()
+            continue
+        with trio.CancelScope() as scope:
+            session.changed.cancel_on_notify(scope)
+            try:
+                await request.wait_disconnected()
+            except RuntimeError:  # a GET with an unread body: not watched
+                watched = False
+                continue
+        if scope.cancelled_caught:
+            continue
+        # As Node ("poll connection closed prematurely"): a transport error. The answer then
+        # written to the gone client fails quietly.
+        await session.deliver(session.core.transport_closed(
+            reason="transport error", now=trio.current_time()))
+        watched = False
+
+
+async def post(server: Server, request: Request, session: Session) -> None:
+    """Serve a polling POST: its body goes through the core, the handlers of what it carried
+    run, then it is answered ``ok``."""
+    core = session.core
+    if request.header("content-type") == "application/octet-stream":
+        # As Node (polling.ts onDataRequest): EIO=4 payloads are text; this exact type is
+        # refused unread, with an empty 400, and the session closes ("invalid content").
+        await session.deliver(core.transport_closed(
+            reason="transport error", now=trio.current_time()))
+        await request.respond(400, server.cors.response_headers(request.header("origin")), b"")
+        return
+    try:
+        body = await request.read_body(server.config.max_payload)
+    except request.BodyTooLarge:
+        await session.deliver(core.transport_closed(
+            reason="transport error", now=trio.current_time()))
+        await request.respond(413, server.cors.response_headers(request.header("origin")),
+                              b"")
+        return
+    except HTTPError:
+        # Cut short or stalled: as Node ("data request connection closed prematurely").
+        await session.deliver(core.transport_closed(
+            reason="transport error", now=trio.current_time()))
+        raise
+    # The body was often in the same read as the headers. A GET and a POST sent at once
+    # on two connections wake in one scheduler batch, in random order; Node reads a body
+    # in a later tick, so its GET is parked first and a POSTed "1" answers it with "6".
+    # One checkpoint gives the same order here.
+    await trio.lowlevel.checkpoint()
+    before = core.next_deadline()
+    try:
+        events = core.receive_poll_body(body, now=trio.current_time())
+    except eio.ProtocolError as error:
+        await session.deliver(core.events_after_error())
+        await refuse(request, error, server.cors)
+        return
+    if events:
+        await _deliver_posted(session, events)
+    # A pong only moves the deadline later, a message not at all: the driver sleeps on.
+    wake_if_sooner(session, before)
+    # Node runs the handlers before it answers "ok", so a poll sent after "ok" finds their
+    # replies. A receiver ran in deliver() already; an application iterating the socket
+    # takes a message per scheduler pass: give it that many.
+    if session._inbox is not None:
+        inbox = session._inbox[1]
+        for _ in range(len(events)):
+            if not inbox.statistics().current_buffer_used:
+                break
+            await trio.lowlevel.checkpoint()
+    headers = poll_headers(request, server.cors, ("Content-Type", "text/html"))
+    await request.respond(200, headers, b"ok")
+
+
+async def _deliver_posted(session: Session, events: list[eio.Event]) -> None:
+    """Deliver what a POST brought. What the handlers send meanwhile is for the parked poll
+    (woken through ``changed``): the driver, which only writes WebSocket frames and keeps
+    the deadlines, is not woken for each of those messages, as for a WebSocket reader."""
+    task = trio.lowlevel.current_task()
+    flusher = session.flusher
+    if flusher is None:
+        session.flusher = task
+    try:
+        await session.deliver(events)
+    finally:
+        if session.flusher is task:
+            session.flusher = flusher
+    if session.core.transport != "polling" or session.probe is not None:
+        # An upgrade moved on meanwhile: what was queued may be the driver's to write.
+        session.wake.notify()
