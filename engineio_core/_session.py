@@ -142,13 +142,19 @@ class Socket:
         """Why the session closed (``None`` while open), spelled as Node spells it."""
         return self._session.close_reason
 
-    def send_nowait(self, *messages: str | bytes) -> None:
-        """Queue messages; they leave together, in order. Dropped if the session is closed."""
+    def send_nowait(self, *messages: str | bytes | eio.PreparedPacket) -> None:
+        """Queue messages; they leave together, in order. Dropped if the session is closed.
+
+        A message sent to many sessions may be prepared once
+        (``engineio_core.protocol.prepare_message``): each session then queues the same value,
+        and its encodings are made once for all of them.
+        """
         self._session.send(messages)
 
-    async def send(self, *messages: str | bytes) -> None:
-        """Queue messages, then wait while the session's outbound buffer is over its high-water
-        mark (so a slow peer slows its producer down instead of growing memory)."""
+    async def send(self, *messages: str | bytes | eio.PreparedPacket) -> None:
+        """Queue messages (as ``send_nowait``), then wait while the session's outbound buffer
+        is over its high-water mark (so a slow peer slows its producer down instead of growing
+        memory)."""
         self._session.send(messages)
         await self._session.wait_for_drain()
 
@@ -235,7 +241,7 @@ class Session:
         self.changed.notify()
         self.wake.notify()
 
-    def send(self, messages: Sequence[str | bytes]) -> None:
+    def send(self, messages: Sequence[str | bytes | eio.PreparedPacket]) -> None:
         """Queue ``messages`` (dropped once closed); a peer whose backlog passes four times the
         high-water mark is given up on (``"transport error"``)."""
         if self.closed.is_set():

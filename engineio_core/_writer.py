@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from transports import WebSocket, WebSocketClosed
+from transports import WebSocket, WebSocketClosed, frame_message
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -35,24 +35,35 @@ async def write_frames(session: Session) -> bool:
         if frames:
             wrote = True
             await send_frames(session, session.probe, frames, probe=True)
-    if session.websocket is not None and session.core.transport == "websocket":
-        frames = session.core.take_ws_frames()
-        if frames:
+    websocket = session.websocket
+    if websocket is not None and session.core.transport == "websocket":
+        packets = session.core.take_ws_packets()
+        if packets:
             wrote = True
-            await send_frames(session, session.websocket, frames, probe=False)
+            if websocket.frames_shared:
+                # A broadcast's message is framed once, by the first session that writes it.
+                data = b"".join([p.wire(frame_message) for p in packets])
+                await send_frames(session, websocket, data, probe=False)
+            else:
+                await send_frames(session, websocket, [p.ws_frame() for p in packets],
+                                  probe=False)
     if wrote:
         session.changed.notify()
     return wrote
 
 
 async def send_frames(
-    session: Session, websocket: WebSocket, frames: list[str | bytes], *, probe: bool
+    session: Session, websocket: WebSocket, frames: list[str | bytes] | bytes, *, probe: bool
 ) -> None:
-    """Write ``frames`` on ``websocket`` (the probe when ``probe``); a failed write closes the
-    transport it was for (the session, or only the upgrade)."""
+    """Write ``frames`` on ``websocket`` (the probe when ``probe``): messages, or ``bytes``
+    already framed; a failed write closes the transport it was for (the session, or only the
+    upgrade)."""
     session.writing += 1
     try:
-        await websocket.send_many(frames)
+        if isinstance(frames, bytes):
+            await websocket.send_framed(frames)
+        else:
+            await websocket.send_many(frames)
     except (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError):
         events = (session.core.probe_closed(now=trio.current_time()) if probe else
                   session.core.transport_closed(reason="transport error",

@@ -17,7 +17,7 @@ from ._errors import (
 )
 from .http_client import HTTPConnection, HTTPResponse, http_request, open_stream
 from .http_server import Handler, HeaderList, Request, handle_stream, serve_http
-from .websocket import WebSocket, connect_websocket
+from .websocket import WebSocket, connect_websocket, frame_message
 
 ConnectionClosed = WebSocketClosed
 
@@ -38,6 +38,7 @@ __all__ = [
     "WebSocket",
     "WebSocketClosed",
     "connect_websocket",
+    "frame_message",
     "handle_stream",
     "http_request",
     "open_stream",

@@ -18,9 +18,11 @@ _HEAD16 = struct.Struct("!BBH")
 _HEAD64 = struct.Struct("!BBQ")
 
 # Up to this size XOR through Python ints is the fastest unmasking; above it, byte translation
-# tables (four strided passes) win.
+# tables (four strided passes) win: table k maps each byte to itself XOR k.
 _INT_XOR_LARGEST = 2048
-_xor_tables: list[bytes] = []
+_IDENTITY = int.from_bytes(bytes(range(256)), "big")
+_XOR_TABLES = tuple((_IDENTITY ^ int.from_bytes(bytes((k,)) * 256, "big")).to_bytes(256, "big")
+                    for k in range(256))
 
 
 def unmask(data: bytes | bytearray | memoryview, key: bytes | bytearray | memoryview) -> bytes:
@@ -32,11 +34,9 @@ def unmask(data: bytes | bytearray | memoryview, key: bytes | bytearray | memory
         mask = (bytes(key) * ((n >> 2) + 1))[:n]
         return (int.from_bytes(data, "little") ^ int.from_bytes(mask, "little")).to_bytes(
             n, "little")
-    if not _xor_tables:
-        _xor_tables.extend(bytes(a ^ b for a in range(256)) for b in range(256))
     out = bytearray(data)
     for i in range(4):
-        out[i::4] = out[i::4].translate(_xor_tables[key[i]])
+        out[i::4] = out[i::4].translate(_XOR_TABLES[key[i]])
     return bytes(out)
 
 

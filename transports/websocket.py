@@ -33,19 +33,23 @@ from . import _sockio
 from ._errors import HTTPClientError, WebSocketClosed
 from ._wsframes import build_frame, take_messages
 
-__all__ = ["WebSocket", "connect_websocket"]
+__all__ = ["WebSocket", "connect_websocket", "frame_message"]
 
 _ABNORMAL = 1006
 _TOO_BIG = 1009
 _INFLATE_FEED = 4096
 _STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError)
 
-# Server frames made without an extension, by id of the message: the broadcasts a writer may
-# find queued at once. Holding the message keeps its id from being reused while remembered;
-# large messages are not kept (at most about 8 MiB held).
-_FRAMES = 256
-_FRAME_LARGEST = 16 * 1024
-_frames: dict[int, tuple[str | bytes, bytes]] = {}
+
+def frame_message(message: str | bytes) -> bytes:
+    """The unmasked frame of one whole message without extensions: the bytes a server
+    WebSocket whose ``frames_shared`` is true sends for it (text for ``str``).
+
+    Raises:
+        UnicodeEncodeError: ``message`` holds a lone surrogate.
+    """
+    return b"".join(build_frame(message))
+
 
 class WebSocket(trio.abc.AsyncResource):
     """An open WebSocket connection; made by ``Request.accept_websocket`` or ``connect_websocket``.
@@ -56,6 +60,10 @@ class WebSocket(trio.abc.AsyncResource):
         extensions: the names of the negotiated extensions (e.g. ``["permessage-deflate"]``).
         closed: ``None`` while open, else the ``WebSocketClosed`` that ``receive``/``send`` raise.
     """
+
+    # Whether frames are the same bytes on every connection (see ``frames_shared``); false for
+    # a subclass that moves messages some other way (the ASGI WebSocket).
+    _shares = False
 
     def __init__(
         self,
@@ -93,7 +101,8 @@ class WebSocket(trio.abc.AsyncResource):
         # Without an extension a server decodes the common frames itself (whole text/binary
         # messages) until the first other frame; from that frame's first byte on, every byte
         # goes to wsproto, whose state is then clean since it has only seen whole messages.
-        self._fast = not (self.extensions or conn.client)
+        self._shares = not (self.extensions or conn.client)
+        self._fast = self._shares
         if self._fast and conn.state is ConnectionState.OPEN:
             # wsproto's connection is 1.7 KiB, and the fast path may never need it: it is made
             # again when first needed (``_proto``), the same as the handshake left it.
@@ -181,27 +190,38 @@ class WebSocket(trio.abc.AsyncResource):
         finally:
             self._write_lock.release()
 
+    async def send_framed(self, data: bytes) -> None:
+        """Send whole frames made by ``frame_message``, in one socket write; only on a
+        WebSocket whose ``frames_shared`` is true.
+
+        Raises:
+            WebSocketClosed: as ``send``.
+        """
+        try:
+            self._write_lock.acquire_nowait()
+        except trio.WouldBlock:
+            await self._write_lock.acquire()
+        try:
+            if not self.is_open:
+                raise self.closed or WebSocketClosed(_ABNORMAL, "connection closing")
+            if data:
+                await self._send_all(data)
+        finally:
+            self._write_lock.release()
+
+    @property
+    def frames_shared(self) -> bool:
+        """Whether a message's frame is the same bytes on every WebSocket like this one (a server
+        without extensions: wsproto keeps no state across whole messages), so that a message
+        sent on many may be framed once (``frame_message``) and sent with ``send_framed``."""
+        return self._shares
+
     def _frame(self, message: str | bytes) -> bytes:
         conn = self._conn
-        if conn is None or not (self.extensions or conn.client):
-            return self._plain_frame(message)
+        if conn is None or self._shares:
+            return frame_message(message)
         return conn.send(TextMessage(data=message) if isinstance(message, str)
                          else BytesMessage(data=bytes(message)))
-
-    @staticmethod
-    def _plain_frame(message: str | bytes) -> bytes:
-        # A server frame without an extension is header + payload, the same bytes on every
-        # connection (wsproto keeps no state across whole messages): the very message just
-        # framed for another connection (a broadcast) is not framed again.
-        if len(message) > _FRAME_LARGEST:
-            return b"".join(build_frame(message))
-        if (known := _frames.get(id(message))) is not None and known[0] is message:
-            return known[1]
-        frame = b"".join(build_frame(message))
-        if len(_frames) >= _FRAMES:
-            _frames.clear()
-        _frames[id(message)] = (message, frame)
-        return frame
 
     async def ping(self, payload: bytes = b"") -> None:
         """Send a Ping frame (the answering Pong is consumed by the reader)."""

@@ -28,6 +28,7 @@ from transports import (
     WebSocket,
     WebSocketClosed,
     connect_websocket,
+    frame_message,
     handle_stream,
     serve_http,
 )
@@ -449,3 +450,41 @@ def test_server_makes_wsproto_connection_only_when_a_frame_needs_it() -> None:
         assert held[0].closed is not None and held[0].closed.code == 1000
 
     run(main)
+
+
+def test_frames_shared_by_a_server_without_extensions_are_sent_framed() -> None:
+    shared: list[bool] = []
+
+    async def handler(request: Request) -> None:
+        ws = await request.accept_websocket()
+        shared.append(ws.frames_shared)
+        if ws.frames_shared:
+            # One message framed once, sent as bytes (as a broadcast is on each connection).
+            await ws.send_framed(frame_message("héllo") + frame_message(b"\x00\x01"))
+        else:
+            await ws.send_many(["héllo", b"\x00\x01"])
+        await echo_loop(ws)
+
+    async def main() -> None:
+        async with ws_pair(handler) as ws:
+            assert not ws.frames_shared  # a client masks each frame anew
+            assert [await ws.receive(), await ws.receive()] == ["héllo", b"\x00\x01"]
+        config = HTTPConfig(per_message_deflate=True)
+        async with ws_pair(handler, config, per_message_deflate=True) as ws:
+            assert [await ws.receive(), await ws.receive()] == ["héllo", b"\x00\x01"]
+        assert shared == [True, False]
+
+    run(main)
+
+
+def test_frame_message_is_what_wsproto_sends() -> None:
+    for message in ("", "héllo", "x" * 200, b"", b"\x00" * 70_000):
+        server = WSConnection(ConnectionType.SERVER)
+        server.initiate_upgrade_connection(
+            [(b"host", b"h"), (b"upgrade", b"websocket"), (b"connection", b"upgrade"),
+             (b"sec-websocket-key", b"dGhlIHNhbXBsZSBub25jZQ=="),
+             (b"sec-websocket-version", b"13")], "/")
+        server.send(AcceptConnection())
+        event = (TextMessage(data=message) if isinstance(message, str)
+                 else BytesMessage(data=message))
+        assert frame_message(message) == server.send(event)
