@@ -130,7 +130,7 @@ async def post(server: Server, request: Request, session: Session) -> None:
         await refuse(request, error, server.cors)
         return
     if events:
-        await _deliver_posted(session, events)
+        await session.deliver(events)
     # A pong only moves the deadline later, a message not at all: the driver sleeps on.
     wake_if_sooner(session, before)
     # Node runs the handlers before it answers "ok", so a poll sent after "ok" finds their
@@ -144,21 +144,3 @@ async def post(server: Server, request: Request, session: Session) -> None:
             await trio.lowlevel.checkpoint()
     headers = poll_headers(request, server.cors, ("Content-Type", "text/html"))
     await request.respond(200, headers, b"ok")
-
-
-async def _deliver_posted(session: Session, events: list[eio.Event]) -> None:
-    """Deliver what a POST brought. What the handlers send meanwhile is for the parked poll
-    (woken through ``changed``): the driver, which only writes WebSocket frames and keeps
-    the deadlines, is not woken for each of those messages, as for a WebSocket reader."""
-    task = trio.lowlevel.current_task()
-    flusher = session.flusher
-    if flusher is None:
-        session.flusher = task
-    try:
-        await session.deliver(events)
-    finally:
-        if session.flusher is task:
-            session.flusher = flusher
-    if session.core.transport != "polling" or session.probe is not None:
-        # An upgrade moved on meanwhile: what was queued may be the driver's to write.
-        session.wake.notify()

@@ -23,7 +23,7 @@ from transports import WebSocket
 from . import protocol as eio
 from ._signal import Flag, Signal
 from ._timers import Alarm
-from ._writer import write_frames
+from ._writer import Writer
 
 if TYPE_CHECKING:
     from .server import Server
@@ -163,9 +163,10 @@ class Socket:
         self._session.close()
 
     def behind(self) -> bool:
-        """Whether messages are still waiting to be written, or a write is still in progress
-        (volatile ones are then dropped, as Node drops them while the transport is busy)."""
-        return self._session.core.buffered_bytes() > 0 or self._session.writing > 0
+        """Whether messages are still waiting to be written, or the socket has not taken all
+        that was written (volatile ones are then dropped, as Node drops them while the
+        transport is busy)."""
+        return self._session.core.buffered_bytes() > 0 or self._session.writer.blocked
 
     async def wait_for_drain(self) -> None:
         """Wait while the outbound buffer is over the server's high-water mark."""
@@ -215,14 +216,10 @@ class Session:
         self.core = core
         self.handshake = handshake
         self.handler_done = Flag()
-        self.writing = 0  # WebSocket writes in progress (a peer not reading stalls them)
         # ``changed`` wakes whoever waits on the session's output (a parked poll, a producer
         # waiting for drain); ``wake`` wakes the driver.
         self.changed = Signal()
         self.wake = Alarm()
-        # The WebSocket reader writes what it queued itself once it has acted on a message, so
-        # its own sends need not wake the driver.
-        self.flusher: trio.lowlevel.Task | None = None
         self.closed = Flag()
         self.close_reason: str | None = None
         self._inbox: tuple[trio.MemorySendChannel[str | bytes],
@@ -232,6 +229,7 @@ class Session:
         self.websocket: WebSocket | None = None
         self.probe: WebSocket | None = None
         self.socket = Socket(self)
+        self.writer = Writer(self)
         self.app: Application | None = None
         # What the driver sleeps until (-inf while it runs: it reads every deadline again).
         self.sleeping_until = -math.inf
@@ -254,8 +252,7 @@ class Session:
                      4 * self.server.max_buffered_bytes)
             self.abort("transport error")
         self.changed.notify()
-        if self.flusher is None or self.flusher is not trio.lowlevel.current_task():
-            self.wake.notify()
+        self.writer.flush()
 
     def abort(self, reason: str) -> None:
         """Close now, dropping what is queued: the peer is gone or hopeless."""
@@ -370,16 +367,10 @@ class Session:
             return None
 
     async def _finish_receiver(self, rest: Awaitable[None]) -> None:
-        # The receiver has to wait: what it queued meanwhile is the driver's to write (the
-        # reader that would have written it is held up here).
-        flusher, self.flusher = self.flusher, None
-        self.wake.notify()
         try:
             await rest
         except Exception:
             self._receiver_failed()
-        finally:
-            self.flusher = flusher
 
     def _receiver_failed(self) -> None:
         log.exception("message receiver of session %s failed", self.core.sid)
@@ -407,8 +398,8 @@ class Session:
 
 
     async def drive(self) -> None:
-        """The one task that owns the session's timers (its application's too) and writes its
-        WebSocket frames."""
+        """The one task that owns the session's timers (its application's too) and writes what
+        its WebSocket did not take at once (``Writer.drain``)."""
         core = self.core
         timers = self.server.timers
         try:
@@ -426,9 +417,9 @@ class Session:
                             continue
                         if deadline is None or due < deadline:
                             deadline = due
-                if await write_frames(self):
+                if await self.writer.drain():
                     continue
-                if self.closed.is_set() and not self.writing:
+                if self.closed.is_set():
                     break
                 wake = self.wake
                 if deadline is not None and (wake.at is None or deadline < wake.at):

@@ -1,10 +1,14 @@
-"""Writing a session's WebSocket frames: what its core queued for the active WebSocket or the
-probe, one writer at a time.
+"""The write side of a session's WebSocket, in one place.
 
-Whoever acted on the session last writes: the WebSocket reader after the messages it handled,
-the driver for everything else (timers, the application's sends from other tasks). While one
-write is under way, nobody else writes; that writer hands over to the driver when it is done if
-more was queued meanwhile.
+Whoever produces output (a broadcasting task, the reader answering an ack, a handler) calls
+``Writer.flush`` after queueing it: when the socket is idle it writes the frames at once, from
+that task, without waiting or yielding (as libuv's try-write does). Only what the socket does not
+take is left to the session's task (``Writer.drain``, run by the driver), which waits until the
+socket can take it; meanwhile new output stays queued in the core, where it counts against the
+session's high-water mark. Nobody else writes on the session's WebSocket.
+
+The probe of an upgrade is written by the task that reads it (``Writer.send_probe``): its one
+frame (``3probe``) goes out before the session's own frames may.
 """
 
 from __future__ import annotations
@@ -18,58 +22,97 @@ from transports import WebSocket, WebSocketClosed, frame_message
 if TYPE_CHECKING:
     from ._session import Session
 
-__all__ = ["send_frames", "write_frames"]
+__all__ = ["Writer"]
+
+_GONE = (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError)
 
 
-async def write_frames(session: Session) -> bool:
-    """Write what the core queued for the WebSockets; returns whether anything was written.
+class Writer:
+    """Owns the write side of one session's WebSocket.
 
-    One writer at a time: while a write is under way this does nothing, and that writer
-    wakes the driver when it is done if more was queued meanwhile (or the session closed).
+    Attributes:
+        blocked: output is waiting for the session's task: the socket did not take all of it
+            (a slow reader), or frames cannot be made ahead for this WebSocket (an extension).
     """
-    if session.writing:
-        return False
-    wrote = False
-    if session.probe is not None:
-        frames = session.core.take_probe_frames()
-        if frames:
-            wrote = True
-            await send_frames(session, session.probe, frames, probe=True)
-    websocket = session.websocket
-    if websocket is not None and session.core.transport == "websocket":
+
+    __slots__ = ("_session", "blocked")
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self.blocked = False
+
+    def flush(self) -> None:
+        """Write what the core queued for the active WebSocket as far as the socket takes it,
+        from the calling task and without yielding; hand the rest to the session's task."""
+        if self.blocked:
+            return  # the session's task writes it, after what it is already writing
+        session = self._session
+        websocket = session.websocket
+        if websocket is None:
+            return
+        if not websocket.frames_shared:
+            # Frames made by the connection itself (compressed ones): its task makes and sends them.
+            if session.core.transport == "websocket":
+                self._hand_over()
+            return
         packets = session.core.take_ws_packets()
-        if packets:
-            wrote = True
-            if websocket.frames_shared:
-                # A broadcast's message is framed once, by the first session that writes it.
-                data = b"".join([p.wire(frame_message) for p in packets])
-                await send_frames(session, websocket, data, probe=False)
-            else:
-                await send_frames(session, websocket, [p.ws_frame() for p in packets],
-                                  probe=False)
-    if wrote:
-        session.changed.notify()
-    return wrote
-
-
-async def send_frames(
-    session: Session, websocket: WebSocket, frames: list[str | bytes] | bytes, *, probe: bool
-) -> None:
-    """Write ``frames`` on ``websocket`` (the probe when ``probe``): messages, or ``bytes``
-    already framed; a failed write closes the transport it was for (the session, or only the
-    upgrade)."""
-    session.writing += 1
-    try:
-        if isinstance(frames, bytes):
-            await websocket.send_framed(frames)
+        if not packets:
+            return
+        # A broadcast's message is framed once, by the first session that writes it.
+        data = (packets[0].wire(frame_message) if len(packets) == 1
+                else b"".join([p.wire(frame_message) for p in packets]))
+        if websocket.send_framed_nowait(data):
+            session.changed.notify()  # the buffer emptied: a producer waiting for drain goes on
         else:
-            await websocket.send_many(frames)
-    except (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError):
-        events = (session.core.probe_closed(now=trio.current_time()) if probe else
-                  session.core.transport_closed(reason="transport error",
-                                                now=trio.current_time()))
-        await session.deliver(events)
-    finally:
-        session.writing -= 1
-        if session.core.buffered_bytes() or session.closed.is_set():
-            session.wake.notify()  # what was queued meanwhile, or the close, is the driver's
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        self.blocked = True
+        self._session.wake.notify()
+
+    async def drain(self) -> bool:
+        """The session's task: write the probe's frames, what the socket did not take and what
+        was queued meanwhile, waiting for the socket as long as it takes. Returns whether
+        anything was written; a failed write closes the transport it was for."""
+        session = self._session
+        core = session.core
+        wrote = False
+        if session.probe is not None and (frames := core.take_probe_frames()):
+            wrote = True
+            await self.send_probe(session.probe, frames)
+        websocket = session.websocket
+        if websocket is None or core.transport != "websocket":
+            self.blocked = False
+            return wrote
+        try:
+            while True:
+                if websocket.frames_shared:
+                    await websocket.flush()
+                    packets = core.take_ws_packets()
+                    if not packets:
+                        break
+                    wrote = True
+                    websocket.send_framed_nowait(
+                        b"".join([p.wire(frame_message) for p in packets]))
+                else:
+                    frames = core.take_ws_frames()
+                    if not frames:
+                        break
+                    wrote = True
+                    await websocket.send_many(frames)
+                session.changed.notify()
+        except _GONE:
+            await session.deliver(core.transport_closed(reason="transport error",
+                                                        now=trio.current_time()))
+        finally:
+            self.blocked = False
+        if wrote:
+            session.changed.notify()
+        return wrote
+
+    async def send_probe(self, probe: WebSocket, frames: list[str | bytes]) -> None:
+        """Write ``frames`` on the upgrade's probe; a failed write aborts the upgrade only."""
+        try:
+            await probe.send_many(frames)
+        except _GONE:
+            await self._session.deliver(self._session.core.probe_closed(now=trio.current_time()))

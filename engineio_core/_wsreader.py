@@ -3,8 +3,8 @@ WebSocket.
 
 The task that accepted the WebSocket reads it for the session's whole life. Everything one read
 brought goes through the core before anything is written (the upgrade's order depends on it:
-``2probe`` and ``5`` may arrive together with a poll), and the answers it queued are written by
-this task at once, without waking the driver.
+``2probe`` and ``5`` may arrive together with a poll). Once the WebSocket is the session's, the
+answers acting on a message queues are written by whoever queued them (``Writer.flush``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import trio
 from transports import Request, WebSocket, WebSocketClosed
 
 from . import protocol as eio
-from ._writer import send_frames, write_frames
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -71,9 +70,9 @@ async def upgrade(request: Request, session: Session) -> None:
                 return
         if session.probe is websocket:
             if frames := core.take_probe_frames():
-                await send_frames(session, websocket, frames, probe=True)
+                await session.writer.send_probe(websocket, frames)
         else:
-            await write_frames(session)
+            session.writer.flush()  # what was queued for polling goes on the WebSocket now
         await session.deliver(events)
     await read_websocket(session, websocket, batch)
 
@@ -85,7 +84,6 @@ async def read_websocket(
     messages read before it became active)."""
     core = session.core
     backlog = list(already)
-    session.flusher = trio.lowlevel.current_task()
     while not session.closed.is_set():
         try:
             message = backlog.pop(0) if backlog else await websocket.receive()
@@ -101,11 +99,7 @@ async def read_websocket(
         except eio.ProtocolError:
             await session.deliver(core.events_after_error())
             return
+        # What acting on the message queued (acks, answers) was written as it was queued.
         await session.deliver(events)
         if not backlog:
             backlog = websocket.receive_buffered()
-            if backlog:
-                continue  # the rest of what one read brought first: its answers leave together
-        # What acting on the messages queued (acks, answers) is written here, without waking
-        # the driver, unless a write is under way: its writer then hands it over.
-        await write_frames(session)

@@ -295,7 +295,7 @@ class Server(trio.abc.AsyncResource):
             return None
         websocket = await request.accept_websocket(extra_headers=cookie)
         session.websocket = websocket
-        session.notify()
+        session.writer.flush()  # the open packet
         return session, websocket
 
     async def _run_handler(self, session: Session) -> None:

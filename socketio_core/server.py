@@ -305,9 +305,20 @@ class _Link:
         self.sockets[name] = socket
         namespace._add(socket)
         self.core.accept(name, socket.id)
-        self.flush()
-        for handler in namespace._connection_handlers():
+        handlers = namespace._connection_handlers()
+        if not handlers:
+            self.flush()
+            return
+        await socket._enqueue(self._connected, socket, handlers[0])
+        for handler in handlers[1:]:
             await socket._enqueue(call_handler, handler, (socket,), None)
+
+    async def _connected(self, socket: Socket, handler: Handler) -> None:
+        # As Node (Namespace._doConnect): the CONNECT leaves and the first connection handler
+        # starts in one step, nothing between them, so a client that saw the CONNECT finds
+        # what the handler did before its first await (rooms joined, handlers set).
+        self.flush()
+        await call_handler(handler, (socket,), None)
 
 
 class Server(trio.abc.AsyncResource):

@@ -91,6 +91,7 @@ class WebSocket(trio.abc.AsyncResource):
         self._close_timeout = close_timeout
         self._bufsize = receive_buffer_size
         self._write_lock = trio.StrictFIFOLock()
+        self._owed = b""  # see send_framed_nowait
         self._parts: list[str | bytes] = []
         self._size = 0
         self._messages: list[str | bytes] = []
@@ -190,22 +191,40 @@ class WebSocket(trio.abc.AsyncResource):
         finally:
             self._write_lock.release()
 
-    async def send_framed(self, data: bytes) -> None:
-        """Send whole frames made by ``frame_message``, in one socket write; only on a
-        WebSocket whose ``frames_shared`` is true.
+    def send_framed_nowait(self, data: bytes) -> bool:
+        """Write whole frames made by ``frame_message`` (on a WebSocket whose ``frames_shared``
+        is true) as far as the socket takes them now, without waiting or yielding.
+
+        Returns ``True`` when all of ``data`` went. Otherwise the rest is kept, to go before
+        anything else sent on this WebSocket, and someone must await ``flush`` (which raises
+        ``WebSocketClosed`` if the connection is closed or broke).
+        """
+        if self._owed or self._write_lock.locked() or not self.is_open:
+            self._owed += data  # after what is already under way
+            return False
+        sent = _sockio.write_now(self.stream, data)
+        if sent == len(data):
+            return True
+        self._owed = data[sent:]
+        return False
+
+    async def flush(self) -> None:
+        """Write what ``send_framed_nowait`` left, waiting for the socket as long as it takes.
 
         Raises:
             WebSocketClosed: as ``send``.
         """
+        if not self._owed:
+            return
         try:
             self._write_lock.acquire_nowait()
         except trio.WouldBlock:
             await self._write_lock.acquire()
         try:
             if not self.is_open:
+                self._owed = b""
                 raise self.closed or WebSocketClosed(_ABNORMAL, "connection closing")
-            if data:
-                await self._send_all(data)
+            await self._send_all(b"")
         finally:
             self._write_lock.release()
 
@@ -213,7 +232,8 @@ class WebSocket(trio.abc.AsyncResource):
     def frames_shared(self) -> bool:
         """Whether a message's frame is the same bytes on every WebSocket like this one (a server
         without extensions: wsproto keeps no state across whole messages), so that a message
-        sent on many may be framed once (``frame_message``) and sent with ``send_framed``."""
+        sent on many may be framed once (``frame_message``) and sent with
+        ``send_framed_nowait``."""
         return self._shares
 
     def _frame(self, message: str | bytes) -> bytes:
@@ -260,13 +280,23 @@ class WebSocket(trio.abc.AsyncResource):
         with trio.move_on_after(self._close_timeout):
             async with self._write_lock:
                 if self._proto().state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
-                    data = self._proto().send(CloseConnection(code=code, reason=reason))
+                    data = self._take_owed(
+                        self._proto().send(CloseConnection(code=code, reason=reason)))
                     try:
                         await self.stream.send_all(data)
                     except _STREAM_ERRORS:
                         self._lost()
 
+    def _take_owed(self, data: bytes) -> bytes:
+        # What send_framed_nowait left goes first, under the write lock like any write.
+        if self._owed:
+            data, self._owed = self._owed + data, b""
+        return data
+
     async def _send_all(self, data: bytes) -> None:
+        data = self._take_owed(data)
+        if not data:
+            return
         try:
             await _sockio.send_all(self.stream, data)
         except _STREAM_ERRORS as exc:
@@ -362,7 +392,8 @@ class WebSocket(trio.abc.AsyncResource):
             async with self._write_lock:
                 if self._proto().state is ConnectionState.REMOTE_CLOSING:
                     try:
-                        await self.stream.send_all(self._proto().send(event.response()))
+                        await self.stream.send_all(
+                            self._take_owed(self._proto().send(event.response())))
                     except _STREAM_ERRORS:
                         pass
         if self.closed is None:
