@@ -17,7 +17,8 @@ from typing import Any
 
 import trio
 
-from socketio_core import Ack, Server, Socket
+from socketio_core import Server, Socket
+from socketio_core.handlers import Ack
 
 
 def make_server() -> Server:

@@ -13,7 +13,8 @@ from typing import Any
 import trio
 
 import engineio_core
-from socketio_core import Ack, Server, Socket
+from socketio_core import Server, Socket
+from socketio_core.handlers import Ack
 
 SUITE_OPTIONS: dict[str, Any] = {
     "ping_interval": 0.3,

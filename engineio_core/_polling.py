@@ -8,19 +8,16 @@ or closes); a POST is answered ``ok`` once the handlers of what it carried have 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import trio
 
-from transports import HTTPError, Request
+from transports import BodyTooLarge, HTTPError, Request
 
 from . import protocol as eio
 from ._replies import poll_headers, refuse
+from ._session import Session
+from .cors import CorsPolicy
 from .http_policy import choose_encoding, compress_body
-
-if TYPE_CHECKING:
-    from ._session import Session
-    from .server import Server
 
 __all__ = ["answer_poll", "post", "wake_if_sooner"]
 
@@ -34,17 +31,18 @@ def wake_if_sooner(session: Session, before: float | None) -> None:
 
 
 async def answer_poll(
-    server: Server, request: Request, session: Session, extra: Sequence[tuple[str, str]] = ()
+    request: Request, session: Session, cors: CorsPolicy, compression: bool,
+    extra: Sequence[tuple[str, str]] = (),
 ) -> None:
     """Serve a polling GET (the handshake's too, ``extra`` holding its cookie): parked until the
-    session has output, then answered with it."""
+    session has output, then answered with it (compressed from 1 KiB when ``compression``)."""
     core = session.core
     before = core.next_deadline()
     try:
         events = core.start_poll(now=trio.current_time())
     except eio.ProtocolError as error:
         await session.deliver(core.events_after_error())
-        await refuse(request, error, server.cors)
+        await refuse(request, error, cors)
         return
     if events:  # deliver() wakes everyone for no events at all; that is the line below's call
         await session.deliver(events)
@@ -56,8 +54,8 @@ async def answer_poll(
     session.changed.notify()  # the buffer emptied: a producer waiting for drain goes on
     wake_if_sooner(session, before)
     headers = poll_headers(
-        request, server.cors, ("Content-Type", "text/plain; charset=UTF-8"), *extra)
-    if server.http_compression and len(body) >= 1024:
+        request, cors, ("Content-Type", "text/plain; charset=UTF-8"), *extra)
+    if compression and len(body) >= 1024:
         encoding = choose_encoding(request.header("accept-encoding"))
         if encoding is not None:
             body = compress_body(body, encoding)
@@ -93,23 +91,23 @@ async def _park_poll(request: Request, session: Session) -> None:
         watched = False
 
 
-async def post(server: Server, request: Request, session: Session) -> None:
-    """Serve a polling POST: its body goes through the core, the handlers of what it carried
-    run, then it is answered ``ok``."""
+async def post(request: Request, session: Session, cors: CorsPolicy, max_payload: int) -> None:
+    """Serve a polling POST (a body of at most ``max_payload`` bytes): it goes through the
+    core, the handlers of what it carried run, then it is answered ``ok``."""
     core = session.core
     if request.header("content-type") == "application/octet-stream":
         # As Node (polling.ts onDataRequest): EIO=4 payloads are text; this exact type is
         # refused unread, with an empty 400, and the session closes ("invalid content").
         await session.deliver(core.transport_closed(
             reason="transport error", now=trio.current_time()))
-        await request.respond(400, server.cors.response_headers(request.header("origin")), b"")
+        await request.respond(400, cors.response_headers(request.header("origin")), b"")
         return
     try:
-        body = await request.read_body(server.config.max_payload)
-    except request.BodyTooLarge:
+        body = await request.read_body(max_payload)
+    except BodyTooLarge:
         await session.deliver(core.transport_closed(
             reason="transport error", now=trio.current_time()))
-        await request.respond(413, server.cors.response_headers(request.header("origin")),
+        await request.respond(413, cors.response_headers(request.header("origin")),
                               b"")
         return
     except HTTPError:
@@ -127,7 +125,7 @@ async def post(server: Server, request: Request, session: Session) -> None:
         events = core.receive_poll_body(body, now=trio.current_time())
     except eio.ProtocolError as error:
         await session.deliver(core.events_after_error())
-        await refuse(request, error, server.cors)
+        await refuse(request, error, cors)
         return
     if events:
         await session.deliver(events)
@@ -142,5 +140,5 @@ async def post(server: Server, request: Request, session: Session) -> None:
             if not inbox.statistics().current_buffer_used:
                 break
             await trio.lowlevel.checkpoint()
-    headers = poll_headers(request, server.cors, ("Content-Type", "text/html"))
+    headers = poll_headers(request, cors, ("Content-Type", "text/html"))
     await request.respond(200, headers, b"ok")

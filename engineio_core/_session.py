@@ -14,22 +14,17 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import trio
 
-from transports import WebSocket
-
 from . import protocol as eio
 from ._signal import Flag, Signal
-from ._timers import Alarm
+from ._timers import Alarm, Timers
 from ._writer import Writer
 
-if TYPE_CHECKING:
-    from .server import Server
-
 __all__ = ["AllowRequest", "Application", "Handshake", "LazyHeaders", "Receiver", "Session",
-           "Socket", "SocketHandler"]
+           "SessionHost", "Socket", "SocketHandler"]
 
 log = logging.getLogger("engineio_core")
 
@@ -208,10 +203,34 @@ class Socket:
         return self._session.inbox()[1].receive_nowait()
 
 
+class SessionHost(Protocol):
+    """What a session uses of its server (``Server`` is one)."""
+
+    @property
+    def max_buffered_bytes(self) -> int:
+        """The outbound high-water mark of each session."""
+        ...
+
+    @property
+    def timers(self) -> Timers:
+        """The server-wide timer its driver sleeps on."""
+        ...
+
+    def _spawn(self, fn: Callable[[], Awaitable[object]]) -> bool:
+        """Start ``fn`` in the server's nursery; ``False`` when serving is over."""
+        ...
+
+    def _session_closed(self, session: Session) -> None:
+        """``session`` closed: forget it, and let its application finish."""
+        ...
+
+
 class Session:
     """Runtime state beside one ``ServerSession`` core."""
 
-    def __init__(self, server: Server, core: eio.ServerSession, handshake: Handshake) -> None:
+    def __init__(
+        self, server: SessionHost, core: eio.ServerSession, handshake: Handshake
+    ) -> None:
         self.server = server
         self.core = core
         self.handshake = handshake
@@ -226,10 +245,9 @@ class Session:
                            trio.MemoryReceiveChannel[str | bytes]] | None = None
         self.receiver: Receiver | None = None
         self.receive_lock: trio.StrictFIFOLock | None = None
-        self.websocket: WebSocket | None = None
-        self.probe: WebSocket | None = None
         self.socket = Socket(self)
-        self.writer = Writer(self)
+        # The WebSocket (and an upgrade's probe) are the writer's: it owns the write side.
+        self.writer = Writer(core, changed=self.changed, wake=self.wake, deliver=self.deliver)
         self.app: Application | None = None
         # What the driver sleeps until (-inf while it runs: it reads every deadline again).
         self.sleeping_until = -math.inf
@@ -378,7 +396,7 @@ class Session:
 
     def drop_probe(self) -> None:
         """Forget the probe WebSocket; its reader sees it closed and returns."""
-        probe, self.probe = self.probe, None
+        probe, self.writer.probe = self.writer.probe, None
         if probe is not None:
             self.server._spawn(probe.aclose)
 
@@ -391,11 +409,8 @@ class Session:
         self.closed.set()
         if self._inbox is not None:
             self._inbox[0].close()
-        if self.app is not None:
-            self.server._app_closed(self, self.app)
-        self.server._forget(self)
+        self.server._session_closed(self)
         log.debug("session %s closed: %s", self.core.sid, reason)
-
 
     async def drive(self) -> None:
         """The one task that owns the session's timers (its application's too) and writes what
@@ -431,7 +446,7 @@ class Session:
                     self.sleeping_until = -math.inf
         finally:
             timers.set(self.wake, None)
-            for websocket in (self.websocket, self.probe):
+            for websocket in (self.writer.websocket, self.writer.probe):
                 if websocket is not None:
                     with trio.move_on_after(1.0) as scope:
                         scope.shield = True

@@ -13,14 +13,14 @@ frame (``3probe``) goes out before the session's own frames may.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 
 from transports import WebSocket, WebSocketClosed, frame_message
 
-if TYPE_CHECKING:
-    from ._session import Session
+from . import protocol as eio
+from ._signal import Signal, Wakeup
 
 __all__ = ["Writer"]
 
@@ -30,57 +30,68 @@ _GONE = (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError)
 class Writer:
     """Owns the write side of one session's WebSocket.
 
+    Args:
+        core: the session's core, whose queued packets it writes.
+        changed: notified when the core's outbound buffer emptied (producers waiting for drain).
+        wake: wakes the session's task, which then calls ``drain``.
+        deliver: acts on the core's events when a write failed (the transport closed).
+
     Attributes:
+        websocket: the session's WebSocket once it carries the session (``None`` on polling).
+        probe: the WebSocket of an upgrade under way, until it completes or fails.
         blocked: output is waiting for the session's task: the socket did not take all of it
             (a slow reader), or frames cannot be made ahead for this WebSocket (an extension).
     """
 
-    __slots__ = ("_session", "blocked")
+    __slots__ = ("_changed", "_core", "_deliver", "_wake", "blocked", "probe", "websocket")
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
+    def __init__(self, core: eio.ServerSession, *, changed: Signal, wake: Wakeup,
+                 deliver: Callable[[Sequence[eio.Event]], Awaitable[None]]) -> None:
+        self._core = core
+        self._changed = changed
+        self._wake = wake
+        self._deliver = deliver
+        self.websocket: WebSocket | None = None
+        self.probe: WebSocket | None = None
         self.blocked = False
 
     def flush(self) -> None:
         """Write what the core queued for the active WebSocket as far as the socket takes it,
         from the calling task and without yielding; hand the rest to the session's task."""
-        if self.blocked:
-            return  # the session's task writes it, after what it is already writing
-        session = self._session
-        websocket = session.websocket
-        if websocket is None:
-            return
+        websocket = self.websocket
+        if websocket is None or self.blocked:
+            return  # polling; or the session's task writes it, after what it is writing
         if not websocket.frames_shared:
-            # Frames made by the connection itself (compressed ones): its task makes and sends them.
-            if session.core.transport == "websocket":
+            # Frames made by the connection itself (compressed ones): its task makes and sends
+            # them.
+            if self._core.transport == "websocket":
                 self._hand_over()
             return
-        packets = session.core.take_ws_packets()
+        packets = self._core.take_ws_packets()
         if not packets:
             return
         # A broadcast's message is framed once, by the first session that writes it.
         data = (packets[0].wire(frame_message) if len(packets) == 1
                 else b"".join([p.wire(frame_message) for p in packets]))
         if websocket.send_framed_nowait(data):
-            session.changed.notify()  # the buffer emptied: a producer waiting for drain goes on
+            self._changed.notify()  # the buffer emptied: a producer waiting for drain goes on
         else:
             self._hand_over()
 
     def _hand_over(self) -> None:
         self.blocked = True
-        self._session.wake.notify()
+        self._wake.notify()
 
     async def drain(self) -> bool:
         """The session's task: write the probe's frames, what the socket did not take and what
         was queued meanwhile, waiting for the socket as long as it takes. Returns whether
         anything was written; a failed write closes the transport it was for."""
-        session = self._session
-        core = session.core
+        core = self._core
         wrote = False
-        if session.probe is not None and (frames := core.take_probe_frames()):
+        if self.probe is not None and (frames := core.take_probe_frames()):
             wrote = True
-            await self.send_probe(session.probe, frames)
-        websocket = session.websocket
+            await self.send_probe(self.probe, frames)
+        websocket = self.websocket
         if websocket is None or core.transport != "websocket":
             self.blocked = False
             return wrote
@@ -100,14 +111,12 @@ class Writer:
                         break
                     wrote = True
                     await websocket.send_many(frames)
-                session.changed.notify()
+                self._changed.notify()
         except _GONE:
-            await session.deliver(core.transport_closed(reason="transport error",
-                                                        now=trio.current_time()))
+            await self._deliver(core.transport_closed(reason="transport error",
+                                                      now=trio.current_time()))
         finally:
             self.blocked = False
-        if wrote:
-            session.changed.notify()
         return wrote
 
     async def send_probe(self, probe: WebSocket, frames: list[str | bytes]) -> None:
@@ -115,4 +124,4 @@ class Writer:
         try:
             await probe.send_many(frames)
         except _GONE:
-            await self._session.deliver(self._session.core.probe_closed(now=trio.current_time()))
+            await self._deliver(self._core.probe_closed(now=trio.current_time()))

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 import trio
 
 from transports import Request, WebSocket, WebSocketClosed
 
 from . import protocol as eio
-
-if TYPE_CHECKING:
-    from ._session import Session
+from ._session import Session
 
 __all__ = ["read_websocket", "upgrade"]
 
@@ -35,15 +32,15 @@ async def upgrade(request: Request, session: Session) -> None:
     except eio.ProtocolError:
         await websocket.aclose()
         return
-    session.probe = websocket
+    session.writer.probe = websocket
     await session.deliver(events)
     session.notify()
     batch: deque[str | bytes] = deque()
-    while session.probe is websocket:
+    while session.writer.probe is websocket:
         try:
             batch.append(await websocket.receive())
         except (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError):
-            session.probe = None
+            session.writer.probe = None
             await session.deliver(core.probe_closed(now=trio.current_time()))
             return
         # Everything that one read brought goes through the core before we write or yield:
@@ -51,24 +48,24 @@ async def upgrade(request: Request, session: Session) -> None:
         # must then answer that poll as upgraded and still send "3probe" first.
         batch.extend(websocket.receive_buffered())
         events = []
-        while batch and session.probe is websocket:
+        while batch and session.writer.probe is websocket:
             try:
                 events += core.receive_probe_message(batch.popleft(),
                                                      now=trio.current_time())
             except eio.ProtocolError:
-                session.probe = None
+                session.writer.probe = None
                 await session.deliver([*events, *core.probe_closed(now=trio.current_time())])
                 await websocket.aclose()
                 return
             if any(isinstance(event, eio.Upgraded) for event in events):
-                session.probe = None
-                session.websocket = websocket
+                session.writer.probe = None
+                session.writer.websocket = websocket
             elif not core.upgrading:
-                session.probe = None
+                session.writer.probe = None
                 await session.deliver(events)
                 await websocket.aclose()
                 return
-        if session.probe is websocket:
+        if session.writer.probe is websocket:
             if frames := core.take_probe_frames():
                 await session.writer.send_probe(websocket, frames)
         else:

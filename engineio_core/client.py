@@ -21,7 +21,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import trio
 
-from transports import HTTPConnection, TransportError, WebSocket, connect_websocket, open_stream
+from transports import (
+    HTTPConnection,
+    StreamWebSocket,
+    TransportError,
+    connect_websocket,
+    open_stream,
+)
 
 from .protocol import (
     ClientSession,
@@ -154,7 +160,7 @@ class Client:
         self._flushed = trio.Event()
         self._finished = trio.Event()
         self._nursery: trio.Nursery | None = None
-        self._probe: WebSocket | None = None
+        self._probe: StreamWebSocket | None = None
         self._resources: list[trio.abc.AsyncResource] = []
 
     # ------------------------------------------------------------------ public
@@ -264,7 +270,7 @@ class Client:
         self._resources.append(connection)
         return connection
 
-    async def _websocket(self, params: Mapping[str, str]) -> WebSocket:
+    async def _websocket(self, params: Mapping[str, str]) -> StreamWebSocket:
         stream = await self._open_stream()
         ws = await connect_websocket(stream, self._host_header, self._target(params),
                                      self._headers, max_message_size=self._max)
@@ -391,7 +397,7 @@ class Client:
 
     # ------------------------------------------------------------------ websocket
 
-    async def _handshake_websocket(self) -> WebSocket:
+    async def _handshake_websocket(self) -> StreamWebSocket:
         session = self.session
         assert session is not None
         try:
@@ -411,7 +417,7 @@ class Client:
             raise ConnectionFailed("websocket error", "no open packet")
         return ws
 
-    async def _ws_reader(self, ws: WebSocket) -> None:
+    async def _ws_reader(self, ws: StreamWebSocket) -> None:
         session = self.session
         assert session is not None
         while not session.closed:
@@ -426,7 +432,7 @@ class Client:
                 events = session.events_after_error()
             self._deliver(events)
 
-    async def _ws_writer(self, ws: WebSocket) -> None:
+    async def _ws_writer(self, ws: StreamWebSocket) -> None:
         session = self.session
         assert session is not None
         try:

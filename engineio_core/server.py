@@ -183,9 +183,6 @@ class Server(trio.abc.AsyncResource):
             return False
         return True
 
-    def _forget(self, session: Session) -> None:
-        self._sessions.pop(session.core.sid, None)
-
     # ----------------------------------------------------------------- requests
 
     async def _handle_or_404(self, request: Request) -> None:
@@ -232,9 +229,11 @@ class Server(trio.abc.AsyncResource):
                 # whole life.
                 await read_websocket(*opened)
         elif kind is eio.RequestKind.POLL:
-            await answer_poll(self, request, self._sessions[query["sid"]])
+            session = self._sessions[query["sid"]]
+            await answer_poll(request, session, self.cors, self.http_compression)
         elif kind is eio.RequestKind.POST:
-            await post(self, request, self._sessions[query["sid"]])
+            session = self._sessions[query["sid"]]
+            await post(request, session, self.cors, self.config.max_payload)
         elif kind is eio.RequestKind.UPGRADE:
             await upgrade(request, self._sessions[query["sid"]])
         else:  # UPGRADE_REFUSED
@@ -291,10 +290,10 @@ class Server(trio.abc.AsyncResource):
         if self.attach is None:
             self._nursery.start_soon(self._run_handler, session)
         if transport == "polling":
-            await answer_poll(self, request, session, extra=cookie)
+            await answer_poll(request, session, self.cors, self.http_compression, extra=cookie)
             return None
         websocket = await request.accept_websocket(extra_headers=cookie)
-        session.websocket = websocket
+        session.writer.websocket = websocket
         session.writer.flush()  # the open packet
         return session, websocket
 
@@ -310,11 +309,13 @@ class Server(trio.abc.AsyncResource):
 
     # ----------------------------------------------------------------- the session driver
 
-    def _app_closed(self, session: Session, app: Application) -> None:
+    def _session_closed(self, session: Session) -> None:
+        app = session.app
         # In a task of its own: whoever closes the session may be anybody's task (a broadcast
         # among others), and the driver may be held up writing to a peer that does not read.
-        if not self._spawn(partial(self._close_app, session, app)):
+        if app is not None and not self._spawn(partial(self._close_app, session, app)):
             app.session_closed()  # serving is over: no one waits for it
+        self._sessions.pop(session.core.sid, None)
 
     async def _close_app(self, session: Session, app: Application) -> None:
         try:

@@ -1,7 +1,12 @@
 """Socket.IO v5 on trio: the Sans-IO core in ``protocol`` and the user API around it.
 
-The runtime names are imported lazily, so ``import socketio_core.protocol`` (the pure core)
-does not pull in trio, h11 or wsproto.
+The user's names are here, as Node's ``socket.io`` and ``socket.io-client`` export theirs; what
+adapter authors and tests need lives in the submodules that define it (``adapter``:
+``Adapter``, ``InMemoryAdapter``, ``AckCollector``; ``handshake``: ``Handshake``;
+``handlers``: ``Ack``; ``static``: ``ClientBundleNotFound``; ``interfaces``: the Protocols).
+
+The names are imported lazily, so ``import socketio_core.protocol`` (the pure core) does not
+pull in trio, h11 or wsproto, and the client does not load the server.
 """
 
 from __future__ import annotations
@@ -9,28 +14,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .adapter import AckCollector, Adapter, InMemoryAdapter
     from .asgi import ASGIApp
-    from .broadcast import AckTimeoutError, BroadcastOperator, RemoteSocket
+    from .broadcast import BroadcastOperator, RemoteSocket
     from .client import ClientSocket, Manager, connect
-    from .handlers import Ack
-    from .namespace import ConnectError, Namespace
+    from .errors import AckTimeoutError, ConnectError
+    from .namespace import Namespace
     from .server import Server
-    from .socket import Handshake, Socket
-    from .static import ClientBundleNotFound
+    from .socket import Socket
 
 _EXPORTS = {
     "ASGIApp": "asgi",
-    "Ack": "handlers",
-    "AckCollector": "adapter",
-    "AckTimeoutError": "broadcast",
-    "Adapter": "adapter",
+    "AckTimeoutError": "errors",
     "BroadcastOperator": "broadcast",
     "ClientSocket": "client",
-    "ClientBundleNotFound": "static",
-    "ConnectError": "namespace",
-    "Handshake": "socket",
-    "InMemoryAdapter": "adapter",
+    "ConnectError": "errors",
     "Manager": "client",
     "Namespace": "namespace",
     "RemoteSocket": "broadcast",
@@ -40,16 +37,10 @@ _EXPORTS = {
 }
 __all__ = [
     "ASGIApp",
-    "Ack",
-    "AckCollector",
     "AckTimeoutError",
-    "Adapter",
     "BroadcastOperator",
-    "ClientBundleNotFound",
     "ClientSocket",
     "ConnectError",
-    "Handshake",
-    "InMemoryAdapter",
     "Manager",
     "Namespace",
     "RemoteSocket",

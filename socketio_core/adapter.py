@@ -21,9 +21,7 @@ from engineio_core.protocol import prepare_message
 from .protocol import BroadcastTarget, Packet, RoomIndex, encode
 
 if TYPE_CHECKING:
-    from .broadcast import RemoteSocket
-    from .namespace import Namespace
-    from .socket import Socket
+    from .interfaces import FetchedSocket, LocalSocket, NamespaceLike
 
 __all__ = ["AckCollector", "Adapter", "InMemoryAdapter"]
 
@@ -88,7 +86,7 @@ class Adapter:
     factory bound to a cluster connection.
     """
 
-    def __init__(self, namespace: Namespace) -> None:
+    def __init__(self, namespace: NamespaceLike) -> None:
         self.namespace = namespace
 
     # ----------------------------------------------------------------- this server's rooms
@@ -117,7 +115,7 @@ class Adapter:
         """The local sids a target selects."""
         raise NotImplementedError
 
-    def local_sockets(self, target: BroadcastTarget) -> list[Socket]:
+    def local_sockets(self, target: BroadcastTarget) -> list[LocalSocket]:
         """The local sockets a target selects, in selection order."""
         sockets = self.namespace.sockets
         return [sockets[sid] for sid in self.select(target) if sid in sockets]
@@ -138,7 +136,7 @@ class Adapter:
         operator cancels once ``acks.complete`` is set or its timeout passes)."""
         raise NotImplementedError
 
-    async def fetch_sockets(self, target: BroadcastTarget) -> list[Socket | RemoteSocket]:
+    async def fetch_sockets(self, target: BroadcastTarget) -> list[FetchedSocket]:
         """The selected sockets: this server's as ``Socket``, other servers' as
         ``RemoteSocket``."""
         raise NotImplementedError
@@ -163,7 +161,7 @@ class Adapter:
 class InMemoryAdapter(Adapter):
     """Rooms and every operation within one process; ``target.local`` changes nothing here."""
 
-    def __init__(self, namespace: Namespace) -> None:
+    def __init__(self, namespace: NamespaceLike) -> None:
         super().__init__(namespace)
         self.rooms = RoomIndex()
 
@@ -200,8 +198,8 @@ class InMemoryAdapter(Adapter):
         sent = 0
         sockets = self.namespace.sockets
         for sid in self.select(target):
-            socket: Socket | None = sockets.get(sid)
-            if socket is not None and socket._write_encoded(parts, volatile=target.volatile):
+            socket = sockets.get(sid)
+            if socket is not None and socket.write_encoded(parts, volatile=target.volatile):
                 sent += 1
         # Every recipient queues the same bytes, so a burst of broadcasts in a loop cannot push
         # a healthy client past its limit while it has queued less than the high-water mark
@@ -222,7 +220,7 @@ class InMemoryAdapter(Adapter):
         sockets = self.local_sockets(target)
         acks.expect(len(sockets))
 
-        async def gather(socket: Socket) -> None:
+        async def gather(socket: LocalSocket) -> None:
             try:
                 value = await socket.emit_with_ack(event, *args, timeout=target.timeout)
             except (TimeoutError, ConnectionError):
@@ -234,7 +232,7 @@ class InMemoryAdapter(Adapter):
             for socket in sockets:
                 nursery.start_soon(gather, socket)
 
-    async def fetch_sockets(self, target: BroadcastTarget) -> list[Socket | RemoteSocket]:
+    async def fetch_sockets(self, target: BroadcastTarget) -> list[FetchedSocket]:
         """The selected local sockets."""
         return list(self.local_sockets(target))
 

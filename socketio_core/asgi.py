@@ -11,267 +11,31 @@ when the ASGI server runs the **lifespan** protocol (Hypercorn always does) and 
 Socket.IO server on shutdown. ``other_app``'s own lifespan events are forwarded to it. Without
 a lifespan, Socket.IO requests fail with a ``RuntimeError`` that says so.
 
-The adapter shows each ASGI ``http``/``websocket`` scope to the Engine.IO server as the same
-``transports.Request`` (and ``WebSocket``) it gets from our own HTTP server, so the engine's
+Each ASGI ``http``/``websocket`` scope reaches the Engine.IO server as a ``transports.Request``
+(``transports.asgi.ASGIRequest``), as a request of our own HTTP server does, so the engine's
 drivers run unchanged.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
-from urllib.parse import parse_qs, unquote
 
 import trio
 
-from transports import (
-    BadRequest,
-    BodyTooLarge,
-    HeaderList,
-    HTTPError,
-    Request,
-    WebSocket,
-    WebSocketClosed,
-)
+from transports import HTTPError, Request
+from transports.asgi import ASGIApplication, ASGIRequest, Message, Receive, Scope, Send
 
 from .server import Server
 
-__all__ = ["ASGIApp", "ASGIApplication", "ASGIRequest", "ASGIWebSocket"]
+__all__ = ["ASGIApp", "ASGIApplication", "Receive", "Scope", "Send"]
 
 log = logging.getLogger("socketio_core.asgi")
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApplication = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _NO_LIFESPAN = (
     "ASGIApp: the Socket.IO server is not running; it starts with the ASGI lifespan "
     "protocol (lifespan.startup), which this ASGI server did not run or which failed. "
     "Run it under a server with lifespan support (e.g. `hypercorn -k trio module:app`)."
 )
-
-
-def _b(value: str | bytes) -> bytes:
-    return value.encode("latin-1") if isinstance(value, str) else value
-
-
-class ASGIWebSocket(WebSocket):
-    """An accepted ASGI WebSocket, with the interface of ``transports.WebSocket``.
-
-    ASGI servers do the framing, pings and permessage-deflate; this class only moves whole
-    messages and enforces ``max_message_size`` (closing with 1009, as our own transport does).
-    """
-
-    def __init__(self, receive: Receive, send: Send, *, max_message_size: int,
-                 subprotocol: str | None = None) -> None:
-        self.subprotocol = subprotocol
-        self.extensions: list[str] = []
-        self.closed: WebSocketClosed | None = None
-        self._receive = receive
-        self._send = send
-        self._max_message_size = max_message_size
-        self._write_lock = trio.StrictFIFOLock()
-
-    @property
-    def is_open(self) -> bool:
-        """Whether messages can still be sent."""
-        return self.closed is None
-
-    async def receive(self) -> str | bytes:
-        """The next whole message; raises ``WebSocketClosed`` once the peer is gone."""
-        if self.closed is not None:
-            raise self.closed
-        message = await self._receive()
-        if message["type"] == "websocket.receive":
-            data: str | bytes | None = message.get("text")
-            if data is None:
-                data = message.get("bytes") or b""
-            if len(data) > self._max_message_size:
-                await self.aclose(1009, "message too big")
-                raise WebSocketClosed(1009, "message too big")
-            return data
-        code = int(message.get("code", 1005))
-        self.closed = WebSocketClosed(code, str(message.get("reason") or ""))
-        raise self.closed
-
-    def receive_buffered(self) -> list[str | bytes]:
-        """Nothing: an ASGI server hands messages over one ``receive`` at a time."""
-        return []
-
-    async def send(self, message: str | bytes) -> None:
-        """Send one message; raises ``WebSocketClosed`` when closed."""
-        await self.send_many((message,))
-
-    async def send_many(self, messages: Iterable[str | bytes]) -> None:
-        """Send messages in order; concurrent calls are written whole, one after another, in
-        the order they were made (like ``transports.WebSocket``)."""
-        # Two tasks write a session's frames (its driver, and the reader finishing an upgrade),
-        # each taking them from the core just before calling here; the lock, taken before any
-        # checkpoint and strictly FIFO, keeps them on the wire in the order taken. Without it their
-        # per-message awaits interleaved and the client saw echoes out of order.
-        try:
-            self._write_lock.acquire_nowait()
-        except trio.WouldBlock:
-            await self._write_lock.acquire()
-        try:
-            for message in messages:
-                await self._send_one(message)
-        finally:
-            self._write_lock.release()
-
-    async def _send_one(self, message: str | bytes) -> None:
-        if self.closed is not None:
-            raise self.closed
-        event: Message = {"type": "websocket.send"}
-        event["text" if isinstance(message, str) else "bytes"] = message
-        try:
-            await self._send(event)
-        except (OSError, RuntimeError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            # ASGI servers signal a send after the peer left in their own ways.
-            self.closed = WebSocketClosed(1006, "connection lost")
-            raise self.closed from exc
-
-    async def ping(self, payload: bytes = b"") -> None:
-        """Nothing: the ASGI server owns WebSocket pings."""
-
-    async def aclose(self, code: int = 1000, reason: str = "") -> None:
-        """Close with ``code`` (once; later calls do nothing)."""
-        if self.closed is not None:
-            return
-        self.closed = WebSocketClosed(code, reason)
-        try:
-            await self._send({"type": "websocket.close", "code": code, "reason": reason})
-        except Exception:  # the connection is already gone; nothing left to tell it
-            log.debug("closing an ASGI WebSocket that was already gone", exc_info=True)
-
-
-class ASGIRequest(Request):
-    """One ASGI ``http`` or ``websocket`` scope, with the interface of ``transports.Request``."""
-
-    def __init__(self, scope: Scope, receive: Receive, send: Send, *,
-                 max_message_size: int = 1_000_000) -> None:
-        self.scope = scope
-        self._receive = receive
-        self._send = send
-        self._max_message_size = max_message_size
-        self.method = "GET" if scope["type"] == "websocket" else str(scope["method"])
-        self.raw_query = bytes(scope.get("query_string", b"")).decode("latin-1")
-        raw_path = scope.get("raw_path")
-        path = raw_path.decode("latin-1") if raw_path else str(scope["path"])
-        self.target = path + ("?" + self.raw_query if self.raw_query else "")
-        self.path = unquote(path) if raw_path else path
-        self.query_lists = parse_qs(self.raw_query, keep_blank_values=True)
-        self.query = {k: v[0] for k, v in self.query_lists.items()}
-        self.headers = [(bytes(k).lower(), bytes(v)) for k, v in scope.get("headers", [])]
-        self.http_version = str(scope.get("http_version", "1.1"))
-        client = scope.get("client") or ("", 0)
-        self.client = (str(client[0]), int(client[1]))
-        self.scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
-        self.secure = self.scheme == "https"
-        self.responded = False
-        self._body_done = False
-
-    @property
-    def is_websocket(self) -> bool:
-        """Whether this is a WebSocket scope."""
-        return bool(self.scope["type"] == "websocket")
-
-    async def read_body(self, max_size: int) -> bytes:
-        """The whole request body, at most ``max_size`` bytes (see ``transports.Request``)."""
-        if self.responded or self._body_done:
-            raise RuntimeError("the body was already read or the request answered")
-        length = self.header("content-length")
-        if length is not None and length.isdigit() and int(length) > max_size:
-            raise BodyTooLarge(max_size, int(length))
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await self._receive()
-            if message["type"] == "http.disconnect":
-                raise BadRequest("the client went away during the body")
-            chunk = bytes(message.get("body", b""))
-            size += len(chunk)
-            if size > max_size:
-                raise BodyTooLarge(max_size)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                self._body_done = True
-                return b"".join(chunks)
-
-    async def wait_disconnected(self) -> None:
-        """Return when the client goes away."""
-        while True:
-            message = await self._receive()
-            if message["type"] in ("http.disconnect", "websocket.disconnect"):
-                return
-
-    async def respond(self, status: int, headers: HeaderList = (), body: bytes = b"") -> None:
-        """Send a whole response (on a WebSocket scope: refuse it with this response)."""
-        if self.responded:
-            raise RuntimeError("this request was already answered")
-        if self.is_websocket:
-            await self.reject_websocket(status, headers, body)
-            return
-        self.responded = True
-        out = [(_b(k).lower(), _b(v)) for k, v in headers
-               if _b(k).lower() not in (b"content-length", b"transfer-encoding")]
-        out.append((b"content-length", str(len(body)).encode()))
-        try:
-            await self._send({"type": "http.response.start", "status": status, "headers": out})
-            await self._send({"type": "http.response.body",
-                              "body": b"" if self.method == "HEAD" else body})
-        except (OSError, RuntimeError, trio.BrokenResourceError, trio.ClosedResourceError,
-                trio.BusyResourceError):
-            # The client left: an answer to nobody fails quietly, as on our own transport.
-            # (Hypercorn's trio worker raises BusyResourceError when the client closes while
-            # it writes the end of a response; its reader task sends on the same stream.)
-            log.debug("answering an ASGI request whose client left", exc_info=True)
-
-    async def _wait_connect(self) -> None:
-        message = await self._receive()
-        if message["type"] != "websocket.connect":
-            raise BadRequest(f"expected websocket.connect, got {message['type']}")
-
-    async def accept_websocket(
-        self, extra_headers: HeaderList = (), subprotocol: str | None = None
-    ) -> WebSocket:
-        """Accept the WebSocket scope; the returned socket has ``transports.WebSocket``'s API."""
-        if self.responded:
-            raise RuntimeError("this request was already answered")
-        if not self.is_websocket:
-            raise BadRequest("not a WebSocket upgrade request")
-        await self._wait_connect()
-        self.responded = True
-        accept: Message = {"type": "websocket.accept",
-                           "headers": [(_b(k).lower(), _b(v)) for k, v in extra_headers]}
-        if subprotocol is not None:
-            accept["subprotocol"] = subprotocol
-        await self._send(accept)
-        return ASGIWebSocket(self._receive, self._send, subprotocol=subprotocol,
-                             max_message_size=self._max_message_size)
-
-    async def reject_websocket(
-        self, status: int = 400, headers: HeaderList = (), body: bytes = b""
-    ) -> None:
-        """Refuse the WebSocket with an HTTP response when the server supports the ASGI
-        ``websocket.http.response`` extension (Hypercorn does), else with a plain close
-        (the server then answers 403)."""
-        if self.responded:
-            raise RuntimeError("this request was already answered")
-        self.responded = True
-        await self._wait_connect()
-        if "websocket.http.response" in (self.scope.get("extensions") or {}):
-            out = [(_b(k).lower(), _b(v)) for k, v in headers
-                   if _b(k).lower() not in (b"content-length", b"transfer-encoding")]
-            out.append((b"content-length", str(len(body)).encode()))
-            await self._send({"type": "websocket.http.response.start", "status": status,
-                              "headers": out})
-            await self._send({"type": "websocket.http.response.body", "body": body})
-        else:
-            await self._send({"type": "websocket.close", "code": 1008})
 
 
 class ASGIApp:

@@ -1,9 +1,10 @@
 """``BroadcastOperator``: an immutable selection of sockets, and what can be done to them.
 
 Each of ``to``, ``in_``, ``except_``, ``volatile``, ``compress``, ``local`` and ``timeout``
-returns a new operator, as Node's does. Every operation goes through the namespace's adapter,
-so a cluster adapter carries it to the sockets of other servers; ``RemoteSocket`` is how
-``fetch_sockets`` shows a socket of another server.
+returns a new operator, as Node's does. Every operation goes through the namespace's adapter
+(the operator holds the adapter, as Node's does), so a cluster adapter carries it to the
+sockets of other servers; ``RemoteSocket`` is how ``fetch_sockets`` shows a socket of another
+server.
 """
 
 from __future__ import annotations
@@ -15,35 +16,38 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .adapter import AckCollector
+from .adapter import AckCollector, Adapter
+from .errors import AckTimeoutError
 from .protocol import BroadcastTarget, Packet, PacketType
 
 if TYPE_CHECKING:
-    from .namespace import Namespace
-    from .socket import Handshake, Socket
+    from .handshake import Handshake
+    from .interfaces import FetchedSocket, LocalSocket, NamespaceLike
 
-__all__ = ["AckTimeoutError", "BroadcastOperator", "RemoteSocket"]
-
-
-class AckTimeoutError(TimeoutError):
-    """Not every selected socket acknowledged in time; ``responses`` holds those that did."""
-
-    def __init__(self, responses: list[Any]) -> None:
-        super().__init__("operation has timed out")
-        self.responses = responses
+__all__ = ["BroadcastOperator", "RemoteSocket"]
 
 
 class BroadcastOperator:
-    """Sockets of one namespace selected by rooms, minus excluded rooms."""
+    """Sockets of one namespace selected by rooms, minus excluded rooms.
 
-    __slots__ = ("namespace", "target")
+    Args:
+        adapter: the namespace's adapter, which performs every operation.
+        target: the selection (every socket of the namespace by default).
+    """
 
-    def __init__(self, namespace: Namespace, target: BroadcastTarget | None = None) -> None:
-        self.namespace = namespace
+    __slots__ = ("adapter", "target")
+
+    def __init__(self, adapter: Adapter, target: BroadcastTarget | None = None) -> None:
+        self.adapter = adapter
         self.target = target if target is not None else BroadcastTarget()
 
+    @property
+    def namespace(self) -> NamespaceLike:
+        """The namespace the selected sockets are in."""
+        return self.adapter.namespace
+
     def _with(self, **changes: Any) -> BroadcastOperator:
-        return BroadcastOperator(self.namespace, dataclasses.replace(self.target, **changes))
+        return BroadcastOperator(self.adapter, dataclasses.replace(self.target, **changes))
 
     def to(self, *rooms: str) -> BroadcastOperator:
         """Also target the sockets in ``rooms``."""
@@ -73,15 +77,15 @@ class BroadcastOperator:
         """How long ``emit_with_ack`` waits for every ack."""
         return self._with(timeout=seconds)
 
-    def sockets(self) -> list[Socket]:
+    def sockets(self) -> list[LocalSocket]:
         """The local sockets selected now."""
-        return self.namespace.adapter.local_sockets(self.target)
+        return self.adapter.local_sockets(self.target)
 
     async def emit(self, event: str, *args: Any) -> None:
         """Send an event to every selected socket, on every server unless ``local`` (this
         server encodes it once)."""
-        packet = Packet(PacketType.EVENT, self.namespace.name, [event, *args])
-        await self.namespace.adapter.broadcast(packet, self.target)
+        packet = Packet(PacketType.EVENT, self.adapter.namespace.name, [event, *args])
+        await self.adapter.broadcast(packet, self.target)
 
     async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
         """Send an event to every selected socket and gather their acks.
@@ -90,10 +94,10 @@ class BroadcastOperator:
         ``AckTimeoutError`` (with the responses that did arrive) when ``timeout`` ran out first,
         or when a socket disconnected before answering.
         """
-        adapter = self.namespace.adapter
+        adapter = self.adapter
         servers = 1 if self.target.local else await adapter.server_count()
         acks = AckCollector(servers)
-        packet = Packet(PacketType.EVENT, self.namespace.name, [event, *args])
+        packet = Packet(PacketType.EVENT, adapter.namespace.name, [event, *args])
         timeout = self.target.timeout
         async with trio.open_nursery() as nursery:
             nursery.start_soon(adapter.broadcast_with_ack, packet, self.target, acks)
@@ -104,22 +108,22 @@ class BroadcastOperator:
             raise AckTimeoutError(list(acks.responses))
         return acks.responses
 
-    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
+    async def fetch_sockets(self) -> list[FetchedSocket]:
         """The selected sockets: this server's as ``Socket``, other servers' (with a cluster
         adapter) as ``RemoteSocket``."""
-        return await self.namespace.adapter.fetch_sockets(self.target)
+        return await self.adapter.fetch_sockets(self.target)
 
     def sockets_join(self, *rooms: str) -> None:
         """Make every selected socket join ``rooms``."""
-        self.namespace.adapter.add_sockets(self.target, rooms)
+        self.adapter.add_sockets(self.target, rooms)
 
     def sockets_leave(self, room: str) -> None:
         """Make every selected socket leave ``room``."""
-        self.namespace.adapter.del_sockets(self.target, (room,))
+        self.adapter.del_sockets(self.target, (room,))
 
     async def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect every selected socket (``close``: their whole connection)."""
-        await self.namespace.adapter.disconnect_sockets(self.target, close)
+        await self.adapter.disconnect_sockets(self.target, close)
 
 
 class RemoteSocket:
@@ -128,20 +132,21 @@ class RemoteSocket:
     fetched, and the operations that reach it through the adapter.
 
     ``emit``, ``join``, ``leave`` and ``disconnect`` act on the room named by its id, on every
-    server, so they reach it wherever it is.
+    server, so they reach it wherever it is. ``adapter`` is the namespace's adapter (the one
+    that fetched it).
     """
 
-    __slots__ = ("data", "handshake", "id", "namespace", "rooms")
+    __slots__ = ("adapter", "data", "handshake", "id", "rooms")
 
     def __init__(
         self,
-        namespace: Namespace,
+        adapter: Adapter,
         id: str,
         handshake: Handshake,
         rooms: Iterable[str],
         data: dict[str, Any],
     ) -> None:
-        self.namespace = namespace
+        self.adapter = adapter
         self.id = id
         self.handshake = handshake
         self.rooms = frozenset(rooms)
@@ -151,8 +156,13 @@ class RemoteSocket:
         return f"<RemoteSocket {self.id} on {self.namespace.name}>"
 
     @property
+    def namespace(self) -> NamespaceLike:
+        """The namespace it is in."""
+        return self.adapter.namespace
+
+    @property
     def _operator(self) -> BroadcastOperator:
-        return BroadcastOperator(self.namespace, BroadcastTarget(rooms=frozenset({self.id})))
+        return BroadcastOperator(self.adapter, BroadcastTarget(rooms=frozenset({self.id})))
 
     async def emit(self, event: str, *args: Any) -> None:
         """Send an event to this socket."""

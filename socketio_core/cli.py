@@ -107,7 +107,7 @@ class Monitor:
 
     def _on_connect(self, socket: Socket) -> None:
         namespace = socket.namespace
-        self._count_broadcasts(namespace)
+        self._count_broadcasts(self.server.of(namespace.name))
         counts = self.counts
         counts.connections += 1
         log.info("connect %s on %s from %s over %s", socket.id, namespace.name,

@@ -26,7 +26,7 @@ from typing import Any, TextIO
 import trio
 
 from .client import ClientSocket, Manager
-from .namespace import ConnectError
+from .errors import ConnectError
 
 __all__ = ["Console", "add_arguments", "parse_args_json", "run_connect"]
 

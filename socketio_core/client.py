@@ -18,7 +18,7 @@ import contextlib
 import math
 import random as _random
 import ssl
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from types import TracebackType
 from typing import Any
@@ -30,8 +30,8 @@ from engineio_core.client import ConnectionFailed, StreamFactory, make_ssl_conte
 
 from ._backoff import Backoff
 from .client_socket import Auth, ClientSocket, Dispatcher
+from .errors import ConnectError
 from .handlers import Handler
-from .namespace import ConnectError
 from .protocol import (
     AckReceived,
     AckTimedOut,
@@ -138,7 +138,7 @@ class Manager(trio.abc.AsyncResource):
         except BaseException:
             await self._stack.aclose()
             raise
-        self._dispatcher = Dispatcher(self._nursery, self)
+        self._dispatcher = Dispatcher(self.start_soon, self)
         return self
 
     async def __aexit__(
@@ -243,7 +243,30 @@ class Manager(trio.abc.AsyncResource):
 
     # ----------------------------------------------------------------- connection
 
-    def _open(self) -> None:
+    @property
+    def closed(self) -> bool:
+        """Whether ``aclose`` has begun."""
+        return self._closed
+
+    @property
+    def running(self) -> bool:
+        """Whether the manager is connected or trying to connect (it stops for good after a
+        deliberate ``disconnect``, or when reconnection gave up)."""
+        return self._running
+
+    @property
+    def connection(self) -> ClientConnection | None:
+        """The Socket.IO core of the current Engine.IO connection (``None`` before the first);
+        its sockets send through it, then call ``flush``."""
+        return self._conn
+
+    def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Run ``fn(*args)`` in a task of the manager (its sockets' handlers, retries, auth)."""
+        assert self._nursery is not None
+        self._nursery.start_soon(fn, *args)
+
+    def open(self) -> None:
+        """Connect, unless connected or connecting (``socket.connect()`` calls it)."""
         if self._closed:
             return
         if self._running:
@@ -257,20 +280,24 @@ class Manager(trio.abc.AsyncResource):
         self._skip_reconnect = False
         self._nursery.start_soon(self._run)
 
-    def _destroy(self, socket: ClientSocket) -> None:
+    def release(self, socket: ClientSocket) -> None:
+        """``socket`` stopped for good: close the connection if no socket is active now."""
         if not self._active():
             self.disconnect()
 
-    def _send_connect(self, namespace: str, auth: dict[str, Any] | None) -> None:
+    def send_connect(self, namespace: str, auth: dict[str, Any] | None) -> None:
+        """Ask to join ``namespace`` with ``auth``, if the connection is open and it is not
+        joined or joining."""
         conn = self._conn
         if conn is None or conn.closed or not self.is_open:
             return
         if conn.state(namespace) is not NamespaceState.IDLE:
             return
         conn.connect(namespace, auth)
-        self._flush()
+        self.flush()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Send what the connection's core queued."""
         if self._conn is None or self.engine is None:
             return
         for message in self._conn.data_to_send():
@@ -285,7 +312,7 @@ class Manager(trio.abc.AsyncResource):
             self._running = False
             reopen, self._reopen = self._reopen, False
             if reopen and self._active():
-                self._open()
+                self.open()
             else:
                 for socket in self._sockets.values():
                     socket._gave_up()
@@ -390,7 +417,7 @@ class Manager(trio.abc.AsyncResource):
                     socket._on_close(ClientDisconnectReason.IO_SERVER_DISCONNECT)
                 case AckTimedOut():
                     pass
-        self._flush()
+        self.flush()
 
 
 @contextlib.asynccontextmanager

@@ -16,12 +16,12 @@ import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import trio
 
+from .errors import ConnectError
 from .handlers import Ack, Handler, call_handler
-from .namespace import ConnectError
 from .protocol import ClientConnection, LocalProtocolError, NamespaceState
 from .protocol.reasons import (
     ACK_TIMEOUT_MESSAGE,
@@ -30,10 +30,7 @@ from .protocol.reasons import (
     ClientDisconnectReason,
 )
 
-if TYPE_CHECKING:
-    from .client import Manager
-
-__all__ = ["Auth", "ClientSocket"]
+__all__ = ["Auth", "ClientSocket", "SocketManager"]
 
 log = logging.getLogger("socketio_core.client")
 
@@ -84,15 +81,68 @@ def _one_or_tuple(values: tuple[Any, ...]) -> Any:
     return values[0] if len(values) == 1 else values
 
 
-class Dispatcher:
-    """Runs queued handler calls one after another in a task of the manager's nursery."""
+class SocketManager(Protocol):
+    """The ``Manager`` of a ``ClientSocket``, as the socket uses it."""
 
-    def __init__(self, nursery: trio.Nursery, owner: object) -> None:
-        self._nursery = nursery
+    @property
+    def closed(self) -> bool:
+        """Whether the manager is closing."""
+        ...
+
+    @property
+    def running(self) -> bool:
+        """Whether it is connected or trying to connect."""
+        ...
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the Engine.IO connection is open."""
+        ...
+
+    @property
+    def transport(self) -> str | None:
+        """The Engine.IO transport in use, if open."""
+        ...
+
+    @property
+    def connection(self) -> ClientConnection | None:
+        """The Socket.IO core of the current connection."""
+        ...
+
+    def open(self) -> None:
+        """Connect, unless connected or connecting."""
+        ...
+
+    def flush(self) -> None:
+        """Send what the connection's core queued."""
+        ...
+
+    def send_connect(self, namespace: str, auth: dict[str, Any] | None) -> None:
+        """Ask to join ``namespace``."""
+        ...
+
+    def release(self, socket: ClientSocket) -> None:
+        """``socket`` stopped for good."""
+        ...
+
+    def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Run ``fn(*args)`` in a task of the manager."""
+        ...
+
+    def on(self, event: str, handler: Handler | None = None) -> Any:
+        """Register a handler for a manager event."""
+        ...
+
+
+class Dispatcher:
+    """Runs queued handler calls one after another in a task of the manager."""
+
+    def __init__(self, start_soon: Callable[..., None], owner: object) -> None:
+        self._start_soon = start_soon
         self._owner = owner
         self._send, receive = trio.open_memory_channel[Callable[[], Awaitable[None]]](
             _DISPATCH_QUEUE)
-        nursery.start_soon(self._run, receive)
+        start_soon(self._run, receive)
 
     def call(self, handler: Handler, args: tuple[Any, ...], ack: Ack | None = None) -> None:
         """Queue ``handler(*args)`` (its return value answers ``ack``)."""
@@ -101,7 +151,7 @@ class Dispatcher:
             self._send.send_nowait(job)
         except trio.WouldBlock:
             # The handlers are behind; keep the order without blocking the connection.
-            self._nursery.start_soon(self._send.send, job)
+            self._start_soon(self._send.send, job)
         except trio.ClosedResourceError:
             pass
 
@@ -130,7 +180,7 @@ class ClientSocket:
 
     def __init__(
         self,
-        manager: Manager,
+        manager: SocketManager,
         namespace: str,
         *,
         auth: Auth = None,
@@ -155,8 +205,7 @@ class ClientSocket:
         self._queue_running = False
         self._connect_waiters: list[_Waiter] = []
         self._changed = trio.Event()
-        assert manager._nursery is not None
-        self._dispatcher = Dispatcher(manager._nursery, self)
+        self._dispatcher = Dispatcher(manager.start_soon, self)
 
     def __repr__(self) -> str:
         return f"<ClientSocket {self.namespace} id={self.id!r}>"
@@ -209,7 +258,7 @@ class ClientSocket:
             return
         self.active = True
         self._kick()
-        self.manager._open()
+        self.manager.open()
         if self.manager.is_open:
             self._on_open()
 
@@ -224,7 +273,7 @@ class ClientSocket:
         """
         if self.connected:
             return
-        if not (self.active and self.manager._running):
+        if not (self.active and self.manager.running):
             raise ConnectionError("the socket is not connecting")
         waiter = _Waiter()
         self._connect_waiters.append(waiter)
@@ -233,15 +282,14 @@ class ClientSocket:
     async def wait(self) -> None:
         """Wait until the socket is done: disconnected for good (``disconnect()``, the server
         disconnecting it, a ``connect_error`` from the server) or reconnection gave up."""
-        while self.active and self.manager._running:
+        while self.active and self.manager.running:
             await self._changed.wait()
 
     def _on_open(self) -> None:
         if callable(self.auth):
-            assert self.manager._nursery is not None
-            self.manager._nursery.start_soon(self._connect_with, self.auth, self.manager._conn)
+            self.manager.start_soon(self._connect_with, self.auth, self.manager.connection)
         else:
-            self.manager._send_connect(self.namespace, self.auth)
+            self.manager.send_connect(self.namespace, self.auth)
 
     async def _connect_with(self, auth: Callable[[], Any], conn: ClientConnection | None) -> None:
         try:
@@ -252,8 +300,8 @@ class ClientSocket:
             log.exception("the auth callable of %r failed", self)
             self._on_connect_error(ConnectError(f"auth failed: {error}"), refused=False)
             return
-        if conn is self.manager._conn and self.active:
-            self.manager._send_connect(self.namespace, data)
+        if conn is self.manager.connection and self.active:
+            self.manager.send_connect(self.namespace, data)
 
     def _on_connect(self, sid: str) -> None:
         self.id = sid
@@ -299,7 +347,7 @@ class ClientSocket:
     def _destroy(self) -> None:
         if self.active:
             self.active = False
-            self.manager._destroy(self)
+            self.manager.release(self)
         if not self.connected:
             for waiter in self._connect_waiters:
                 waiter.fail(ConnectionError("the socket stopped connecting"))
@@ -329,11 +377,11 @@ class ClientSocket:
     async def disconnect(self) -> None:
         """Leave the namespace for good (reason ``"io client disconnect"``; no reconnection).
         The manager's connection closes when no other socket uses it."""
-        conn = self.manager._conn
+        conn = self.manager.connection
         if conn is not None and not conn.closed \
                 and conn.state(self.namespace) is not NamespaceState.IDLE:
             conn.disconnect(self.namespace)
-            self.manager._flush()
+            self.manager.flush()
         was_connected = self.connected
         self._destroy()
         if was_connected:
@@ -360,10 +408,10 @@ class ClientSocket:
             self._dispatcher.call(handler, args, ack if index == 0 else None)
 
     def _send_ack(self, conn: ClientConnection, ack_id: int, values: tuple[Any, ...]) -> None:
-        if conn is self.manager._conn and not conn.closed \
+        if conn is self.manager.connection and not conn.closed \
                 and conn.state(self.namespace) is NamespaceState.CONNECTED:
             conn.ack(self.namespace, ack_id, values)
-            self.manager._flush()
+            self.manager.flush()
 
     def _on_ack(self, ack_id: int, values: tuple[Any, ...]) -> None:
         waiter = self._acks.pop(ack_id, None)
@@ -373,7 +421,7 @@ class ClientSocket:
     # ----------------------------------------------------------------- sending
 
     def _send(self, item: _Outgoing) -> None:
-        conn = self.manager._conn
+        conn = self.manager.connection
         assert conn is not None
         for listener in self._any_outgoing:
             self._dispatcher.call(listener, (item.event, *item.args))
@@ -387,12 +435,12 @@ class ClientSocket:
         if item.waiter is not None:
             assert ack_id is not None
             self._acks[ack_id] = item.waiter
-        self.manager._flush()
+        self.manager.flush()
 
     def _emit(self, item: _Outgoing, *, volatile: bool = False) -> None:
         if item.event in RESERVED_EVENTS or not isinstance(item.event, str):
             raise ValueError(f"{item.event!r} is a reserved event name")
-        if self.manager._closed:
+        if self.manager.closed:
             raise ConnectionError("the client is closed")
         if self.connected:
             self._send(item)
@@ -461,14 +509,13 @@ class ClientSocket:
                  timeout: float | None = None) -> _Outgoing:
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
-        if self.manager._closed:
+        if self.manager.closed:
             raise ConnectionError("the client is closed")
         item = _Outgoing(event, args, timeout=timeout)
         self._queue.append(item)
         if not self._queue_running:
             self._queue_running = True
-            assert self.manager._nursery is not None
-            self.manager._nursery.start_soon(self._drain_queue)
+            self.manager.start_soon(self._drain_queue)
         self._kick()
         return item
 

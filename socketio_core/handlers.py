@@ -8,7 +8,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-__all__ = ["Ack", "Handler", "ack_args", "call_handler", "start_handler"]
+__all__ = ["Ack", "Handler", "NamespaceHandler", "ack_args", "call_handler", "start_handler"]
 
 log = logging.getLogger("socketio_core")
 
@@ -30,6 +30,19 @@ class Ack:
         if not self.called:
             self.called = True
             self._send(args)
+
+
+class NamespaceHandler:
+    """A namespace-level handler ``fn(socket, *args)`` in the handler table its sockets share:
+    the socket calling it passes itself first."""
+
+    __slots__ = ("handler",)
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+
+    def __call__(self, socket: Any, *args: Any) -> Any:
+        return self.handler(socket, *args)
 
 
 # Weak keys: a handler defined per connection (a closure over its socket) must not keep the

@@ -9,27 +9,16 @@ from typing import TYPE_CHECKING, Any, overload
 
 from .adapter import Adapter
 from .broadcast import BroadcastOperator
-from .handlers import H, Handler
-from .socket import NamespaceHandler
+from .errors import ConnectError
+from .handlers import H, Handler, NamespaceHandler
 
 if TYPE_CHECKING:
-    from .broadcast import RemoteSocket
-    from .server import Server
+    from .interfaces import FetchedSocket, LocalSocket, NamespaceLike, ServerLike
     from .socket import Socket
 
-__all__ = ["ConnectError", "Namespace", "NamespaceMatcher"]
+__all__ = ["Namespace", "NamespaceMatcher"]
 
 NamespaceMatcher = str | re.Pattern[str] | Callable[[str, dict[str, Any]], bool]
-
-
-class ConnectError(Exception):
-    """Raised by a connection middleware to refuse a client; it gets ``connect_error`` with
-    ``message`` and ``data``."""
-
-    def __init__(self, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.data = data
 
 
 class Namespace:
@@ -39,12 +28,18 @@ class Namespace:
     """
 
     def __init__(
-        self, server: Server, name: str, adapter: Callable[[Namespace], Adapter]
+        self,
+        server: ServerLike,
+        name: str,
+        adapter: Callable[[NamespaceLike], Adapter],
+        *,
+        on_empty: Callable[[Namespace], None] | None = None,
     ) -> None:
         self.server = server
         self.name = name
         self.sockets: dict[str, Socket] = {}
         self.adapter = adapter(self)
+        self._on_empty = on_empty
         self._middlewares: list[Handler] = []
         self._handlers: dict[str, list[Handler]] = {}
         self._table: dict[str, list[Handler]] = {}
@@ -85,7 +80,7 @@ class Namespace:
 
     @property
     def _all(self) -> BroadcastOperator:
-        return BroadcastOperator(self)
+        return BroadcastOperator(self.adapter)
 
     def to(self, *rooms: str) -> BroadcastOperator:
         """Every socket of the namespace in ``rooms``."""
@@ -123,7 +118,7 @@ class Namespace:
         """Send an event to every socket and gather their acks, as ``BroadcastOperator``."""
         return await self._all.emit_with_ack(event, *args)
 
-    async def fetch_sockets(self) -> list[Socket | RemoteSocket]:
+    async def fetch_sockets(self) -> list[FetchedSocket]:
         """Every socket of the namespace (on other servers too, with a cluster adapter)."""
         return await self._all.fetch_sockets()
 
@@ -173,17 +168,16 @@ class Namespace:
             self._table_key = key
         return self._table
 
-    def _remove(self, socket: Socket) -> None:
+    def forget(self, socket: LocalSocket) -> None:
+        """Forget a socket that left: out of ``sockets`` and every room (its ``Socket`` calls
+        this as it closes; to disconnect one, use ``socket.disconnect()``)."""
         self.sockets.pop(socket.id, None)
         self.adapter.delete_all(socket.id)
         self._forget_if_empty()
 
     def _forget_if_empty(self) -> None:
-        server = self.server
-        if (self.dynamic and not self.sockets and not self._admitting
-                and server.cleanup_empty_child_namespaces
-                and server._namespaces.get(self.name) is self):
-            del server._namespaces[self.name]
+        if self._on_empty is not None and not self.sockets and not self._admitting:
+            self._on_empty(self)
 
     def _connection_handlers(self) -> list[Handler]:
         return list(self._handlers.get("connect", []))

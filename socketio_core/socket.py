@@ -3,49 +3,29 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from email.utils import formatdate
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, overload
 
 import trio
 
-import engineio_core
-
 from .broadcast import BroadcastOperator
-from .handlers import Ack, H, Handler, call_handler, start_handler
+from .handlers import Ack, H, Handler, NamespaceHandler, call_handler, start_handler
 from .protocol import BroadcastTarget
 
 if TYPE_CHECKING:
-    from .namespace import Namespace
-    from .server import Server, _Link
+    import engineio_core
+    from engineio_core.protocol import PreparedPacket
 
-__all__ = ["Handshake", "Socket"]
+    from .adapter import Adapter
+    from .handshake import Handshake
+    from .interfaces import NamespaceLike, ServerLike, SocketLink
+
+__all__ = ["Socket"]
 
 log = logging.getLogger("socketio_core")
 
 _DISPATCH_QUEUE = 64
-
-
-@dataclass(frozen=True, slots=True)
-class Handshake:
-    """The details of the connection, as Node's ``socket.handshake``."""
-
-    headers: Mapping[str, str]
-    query: Mapping[str, str]
-    auth: dict[str, Any]
-    address: str
-    url: str
-    secure: bool
-    issued: int = field(default_factory=lambda: int(time.time() * 1000))
-    xdomain: bool = False
-
-    @property
-    def time(self) -> str:
-        """When the connection was made, as an HTTP date."""
-        return formatdate(self.issued / 1000, usegmt=True)
 
 
 class Socket:
@@ -58,9 +38,11 @@ class Socket:
     """
 
     def __init__(
-        self, namespace: Namespace, link: _Link, sid: str, handshake: Handshake
+        self, namespace: NamespaceLike, adapter: Adapter, link: SocketLink, sid: str,
+        handshake: Handshake,
     ) -> None:
         self.namespace = namespace
+        self._adapter = adapter
         self.id = sid
         self.handshake = handshake
         self.data: dict[str, Any] = {}
@@ -83,14 +65,14 @@ class Socket:
         return f"<Socket {self.id} on {self.namespace.name}>"
 
     @property
-    def server(self) -> Server:
+    def server(self) -> ServerLike:
         """The ``Server`` this socket belongs to."""
         return self.namespace.server
 
     @property
     def rooms(self) -> frozenset[str]:
         """The rooms this socket is in (its own id among them)."""
-        return self.namespace.adapter.rooms_of(self.id)
+        return self._adapter.rooms_of(self.id)
 
     @property
     def conn(self) -> engineio_core.Socket:
@@ -202,7 +184,13 @@ class Socket:
         """``socket.volatile.emit(...)``: dropped when the client is not ready to take it."""
         return _VolatileSocket(self)
 
-    def _write_encoded(self, parts: Any, *, volatile: bool) -> bool:
+    def write_encoded(
+        self, parts: Sequence[str | bytes | PreparedPacket], *, volatile: bool
+    ) -> bool:
+        """Queue an already encoded packet (the Engine.IO messages of ``protocol.encode``), as
+        an adapter does for a broadcast, each part best prepared once for every recipient
+        (``engineio_core.protocol.prepare_message``); ``False`` when it was not (the socket is
+        gone, or ``volatile`` and its client is behind)."""
         if not self.connected or (volatile and self._link.engine.behind()):
             return False
         self._link.engine.send_nowait(*parts)
@@ -212,11 +200,11 @@ class Socket:
 
     def join(self, *rooms: str) -> None:
         """Join ``rooms``."""
-        self.namespace.adapter.add_all(self.id, rooms)
+        self._adapter.add_all(self.id, rooms)
 
     def leave(self, room: str) -> None:
         """Leave ``room``."""
-        self.namespace.adapter.delete(self.id, room)
+        self._adapter.delete(self.id, room)
 
     def to(self, *rooms: str) -> BroadcastOperator:
         """Every socket in ``rooms`` but this one."""
@@ -231,7 +219,7 @@ class Socket:
     @property
     def broadcast(self) -> BroadcastOperator:
         """Every socket of the namespace but this one."""
-        return BroadcastOperator(self.namespace, BroadcastTarget(except_rooms=frozenset({self.id})))
+        return BroadcastOperator(self._adapter, BroadcastTarget(except_rooms=frozenset({self.id})))
 
     # ----------------------------------------------------------------- leaving
 
@@ -258,7 +246,7 @@ class Socket:
             except Exception:
                 log.exception("disconnecting handler of %r failed", self)
         self.connected = False
-        self.namespace._remove(self)
+        self.namespace.forget(self)
         self._queue(self._fire, "disconnect", (reason,))
         self._queue_closed = True
         if self._queue_send is not None:
@@ -382,18 +370,6 @@ class Socket:
         handlers = self._handlers.get(event, [])
         for index, handler in enumerate(list(handlers)):
             await call_handler(*self._target(handler, args), ack if index == 0 else None)
-
-
-class NamespaceHandler:
-    """A namespace-level handler ``fn(socket, *args)`` in the handler table its sockets share."""
-
-    __slots__ = ("handler",)
-
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
-
-    def __call__(self, socket: Socket, *args: Any) -> Any:
-        return self.handler(socket, *args)
 
 
 class _VolatileSocket:

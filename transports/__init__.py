@@ -1,7 +1,9 @@
 """HTTP/1.1 (h11), long-polling and WebSocket (wsproto) on trio sockets; no Engine.IO knowledge.
 
 Server: ``serve_http``/``handle_stream`` call a handler with each ``Request``, which answers with
-``respond`` or turns into a ``WebSocket`` with ``accept_websocket``. Client: ``HTTPConnection``
+``respond`` or turns into a ``WebSocket`` with ``accept_websocket``. ``Request`` and
+``WebSocket`` are Protocols: our HTTP/1.1 server's ``HTTPRequest`` and ``StreamWebSocket`` are
+one implementation, an ASGI server's (``transports.asgi``) another. Client: ``HTTPConnection``
 (``http_request``) and ``connect_websocket`` over a stream from ``open_stream``.
 """
 
@@ -15,25 +17,25 @@ from ._errors import (
     TransportError,
     WebSocketClosed,
 )
+from ._interfaces import HeaderList, Request, WebSocket
 from .http_client import HTTPConnection, HTTPResponse, http_request, open_stream
-from .http_server import Handler, HeaderList, Request, handle_stream, serve_http
-from .websocket import WebSocket, connect_websocket, frame_message
-
-ConnectionClosed = WebSocketClosed
+from .http_server import Handler, HTTPRequest, handle_stream, serve_http
+from .websocket import StreamWebSocket, connect_websocket, frame_message
 
 __all__ = [
     "BadRequest",
     "BodyTooLarge",
-    "ConnectionClosed",
     "HTTPClientError",
     "HTTPConfig",
     "HTTPConnection",
     "HTTPError",
+    "HTTPRequest",
     "HTTPResponse",
     "Handler",
     "HeaderList",
     "Request",
     "RequestTimeout",
+    "StreamWebSocket",
     "TransportError",
     "WebSocket",
     "WebSocketClosed",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from functools import partial
 from http import HTTPStatus
 from urllib.parse import parse_qs, unquote
@@ -29,14 +29,14 @@ from wsproto.utilities import RemoteProtocolError as WSRemoteProtocolError
 from . import _sockio
 from ._config import HTTPConfig
 from ._errors import BadRequest, BodyTooLarge, HTTPError, RequestTimeout
-from .websocket import WebSocket, server_websocket
+from ._interfaces import HeaderList, Request
+from .websocket import StreamWebSocket, server_websocket
 
-__all__ = ["Handler", "HeaderList", "Request", "handle_stream", "serve_http"]
+__all__ = ["HTTPRequest", "Handler", "handle_stream", "serve_http"]
 
 log = logging.getLogger("transports.http")
 
-HeaderList = Sequence[tuple[str | bytes, str | bytes]]
-Handler = Callable[["Request"], Awaitable[None]]
+Handler = Callable[[Request], Awaitable[None]]
 
 _STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError)
 
@@ -142,7 +142,7 @@ class _Connection:
         self.config = config
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=config.max_header_bytes)
         self.must_close = False
-        self.websocket: WebSocket | None = None
+        self.websocket: StreamWebSocket | None = None
         self.cycles = 0
         # The response to the current request was written without h11 (``_fast_head``): h11 then
         # only parsed this cycle, and the next one gets a fresh h11 connection.
@@ -281,8 +281,9 @@ class _Connection:
             await trio.aclose_forcefully(self.stream)
 
 
-class Request:
-    """One HTTP request, answered once by ``respond``, ``accept_websocket`` or ``reject_websocket``.
+class HTTPRequest:
+    """One HTTP request on our HTTP/1.1 server (a ``transports.Request``), answered once by
+    ``respond``, ``accept_websocket`` or ``reject_websocket``.
 
     Attributes:
         method: ``"GET"``, ``"POST"``...; target: the raw request target (path and query).
@@ -294,7 +295,6 @@ class Request:
         http_version: ``"1.1"`` or ``"1.0"``.
     """
 
-    BodyTooLarge = BodyTooLarge
     _by_name: dict[bytes, str] | None = None  # the headers by name, made by the first header()
 
     def __init__(
@@ -339,10 +339,6 @@ class Request:
                 value = v.decode("latin-1")
                 by_name[k] = value if k not in by_name else f"{by_name[k]}, {value}"
         return by_name.get(key)
-
-    def header_items(self) -> list[tuple[str, str]]:
-        """The headers as ``str`` pairs, names lowercased."""
-        return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.headers]
 
     @property
     def origin(self) -> str | None:
@@ -487,7 +483,7 @@ class Request:
 
     async def accept_websocket(
         self, extra_headers: HeaderList = (), subprotocol: str | None = None
-    ) -> WebSocket:
+    ) -> StreamWebSocket:
         """Answer 101 and return the ``WebSocket``; the connection then belongs to it.
 
         permessage-deflate is accepted when the client offers it and the config allows it.
@@ -613,7 +609,7 @@ async def _serve(
 
 async def _next_request(
     conn: _Connection, client: tuple[str, int], secure: bool
-) -> Request | None:
+) -> HTTPRequest | None:
     # Apart from ``_serve`` so that h11's event does not stay alive as long as the request (a
     # WebSocket's whole life).
     event = await conn.next_request()
@@ -624,7 +620,7 @@ async def _next_request(
     if len(headers) > conn.config.max_headers or head_size > conn.config.max_header_bytes:
         await conn.send_error(431)
         return None
-    return Request(conn, event, client, secure, headers)
+    return HTTPRequest(conn, event, client, secure, headers)
 
 
 def _peer(stream: trio.abc.Stream) -> tuple[str, int]:

@@ -33,7 +33,7 @@ from . import _sockio
 from ._errors import HTTPClientError, WebSocketClosed
 from ._wsframes import build_frame, take_messages
 
-__all__ = ["WebSocket", "connect_websocket", "frame_message"]
+__all__ = ["StreamWebSocket", "connect_websocket", "frame_message"]
 
 _ABNORMAL = 1006
 _TOO_BIG = 1009
@@ -51,8 +51,9 @@ def frame_message(message: str | bytes) -> bytes:
     return b"".join(build_frame(message))
 
 
-class WebSocket(trio.abc.AsyncResource):
-    """An open WebSocket connection; made by ``Request.accept_websocket`` or ``connect_websocket``.
+class StreamWebSocket(trio.abc.AsyncResource):
+    """An open WebSocket over a trio stream (a ``transports.WebSocket``); made by
+    ``HTTPRequest.accept_websocket`` or ``connect_websocket``.
 
     Attributes:
         stream: the underlying trio stream (owned: closed with the WebSocket).
@@ -426,12 +427,12 @@ def server_websocket(
     close_timeout: float,
     receive_buffer_size: int,
     received: bytes = b"",
-) -> WebSocket:
+) -> StreamWebSocket:
     """Wrap a server ``connection`` that just sent ``accept`` (internal to the HTTP server).
 
     ``received``: the bytes that followed the handshake request (the first frames).
     """
-    return WebSocket(
+    return StreamWebSocket(
         stream, connection, max_message_size=max_message_size, close_timeout=close_timeout,
         receive_buffer_size=receive_buffer_size, subprotocol=accept.subprotocol,
         extensions=[e.name for e in accept.extensions], received=received)
@@ -448,7 +449,7 @@ async def connect_websocket(
     max_message_size: int = 1_000_000,
     close_timeout: float = 5.0,
     receive_buffer_size: int = 64 * 1024,
-) -> WebSocket:
+) -> StreamWebSocket:
     """Run the client handshake on ``stream`` (already connected, TLS already wrapped).
 
     Args:
@@ -474,7 +475,7 @@ async def connect_websocket(
     except BaseException:
         await trio.aclose_forcefully(stream)
         raise
-    return WebSocket(
+    return StreamWebSocket(
         stream, conn, max_message_size=max_message_size, close_timeout=close_timeout,
         receive_buffer_size=receive_buffer_size, subprotocol=accept.subprotocol,
         extensions=[e.name for e in accept.extensions])

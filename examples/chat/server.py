@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from socketio_core import ConnectError, Server, Socket
+from socketio_core.interfaces import FetchedSocket
 from transports import Request
 
 __all__ = ["LOBBY", "Chat", "build", "static_files"]
@@ -58,7 +59,7 @@ class Chat:
         socket.data["name"] = name.strip()
 
     @staticmethod
-    def user(socket: Socket) -> dict[str, str]:
+    def user(socket: FetchedSocket) -> dict[str, str]:
         """How a user appears to others."""
         return {"id": socket.id, "name": str(socket.data["name"])}
 

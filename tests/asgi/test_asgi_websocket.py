@@ -5,8 +5,8 @@ from __future__ import annotations
 import trio
 import trio.testing
 
-from socketio_core.asgi import ASGIWebSocket
 from transports import WebSocketClosed
+from transports.asgi import ASGIWebSocket
 
 
 async def _never() -> dict[str, object]:

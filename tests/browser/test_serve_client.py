@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from socketio_core import ClientBundleNotFound, Server
-from socketio_core.static import find_client_dist
+from socketio_core import Server
+from socketio_core.static import ClientBundleNotFound, find_client_dist
 from transports import HTTPConnection, HTTPResponse, open_stream
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,8 @@ from typing import Any
 
 import trio
 
-from socketio_core import Ack, ConnectError, Server, Socket
+from socketio_core import ConnectError, Server, Socket
+from socketio_core.handlers import Ack
 from transports import serve_http
 
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import trio
 
-from socketio_core import Ack, ConnectError, Server, Socket
+from socketio_core import ConnectError, Server, Socket
+from socketio_core.handlers import Ack
 
 last_disconnect_reason: list[str | None] = [None]
 watched: set[str] = set()

@@ -20,17 +20,11 @@ import pytest
 import trio
 
 import socketio_core
-from socketio_core import (
-    AckCollector,
-    AckTimeoutError,
-    InMemoryAdapter,
-    Namespace,
-    RemoteSocket,
-    Server,
-    Socket,
-)
+from socketio_core import AckTimeoutError, RemoteSocket, Server, Socket
+from socketio_core.adapter import AckCollector, InMemoryAdapter
+from socketio_core.handshake import Handshake
+from socketio_core.interfaces import NamespaceLike
 from socketio_core.protocol import BroadcastTarget, Packet, PacketType
-from socketio_core.socket import Handshake
 
 HOST = "127.0.0.1"
 FETCH_TIMEOUT = 5.0
@@ -53,7 +47,7 @@ class Bus:
         self.nursery = nursery
         self.members: list[BusAdapter] = []
 
-    def adapter(self, namespace: Namespace) -> BusAdapter:
+    def adapter(self, namespace: NamespaceLike) -> BusAdapter:
         """The factory given to ``Server(adapter=...)``."""
         adapter = BusAdapter(namespace, self)
         self.members.append(adapter)
@@ -100,7 +94,7 @@ class BusAdapter(InMemoryAdapter):
 
     _uids = itertools.count()
 
-    def __init__(self, namespace: Namespace, bus: Bus) -> None:
+    def __init__(self, namespace: NamespaceLike, bus: Bus) -> None:
         super().__init__(namespace)
         self.bus = bus
         self.uid = f"server-{next(self._uids)}"
@@ -149,7 +143,7 @@ class BusAdapter(InMemoryAdapter):
             del self.requests[request]
         for reply in fetch.replies:
             for details in reply:
-                found.append(RemoteSocket(self.namespace, details["id"],
+                found.append(RemoteSocket(self, details["id"],
                                           Handshake(**details["handshake"]),
                                           details["rooms"], details["data"]))
         return found

@@ -13,9 +13,16 @@ import trio
 
 import engineio_core
 import socketio_core
+import socketio_core.link
 from socketio_core import Server, Socket
 from tests.server.live_util import HOST, serving, settle, task_count
-from transports import HTTPConnection, Request, WebSocket, connect_websocket, open_stream
+from transports import (
+    HTTPConnection,
+    HTTPRequest,
+    StreamWebSocket,
+    connect_websocket,
+    open_stream,
+)
 
 PATH = "/socket.io/"
 CYCLES = 200  # each one connection on WebSocket and one on long-polling
@@ -71,7 +78,7 @@ async def _polling_cycle(http: HTTPConnection) -> None:
 def _our_objects() -> dict[str, int]:
     gc.collect()
     kinds = (engineio_core._session.Session, engineio_core.Socket, socketio_core.Socket,
-             socketio_core.server._Link, WebSocket, Request)
+             socketio_core.link.Link, StreamWebSocket, HTTPRequest)
     counts = {f"{kind.__module__}.{kind.__name__}": 0 for kind in kinds}
     for obj in gc.get_objects():
         for kind in kinds:

@@ -115,7 +115,6 @@ def test_pipelined_requests_and_request_fields() -> None:
     assert first.query == {"a": "1", "b": "", "c": "3"}
     assert first.query_lists["a"] == ["1", "2"]
     assert first.header("X-DUP") == "1, 2" and first.header("missing") is None
-    assert ("origin", "http://o") in first.header_items()
     assert first.origin == "http://o"
     assert first.client == ("", 0) and first.client_host == "" and not first.secure
     assert first.scheme == "http" and first.http_version == "1.1"
@@ -124,7 +123,7 @@ def test_pipelined_requests_and_request_fields() -> None:
 
 def test_413_before_the_body_is_read() -> None:
     async def handler(request: Request) -> None:
-        with pytest.raises(request.BodyTooLarge) as info:
+        with pytest.raises(BodyTooLarge) as info:
             await request.read_body(100)
         assert info.value.declared == 1_000_000
         await request.respond(413, [], b"too big")

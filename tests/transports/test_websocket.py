@@ -21,7 +21,6 @@ from wsproto.events import (
 from wsproto.events import Request as WSRequest
 
 from transports import (
-    ConnectionClosed,
     HTTPClientError,
     HTTPConfig,
     Request,
@@ -82,7 +81,7 @@ def test_echo_text_bytes_and_batches() -> None:
             await ws.send_many([])
             await ws.ping(b"p")
         assert closes and closes[0].code == 1000
-        with pytest.raises(ConnectionClosed):
+        with pytest.raises(WebSocketClosed):
             await ws.send("late")
 
     run(main)

@@ -20,7 +20,7 @@ from wsproto import ConnectionType
 from wsproto.connection import Connection
 from wsproto.events import BytesMessage, TextMessage
 
-from transports import WebSocket, WebSocketClosed
+from transports import StreamWebSocket, WebSocketClosed
 from transports._wsframes import build_frame, take_messages, unmask
 
 KEY = b"\x37\xfa\x21\x3d"
@@ -62,8 +62,8 @@ def through_websocket(chunks: Sequence[bytes], limit: int, *, fast: bool) -> Out
     messages: list[str | bytes] = []
 
     async def main() -> WebSocketClosed:
-        ws = WebSocket(stream, Connection(ConnectionType.SERVER), max_message_size=limit,
-                       received=first if fast else b"")
+        ws = StreamWebSocket(stream, Connection(ConnectionType.SERVER), max_message_size=limit,
+                             received=first if fast else b"")
         if not fast:
             # The reference: wsproto alone gets every byte.
             ws._fast = False

@@ -14,13 +14,15 @@ import trio
 from wsproto import ConnectionType
 from wsproto.connection import Connection
 
-from transports import WebSocket, WebSocketClosed
+from transports import StreamWebSocket, WebSocketClosed
 
 BIG = 8 * 1024 * 1024
 
 
 @asynccontextmanager
-async def socket_pair(limit: int = BIG + 1) -> AsyncIterator[tuple[WebSocket, WebSocket]]:
+async def socket_pair(
+    limit: int = BIG + 1,
+) -> AsyncIterator[tuple[StreamWebSocket, StreamWebSocket]]:
     """A server and a client WebSocket on the two ends of a loopback TCP connection."""
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
     port = listeners[0].socket.getsockname()[1]
@@ -28,10 +30,10 @@ async def socket_pair(limit: int = BIG + 1) -> AsyncIterator[tuple[WebSocket, We
     server_stream = await listeners[0].accept()
     await listeners[0].aclose()
     assert isinstance(server_stream, trio.SocketStream)
-    server = WebSocket(server_stream, Connection(ConnectionType.SERVER), max_message_size=limit,
-                       close_timeout=1)
-    client = WebSocket(client_stream, Connection(ConnectionType.CLIENT), max_message_size=limit,
-                       close_timeout=1)
+    server = StreamWebSocket(server_stream, Connection(ConnectionType.SERVER),
+                             max_message_size=limit, close_timeout=1)
+    client = StreamWebSocket(client_stream, Connection(ConnectionType.CLIENT),
+                             max_message_size=limit, close_timeout=1)
     try:
         yield server, client
     finally:

@@ -1,0 +1,142 @@
+"""What the server's objects use of one another, as small Protocols.
+
+The objects reference each other as Node's do (a socket its namespace and its connection, an
+adapter its namespace and sockets, a namespace its server), yet each module imports only the
+modules below it: a reference upward is typed with one of these Protocols, which the object
+above satisfies. This module imports no other runtime module of the package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from engineio_core.protocol import PreparedPacket
+    from engineio_core.server import Server as EngineServer
+    from engineio_core.server import Socket as EngineSocket
+
+    from .handshake import Handshake
+
+__all__ = ["FetchedSocket", "LocalSocket", "NamespaceLike", "ServerLike", "SocketLink"]
+
+
+class ServerLike(Protocol):
+    """A ``Server``, as its namespaces, sockets and adapters see it."""
+
+    @property
+    def engine(self) -> EngineServer:
+        """The Engine.IO server under it."""
+        ...
+
+
+class FetchedSocket(Protocol):
+    """A socket as ``fetch_sockets`` returns it, on this server or another (Node's
+    ``RemoteSocket`` interface): ``Socket`` and ``RemoteSocket`` both are one."""
+
+    @property
+    def id(self) -> str:
+        """The socket id."""
+        ...
+
+    @property
+    def handshake(self) -> Handshake:
+        """The details of its connection."""
+        ...
+
+    @property
+    def rooms(self) -> frozenset[str]:
+        """The rooms it is in (its own id among them)."""
+        ...
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The application's data attached to it."""
+        ...
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Send it an event."""
+        ...
+
+    def join(self, *rooms: str) -> None:
+        """Make it join ``rooms``."""
+        ...
+
+    def leave(self, room: str) -> None:
+        """Make it leave ``room``."""
+        ...
+
+    async def disconnect(self, close: bool = False) -> None:
+        """Disconnect it (``close``: its whole connection)."""
+        ...
+
+
+class LocalSocket(FetchedSocket, Protocol):
+    """A socket of this server, as its namespace's adapter reaches it."""
+
+    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Send an event and wait for the client's ack."""
+        ...
+
+    def write_encoded(
+        self, parts: Sequence[str | bytes | PreparedPacket], *, volatile: bool
+    ) -> bool:
+        """Queue an already encoded packet (the Engine.IO messages of ``protocol.encode``,
+        prepared once for every recipient with ``engineio_core.protocol.prepare_message``);
+        ``False`` when it was not (the socket is gone, or ``volatile`` and its client is
+        behind)."""
+        ...
+
+
+class NamespaceLike(Protocol):
+    """A namespace, as its sockets and adapter see it."""
+
+    @property
+    def name(self) -> str:
+        """The namespace's name, e.g. ``/admin``."""
+        ...
+
+    @property
+    def server(self) -> ServerLike:
+        """The server it belongs to."""
+        ...
+
+    @property
+    def sockets(self) -> Mapping[str, LocalSocket]:
+        """Its sockets on this server, by id."""
+        ...
+
+    def forget(self, socket: LocalSocket) -> None:
+        """Forget a socket that left: out of ``sockets`` and every room."""
+        ...
+
+
+class SocketLink(Protocol):
+    """The connection a server-side ``Socket`` came on (a ``Link``), as the socket uses it."""
+
+    @property
+    def engine(self) -> EngineSocket:
+        """The Engine.IO session under it."""
+        ...
+
+    def emit(self, namespace: str, event: str, args: Sequence[Any]) -> None:
+        """Send an event on ``namespace``."""
+        ...
+
+    async def emit_with_ack(
+        self, namespace: str, event: str, args: Sequence[Any], timeout: float | None
+    ) -> tuple[Any, ...]:
+        """Send an event on ``namespace`` and wait for its ack's arguments."""
+        ...
+
+    def disconnect(self, namespace: str) -> None:
+        """Leave ``namespace`` (the client hears DISCONNECT)."""
+        ...
+
+    def close(self, reason: str) -> None:
+        """Disconnect every namespace and close the connection."""
+        ...
+
+    def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` in a task the connection owns."""
+        ...
