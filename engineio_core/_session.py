@@ -21,7 +21,7 @@ import trio
 from . import protocol as eio
 from ._signal import Flag, Signal
 from ._timers import Alarm, Timers
-from ._writer import Writer
+from ._writer import Flusher, Writer
 
 __all__ = ["AllowRequest", "Application", "Handshake", "LazyHeaders", "Receiver", "Session",
            "SessionHost", "Socket", "SocketHandler"]
@@ -216,6 +216,11 @@ class SessionHost(Protocol):
         """The server-wide timer its driver sleeps on."""
         ...
 
+    @property
+    def flusher(self) -> Flusher:
+        """The server-wide writer of what sessions queue after they wrote in a step."""
+        ...
+
     def _spawn(self, fn: Callable[[], Awaitable[object]]) -> bool:
         """Start ``fn`` in the server's nursery; ``False`` when serving is over."""
         ...
@@ -247,7 +252,8 @@ class Session:
         self.receive_lock: trio.StrictFIFOLock | None = None
         self.socket = Socket(self)
         # The WebSocket (and an upgrade's probe) are the writer's: it owns the write side.
-        self.writer = Writer(core, changed=self.changed, wake=self.wake, deliver=self.deliver)
+        self.writer = Writer(core, server.flusher, changed=self.changed, wake=self.wake,
+                             deliver=self.deliver)
         self.app: Application | None = None
         # What the driver sleeps until (-inf while it runs: it reads every deadline again).
         self.sleeping_until = -math.inf
@@ -444,6 +450,7 @@ class Session:
                     await wake.wait()
                 finally:
                     self.sleeping_until = -math.inf
+                self.server.flusher.new_step()
         finally:
             timers.set(self.wake, None)
             for websocket in (self.writer.websocket, self.writer.probe):

@@ -7,6 +7,13 @@ take is left to the session's task (``Writer.drain``, run by the driver), which 
 socket can take it; meanwhile new output stays queued in the core, where it counts against the
 session's high-water mark. Nobody else writes on the session's WebSocket.
 
+A session writes once per step, as Node writes a socket once per event-loop turn (its transport
+is not writable again before the write's callback): what it queues after it wrote in the step now
+running waits for the server's ``Flusher``, which writes every such session in the next
+scheduler pass, one task wake-up for all of them. A burst (a loop of broadcasts, the answers to
+what one read brought, a CONNECT and the connection handler's first emit) then leaves in one
+write per session instead of one per message.
+
 The probe of an upgrade is written by the task that reads it (``Writer.send_probe``): its one
 frame (``3probe``) goes out before the session's own frames may.
 """
@@ -27,11 +34,64 @@ __all__ = ["Writer"]
 _GONE = (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError)
 
 
+class Flusher:
+    """Writes, in the next scheduler pass, the sessions that had already written in a step.
+
+    Steps are counted where the server's own tasks resume (a WebSocket reader after a read, a
+    session's task when woken, this task's own passes): a session whose last write was in the
+    step now counted writes again at once; otherwise it waits here. A task that is none of these
+    (a user's) may find a step not yet counted, and then waits one pass.
+
+    Args:
+        spawn: starts a task in the server's nursery; ``False`` when serving is over.
+    """
+
+    __slots__ = ("_pending", "_running", "_spawn", "step")
+
+    def __init__(self, spawn: Callable[[Callable[[], Awaitable[object]]], bool]) -> None:
+        self._spawn = spawn
+        self._pending: list[Writer] = []
+        self._running = False
+        self.step = 0
+
+    def new_step(self) -> None:
+        """A task of the server resumed: what it writes is a new step's."""
+        self.step += 1
+
+    def defer(self, writer: Writer) -> None:
+        """Have ``writer`` flushed in the next pass."""
+        self._pending.append(writer)
+        if not self._running:
+            self._running = self._spawn(self._run)
+            if not self._running:  # serving is over: nobody would come back for it
+                self.step += 1
+                self._flush_pending()
+
+    def _flush_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        for writer in pending:
+            writer.deferred = False
+            writer.flush()
+
+    async def _run(self) -> None:
+        # Started by start_soon: this already runs in a later pass than the deferring step.
+        try:
+            while True:
+                self.step += 1
+                self._flush_pending()
+                if not self._pending:
+                    return
+                await trio.lowlevel.checkpoint()
+        finally:
+            self._running = False
+
+
 class Writer:
     """Owns the write side of one session's WebSocket.
 
     Args:
         core: the session's core, whose queued packets it writes.
+        flusher: the server's, for what the session queues after it wrote in a step.
         changed: notified when the core's outbound buffer emptied (producers waiting for drain).
         wake: wakes the session's task, which then calls ``drain``.
         deliver: acts on the core's events when a write failed (the transport closed).
@@ -41,13 +101,18 @@ class Writer:
         probe: the WebSocket of an upgrade under way, until it completes or fails.
         blocked: output is waiting for the session's task: the socket did not take all of it
             (a slow reader), or frames cannot be made ahead for this WebSocket (an extension).
+        deferred: output is waiting for the flusher (the session wrote in this step already).
     """
 
-    __slots__ = ("_changed", "_core", "_deliver", "_wake", "blocked", "probe", "websocket")
+    __slots__ = ("_changed", "_core", "_deliver", "_flusher", "_wake", "_written", "blocked",
+                 "deferred", "probe", "websocket")
 
-    def __init__(self, core: eio.ServerSession, *, changed: Signal, wake: Wakeup,
-                 deliver: Callable[[Sequence[eio.Event]], Awaitable[None]]) -> None:
+    def __init__(self, core: eio.ServerSession, flusher: Flusher, *, changed: Signal,
+                 wake: Wakeup, deliver: Callable[[Sequence[eio.Event]], Awaitable[None]]) -> None:
         self._core = core
+        self._flusher = flusher
+        self._written = -1  # the step of the last write made by flush
+        self.deferred = False
         self._changed = changed
         self._wake = wake
         self._deliver = deliver
@@ -59,17 +124,23 @@ class Writer:
         """Write what the core queued for the active WebSocket as far as the socket takes it,
         from the calling task and without yielding; hand the rest to the session's task."""
         websocket = self.websocket
-        if websocket is None or self.blocked:
-            return  # polling; or the session's task writes it, after what it is writing
+        if websocket is None or self.blocked or self.deferred:
+            return  # polling; or the session's task or the flusher writes it, after the rest
         if not websocket.frames_shared:
             # Frames made by the connection itself (compressed ones): its task makes and sends
             # them.
             if self._core.transport == "websocket":
                 self._hand_over()
             return
+        flusher = self._flusher
+        if self._written == flusher.step:
+            self.deferred = True
+            flusher.defer(self)
+            return
         packets = self._core.take_ws_packets()
         if not packets:
             return
+        self._written = flusher.step
         # A broadcast's message is framed once, by the first session that writes it.
         data = (packets[0].wire(frame_message) if len(packets) == 1
                 else b"".join([p.wire(frame_message) for p in packets]))

@@ -81,9 +81,14 @@ async def read_websocket(
     messages read before it became active)."""
     core = session.core
     backlog = list(already)
+    flusher = session.server.flusher
     while not session.closed.is_set():
         try:
-            message = backlog.pop(0) if backlog else await websocket.receive()
+            if backlog:
+                message = backlog.pop(0)
+            else:
+                message = await websocket.receive()
+                flusher.new_step()
         except (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             # As Node: a frame we refused (too big, invalid) is an error, not a close.
             local = isinstance(exc, WebSocketClosed) and exc.local

@@ -34,6 +34,7 @@ from ._session import (
     SocketHandler,
 )
 from ._timers import Timers
+from ._writer import Flusher
 from ._wsreader import read_websocket, upgrade
 from .cors import CorsPolicy, CorsSetting
 from .http_policy import CookieOptions, cookie_options
@@ -130,6 +131,7 @@ class Server(trio.abc.AsyncResource):
         self._nursery: trio.Nursery | None = None
         self._closing = False
         self.timers = Timers(self._spawn)
+        self.flusher = Flusher(self._spawn)
 
     # ----------------------------------------------------------------- lifetime
 
