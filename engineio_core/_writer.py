@@ -37,26 +37,29 @@ _GONE = (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError)
 class Flusher:
     """Writes, in the next scheduler pass, the sessions that had already written in a step.
 
-    Steps are counted where the server's own tasks resume (a WebSocket reader after a read, a
-    session's task when woken, this task's own passes): a session whose last write was in the
-    step now counted writes again at once; otherwise it waits here. A task that is none of these
-    (a user's) may find a step not yet counted, and then waits one pass.
+    A step is counted each time another task writes, and where the server's own tasks resume
+    (a WebSocket reader after a read, a session's task when woken, this task's own passes): a
+    session whose last write was in an earlier step writes again at once; otherwise it waits
+    here. (A task that writes, yields, and writes again with none of those in between waits one
+    pass it need not have.)
 
     Args:
         spawn: starts a task in the server's nursery; ``False`` when serving is over.
     """
 
-    __slots__ = ("_pending", "_running", "_spawn", "step")
+    __slots__ = ("_pending", "_running", "_spawn", "step", "task")
 
     def __init__(self, spawn: Callable[[Callable[[], Awaitable[object]]], bool]) -> None:
         self._spawn = spawn
         self._pending: list[Writer] = []
         self._running = False
         self.step = 0
+        self.task: trio.lowlevel.Task | None = None  # the task whose step is counted
 
     def new_step(self) -> None:
-        """A task of the server resumed: what it writes is a new step's."""
+        """The calling task resumed: what it writes now is a new step's."""
         self.step += 1
+        self.task = trio.lowlevel.current_task()
 
     def defer(self, writer: Writer) -> None:
         """Have ``writer`` flushed in the next pass."""
@@ -65,6 +68,7 @@ class Flusher:
             self._running = self._spawn(self._run)
             if not self._running:  # serving is over: nobody would come back for it
                 self.step += 1
+                self.task = None
                 self._flush_pending()
 
     def _flush_pending(self) -> None:
@@ -77,7 +81,7 @@ class Flusher:
         # Started by start_soon: this already runs in a later pass than the deferring step.
         try:
             while True:
-                self.step += 1
+                self.new_step()
                 self._flush_pending()
                 if not self._pending:
                     return
@@ -133,7 +137,9 @@ class Writer:
                 self._hand_over()
             return
         flusher = self._flusher
-        if self._written == flusher.step:
+        if flusher.task is not trio.lowlevel.current_task():
+            flusher.new_step()
+        elif self._written == flusher.step:
             self.deferred = True
             flusher.defer(self)
             return
