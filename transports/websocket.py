@@ -11,6 +11,7 @@ other frame, so every other rule and close code stays wsproto's.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 
 import trio
@@ -31,7 +32,7 @@ from wsproto.utilities import RemoteProtocolError as WSRemoteProtocolError
 
 from . import _sockio
 from ._errors import HTTPClientError, WebSocketClosed
-from ._wsframes import build_frame, take_messages
+from ._wsframes import build_frame, mask_frame, take_messages
 
 __all__ = ["StreamWebSocket", "connect_websocket", "frame_message"]
 
@@ -241,6 +242,11 @@ class StreamWebSocket(trio.abc.AsyncResource):
         conn = self._conn
         if conn is None or self._shares:
             return frame_message(message)
+        if not self.extensions:
+            # A client's frame, masked here (in C with the speedups extra) rather than by
+            # wsproto in Python: the same bytes for the same key, and wsproto keeps no state
+            # across whole messages.
+            return mask_frame(message, os.urandom(4))
         return conn.send(TextMessage(data=message) if isinstance(message, str)
                          else BytesMessage(data=bytes(message)))
 
