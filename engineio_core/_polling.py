@@ -22,6 +22,15 @@ from .http_policy import choose_encoding, compress_body
 __all__ = ["answer_poll", "post", "wake_if_sooner"]
 
 
+async def _fire_due(session: Session, now: float) -> None:
+    """Fire the session's deadlines already due at ``now`` before acting on a request: as in
+    Node, whose timers run before the I/O that arrived meanwhile, a poll that comes once the
+    ping timeout has passed finds the session closed."""
+    due = session.core.next_deadline()
+    if due is not None and due <= now and not session.closed.is_set():
+        await session.deliver(session.core.handle_timeout(now=now))
+
+
 def wake_if_sooner(session: Session, before: float | None) -> None:
     """Wake the driver only when the core's next deadline moved earlier than ``before`` (what
     the driver, woken for every earlier change, sleeps until): a scheduler pass saved per poll."""
@@ -37,9 +46,11 @@ async def answer_poll(
     """Serve a polling GET (the handshake's too, ``extra`` holding its cookie): parked until the
     session has output, then answered with it (compressed from 1 KiB when ``compression``)."""
     core = session.core
+    now = trio.current_time()
+    await _fire_due(session, now)
     before = core.next_deadline()
     try:
-        events = core.start_poll(now=trio.current_time())
+        events = core.start_poll(now=now)
     except eio.ProtocolError as error:
         await session.deliver(core.events_after_error())
         await refuse(request, error, cors)
@@ -118,11 +129,14 @@ async def post(request: Request, session: Session, cors: CorsPolicy, max_payload
     # The body was often in the same read as the headers. A GET and a POST sent at once
     # on two connections wake in one scheduler batch, in random order; Node reads a body
     # in a later tick, so its GET is parked first and a POSTed "1" answers it with "6".
-    # One checkpoint gives the same order here.
-    await trio.lowlevel.checkpoint()
+    # One checkpoint gives the same order here; with a GET parked already, it has it.
+    if not core.poll_parked:
+        await trio.lowlevel.checkpoint()
+    now = trio.current_time()
+    await _fire_due(session, now)
     before = core.next_deadline()
     try:
-        events = core.receive_poll_body(body, now=trio.current_time())
+        events = core.receive_poll_body(body, now=now)
     except eio.ProtocolError as error:
         await session.deliver(core.events_after_error())
         await refuse(request, error, cors)

@@ -30,6 +30,7 @@ from . import _sockio
 from ._config import HTTPConfig
 from ._errors import BadRequest, BodyTooLarge, HTTPError, RequestTimeout
 from ._interfaces import HeaderList, Request
+from ._request_head import PlainHead, parse_plain_head
 from .websocket import StreamWebSocket, server_websocket
 
 __all__ = ["HTTPRequest", "Handler", "handle_stream", "serve_http"]
@@ -148,18 +149,51 @@ class _Connection:
         # only parsed this cycle, and the next one gets a fresh h11 connection.
         self.wrote_head = False
         self.carried = False  # the next request had begun arriving when this cycle ended
+        # The lean path (``_request_head``): at the start of a cycle, while h11 holds nothing,
+        # what arrives waits in ``pending``; a plain GET or POST is then served from it without
+        # h11 (``lean`` is its head), and anything else is handed to h11 as it came.
+        self.pending = b""
+        self.lean: PlainHead | None = None
+        self.lean_raw = b""  # the lean request's bytes taken so far, for catch_up
+        self.lean_left = 0  # its body bytes not read yet
+
+    async def read(self, deadline: float) -> bytes | None:
+        """Read some bytes (``b""`` at the end); ``None`` when ``deadline`` passed first."""
+        with trio.CancelScope(deadline=deadline):
+            try:
+                return await _sockio.receive_when_readable(
+                    self.stream, self.config.receive_buffer_size)
+            except _STREAM_ERRORS:
+                return b""
+        return None
 
     async def receive(self, deadline: float) -> bytes | None:
         """Read some bytes into h11; ``None`` when ``deadline`` passed first."""
-        with trio.CancelScope(deadline=deadline):
-            try:
-                data = await _sockio.receive_when_readable(
-                    self.stream, self.config.receive_buffer_size)
-            except _STREAM_ERRORS:
-                data = b""
+        data = await self.read(deadline)
+        if data is not None:
             self.h11.receive_data(data)
-            return data
-        return None
+        return data
+
+    def to_h11(self) -> None:
+        """Hand what waits in ``pending`` to h11, which reads the connection from now on."""
+        if self.pending:
+            self.h11.receive_data(self.pending)
+            self.pending = b""
+
+    def catch_up(self) -> None:
+        """Bring h11 to where the lean request is (its head and the body read so far), for a
+        path that needs h11 after all; the connection is h11's from then on."""
+        if self.lean is None:
+            return
+        self.h11.receive_data(self.lean_raw)
+        event = self.h11.next_event()
+        assert isinstance(event, h11.Request), event  # h11 takes every lean head
+        if self.lean_left == 0 and self.lean.content_length:
+            while not isinstance(self.h11.next_event(), h11.EndOfMessage):
+                pass
+        self.lean = None
+        self.lean_raw = b""
+        self.to_h11()
 
     async def send(self, *events: h11.Event) -> None:
         await self.write(b"".join(self.h11.send(e) or b"" for e in events))
@@ -183,6 +217,7 @@ class _Connection:
     async def send_error(self, status: int) -> None:
         """Answer ``status`` with a short text body and ``Connection: close``, if still possible."""
         self.must_close = True
+        self.catch_up()
         if self.wrote_head or self.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
         body = f"{status} {_reason(status).decode()}\n".encode()
@@ -195,7 +230,7 @@ class _Connection:
         except (h11.LocalProtocolError, *_STREAM_ERRORS):
             pass
 
-    async def next_request(self) -> h11.Request | None:
+    async def next_request(self) -> h11.Request | PlainHead | None:
         """Wait for the next request head; ``None`` when the connection should end."""
         cfg = self.config
         idle = cfg.keep_alive_timeout if self.cycles else cfg.header_timeout
@@ -204,6 +239,39 @@ class _Connection:
         if started:
             deadline = trio.current_time() + cfg.header_timeout
         received = False
+        while self.h11.their_state is h11.IDLE and not self.h11.trailing_data[0]:
+            # Nothing in h11: the lean path may serve this request.
+            pending = self.pending
+            if pending:
+                head = parse_plain_head(pending)
+                if head is not None:
+                    self.lean = head
+                    self.lean_raw = pending[:head.size]
+                    self.lean_left = head.content_length
+                    self.pending = pending[head.size:]
+                    if not received:
+                        await trio.lowlevel.checkpoint()  # as below, for pipelined requests
+                    return head
+                word = b"POST " if pending[:1] == b"P" else b"GET "
+                if (b"\r\n\r\n" in pending or len(pending) > cfg.max_header_bytes
+                        or not word.startswith(pending[:len(word)])):
+                    break  # not a plain head, complete or not: h11's
+            received = True
+            data = await self.read(deadline)
+            if data is None:
+                if started:
+                    self.to_h11()
+                    await self.send_error(408)
+                return None
+            if not data:
+                self.to_h11()
+                self.h11.receive_data(b"")
+                break
+            self.pending += data
+            if not started:
+                started = True
+                deadline = trio.current_time() + cfg.header_timeout
+        self.to_h11()
         while True:
             try:
                 event = self.h11.next_event()
@@ -230,6 +298,8 @@ class _Connection:
 
     async def finish_cycle(self) -> bool:
         """After a response: drain a small unread body, then reuse the connection if allowed."""
+        if self.lean is not None:
+            return await self._finish_lean()
         conn = self.h11
         if not self.must_close and conn.their_state is h11.SEND_BODY:
             deadline = trio.current_time() + self.config.body_timeout
@@ -252,10 +322,11 @@ class _Connection:
             data, closed = conn.trailing_data
             self.h11 = h11.Connection(
                 h11.SERVER, max_incomplete_event_size=self.config.max_header_bytes)
-            if data:
-                self.h11.receive_data(data)
             if closed:
+                self.h11.receive_data(bytes(data))
                 self.h11.receive_data(b"")
+            else:
+                self.pending = bytes(data)  # the lean path may take the next request
             self.carried = bool(data)
             self.wrote_head = False
             self.cycles += 1
@@ -264,6 +335,27 @@ class _Connection:
             return False
         conn.start_next_cycle()
         self.carried = bool(conn.trailing_data[0])
+        self.cycles += 1
+        return True
+
+    async def _finish_lean(self) -> bool:
+        """``finish_cycle`` for a lean request: h11 saw none of it, and stays as it was."""
+        left = self.lean_left
+        if left and not self.must_close:
+            deadline = trio.current_time() + self.config.body_timeout
+            while len(self.pending) < left:
+                data = await self.read(deadline)
+                if not data:
+                    return False
+                self.pending += data
+            self.pending = self.pending[left:]
+        self.lean = None
+        self.lean_raw = b""
+        self.lean_left = 0
+        if self.must_close:
+            return False
+        self.wrote_head = False
+        self.carried = bool(self.pending)
         self.cycles += 1
         return True
 
@@ -298,11 +390,12 @@ class HTTPRequest:
     _by_name: dict[bytes, str] | None = None  # the headers by name, made by the first header()
 
     def __init__(
-        self, conn: _Connection, event: h11.Request, client: tuple[str, int], secure: bool,
-        headers: list[tuple[bytes, bytes]] | None = None,
+        self, conn: _Connection, event: h11.Request | PlainHead, client: tuple[str, int],
+        secure: bool, headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         self._conn = conn
-        self.method = event.method.decode("ascii")
+        self.method = event.method if isinstance(event.method, str) else event.method.decode(
+            "ascii")
         self.target = event.target.decode("latin-1")
         raw_path, _, self.raw_query = self.target.partition("?")
         self.path = unquote(raw_path)
@@ -311,7 +404,8 @@ class HTTPRequest:
         self.headers: list[tuple[bytes, bytes]] = (
             list(event.headers) if headers is None else headers)
         self._websocket: bool | None = None
-        self.http_version = event.http_version.decode("ascii")
+        self.http_version = ("1.1" if isinstance(event, PlainHead)
+                             else event.http_version.decode("ascii"))
         self.client = client
         self.secure = secure
         self.scheme = "https" if secure else "http"
@@ -366,6 +460,8 @@ class HTTPRequest:
         return True
 
     def _remaining(self) -> int | None:
+        if self._conn.lean is not None:
+            return self._conn.lean_left
         length = self.header("content-length")
         if length is None:
             return None if self.header("transfer-encoding") else 0
@@ -388,6 +484,8 @@ class HTTPRequest:
         if remaining is not None and remaining > max_size:
             conn.must_close = True
             raise BodyTooLarge(max_size, remaining)
+        if conn.lean is not None:
+            return await self._read_lean_body(remaining or 0)
         if conn.h11.they_are_waiting_for_100_continue:
             await conn.send(h11.InformationalResponse(status_code=100, headers=[]))
         chunks: list[bytes] = []
@@ -413,6 +511,26 @@ class HTTPRequest:
             else:
                 raise BadRequest(f"unexpected {event!r} in a request body")
 
+    async def _read_lean_body(self, size: int) -> bytes:
+        conn = self._conn
+        deadline = trio.current_time() + conn.config.body_timeout
+        while len(conn.pending) < size:
+            data = await conn.read(deadline)
+            if data is None:
+                conn.must_close = True
+                raise RequestTimeout("the request body stalled")
+            if not data:
+                conn.must_close = True
+                raise BadRequest("the request body was cut short")  # as h11 says it
+            conn.pending += data
+            deadline = trio.current_time() + conn.config.body_timeout
+        body, conn.pending = conn.pending[:size], conn.pending[size:]
+        conn.lean_raw += body
+        conn.lean_left = 0
+        self._body_read = size
+        self._body_done = True
+        return body
+
     async def wait_disconnected(self) -> None:
         """Return when the client closes or breaks the connection; for parked responses.
 
@@ -422,6 +540,21 @@ class HTTPRequest:
         head's worth; past that it stops reading and only returns when cancelled).
         """
         conn = self._conn
+        if conn.lean is not None:
+            if conn.lean_left:
+                raise RuntimeError("read the request body before waiting for a disconnect")
+            while True:
+                try:
+                    data = await _sockio.receive_when_readable(
+                        conn.stream, conn.config.receive_buffer_size)
+                except _STREAM_ERRORS:
+                    data = b""
+                if not data:
+                    conn.must_close = True
+                    return
+                conn.pending += data
+                if len(conn.pending) > conn.config.max_header_bytes:
+                    await trio.sleep_forever()
         if conn.h11.their_state is h11.SEND_BODY and self._remaining() == 0:
             conn.h11.next_event()  # the EndOfMessage of an empty body
         if conn.h11.their_state is h11.SEND_BODY:
@@ -454,6 +587,15 @@ class HTTPRequest:
         if self.responded:
             raise RuntimeError("this request was already answered")
         self.responded = True
+        if conn.lean is not None:
+            if conn.lean_left > conn.config.drain_limit:
+                conn.must_close = True
+            if not conn.must_close and self.method != "HEAD" and self._plain():
+                head = _fast_head(status, headers, len(body))
+                if head is not None:
+                    await conn.write(head + body if body else head)
+                    return
+            conn.catch_up()
         if conn.h11.their_state is h11.SEND_BODY:
             remaining = self._remaining()
             if (remaining is None or remaining > conn.config.drain_limit

@@ -531,6 +531,11 @@ class ServerSession:
         """Roughly how many bytes wait to be sent (payload sizes plus one per packet)."""
         return self._buffered
 
+    @property
+    def poll_parked(self) -> bool:
+        """Whether a polling GET is parked (``start_poll`` called, not yet answered)."""
+        return self._parked
+
     def poll_ready(self) -> bool:
         """Whether the parked GET should be answered now."""
         if not self._parked:
