@@ -59,16 +59,18 @@ _NOT_FAST = (b"host", b"connection")  # h11 reorders or rewrites these: its path
 _SKIP = b""
 # The client states in which a response is plain for h11 (not one proposing an upgrade, say).
 _PLAIN_REQUEST = (h11.DONE, h11.SEND_BODY)
-_header_lines: dict[tuple[str | bytes, str | bytes], bytes | None] = {}
-_status_lines: dict[int, bytes] = {}
+# Header lines made by a connection, by the (name, value) pair as given: a server sends the same
+# few again and again, and a long-polling client sends each of its requests on one connection.
+HeadLines = dict[tuple[str | bytes, str | bytes], bytes | None]
 
 
-def _header_line(name: str | bytes, value: str | bytes) -> bytes | None:
+def _header_line(name: str | bytes, value: str | bytes, made: HeadLines) -> bytes | None:
     """``b"Name: value\\r\\n"``; ``_SKIP`` for a framing header; ``None`` for one h11 must
-    write (a header it reorders or rewrites, or an invalid one it refuses)."""
+    write (a header it reorders or rewrites, or an invalid one it refuses). ``made``: the lines
+    this connection made already."""
     key = (name, value)
     try:
-        return _header_lines[key]
+        return made[key]
     except KeyError:
         pass
     except TypeError:  # unhashable (a bytearray): h11's path takes it
@@ -82,20 +84,20 @@ def _header_line(name: str | bytes, value: str | bytes) -> bytes | None:
         line = None
     else:
         line = b"%s: %s\r\n" % (raw_name, raw_value)
-    if len(_header_lines) >= 1024:
-        _header_lines.clear()  # bounded, whatever values a handler makes up
-    _header_lines[key] = line
+    if len(made) >= 64:
+        made.clear()  # bounded, whatever values a handler makes up
+    made[key] = line
     return line
 
 
-def _fast_head(status: int, headers: HeaderList, length: int) -> bytes | None:
+def _fast_head(status: int, headers: HeaderList, length: int, made: HeadLines) -> bytes | None:
     """The response head h11 would write for these headers on a kept-alive connection, or
     ``None`` when h11 has to write it (anything but plain Content-Length framing)."""
     if not 200 <= status < 1000 or status in (204, 304):
         return None
-    lines = [_status_lines.get(status) or _status_line(status)]
+    lines = [_STATUS_LINES.get(status) or _status_line(status)]
     for name, value in headers:
-        line = _header_line(name, value)
+        line = _header_line(name, value, made)
         if line is None:
             return None
         if line:
@@ -105,11 +107,7 @@ def _fast_head(status: int, headers: HeaderList, length: int) -> bytes | None:
 
 
 def _status_line(status: int) -> bytes:
-    line = _status_lines[status] = b"HTTP/1.1 %d %s\r\n" % (status, _reason(status))
-    return line
-
-
-_header_keys: dict[str, bytes] = {}  # header names as asked for → as h11 gives them
+    return b"HTTP/1.1 %d %s\r\n" % (status, _reason(status))
 
 
 def _parse_query(raw_query: str) -> dict[str, list[str]]:
@@ -135,6 +133,9 @@ def _reason(status: int) -> bytes:
         return b""
 
 
+_STATUS_LINES = {status.value: _status_line(status.value) for status in HTTPStatus}
+
+
 class _Connection:
     """One server connection: the stream, its h11 state and the deadlines in force."""
 
@@ -156,6 +157,13 @@ class _Connection:
         self.lean: PlainHead | None = None
         self.lean_raw = b""  # the lean request's bytes taken so far, for catch_up
         self.lean_left = 0  # its body bytes not read yet
+        self.head_lines: HeadLines | None = None  # made by the first fast response head
+
+    def lines(self) -> HeadLines:
+        """The response header lines this connection made already (see ``_fast_head``)."""
+        if self.head_lines is None:
+            self.head_lines = {}
+        return self.head_lines
 
     async def read(self, deadline: float) -> bytes | None:
         """Read some bytes (``b""`` at the end); ``None`` when ``deadline`` passed first."""
@@ -420,11 +428,7 @@ class HTTPRequest:
 
     def header(self, name: str) -> str | None:
         """The value of header ``name`` (any case), repeated fields joined by ``", "``."""
-        key = _header_keys.get(name)
-        if key is None:
-            key = name.lower().encode("latin-1")
-            if len(_header_keys) < 256:
-                _header_keys[name] = key
+        key = name.lower().encode("latin-1")
         by_name = self._by_name
         if by_name is None:
             # Several headers are asked for per request: one pass over them answers all.
@@ -591,7 +595,7 @@ class HTTPRequest:
             if conn.lean_left > conn.config.drain_limit:
                 conn.must_close = True
             if not conn.must_close and self.method != "HEAD" and self._plain():
-                head = _fast_head(status, headers, len(body))
+                head = _fast_head(status, headers, len(body), conn.lines())
                 if head is not None:
                     await conn.write(head + body if body else head)
                     return
@@ -606,7 +610,7 @@ class HTTPRequest:
                 and self.method not in ("HEAD", "CONNECT") and self._plain()):
             # The common case, byte for byte what h11 would write, without its event objects and
             # header normalisation; anything else goes through h11 below.
-            head = _fast_head(status, headers, len(body))
+            head = _fast_head(status, headers, len(body), conn.lines())
             if head is not None:
                 conn.wrote_head = True
                 await conn.write(head + body if body else head)

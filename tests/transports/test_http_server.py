@@ -608,3 +608,41 @@ def test_a_lean_post_body_in_pieces_and_a_stalled_one() -> None:
         assert _responses(data) == [(200, b"/p:abcdef"), (408, b"408 Request Timeout\n")]
 
     run(main)
+
+
+def _transport_globals() -> dict[str, str]:
+    import importlib
+    import pkgutil
+    import types
+
+    import transports
+
+    state = {}
+    for info in pkgutil.walk_packages(transports.__path__, "transports."):
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if isinstance(value, dict | list | set | bytearray):
+                state[f"{info.name}.{name}"] = repr(value)
+            elif not isinstance(value, types.ModuleType | types.FunctionType | type):
+                state[f"{info.name}.{name}"] = type(value).__name__
+    return state
+
+
+def test_transports_keep_no_module_level_state() -> None:
+    # No process-wide cache: what a connection makes (its response header lines) is its own.
+    before = _transport_globals()
+    requests = (b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+                b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi"
+                b"GET /c HTTP/1.1\r\nHost: h\r\nX-Odd: 1\r\nConnection: close\r\n\r\n")
+
+    async def main() -> None:
+        data = await raw_exchange(_answer_each, requests)
+        assert [s for s, _ in _responses(data)] == [200, 200, 200]
+        async with trio.open_nursery() as nursery:
+            client, server = trio.testing.memory_stream_pair()
+            nursery.start_soon(handle_stream, server, _answer_each)
+            await client.send_all(UPGRADE)
+            await client.aclose()
+
+    run(main)
+    assert _transport_globals() == before
