@@ -33,7 +33,9 @@ def socketio_server() -> Server:
         await socket.emit("auth", socket.handshake.auth)
 
         @socket.on("message")
-        async def message(*args: Any) -> None:
+        async def message(*args: Any, ack: Ack | None) -> None:
+            # As the reference's handler: it sends the arguments back and never answers an ack
+            # (declaring ``ack`` keeps the return value from answering it).
             await socket.emit("message-back", *args)
 
         @socket.on("message-with-ack")

@@ -29,3 +29,8 @@ def __getattr__(name: str) -> Any:
 
         return getattr(server, name)
     raise AttributeError(f"module 'engineio_core' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # The lazy names too, for dir(), completion and documentation tools.
+    return sorted({*globals(), *__all__})

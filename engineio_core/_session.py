@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import trio
@@ -31,7 +30,6 @@ log = logging.getLogger("engineio_core")
 SocketHandler = Callable[["Socket"], Awaitable[None]]
 # Called with each message; returns ``None`` once done, or what is left to await.
 Receiver = Callable[[str | bytes], Awaitable[None] | None]
-AllowRequest = Callable[["Handshake"], bool | Awaitable[bool]]
 
 
 class Application(Protocol):
@@ -99,7 +97,11 @@ class Handshake:
     address: str
     url: str
     secure: bool
-    time: float = field(default_factory=time.time)
+
+
+# Defined after Handshake, not with a string forward reference, so that documentation tools
+# resolve it to this class.
+AllowRequest = Callable[[Handshake], bool | Awaitable[bool]]
 
 
 class Socket:
@@ -221,7 +223,7 @@ class SessionHost(Protocol):
         """The server-wide writer of what sessions queue after they wrote in a step."""
         ...
 
-    def _spawn(self, fn: Callable[[], Awaitable[object]]) -> bool:
+    def spawn(self, fn: Callable[[], Awaitable[object]]) -> bool:
         """Start ``fn`` in the server's nursery; ``False`` when serving is over."""
         ...
 
@@ -404,7 +406,7 @@ class Session:
         """Forget the probe WebSocket; its reader sees it closed and returns."""
         probe, self.writer.probe = self.writer.probe, None
         if probe is not None:
-            self.server._spawn(probe.aclose)
+            self.server.spawn(probe.aclose)
 
     def finish(self, reason: str) -> None:
         """The core closed with ``reason``: end the inbox, tell the application, forget the

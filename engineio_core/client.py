@@ -81,6 +81,9 @@ def _describe(error: BaseException) -> str:
     parts: list[str] = []
     current: BaseException | None = error
     while current is not None and len(parts) < 4:
+        if isinstance(current, BaseExceptionGroup):  # its text repeats the error it caused
+            current = current.exceptions[0]
+            continue
         parts.append(str(current) or type(current).__name__)
         current = current.__cause__ or current.__context__
     return ": ".join(parts)
@@ -163,8 +166,6 @@ class Client:
         self._probe: StreamWebSocket | None = None
         self._resources: list[trio.abc.AsyncResource] = []
 
-    # ------------------------------------------------------------------ public
-
     @property
     def transport(self) -> str | None:
         """The active transport (``"polling"`` or ``"websocket"``), ``None`` before opening."""
@@ -245,8 +246,6 @@ class Client:
                     await trio.aclose_forcefully(resource)
             self._finished.set()
 
-    # ------------------------------------------------------------------ plumbing
-
     def _kick(self) -> None:
         self._changed.set()
         self._changed = trio.Event()
@@ -314,8 +313,6 @@ class Client:
                 continue
             assert deadline is not None
             self._deliver(session.handle_timeout(max(self._now(), deadline)))
-
-    # ------------------------------------------------------------------ polling
 
     async def _get(self, connection: HTTPConnection) -> bytes:
         assert self.session is not None
@@ -394,8 +391,6 @@ class Client:
                 self._transport_failed("transport error", str(error))
                 return
             self._deliver(session.post_done(now=self._now()))
-
-    # ------------------------------------------------------------------ websocket
 
     async def _handshake_websocket(self) -> StreamWebSocket:
         session = self.session

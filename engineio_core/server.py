@@ -11,7 +11,6 @@ core, and the runtime only moves bytes (``_writer``) and sleeps until the sessio
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -37,7 +36,9 @@ from ._timers import Timers
 from ._writer import Flusher
 from ._wsreader import read_websocket, upgrade
 from .cors import CorsPolicy, CorsSetting
+from .forwarded import ForwardedAllowIps, TrustedProxies
 from .http_policy import CookieOptions, cookie_options
+from .ids import random_id
 
 __all__ = ["AllowRequest", "Application", "Handshake", "Receiver", "Server", "Socket",
            "SocketHandler"]
@@ -50,11 +51,6 @@ def _node_query(request: Request) -> dict[str, str]:
     parameter given twice counts with its last value."""
     return {name: values[-1] for name, values in request.query_lists.items()}
 
-
-
-def _default_sid() -> str:
-    # 15 random bytes → 20 url-safe characters, as long as Node's base64id.
-    return secrets.token_urlsafe(15)
 
 
 
@@ -79,6 +75,10 @@ class Server(trio.abc.AsyncResource):
         http_compression: gzip/deflate polling responses of 1 KiB and more.
         max_buffered_bytes: outbound high-water mark per session; ``Socket.send`` waits above it.
         sid_factory: makes session ids (a CSPRNG by default).
+        forwarded_allow_ips: the reverse proxies whose ``X-Forwarded-For`` and
+            ``X-Forwarded-Proto`` headers give ``Handshake.address`` and ``Handshake.secure``
+            (addresses, networks, or ``"*"``; see ``engineio_core.forwarded``). Believe no
+            one by default: the handshake then has the peer's own address.
     """
 
     def __init__(
@@ -100,7 +100,8 @@ class Server(trio.abc.AsyncResource):
         per_message_deflate: bool = False,
         http_compression: bool = True,
         max_buffered_bytes: int = 4 * 1024 * 1024,
-        sid_factory: Callable[[], str] = _default_sid,
+        sid_factory: Callable[[], str] = random_id,
+        forwarded_allow_ips: ForwardedAllowIps = None,
     ) -> None:
         if (handler is None) == (attach is None):
             raise TypeError("engineio_core.Server needs one of handler and attach")
@@ -125,13 +126,14 @@ class Server(trio.abc.AsyncResource):
         self.http_compression = http_compression
         self.max_buffered_bytes = max_buffered_bytes
         self.sid_factory = sid_factory
+        self.proxies = TrustedProxies(forwarded_allow_ips)
         # How long aclose waits for sessions to close and their handlers to return.
         self.shutdown_timeout = 2.0
         self._sessions: dict[str, Session] = {}
         self._nursery: trio.Nursery | None = None
         self._closing = False
-        self.timers = Timers(self._spawn)
-        self.flusher = Flusher(self._spawn)
+        self.timers = Timers(self.spawn)
+        self.flusher = Flusher(self.spawn)
 
     # ----------------------------------------------------------------- lifetime
 
@@ -157,8 +159,9 @@ class Server(trio.abc.AsyncResource):
             )
             task_status.started(listeners)
 
-    async def run_in(self, nursery: trio.Nursery) -> None:
-        """Use ``nursery`` for session tasks, for embedding without ``serve()``."""
+    def use_nursery(self, nursery: trio.Nursery) -> None:
+        """Run session tasks in ``nursery``, for embedding without ``serve()`` (an ASGI
+        lifespan, a test)."""
         self._nursery = nursery
 
     async def aclose(self) -> None:
@@ -175,8 +178,9 @@ class Server(trio.abc.AsyncResource):
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
 
-    def _spawn(self, fn: Callable[[], Awaitable[object]]) -> bool:
-        """Start ``fn`` in the server's nursery; ``False`` when serving is over."""
+    def spawn(self, fn: Callable[[], Awaitable[object]]) -> bool:
+        """Start ``fn`` in the server's nursery (what a session's application starts runs
+        there, so ``aclose`` waits for it); ``False`` when serving is over."""
         if self._nursery is None:
             return False
         try:
@@ -201,7 +205,11 @@ class Server(trio.abc.AsyncResource):
             return False
         origin = request.header("origin")
         host = request.header("host")
-        if not self.cors.is_allowed(origin, host=host, secure=request.secure):
+        secure = request.secure
+        if origin is not None and self.proxies:  # the scheme the browser used, at the proxy
+            forwarded = self.proxies.client(request.client_host, request.headers)[1]
+            secure = secure if forwarded is None else forwarded
+        if not self.cors.is_allowed(origin, host=host, secure=secure):
             await refuse(request, eio.ProtocolError("Bad request", http_status=400, code=3),
                          None)
             return True
@@ -250,12 +258,13 @@ class Server(trio.abc.AsyncResource):
         if self._closing or self._nursery is None:
             await refuse(request, eio.ProtocolError("Bad request", code=3), self.cors)
             return None
+        address, forwarded_secure = self.proxies.client(request.client_host, request.headers)
         handshake = Handshake(
             headers=LazyHeaders(request.headers),
             query=query,  # handle_request's own, which lives as long anyway
-            address=request.client_host,
+            address=address,
             url=request.target,
-            secure=request.secure,
+            secure=request.secure if forwarded_secure is None else forwarded_secure,
         )
         if self.allow_request is not None:
             allowed = self.allow_request(handshake)
@@ -315,7 +324,7 @@ class Server(trio.abc.AsyncResource):
         app = session.app
         # In a task of its own: whoever closes the session may be anybody's task (a broadcast
         # among others), and the driver may be held up writing to a peer that does not read.
-        if app is not None and not self._spawn(partial(self._close_app, session, app)):
+        if app is not None and not self.spawn(partial(self._close_app, session, app)):
             app.session_closed()  # serving is over: no one waits for it
         self._sessions.pop(session.core.sid, None)
 

@@ -136,7 +136,7 @@ class Connection:
                     if self.engine is not None:
                         self.engine.close(now=now)
 
-    def on_sio_events(self, events: list[sio.Event], now: float) -> None:
+    def on_sio_events(self, events: list[sio.ServerEvent], now: float) -> None:
         for event in events:
             if isinstance(event, sio.ConnectRequested):
                 self.sio.accept(event.namespace, secrets.token_urlsafe(15))

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .asgi import ASGIApp
     from .broadcast import BroadcastOperator, RemoteSocket
     from .client import ClientSocket, Manager, connect
-    from .errors import AckTimeoutError, ConnectError
+    from .errors import AckTimeoutError, ConnectError, ServerSideEmitTimeoutError
     from .namespace import Namespace
     from .server import Server
     from .socket import Socket
@@ -32,6 +32,7 @@ _EXPORTS = {
     "Namespace": "namespace",
     "RemoteSocket": "broadcast",
     "Server": "server",
+    "ServerSideEmitTimeoutError": "errors",
     "Socket": "socket",
     "connect": "client",
 }
@@ -45,6 +46,7 @@ __all__ = [
     "Namespace",
     "RemoteSocket",
     "Server",
+    "ServerSideEmitTimeoutError",
     "Socket",
     "connect",
 ]
@@ -57,3 +59,8 @@ def __getattr__(name: str) -> Any:
     from importlib import import_module
 
     return getattr(import_module(f".{module}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    # The lazy names too, for dir(), completion and documentation tools.
+    return sorted({*globals(), *__all__})

@@ -89,8 +89,6 @@ class Adapter:
     def __init__(self, namespace: NamespaceLike) -> None:
         self.namespace = namespace
 
-    # ----------------------------------------------------------------- this server's rooms
-
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
         """Put socket ``sid`` in ``rooms``."""
         raise NotImplementedError
@@ -119,8 +117,6 @@ class Adapter:
         """The local sockets a target selects, in selection order."""
         sockets = self.namespace.sockets
         return [sockets[sid] for sid in self.select(target) if sid in sockets]
-
-    # ----------------------------------------------------------------- operations
 
     async def broadcast(self, packet: Packet, target: BroadcastTarget) -> int:
         """Send an EVENT packet to every selected socket; returns how many local sockets it
@@ -156,6 +152,19 @@ class Adapter:
     async def server_count(self) -> int:
         """How many servers share this namespace (1 without a cluster)."""
         return 1
+
+    async def server_side_emit(self, data: list[Any]) -> None:
+        """Send ``[event, *args]`` to the namespace's server-side listeners on every other
+        server (Node's ``serverSideEmit``; a cluster adapter's job)."""
+        raise NotImplementedError(
+            "this adapter does not support the server_side_emit() functionality")
+
+    async def server_side_emit_with_ack(self, data: list[Any]) -> list[Any]:
+        """As ``server_side_emit``, then gather one answer from each other server; raises
+        ``ServerSideEmitTimeoutError`` (with the answers so far) when some do not answer in
+        time."""
+        raise NotImplementedError(
+            "this adapter does not support the server_side_emit() functionality")
 
 
 class InMemoryAdapter(Adapter):
@@ -199,7 +208,7 @@ class InMemoryAdapter(Adapter):
         sockets = self.namespace.sockets
         for sid in self.select(target):
             socket = sockets.get(sid)
-            if socket is not None and socket.write_encoded(parts, volatile=target.volatile):
+            if socket is not None and socket.write_encoded(packet, parts, volatile=target.volatile):
                 sent += 1
         # Every recipient queues the same bytes, so a burst of broadcasts in a loop cannot push
         # a healthy client past its limit while it has queued less than the high-water mark

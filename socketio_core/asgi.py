@@ -6,6 +6,9 @@
     app = ASGIApp(sio, other_app=my_web_app)
     # hypercorn -k trio mymodule:app
 
+It runs on trio: under an ASGI server on asyncio (uvicorn) the lifespan startup fails, and
+any request raises, with a ``RuntimeError`` that says so.
+
 The server's session tasks need a trio nursery that outlives any one request: the app opens it
 when the ASGI server runs the **lifespan** protocol (Hypercorn always does) and closes the
 Socket.IO server on shutdown. ``other_app``'s own lifespan events are forwarded to it. Without
@@ -31,6 +34,11 @@ __all__ = ["ASGIApp", "ASGIApplication", "Receive", "Scope", "Send"]
 
 log = logging.getLogger("socketio_core.asgi")
 
+_NOT_TRIO = (
+    "ASGIApp runs on trio, and this ASGI server runs applications on another event loop "
+    "(asyncio: uvicorn, or hypercorn without -k trio). Serve it with an ASGI server on trio: "
+    "`hypercorn -k trio module:app`."
+)
 _NO_LIFESPAN = (
     "ASGIApp: the Socket.IO server is not running; it starts with the ASGI lifespan "
     "protocol (lifespan.startup), which this ASGI server did not run or which failed. "
@@ -53,6 +61,12 @@ class ASGIApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
+        if not trio.lowlevel.in_trio_run():
+            if kind == "lifespan":  # the ASGI server then stops, with this message
+                await receive()
+                await send({"type": "lifespan.startup.failed", "message": _NOT_TRIO})
+                return
+            raise RuntimeError(_NOT_TRIO)
         if kind == "lifespan":
             await self._lifespan(scope, receive, send)
             return
@@ -85,7 +99,7 @@ class ASGIApp:
         if message["type"] != "lifespan.startup":
             return
         async with trio.open_nursery() as nursery:
-            await self.server.engine.run_in(nursery)
+            self.server.engine.use_nursery(nursery)
             other = None
             if self.other_app is not None:
                 other = _ForwardedLifespan(self.other_app, scope)

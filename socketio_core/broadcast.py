@@ -9,7 +9,6 @@ server.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ import trio
 from .adapter import AckCollector, Adapter
 from .errors import AckTimeoutError
 from .protocol import BroadcastTarget, Packet, PacketType
+from .protocol.rooms import Rooms, flatten_rooms
 
 if TYPE_CHECKING:
     from .handshake import Handshake
@@ -46,36 +46,34 @@ class BroadcastOperator:
         """The namespace the selected sockets are in."""
         return self.adapter.namespace
 
-    def _with(self, **changes: Any) -> BroadcastOperator:
-        return BroadcastOperator(self.adapter, dataclasses.replace(self.target, **changes))
-
-    def to(self, *rooms: str) -> BroadcastOperator:
-        """Also target the sockets in ``rooms``."""
-        return self._with(rooms=self.target.rooms | frozenset(rooms))
+    def to(self, *rooms: Rooms) -> BroadcastOperator:
+        """Also target the sockets in ``rooms`` (each a room name or an iterable of names, as
+        Node takes a name or an array)."""
+        return BroadcastOperator(self.adapter, self.target.to(*rooms))
 
     in_ = to
 
-    def except_(self, *rooms: str) -> BroadcastOperator:
-        """Leave out the sockets in ``rooms``."""
-        return self._with(except_rooms=self.target.except_rooms | frozenset(rooms))
+    def except_(self, *rooms: Rooms) -> BroadcastOperator:
+        """Leave out the sockets in ``rooms`` (names, or iterables of names)."""
+        return BroadcastOperator(self.adapter, self.target.except_(*rooms))
 
     @property
     def volatile(self) -> BroadcastOperator:
         """Drop the packet for clients not ready to take it now."""
-        return self._with(volatile=True)
+        return BroadcastOperator(self.adapter, self.target.with_volatile())
 
     @property
     def local(self) -> BroadcastOperator:
         """Only this server's sockets (matters with a cluster adapter)."""
-        return self._with(local=True)
+        return BroadcastOperator(self.adapter, self.target.with_local())
 
     def compress(self, compress: bool) -> BroadcastOperator:
         """As Node's ``compress``: recorded on the target; compressing is the transport's job."""
-        return self._with(compress=compress)
+        return BroadcastOperator(self.adapter, self.target.with_compress(compress))
 
     def timeout(self, seconds: float) -> BroadcastOperator:
         """How long ``emit_with_ack`` waits for every ack."""
-        return self._with(timeout=seconds)
+        return BroadcastOperator(self.adapter, self.target.with_timeout(seconds))
 
     def sockets(self) -> list[LocalSocket]:
         """The local sockets selected now."""
@@ -113,13 +111,13 @@ class BroadcastOperator:
         adapter) as ``RemoteSocket``."""
         return await self.adapter.fetch_sockets(self.target)
 
-    def sockets_join(self, *rooms: str) -> None:
-        """Make every selected socket join ``rooms``."""
-        self.adapter.add_sockets(self.target, rooms)
+    def sockets_join(self, *rooms: Rooms) -> None:
+        """Make every selected socket join ``rooms`` (names, or lists of names)."""
+        self.adapter.add_sockets(self.target, flatten_rooms(*rooms))
 
-    def sockets_leave(self, room: str) -> None:
-        """Make every selected socket leave ``room``."""
-        self.adapter.del_sockets(self.target, (room,))
+    def sockets_leave(self, *rooms: Rooms) -> None:
+        """Make every selected socket leave ``rooms`` (names, or lists of names)."""
+        self.adapter.del_sockets(self.target, flatten_rooms(*rooms))
 
     async def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect every selected socket (``close``: their whole connection)."""
@@ -150,7 +148,7 @@ class RemoteSocket:
         self.id = id
         self.handshake = handshake
         self.rooms = frozenset(rooms)
-        self.data = data
+        self.data: Any = data
 
     def __repr__(self) -> str:
         return f"<RemoteSocket {self.id} on {self.namespace.name}>"
@@ -162,14 +160,35 @@ class RemoteSocket:
 
     @property
     def _operator(self) -> BroadcastOperator:
-        return BroadcastOperator(self.adapter, BroadcastTarget(rooms=frozenset({self.id})))
+        # Node's RemoteSocket flags every operation as expecting a single response.
+        return BroadcastOperator(self.adapter, BroadcastTarget(
+            rooms=frozenset({self.id}), expect_single_response=True))
 
     async def emit(self, event: str, *args: Any) -> None:
         """Send an event to this socket."""
         await self._operator.emit(event, *args)
 
-    def join(self, *rooms: str) -> None:
-        """Make this socket join ``rooms``."""
+    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Send an event and wait for this socket's ack, through the cluster (as
+        ``Socket.emit_with_ack``): returns its single answer. Raises ``TimeoutError`` when
+        none came within ``timeout`` seconds."""
+        operator = self._operator
+        if timeout is not None:
+            operator = operator.timeout(timeout)
+        try:
+            responses = await operator.emit_with_ack(event, *args)
+        except AckTimeoutError:
+            raise TimeoutError("operation has timed out") from None
+        if not responses:
+            raise TimeoutError("operation has timed out")
+        return responses[0]
+
+    def timeout(self, seconds: float) -> _RemoteSocketWithTimeout:
+        """``remote.timeout(5).emit_with_ack(...)``, as Node's ``RemoteSocket.timeout``."""
+        return _RemoteSocketWithTimeout(self, seconds)
+
+    def join(self, *rooms: Rooms) -> None:
+        """Make this socket join ``rooms`` (names, or iterables of names)."""
         self._operator.sockets_join(*rooms)
 
     def leave(self, room: str) -> None:
@@ -179,3 +198,15 @@ class RemoteSocket:
     async def disconnect(self, close: bool = False) -> None:
         """Disconnect this socket (``close``: its whole connection)."""
         await self._operator.disconnect_sockets(close)
+
+
+class _RemoteSocketWithTimeout:
+    __slots__ = ("_seconds", "_socket")
+
+    def __init__(self, socket: RemoteSocket, seconds: float) -> None:
+        self._socket = socket
+        self._seconds = seconds
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        """Send an event and wait up to the timeout for the socket's single answer."""
+        return await self._socket.emit_with_ack(event, *args, timeout=self._seconds)

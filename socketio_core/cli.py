@@ -14,6 +14,7 @@ import importlib
 import logging
 import os
 import signal
+import ssl
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,8 +82,8 @@ class Monitor:
     """Logs what a ``Server`` is doing, at info level: each connection and disconnection, and
     a periodic line with the clients, sockets, rooms and event rates since the last line.
 
-    ``events in`` counts events received; ``events out`` counts events delivered to sockets,
-    a broadcast counting once per recipient.
+    ``events in`` counts events received; ``events out`` counts events sent to sockets, a
+    broadcast counting once per recipient (what ``on_any_outgoing`` listeners see).
     """
 
     def __init__(self, server: Server) -> None:
@@ -92,25 +93,24 @@ class Monitor:
         self._last = _Counts()
 
     def attach(self) -> None:
-        """Watch every namespace the server has now, and the dynamic ones it will create."""
-        for namespace in list(self.server._namespaces.values()):
+        """Watch every namespace the server has now, and those it makes from now on."""
+        for namespace in self.server.namespaces.values():
             self._watch(namespace)
-        for _, parent in self.server._dynamic:
-            self._watch(parent)
+        self.server.on("new_namespace", self._watch)
 
     def _watch(self, namespace: Namespace) -> None:
-        if id(namespace) in self._watched:
+        # A namespace made for a dynamic matcher shares its parent's handlers: watch that once.
+        owner = namespace.parent or namespace
+        if id(owner) in self._watched:
             return
-        self._watched.add(id(namespace))
-        # Ours comes after the application's middlewares: only admitted sockets are counted.
-        namespace.use(self._on_connect)
+        self._watched.add(id(owner))
+        owner.on("connection", self._on_connect)
 
     def _on_connect(self, socket: Socket) -> None:
-        namespace = socket.namespace
-        self._count_broadcasts(self.server.of(namespace.name))
         counts = self.counts
         counts.connections += 1
-        log.info("connect %s on %s from %s over %s", socket.id, namespace.name,
+        name = socket.namespace.name
+        log.info("connect %s on %s from %s over %s", socket.id, name,
                  socket.handshake.address or "?", socket.transport)
 
         def incoming(*_: Any) -> None:
@@ -121,31 +121,15 @@ class Monitor:
 
         def disconnected(reason: str) -> None:
             counts.disconnections += 1
-            log.info("disconnect %s from %s: %s", socket.id, namespace.name, reason)
+            log.info("disconnect %s from %s: %s", socket.id, name, reason)
 
         socket.on_any(incoming)
         socket.on_any_outgoing(outgoing)
         socket.on("disconnect", disconnected)
 
-    def _count_broadcasts(self, namespace: Namespace) -> None:
-        adapter = namespace.adapter
-        if getattr(adapter, "_monitored", False):
-            return
-        send = adapter.broadcast
-        counts = self.counts
-
-        async def counted(packet: Any, target: Any) -> int:
-            delivered = await send(packet, target)
-            counts.events_out += delivered
-            return delivered
-
-        # The adapter is the one place every broadcast passes; wrap this instance only.
-        setattr(adapter, "broadcast", counted)  # noqa: B010
-        setattr(adapter, "_monitored", True)  # noqa: B010
-
     def totals(self) -> str:
         """What is connected now: clients, sockets and rooms (sockets' own rooms not counted)."""
-        namespaces = self.server._namespaces.values()
+        namespaces = self.server.namespaces.values()
         sockets = sum(len(n.sockets) for n in namespaces)
         rooms = sum(len(n.adapter.all_rooms() - set(n.sockets)) for n in namespaces)
         return f"{len(self.server.engine.sessions)} clients, {sockets} sockets, {rooms} rooms"
@@ -161,11 +145,13 @@ class Monitor:
                 f"events {rate_in:.1f}/s in, {rate_out:.1f}/s out")
 
     async def run(self, interval: float) -> None:
-        """Log ``report`` every ``interval`` seconds; an idle server (nothing happened and the
-        totals did not change since the last line) stays quiet."""
+        """Log ``report`` every ``interval`` seconds until the server is closed; an idle server
+        (nothing happened and the totals did not change since the last line) stays quiet."""
         logged_totals = None
         while True:
-            await trio.sleep(interval)
+            with trio.move_on_after(interval):
+                await self.server.wait_closed()
+                return
             idle = self.counts == self._last
             totals = self.totals()
             line = self.report(interval)
@@ -174,24 +160,16 @@ class Monitor:
                 logged_totals = totals
 
 
-async def serve(server: Server, host: str, port: int, stats: float) -> None:
-    """Serve ``server`` until SIGINT or SIGTERM, then close it cleanly."""
+async def serve(server: Server, host: str, port: int, stats: float, **options: Any) -> None:
+    """Serve ``server`` (``options`` are ``Server.serve``'s) until SIGINT or SIGTERM, which
+    close it cleanly; with ``stats``, log the activity line every ``stats`` seconds."""
     monitor = Monitor(server)
     monitor.attach()
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with server, trio.open_nursery() as nursery:
-            listeners = await nursery.start(partial(server.serve, host, port))
-            for listener in listeners:
-                address = listener.socket.getsockname()
-                shown = f"[{address[0]}]" if ":" in address[0] else address[0]
-                log.info("listening on http://%s:%d%s", shown, address[1], server.engine.path)
-            if stats > 0:
-                nursery.start_soon(monitor.run, stats)
-            async for signum in signals:
-                log.info("%s: shutting down", signal.Signals(signum).name)
-                break
-            await server.aclose()
-            nursery.cancel_scope.cancel()
+    async with server, trio.open_nursery() as nursery:
+        await nursery.start(partial(server.serve, host, port, **options))
+        if stats > 0:
+            await monitor.run(stats)
+        await server.wait_closed()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -209,34 +187,53 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--factory", action="store_true",
                      help="ATTR is a function returning the Server")
     run.add_argument("--app-dir", default=".", help="where MODULE is looked for (.)")
-    from .cli_connect import add_arguments
+    run.add_argument("--ssl-certfile", metavar="PEM", help="serve HTTPS with this certificate")
+    run.add_argument("--ssl-keyfile", metavar="PEM", help="its private key")
+    from .cli_connect import HELP, add_arguments
 
     add_arguments(commands.add_parser(
         "connect", help="an interactive client for any Socket.IO server",
-        description="Connect to URL and type commands; `help` lists them."))
+        description="Connect to URL, then type commands; incoming events are printed as they "
+                    "arrive.", epilog=HELP, formatter_class=argparse.RawDescriptionHelpFormatter))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The console script's entry point; returns the exit code."""
+    """The console script's entry point; returns the exit code (130 after Ctrl-C, as Python's
+    own ``KeyboardInterrupt`` exit)."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        if args.command == "serve":
-            server = load_server(args.target, factory=args.factory, app_dir=args.app_dir)
-            trio.run(serve, server, args.host, args.port, args.stats)
-        else:
-            from .cli_connect import run_connect
+    if args.command == "connect":
+        from .cli_connect import run_connect
 
-            return run_connect(args)
-    except CLIError as error:
-        print(f"socketio-core: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"socketio-core: {error}", file=sys.stderr)
-        return 1
-    return 0
+        return run_connect(args)
+    code = 0
+    # except*: trio's nurseries hand errors on in exception groups.
+    try:
+        server = load_server(args.target, factory=args.factory, app_dir=args.app_dir)
+        trio.run(partial(serve, server, args.host, args.port, args.stats,
+                         ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile))
+        if server.shutdown_signal == signal.SIGINT:
+            code = 128 + signal.SIGINT
+    except* CLIError as group:
+        print(f"socketio-core: {group.exceptions[0]}", file=sys.stderr)
+        code = 2
+    except* OSError as group:
+        print(f"socketio-core: {_os_error(group.exceptions[0], args)}", file=sys.stderr)
+        code = 1
+    return code
+
+
+def _os_error(error: BaseException, args: argparse.Namespace) -> str:
+    """One line for an ``OSError`` of ``serve``: which address or file, and why."""
+    if isinstance(error, ssl.SSLError):
+        return f"cannot use the TLS certificate or key: {error.reason or error}"
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {error.strerror}"
+    if isinstance(error, OSError) and error.strerror:
+        return f"cannot listen on {args.host}:{args.port}: {error.strerror}"
+    return str(error)
 
 
 if __name__ == "__main__":

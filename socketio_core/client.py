@@ -21,7 +21,7 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from types import TracebackType
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import trio
 
@@ -29,27 +29,44 @@ from engineio_core.client import Client as EngineClient
 from engineio_core.client import ConnectionFailed, StreamFactory, make_ssl_context, parse_url
 
 from ._backoff import Backoff
-from .client_socket import Auth, ClientSocket, Dispatcher
+from .client_socket import DISPATCH_QUEUE, Auth, ClientSocket
+from .dispatch import Dispatcher
 from .errors import ConnectError
-from .handlers import Handler
+from .handlers import Handler, call_handler
 from .protocol import (
-    AckReceived,
-    AckTimedOut,
     ClientConnection,
-    Connected,
-    Disconnected,
-    EventReceived,
     NamespaceState,
     RemoteProtocolError,
 )
-from .protocol import ConnectError as ConnectRefused
 from .protocol.reasons import ClientDisconnectReason
 
-__all__ = ["ClientSocket", "Manager", "Socket", "connect"]
+__all__ = ["ClientSocket", "Manager", "ManagerOptions", "Socket", "connect"]
 
 Socket = ClientSocket
 
 _CLOSE_WAIT = 3.0
+
+
+class ManagerOptions(TypedDict, total=False):
+    """The options of ``Manager`` (all but ``url``), which ``connect`` passes on to it."""
+
+    path: str
+    transports: Sequence[str]
+    upgrade: bool
+    query: Mapping[str, str] | None
+    headers: Mapping[str, str] | Sequence[tuple[str, str]] | None
+    ssl_verify: bool
+    ssl_context: ssl.SSLContext | None
+    reconnection: bool
+    reconnection_attempts: float
+    reconnection_delay: float
+    reconnection_delay_max: float
+    randomization_factor: float
+    connect_timeout: float | None
+    auto_connect: bool
+    max_attachments: int
+    random: Callable[[], float] | None
+    stream_factory: StreamFactory | None
 
 
 class Manager(trio.abc.AsyncResource):
@@ -129,8 +146,6 @@ class Manager(trio.abc.AsyncResource):
         self._closed = False
         self._reopen = False
 
-    # ----------------------------------------------------------------- lifetime
-
     async def __aenter__(self) -> Manager:
         await self._stack.__aenter__()
         try:
@@ -138,7 +153,7 @@ class Manager(trio.abc.AsyncResource):
         except BaseException:
             await self._stack.aclose()
             raise
-        self._dispatcher = Dispatcher(self.start_soon, self)
+        self._dispatcher = Dispatcher(self.start_soon, self, DISPATCH_QUEUE)
         return self
 
     async def __aexit__(
@@ -171,7 +186,7 @@ class Manager(trio.abc.AsyncResource):
         finally:
             error = ConnectionError("the client is closed")
             for socket in self._sockets.values():
-                socket._fail_all(error)
+                socket.handle_manager_closed(error)
             if self._nursery is not None:
                 self._nursery.cancel_scope.cancel()
 
@@ -183,8 +198,6 @@ class Manager(trio.abc.AsyncResource):
             self.engine.close()
         elif self._run_scope is not None:
             self._run_scope.cancel()
-
-    # ----------------------------------------------------------------- public
 
     @property
     def is_open(self) -> bool:
@@ -236,12 +249,10 @@ class Manager(trio.abc.AsyncResource):
     def _fire(self, event: str, *args: Any) -> None:
         assert self._dispatcher is not None
         for handler in self._handlers.get(event, []):
-            self._dispatcher.call(handler, args)
+            self._dispatcher.submit_nowait(partial(call_handler, handler, args, None))
 
     def _active(self) -> list[ClientSocket]:
         return [s for s in self._sockets.values() if s.active]
-
-    # ----------------------------------------------------------------- connection
 
     @property
     def closed(self) -> bool:
@@ -315,7 +326,7 @@ class Manager(trio.abc.AsyncResource):
                 self.open()
             else:
                 for socket in self._sockets.values():
-                    socket._gave_up()
+                    socket.handle_gave_up()
 
     async def _connect_loop(self) -> None:
         reconnecting = False
@@ -333,7 +344,7 @@ class Manager(trio.abc.AsyncResource):
             if error is not None:
                 self._fire("error", error)
                 for socket in self._active():
-                    socket._on_connect_error(error, refused=False)
+                    socket.handle_connect_error(error)
                 if reconnecting:
                     self._fire("reconnect_error", error)
                 if not self.reconnection:
@@ -379,13 +390,13 @@ class Manager(trio.abc.AsyncResource):
         assert engine is not None and conn is not None
         self._fire("open")
         for socket in self._active():
-            socket._on_open()
+            socket.handle_open()
         reason = await engine.wait_closed()
         reason = self._close_reason or reason or ClientDisconnectReason.TRANSPORT_CLOSE
         conn.close(reason)
         for socket in self._sockets.values():
             if socket.connected:
-                socket._on_close(reason)
+                socket.handle_close(reason)
         self._fire("close", reason)
 
     def _on_message(self, conn: ClientConnection, data: str | bytes) -> None:
@@ -400,23 +411,9 @@ class Manager(trio.abc.AsyncResource):
                 self.engine.close()
             return
         for event in events:
-            socket = self._sockets.get(event.namespace)  # type: ignore[union-attr]
-            if socket is None or not socket.active:
-                continue
-            match event:
-                case Connected(sid=sid):
-                    socket._on_connect(sid)
-                case ConnectRefused(message=message, data=data):
-                    socket._on_connect_error(ConnectError(message, data), refused=True)
-                case EventReceived(event=name, args=args, ack_id=ack_id):
-                    socket._on_event(name, args, ack_id, conn)
-                case AckReceived(ack_id=ack_id, args=args):
-                    socket._on_ack(ack_id, args)
-                case Disconnected():
-                    socket._destroy()
-                    socket._on_close(ClientDisconnectReason.IO_SERVER_DISCONNECT)
-                case AckTimedOut():
-                    pass
+            socket = self._sockets.get(event.namespace)
+            if socket is not None and socket.active:
+                socket.handle_packet(event, conn)
         self.flush()
 
 
@@ -429,21 +426,7 @@ async def connect(
     ack_timeout: float | None = None,
     retries: int = 0,
     wait: bool = True,
-    path: str = "/socket.io",
-    transports: Sequence[str] = ("polling", "websocket"),
-    upgrade: bool = True,
-    query: Mapping[str, str] | None = None,
-    headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
-    ssl_verify: bool = True,
-    ssl_context: ssl.SSLContext | None = None,
-    reconnection: bool = True,
-    reconnection_attempts: float = math.inf,
-    reconnection_delay: float = 1.0,
-    reconnection_delay_max: float = 5.0,
-    randomization_factor: float = 0.5,
-    connect_timeout: float | None = 20.0,
-    random: Callable[[], float] | None = None,
-    stream_factory: StreamFactory | None = None,
+    **options: Unpack[ManagerOptions],
 ) -> AsyncIterator[ClientSocket]:
     """Connect to a Socket.IO server (socket.io-client's ``io(url, options)``).
 
@@ -457,13 +440,7 @@ async def connect(
             ``connect_error``).
     """
     url_path = parse_url(url)[3]
-    manager = Manager(
-        url, path=path, transports=transports, upgrade=upgrade, query=query, headers=headers,
-        ssl_verify=ssl_verify, ssl_context=ssl_context, reconnection=reconnection,
-        reconnection_attempts=reconnection_attempts, reconnection_delay=reconnection_delay,
-        reconnection_delay_max=reconnection_delay_max,
-        randomization_factor=randomization_factor, connect_timeout=connect_timeout,
-        random=random, stream_factory=stream_factory)
+    manager = Manager(url, **options)
     async with manager:
         socket = manager.socket(namespace or url_path or "/", auth=auth,
                                 ack_timeout=ack_timeout, retries=retries)

@@ -16,19 +16,33 @@ import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, Protocol, assert_never
 
 import trio
 
+from .dispatch import Dispatcher
 from .errors import ConnectError
 from .handlers import Ack, Handler, call_handler
-from .protocol import ClientConnection, LocalProtocolError, NamespaceState
+from .protocol import (
+    AckReceived,
+    AckTimedOut,
+    ClientConnection,
+    ClientEvent,
+    Connected,
+    ConnectRefused,
+    Disconnected,
+    EventReceived,
+    LocalProtocolError,
+    NamespaceState,
+)
 from .protocol.reasons import (
     ACK_TIMEOUT_MESSAGE,
     DISCONNECTED_MESSAGE,
     RESERVED_EVENTS,
     ClientDisconnectReason,
 )
+from .waiter import Waiter
 
 __all__ = ["Auth", "ClientSocket", "SocketManager"]
 
@@ -37,44 +51,17 @@ log = logging.getLogger("socketio_core.client")
 Auth = dict[str, Any] | Callable[[], dict[str, Any] | Awaitable[dict[str, Any]]] | None
 """The CONNECT payload: a dict, or a (sync or async) callable returning one at each connect."""
 
-_DISPATCH_QUEUE = 256
-
-
-class _Waiter:
-    """One answer we wait for: an ack, or the outcome of a connect."""
-
-    __slots__ = ("done", "error", "values")
-
-    def __init__(self) -> None:
-        self.done = trio.Event()
-        self.values: tuple[Any, ...] = ()
-        self.error: BaseException | None = None
-
-    def resolve(self, values: tuple[Any, ...]) -> None:
-        if not self.done.is_set():
-            self.values = values
-            self.done.set()
-
-    def fail(self, error: BaseException) -> None:
-        if not self.done.is_set():
-            self.error = error
-            self.done.set()
-
-    async def result(self) -> tuple[Any, ...]:
-        await self.done.wait()
-        if self.error is not None:
-            raise self.error
-        return self.values
+DISPATCH_QUEUE = 256
 
 
 @dataclass(slots=True)
 class _Outgoing:
     event: str
     args: tuple[Any, ...]
-    waiter: _Waiter | None = None
+    waiter: Waiter | None = None
     timeout: float | None = None
     tries: int = 0
-    final: _Waiter = field(default_factory=_Waiter)
+    final: Waiter = field(default_factory=Waiter)
 
 
 def _one_or_tuple(values: tuple[Any, ...]) -> Any:
@@ -134,37 +121,6 @@ class SocketManager(Protocol):
         ...
 
 
-class Dispatcher:
-    """Runs queued handler calls one after another in a task of the manager."""
-
-    def __init__(self, start_soon: Callable[..., None], owner: object) -> None:
-        self._start_soon = start_soon
-        self._owner = owner
-        self._send, receive = trio.open_memory_channel[Callable[[], Awaitable[None]]](
-            _DISPATCH_QUEUE)
-        start_soon(self._run, receive)
-
-    def call(self, handler: Handler, args: tuple[Any, ...], ack: Ack | None = None) -> None:
-        """Queue ``handler(*args)`` (its return value answers ``ack``)."""
-        job = lambda: call_handler(handler, args, ack)  # noqa: E731
-        try:
-            self._send.send_nowait(job)
-        except trio.WouldBlock:
-            # The handlers are behind; keep the order without blocking the connection.
-            self._start_soon(self._send.send, job)
-        except trio.ClosedResourceError:
-            pass
-
-    async def _run(self, receive: trio.MemoryReceiveChannel[Callable[[], Awaitable[None]]]
-                   ) -> None:
-        async with receive:
-            async for job in receive:
-                try:
-                    await job()
-                except Exception:
-                    log.exception("a handler of %r failed", self._owner)
-
-
 class ClientSocket:
     """One namespace of a client connection; made by ``Manager.socket`` or ``connect``.
 
@@ -200,12 +156,12 @@ class ClientSocket:
         self._any_outgoing: list[Handler] = []
         self._send_buffer: list[_Outgoing] = []
         self._receive_buffer: list[tuple[str, tuple[Any, ...], Ack | None]] = []
-        self._acks: dict[int, _Waiter] = {}
+        self._acks: dict[int, Waiter] = {}
         self._queue: deque[_Outgoing] = deque()
         self._queue_running = False
-        self._connect_waiters: list[_Waiter] = []
-        self._changed = trio.Event()
-        self._dispatcher = Dispatcher(manager.start_soon, self)
+        self._connect_waiters: list[Waiter] = []
+        self._changed = trio.lowlevel.ParkingLot()  # unparked whenever the state changes
+        self._dispatcher = Dispatcher(manager.start_soon, self, DISPATCH_QUEUE)
 
     def __repr__(self) -> str:
         return f"<ClientSocket {self.namespace} id={self.id!r}>"
@@ -214,8 +170,6 @@ class ClientSocket:
     def disconnected(self) -> bool:
         """Whether the namespace is not joined (``not connected``)."""
         return not self.connected
-
-    # ----------------------------------------------------------------- handlers
 
     def on(self, event: str, handler: Handler | None = None) -> Any:
         """Register ``handler`` for ``event``; without ``handler``, a decorator."""
@@ -244,13 +198,13 @@ class ClientSocket:
 
     def _fire(self, event: str, *args: Any) -> None:
         for handler in self._handlers.get(event, []):
-            self._dispatcher.call(handler, args)
+            self._call(handler, args)
+
+    def _call(self, handler: Handler, args: tuple[Any, ...], ack: Ack | None = None) -> None:
+        self._dispatcher.submit_nowait(partial(call_handler, handler, args, ack))
 
     def _kick(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
-
-    # ----------------------------------------------------------------- connecting
+        self._changed.unpark_all()
 
     def connect(self) -> None:
         """Join the namespace (again), opening the manager's connection if needed."""
@@ -260,7 +214,7 @@ class ClientSocket:
         self._kick()
         self.manager.open()
         if self.manager.is_open:
-            self._on_open()
+            self.handle_open()
 
     async def wait_connected(self) -> None:
         """Wait until the socket is connected.
@@ -275,7 +229,7 @@ class ClientSocket:
             return
         if not (self.active and self.manager.running):
             raise ConnectionError("the socket is not connecting")
-        waiter = _Waiter()
+        waiter = Waiter()
         self._connect_waiters.append(waiter)
         await waiter.result()
 
@@ -283,9 +237,11 @@ class ClientSocket:
         """Wait until the socket is done: disconnected for good (``disconnect()``, the server
         disconnecting it, a ``connect_error`` from the server) or reconnection gave up."""
         while self.active and self.manager.running:
-            await self._changed.wait()
+            await self._changed.park()
 
-    def _on_open(self) -> None:
+    def handle_open(self) -> None:
+        """The manager's connection opened: ask to join the namespace (the manager calls
+        this)."""
         if callable(self.auth):
             self.manager.start_soon(self._connect_with, self.auth, self.manager.connection)
         else:
@@ -321,6 +277,30 @@ class ClientSocket:
         self._connect_waiters.clear()
         self._kick()
 
+    def handle_connect_error(self, error: ConnectError) -> None:
+        """The manager's connection could not be opened (the manager calls this; it retries
+        as its reconnection options say)."""
+        self._on_connect_error(error, refused=False)
+
+    def handle_packet(self, event: ClientEvent, conn: ClientConnection) -> None:
+        """What the connection's core reported for this namespace (the manager calls this)."""
+        match event:
+            case Connected(sid=sid):
+                self._on_connect(sid)
+            case ConnectRefused(message=message, data=data):
+                self._on_connect_error(ConnectError(message, data), refused=True)
+            case EventReceived(event=name, args=args, ack_id=ack_id):
+                self._on_event(name, args, ack_id, conn)
+            case AckReceived(ack_id=ack_id, args=args):
+                self._on_ack(ack_id, args)
+            case Disconnected():
+                self._destroy()
+                self.handle_close(ClientDisconnectReason.IO_SERVER_DISCONNECT)
+            case AckTimedOut():
+                pass  # the socket times its acks itself
+            case _:
+                assert_never(event)
+
     def _on_connect_error(self, error: ConnectError, *, refused: bool) -> None:
         if not self.connected:
             self._fire("connect_error", error)
@@ -332,7 +312,9 @@ class ClientSocket:
             self._destroy()
         self._kick()
 
-    def _on_close(self, reason: str) -> None:
+    def handle_close(self, reason: str) -> None:
+        """The connection closed (or the server disconnected us), for ``reason``: acks of
+        packets sent fail, buffered emits stay (the manager calls this)."""
         was_connected = self.connected
         self.connected = False
         self.id = None
@@ -354,15 +336,17 @@ class ClientSocket:
             self._connect_waiters.clear()
         self._kick()
 
-    def _gave_up(self) -> None:
-        """The manager stopped trying: release whoever waits for a connection."""
+    def handle_gave_up(self) -> None:
+        """The manager stopped trying: release whoever waits for a connection (the manager
+        calls this)."""
         for waiter in self._connect_waiters:
             waiter.fail(ConnectionError("the connection could not be established"))
         self._connect_waiters.clear()
         self._kick()
 
-    def _fail_all(self, error: BaseException) -> None:
-        """The manager is closing: fail every emit still waiting for an answer."""
+    def handle_manager_closed(self, error: BaseException) -> None:
+        """The manager is closing: fail every emit still waiting for an answer (the manager
+        calls this)."""
         for item in [*self._send_buffer, *self._queue]:
             if item.waiter is not None:
                 item.waiter.fail(error)
@@ -372,7 +356,7 @@ class ClientSocket:
         for waiter in self._acks.values():
             waiter.fail(error)
         self._acks.clear()
-        self._gave_up()
+        self.handle_gave_up()
 
     async def disconnect(self) -> None:
         """Leave the namespace for good (reason ``"io client disconnect"``; no reconnection).
@@ -385,12 +369,10 @@ class ClientSocket:
         was_connected = self.connected
         self._destroy()
         if was_connected:
-            self._on_close(ClientDisconnectReason.IO_CLIENT_DISCONNECT)
+            self.handle_close(ClientDisconnectReason.IO_CLIENT_DISCONNECT)
         await trio.lowlevel.checkpoint()
 
     close = disconnect
-
-    # ----------------------------------------------------------------- receiving
 
     def _on_event(self, event: str, args: tuple[Any, ...], ack_id: int | None,
                   conn: ClientConnection) -> None:
@@ -402,10 +384,10 @@ class ClientSocket:
 
     def _dispatch_event(self, event: str, args: tuple[Any, ...], ack: Ack | None) -> None:
         for listener in self._any:
-            self._dispatcher.call(listener, (event, *args))
+            self._call(listener, (event, *args))
         handlers = self._handlers.get(event, [])
         for index, handler in enumerate(handlers):
-            self._dispatcher.call(handler, args, ack if index == 0 else None)
+            self._call(handler, args, ack if index == 0 else None)
 
     def _send_ack(self, conn: ClientConnection, ack_id: int, values: tuple[Any, ...]) -> None:
         if conn is self.manager.connection and not conn.closed \
@@ -418,13 +400,11 @@ class ClientSocket:
         if waiter is not None:
             waiter.resolve(values)
 
-    # ----------------------------------------------------------------- sending
-
     def _send(self, item: _Outgoing) -> None:
         conn = self.manager.connection
         assert conn is not None
         for listener in self._any_outgoing:
-            self._dispatcher.call(listener, (item.event, *item.args))
+            self._call(listener, (item.event, *item.args))
         try:
             ack_id = conn.emit(self.namespace, item.event, item.args, ack=item.waiter is not None)
         except LocalProtocolError as error:
@@ -479,7 +459,7 @@ class ClientSocket:
         if self.retries:
             item = self._enqueue(event, args, timeout)
             return _one_or_tuple(await item.final.result())
-        item = _Outgoing(event, args, _Waiter())
+        item = _Outgoing(event, args, Waiter())
         assert item.waiter is not None
         self._emit(item)
         with trio.move_on_after(math.inf if timeout is None else timeout):
@@ -501,9 +481,10 @@ class ClientSocket:
     @property
     def volatile(self) -> _Volatile:
         """``socket.volatile.emit(...)``: dropped unless connected (never buffered or retried)."""
-        return _Volatile(self)
+        return _Volatile(self._emit_volatile)
 
-    # ----------------------------------------------------------------- retries
+    def _emit_volatile(self, event: str, args: tuple[Any, ...]) -> None:
+        self._emit(_Outgoing(event, args), volatile=True)
 
     def _enqueue(self, event: str, args: tuple[Any, ...],
                  timeout: float | None = None) -> _Outgoing:
@@ -527,9 +508,9 @@ class ClientSocket:
                 item = self._queue[0]
                 while True:
                     while not self.connected:
-                        await self._changed.wait()
+                        await self._changed.park()
                     item.tries += 1
-                    item.waiter = _Waiter()
+                    item.waiter = Waiter()
                     self._send(item)
                     limit = self.ack_timeout if item.timeout is None else item.timeout
                     error: BaseException = TimeoutError(ACK_TIMEOUT_MESSAGE)
@@ -561,11 +542,12 @@ class _WithTimeout:
 
 
 class _Volatile:
-    __slots__ = ("_socket",)
+    __slots__ = ("_send",)
 
-    def __init__(self, socket: ClientSocket) -> None:
-        self._socket = socket
+    def __init__(self, send: Callable[[str, tuple[Any, ...]], None]) -> None:
+        self._send = send
 
     async def emit(self, event: str, *args: Any) -> None:
-        self._socket._emit(_Outgoing(event, args), volatile=True)
+        """Send ``event`` if connected (never buffered or retried)."""
+        self._send(event, args)
         await trio.lowlevel.checkpoint()

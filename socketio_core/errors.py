@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["AckTimeoutError", "ConnectError"]
+__all__ = ["AckTimeoutError", "ConnectError", "ServerSideEmitTimeoutError"]
 
 
 class ConnectError(Exception):
@@ -30,4 +30,14 @@ class AckTimeoutError(TimeoutError):
 
     def __init__(self, responses: list[Any]) -> None:
         super().__init__("operation has timed out")
+        self.responses = responses
+
+
+class ServerSideEmitTimeoutError(TimeoutError):
+    """Not every other server answered a ``server_side_emit_with_ack`` in time (Node's
+    ``timeout reached: only N responses received out of M``); ``responses`` holds the answers
+    that did arrive."""
+
+    def __init__(self, message: str, responses: list[Any]) -> None:
+        super().__init__(message)
         self.responses = responses

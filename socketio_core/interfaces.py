@@ -16,7 +16,10 @@ if TYPE_CHECKING:
     from engineio_core.server import Server as EngineServer
     from engineio_core.server import Socket as EngineSocket
 
+    from .handlers import Ack
     from .handshake import Handshake
+    from .protocol import Packet
+    from .protocol.rooms import Rooms
 
 __all__ = ["FetchedSocket", "LocalSocket", "NamespaceLike", "ServerLike", "SocketLink"]
 
@@ -58,8 +61,8 @@ class FetchedSocket(Protocol):
         """Send it an event."""
         ...
 
-    def join(self, *rooms: str) -> None:
-        """Make it join ``rooms``."""
+    def join(self, *rooms: Rooms) -> None:
+        """Make it join ``rooms`` (names, or lists of names)."""
         ...
 
     def leave(self, room: str) -> None:
@@ -70,21 +73,22 @@ class FetchedSocket(Protocol):
         """Disconnect it (``close``: its whole connection)."""
         ...
 
+    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Send an event and wait for the client's ack (through the cluster for a
+        ``RemoteSocket``)."""
+        ...
+
 
 class LocalSocket(FetchedSocket, Protocol):
     """A socket of this server, as its namespace's adapter reaches it."""
 
-    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
-        """Send an event and wait for the client's ack."""
-        ...
-
     def write_encoded(
-        self, parts: Sequence[str | bytes | PreparedPacket], *, volatile: bool
+        self, packet: Packet, parts: Sequence[str | bytes | PreparedPacket], *, volatile: bool
     ) -> bool:
-        """Queue an already encoded packet (the Engine.IO messages of ``protocol.encode``,
-        prepared once for every recipient with ``engineio_core.protocol.prepare_message``);
-        ``False`` when it was not (the socket is gone, or ``volatile`` and its client is
-        behind)."""
+        """Queue an EVENT ``packet`` already encoded as ``parts`` (``protocol.encode``, each
+        part best prepared once for every recipient with
+        ``engineio_core.protocol.prepare_message``), for a broadcast; ``False`` when it was not
+        (the socket is gone, or ``volatile`` and its client is behind)."""
         ...
 
 
@@ -110,6 +114,11 @@ class NamespaceLike(Protocol):
         """Forget a socket that left: out of ``sockets`` and every room."""
         ...
 
+    async def receive_server_event(self, args: list[Any], ack: Ack | None) -> None:
+        """Run the server-side listeners of ``args[0]`` with the rest: what another server
+        of a cluster sent with ``server_side_emit`` (a cluster adapter calls this)."""
+        ...
+
 
 class SocketLink(Protocol):
     """The connection a server-side ``Socket`` came on (a ``Link``), as the socket uses it."""
@@ -121,6 +130,10 @@ class SocketLink(Protocol):
 
     def emit(self, namespace: str, event: str, args: Sequence[Any]) -> None:
         """Send an event on ``namespace``."""
+        ...
+
+    def flush(self) -> None:
+        """Hand what the connection queued (a CONNECT, say) to its Engine.IO session."""
         ...
 
     async def emit_with_ack(

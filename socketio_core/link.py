@@ -12,15 +12,16 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, assert_never
 
 import trio
 
 from . import protocol as sio
 from .errors import ConnectError
-from .handlers import Ack, Handler, call_handler
+from .handlers import Ack
 from .handshake import Handshake
 from .socket import Socket
+from .waiter import Waiter
 
 if TYPE_CHECKING:
     import engineio_core
@@ -69,15 +70,6 @@ class LinkServer(Protocol):
         ...
 
 
-class _AckWaiter:
-    __slots__ = ("done", "error", "values")
-
-    def __init__(self) -> None:
-        self.done = trio.Event()
-        self.values: tuple[Any, ...] = ()
-        self.error: Exception | None = None
-
-
 class _LinkAck(Ack):
     """The ack of one event received on a link: an ``Ack`` without a callable to build."""
 
@@ -117,14 +109,12 @@ class Link:
             now=trio.current_time(),
         )
         self.sockets: dict[str, Socket] = {}
-        self.waiters: dict[tuple[str, int], _AckWaiter] = {}
+        self.waiters: dict[tuple[str, int], Waiter] = {}
         self.close_reason: str | None = None
         self._failed = False
         self._ended = False
         self._children = 0  # tasks started by ``spawn`` still running
         self._idle: trio.Event | None = None  # set when they are done, once the session closed
-
-    # ----------------------------------------------------------------- called by sockets
 
     def flush(self) -> None:
         """Hand what the core queued to the Engine.IO session."""
@@ -158,14 +148,11 @@ class Link:
             namespace, event, args, ack=True, timeout=timeout, now=trio.current_time()
         )
         assert ack_id is not None
-        waiter = _AckWaiter()
+        waiter = Waiter()
         self.waiters[(namespace, ack_id)] = waiter
         self.flush()
         self._rearm()
-        await waiter.done.wait()
-        if waiter.error is not None:
-            raise waiter.error
-        return waiter.values
+        return await waiter.result()
 
     def send_ack(self, namespace: str, ack_id: int, values: tuple[Any, ...]) -> None:
         """Answer the client's ack ``ack_id`` on ``namespace`` (if the socket is still there)."""
@@ -183,8 +170,7 @@ class Link:
         for ack_id in ack_ids:
             waiter = self.waiters.pop((namespace, ack_id), None)
             if waiter is not None:
-                waiter.error = ConnectionError(sio.DISCONNECTED_MESSAGE)
-                waiter.done.set()
+                waiter.fail(ConnectionError(sio.DISCONNECTED_MESSAGE))
 
     def close(self, reason: str) -> None:
         """Disconnect every socket on the session (each gets DISCONNECT and leaves with
@@ -192,13 +178,13 @@ class Link:
         the session's close reason."""
         for namespace, socket in list(self.sockets.items()):
             self.disconnect(namespace)
-            socket._closed("server namespace disconnect")
+            socket.handle_close("server namespace disconnect")
         self.close_reason = reason
         self.engine.close()
 
     def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` in the engine's nursery, counted: the session's close waits for it."""
-        if self.server.engine._spawn(partial(self._child, fn, args)):
+        if self.server.engine.spawn(partial(self._child, fn, args)):
             self._children += 1
 
     async def _child(self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
@@ -211,8 +197,6 @@ class Link:
             self._children -= 1
             if not self._children and self._idle is not None:
                 self._idle.set()
-
-    # ----------------------------------------------------------------- run by the driver
 
     def next_deadline(self) -> float | None:
         """When ``handle_timeout`` must next be called (the engine's driver asks)."""
@@ -227,8 +211,7 @@ class Link:
             self._end()
             return
         rest = self._act_nowait(self.core.handle_timeout(now=now))
-        if rest is not None:  # timeouts queue no handler; kept for safety
-            self.spawn(lambda: rest)
+        assert rest is None, "timeouts report no event, so no handler can be left to await"
 
     def session_closed(self) -> trio.Event | None:
         """The session closed: end every socket; returns an event set once the link's tasks
@@ -249,7 +232,7 @@ class Link:
         except sio.ProtocolError as error:
             log.debug("closing %s: %s", self.engine.sid, error)
             for socket in self.sockets.values():  # as Node: each socket's "error", then the close
-                socket._queue(socket._fire, "error", (error,))
+                socket.handle_error(error)
             # Node's Client.onerror closes the Engine.IO connection, so its sockets hear that
             # close's reason, "forced close"; "parse error" is the Engine.IO layer's own.
             self.close_reason = "forced close" if error.reason == "parse error" else error.reason
@@ -267,56 +250,58 @@ class Link:
         if self.server.shutting_down:
             reason = "server shutting down"
         for socket in list(self.sockets.values()):
-            socket._closed(reason)
+            socket.handle_close(reason)
         self.sockets.clear()
         for waiter in self.waiters.values():
-            waiter.error = ConnectionError(reason)
-            waiter.done.set()
+            waiter.fail(ConnectionError(reason))
         self.waiters.clear()
 
-    async def _act(self, events: Sequence[sio.Event]) -> None:
+    async def _act(self, events: Sequence[sio.ServerEvent]) -> None:
         rest = self._act_nowait(events)
         if rest is not None:
             await rest
 
-    def _act_nowait(self, events: Sequence[sio.Event]) -> Awaitable[None] | None:
+    def _act_nowait(self, events: Sequence[sio.ServerEvent]) -> Awaitable[None] | None:
         """Act on the core's events; returns ``None`` when done, or what is left to await (an
         event that found its socket's handler queue full, and the events after it)."""
         for index, event in enumerate(events):
-            if isinstance(event, sio.EventReceived):
-                socket = self.sockets.get(event.namespace)
-                if socket is None:
-                    continue
-                ack = None
-                if event.ack_id is not None:
-                    ack = _LinkAck(self, event.namespace, event.ack_id)
-                rest = socket._event(event.event, event.args, ack)
-                if rest is not None:
-                    return self._act_after(rest, events[index + 1:])
-            elif isinstance(event, sio.AckReceived):
-                waiter = self.waiters.pop((event.namespace, event.ack_id), None)
-                if waiter is not None:
-                    waiter.values = tuple(event.args)
-                    waiter.done.set()
-            elif isinstance(event, sio.AckTimedOut):
-                waiter = self.waiters.pop((event.namespace, event.ack_id), None)
-                if waiter is not None:
-                    waiter.error = TimeoutError("operation has timed out")
-                    waiter.done.set()
-            elif isinstance(event, sio.ConnectRequested):
-                self.spawn(self._connect, event.namespace, event.auth)
-            elif isinstance(event, sio.Disconnected):
-                self._fail_acks(event.namespace, event.pending_acks)
-                socket = self.sockets.pop(event.namespace, None)
-                if socket is not None:
-                    socket._closed(event.reason)
-            elif isinstance(event, sio.ConnectTimedOut):
-                self.close_reason = "forced server close"
-                self.engine.close()
+            match event:
+                case sio.EventReceived():
+                    socket = self.sockets.get(event.namespace)
+                    if socket is None:
+                        continue
+                    ack = None
+                    if event.ack_id is not None:
+                        ack = _LinkAck(self, event.namespace, event.ack_id)
+                    rest = socket.handle_event(event.event, event.args, ack)
+                    if rest is not None:
+                        return self._act_after(rest, events[index + 1:])
+                case sio.AckReceived():
+                    waiter = self.waiters.pop((event.namespace, event.ack_id), None)
+                    if waiter is not None:
+                        waiter.resolve(tuple(event.args))
+                case sio.AckTimedOut():
+                    waiter = self.waiters.pop((event.namespace, event.ack_id), None)
+                    if waiter is not None:
+                        waiter.fail(TimeoutError(sio.ACK_TIMEOUT_MESSAGE))
+                case sio.ConnectRequested():
+                    self.spawn(self._connect, event.namespace, event.auth)
+                case sio.Disconnected():
+                    self._fail_acks(event.namespace, event.pending_acks)
+                    socket = self.sockets.pop(event.namespace, None)
+                    if socket is not None:
+                        socket.handle_close(event.reason)
+                case sio.ConnectTimedOut():
+                    self.close_reason = "forced server close"
+                    self.engine.close()
+                case _:
+                    assert_never(event)
         self.flush()
         return None
 
-    async def _act_after(self, first: Awaitable[None], events: Sequence[sio.Event]) -> None:
+    async def _act_after(
+        self, first: Awaitable[None], events: Sequence[sio.ServerEvent]
+    ) -> None:
         self.flush()
         await first
         await self._act(events)
@@ -334,31 +319,18 @@ class Link:
             xdomain="origin" in engine.headers,
         )
         socket = Socket(namespace, namespace.adapter, self, self.server.sid_factory(), handshake)
+
+        def accept() -> bool:
+            # The CONNECT leaves with the first connection handler (Socket.handle_connection).
+            if self.core.closed:
+                return False
+            self.sockets[name] = socket
+            self.core.accept(name, socket.id)
+            return True
+
         try:
-            await namespace._admit(socket)
+            await namespace.admit(socket, accept)
         except ConnectError as refusal:
-            namespace._forget_if_empty()
             if not self.core.closed:
                 self.core.reject(name, refusal.message, refusal.data)
                 self.flush()
-            return
-        if self.core.closed:
-            namespace._forget_if_empty()
-            return
-        self.sockets[name] = socket
-        namespace._add(socket)
-        self.core.accept(name, socket.id)
-        handlers = namespace._connection_handlers()
-        if not handlers:
-            self.flush()
-            return
-        await socket._enqueue(self._connected, socket, handlers[0])
-        for handler in handlers[1:]:
-            await socket._enqueue(call_handler, handler, (socket,), None)
-
-    async def _connected(self, socket: Socket, handler: Handler) -> None:
-        # As Node (Namespace._doConnect): the CONNECT leaves and the first connection handler
-        # starts in one step, nothing between them, so a client that saw the CONNECT finds
-        # what the handler did before its first await (rooms joined, handlers set).
-        self.flush()
-        await call_handler(handler, (socket,), None)

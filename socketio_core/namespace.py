@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, overload
 from .adapter import Adapter
 from .broadcast import BroadcastOperator
 from .errors import ConnectError
-from .handlers import H, Handler, NamespaceHandler
+from .handlers import Ack, H, Handler, NamespaceHandler, call_handler
+from .protocol.rooms import Rooms
 
 if TYPE_CHECKING:
     from .interfaces import FetchedSocket, LocalSocket, NamespaceLike, ServerLike
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
 __all__ = ["Namespace", "NamespaceMatcher"]
 
 NamespaceMatcher = str | re.Pattern[str] | Callable[[str, dict[str, Any]], bool]
+
+#: Names a server-side event may not take (Node's namespace ``RESERVED_EVENTS``).
+SERVER_RESERVED_EVENTS = frozenset({"connect", "connection", "new_namespace"})
 
 
 class Namespace:
@@ -33,20 +37,25 @@ class Namespace:
         name: str,
         adapter: Callable[[NamespaceLike], Adapter],
         *,
+        parent: Namespace | None = None,
         on_empty: Callable[[Namespace], None] | None = None,
     ) -> None:
         self.server = server
         self.name = name
         self.sockets: dict[str, Socket] = {}
         self.adapter = adapter(self)
+        #: The dynamic namespace (``server.of(regex_or_callable)``) this one was made for: its
+        #: handlers and middlewares are the parent's, shared.
+        self.parent = parent
         self._on_empty = on_empty
-        self._middlewares: list[Handler] = []
-        self._handlers: dict[str, list[Handler]] = {}
+        self._middlewares: list[Handler] = [] if parent is None else parent._middlewares
+        self._handlers: dict[str, list[Handler]] = {} if parent is None else parent._handlers
         self._table: dict[str, list[Handler]] = {}
         self._table_key: tuple[tuple[str, tuple[Handler, ...]], ...] = ()
         #: Made by a dynamic matcher (``server.of(regex_or_callable)``) for a name seen.
-        self.dynamic = False
+        self.dynamic = parent is not None
         self._admitting = 0
+        self._server_handlers: dict[str, list[Handler]] = {}
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name}>"
@@ -70,26 +79,42 @@ class Namespace:
         """Decorator: ``@namespace.event`` registers ``handler(socket, *args)`` under its name."""
         return self.on(handler.__name__, handler)
 
+    @overload
+    def on_server_event(self, event: str) -> Callable[[H], H]: ...
+    @overload
+    def on_server_event(self, event: str, handler: H) -> H: ...
+
+    def on_server_event(self, event: str, handler: Handler | None = None) -> Any:
+        """Register ``handler(*args)`` for the server-side event ``event``, which another server
+        of the cluster (or an emitter) sends with ``server_side_emit`` (Node's ``io.on(event,
+        ...)`` for server-side events; ``on`` here registers socket handlers). When the sender
+        asked for an ack, the first handler's return value answers it, or the handler takes a
+        keyword-only ``ack`` and calls it."""
+
+        def register(fn: Handler) -> Handler:
+            self._server_handlers.setdefault(event, []).append(fn)
+            return fn
+
+        return register(handler) if handler is not None else register
+
     def use(self, middleware: Handler) -> Handler:
         """A connection middleware ``middleware(socket)``, sync or async; raising
         ``ConnectError`` (or any exception) refuses the connection with ``connect_error``."""
         self._middlewares.append(middleware)
         return middleware
 
-    # ----------------------------------------------------------------- broadcast shortcuts
-
     @property
     def _all(self) -> BroadcastOperator:
         return BroadcastOperator(self.adapter)
 
-    def to(self, *rooms: str) -> BroadcastOperator:
-        """Every socket of the namespace in ``rooms``."""
+    def to(self, *rooms: Rooms) -> BroadcastOperator:
+        """Every socket of the namespace in ``rooms`` (names, or iterables of names)."""
         return self._all.to(*rooms)
 
     in_ = to
 
-    def except_(self, *rooms: str) -> BroadcastOperator:
-        """Every socket of the namespace not in ``rooms``."""
+    def except_(self, *rooms: Rooms) -> BroadcastOperator:
+        """Every socket of the namespace not in ``rooms`` (names, or iterables of names)."""
         return self._all.except_(*rooms)
 
     @property
@@ -122,22 +147,53 @@ class Namespace:
         """Every socket of the namespace (on other servers too, with a cluster adapter)."""
         return await self._all.fetch_sockets()
 
-    def sockets_join(self, *rooms: str) -> None:
-        """Make every socket join ``rooms``."""
+    def sockets_join(self, *rooms: Rooms) -> None:
+        """Make every socket join ``rooms`` (names, or lists of names)."""
         self._all.sockets_join(*rooms)
 
-    def sockets_leave(self, room: str) -> None:
-        """Make every socket leave ``room``."""
-        self._all.sockets_leave(room)
+    def sockets_leave(self, *rooms: Rooms) -> None:
+        """Make every socket leave ``rooms`` (names, or lists of names)."""
+        self._all.sockets_leave(*rooms)
 
     async def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect every socket (``close``: their whole connection)."""
         await self._all.disconnect_sockets(close)
 
-    # ----------------------------------------------------------------- runtime
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to this namespace's server-side listeners on every other server of
+        the cluster (Node's ``serverSideEmit``); not to this server's own."""
+        if event in SERVER_RESERVED_EVENTS:
+            raise ValueError(f'"{event}" is a reserved event name')
+        await self.adapter.server_side_emit([event, *args])
 
-    async def _admit(self, socket: Socket) -> None:
-        """Run the middlewares; raises ``ConnectError`` when one refuses."""
+    async def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """As ``server_side_emit``, and return one answer per other server. Raises
+        ``ServerSideEmitTimeoutError`` (its ``responses`` holding the answers that came) when
+        some server did not answer within the adapter's request timeout."""
+        if event in SERVER_RESERVED_EVENTS:
+            raise ValueError(f'"{event}" is a reserved event name')
+        return await self.adapter.server_side_emit_with_ack([event, *args])
+
+    async def server_count(self) -> int:
+        """How many servers share this namespace (Node's ``adapter.serverCount()``)."""
+        return await self.adapter.server_count()
+
+    async def receive_server_event(self, args: list[Any], ack: Ack | None) -> None:
+        """Run the server-side listeners of ``args[0]`` (a cluster adapter calls this for what
+        another server sent); the first one answers ``ack``."""
+        event, *rest = args
+        for index, handler in enumerate(list(self._server_handlers.get(event, []))):
+            await call_handler(handler, tuple(rest), ack if index == 0 else None)
+
+    async def admit(self, socket: Socket, accept: Callable[[], bool]) -> None:
+        """Let a new ``socket`` in, if the connection middlewares agree and then ``accept()``
+        does (its connection: ``False`` when it closed meanwhile, else it sends CONNECT); the
+        socket then joins its own room and its ``connection`` handlers are queued. Its
+        connection calls this.
+
+        Raises:
+            ConnectError: a middleware refused (any exception it raises refuses).
+        """
         self._admitting += 1
         try:
             for middleware in self._middlewares:
@@ -149,13 +205,15 @@ class Namespace:
                     raise
                 except Exception as error:
                     raise ConnectError(str(error), getattr(error, "data", None)) from error
+            if not accept():
+                return
+            self.sockets[socket.id] = socket
+            self.adapter.add_all(socket.id, (socket.id,))
+            socket.add_namespace_handlers(self._socket_table())
         finally:
             self._admitting -= 1
-
-    def _add(self, socket: Socket) -> None:
-        self.sockets[socket.id] = socket
-        self.adapter.add_all(socket.id, (socket.id,))
-        socket._add_namespace_handlers(self._socket_table())
+            self._forget_if_empty()
+        await socket.handle_connection(list(self._handlers.get("connect", ())))
 
     def _socket_table(self) -> dict[str, list[Handler]]:
         """The handlers every socket gets, as one table they share (made again when the
@@ -178,6 +236,3 @@ class Namespace:
     def _forget_if_empty(self) -> None:
         if self._on_empty is not None and not self.sockets and not self._admitting:
             self._on_empty(self)
-
-    def _connection_handlers(self) -> list[Handler]:
-        return list(self._handlers.get("connect", []))

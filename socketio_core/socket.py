@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, overload
 
-import trio
-
 from .broadcast import BroadcastOperator
+from .dispatch import Dispatcher
 from .handlers import Ack, H, Handler, NamespaceHandler, call_handler, start_handler
 from .protocol import BroadcastTarget
+from .protocol.rooms import Rooms, flatten_rooms
 
 if TYPE_CHECKING:
     import engineio_core
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .adapter import Adapter
     from .handshake import Handshake
     from .interfaces import NamespaceLike, ServerLike, SocketLink
+    from .protocol import Packet
 
 __all__ = ["Socket"]
 
@@ -53,13 +54,7 @@ class Socket:
         self._any: list[Handler] = []
         self._any_outgoing: list[Handler] = []
         self._middlewares: list[Handler] = []
-        # The dispatcher's queue and task exist only while there is something to run: an idle
-        # socket holds neither.
-        self._queue_send: trio.MemorySendChannel[Callable[[], Any]] | None = None
-        self._queue_receive: trio.MemoryReceiveChannel[Callable[[], Any]] | None = None
-        self._dispatching = False
-        self._queue_closed = False
-        self._backlog = 0  # calls queued or running in the dispatcher
+        self._dispatcher = Dispatcher(link.spawn, self, _DISPATCH_QUEUE)
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} on {self.namespace.name}>"
@@ -83,8 +78,6 @@ class Socket:
     def transport(self) -> str:
         """The Engine.IO transport in use: ``"polling"`` or ``"websocket"``."""
         return self._link.engine.transport
-
-    # ----------------------------------------------------------------- handlers
 
     @overload
     def on(self, event: str) -> Callable[[H], H]: ...
@@ -114,7 +107,7 @@ class Socket:
             self._handlers_shared = False
         return self._handlers
 
-    def _add_namespace_handlers(self, table: dict[str, list[Handler]]) -> None:
+    def add_namespace_handlers(self, table: dict[str, list[Handler]]) -> None:
         """Take the namespace's handlers (``table``, of ``NamespaceHandler``), after any this
         socket already has; an idle socket shares the table rather than holding a copy."""
         if not self._handlers:
@@ -148,8 +141,6 @@ class Socket:
         self._middlewares.append(middleware)
         return middleware
 
-    # ----------------------------------------------------------------- sending
-
     async def emit(self, event: str, *args: Any) -> None:
         """Send an event; waits while the client is far behind (bounded outbound buffer)."""
         self._emit(event, args, volatile=False)
@@ -162,10 +153,10 @@ class Socket:
     def _emit(self, event: str, args: tuple[Any, ...], *, volatile: bool) -> None:
         if not self.connected:
             return
-        if volatile and self._link.engine.behind():
-            return
         for listener in self._any_outgoing:
             listener(event, *args)
+        if volatile and self._link.engine.behind():
+            return
         self._link.emit(self.namespace.name, event, args)
 
     async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
@@ -179,49 +170,61 @@ class Socket:
         values = await self._link.emit_with_ack(self.namespace.name, event, args, timeout)
         return values[0] if len(values) == 1 else values
 
+    def timeout(self, seconds: float) -> _TimedSocket:
+        """``socket.timeout(s).emit_with_ack(...)``: wait at most ``seconds`` for the client's
+        ack, then raise ``TimeoutError`` (Node's ``socket.timeout(ms)``; the client's
+        ``timeout`` alike)."""
+        return _TimedSocket(self, seconds)
+
     @property
     def volatile(self) -> _VolatileSocket:
         """``socket.volatile.emit(...)``: dropped when the client is not ready to take it."""
-        return _VolatileSocket(self)
+        return _VolatileSocket(self._emit_volatile)
+
+    def _emit_volatile(self, event: str, args: tuple[Any, ...]) -> None:
+        self._emit(event, args, volatile=True)
 
     def write_encoded(
-        self, parts: Sequence[str | bytes | PreparedPacket], *, volatile: bool
+        self, packet: Packet, parts: Sequence[str | bytes | PreparedPacket], *, volatile: bool
     ) -> bool:
-        """Queue an already encoded packet (the Engine.IO messages of ``protocol.encode``), as
-        an adapter does for a broadcast, each part best prepared once for every recipient
-        (``engineio_core.protocol.prepare_message``); ``False`` when it was not (the socket is
-        gone, or ``volatile`` and its client is behind)."""
-        if not self.connected or (volatile and self._link.engine.behind()):
+        """Queue an EVENT ``packet`` already encoded as ``parts`` (the Engine.IO messages of
+        ``protocol.encode``), as an adapter does for each recipient of a broadcast; the
+        ``on_any_outgoing`` listeners see it, as Node's adapter notifies them. ``False`` when
+        it was not queued (the socket is gone, or ``volatile`` and its client is behind)."""
+        if not self.connected:
+            return False
+        if self._any_outgoing:
+            event, *args = packet.data
+            for listener in self._any_outgoing:
+                listener(event, *args)
+        if volatile and self._link.engine.behind():
             return False
         self._link.engine.send_nowait(*parts)
         return True
 
-    # ----------------------------------------------------------------- rooms
-
-    def join(self, *rooms: str) -> None:
-        """Join ``rooms``."""
-        self._adapter.add_all(self.id, rooms)
+    def join(self, *rooms: Rooms) -> None:
+        """Join ``rooms``: names, or iterables of names (Node's ``socket.join(room | room[])``)."""
+        self._adapter.add_all(self.id, flatten_rooms(*rooms))
 
     def leave(self, room: str) -> None:
         """Leave ``room``."""
         self._adapter.delete(self.id, room)
 
-    def to(self, *rooms: str) -> BroadcastOperator:
-        """Every socket in ``rooms`` but this one."""
+    def to(self, *rooms: Rooms) -> BroadcastOperator:
+        """Every socket in ``rooms`` (names, or iterables of names) but this one."""
         return self.broadcast.to(*rooms)
 
     in_ = to
 
-    def except_(self, *rooms: str) -> BroadcastOperator:
-        """Every socket of the namespace but this one and those in ``rooms``."""
+    def except_(self, *rooms: Rooms) -> BroadcastOperator:
+        """Every socket of the namespace but this one and those in ``rooms`` (names, or
+        iterables of names)."""
         return self.broadcast.except_(*rooms)
 
     @property
     def broadcast(self) -> BroadcastOperator:
         """Every socket of the namespace but this one."""
         return BroadcastOperator(self._adapter, BroadcastTarget(except_rooms=frozenset({self.id})))
-
-    # ----------------------------------------------------------------- leaving
 
     async def disconnect(self, close: bool = False) -> None:
         """Leave the namespace (the client hears ``io server disconnect``); with ``close``, close
@@ -232,10 +235,12 @@ class Socket:
             self._link.close("forced server close")
             return
         self._link.disconnect(self.namespace.name)
-        self._closed("server namespace disconnect")
+        self.handle_close("server namespace disconnect")
 
-    def _closed(self, reason: str) -> None:
-        """Run the ``disconnecting`` handlers while still in the rooms, then leave them all."""
+    def handle_close(self, reason: str) -> None:
+        """The socket left its namespace, for ``reason``: run the ``disconnecting`` handlers
+        while still in the rooms, leave them all, then queue the ``disconnect`` handlers. (Its
+        connection calls this; applications call ``disconnect``.)"""
         if not self.connected:
             return
         reason = str(reason)  # the core's reasons are StrEnum members: handlers get plain text
@@ -247,48 +252,47 @@ class Socket:
                 log.exception("disconnecting handler of %r failed", self)
         self.connected = False
         self.namespace.forget(self)
-        self._queue(self._fire, "disconnect", (reason,))
-        self._queue_closed = True
-        if self._queue_send is not None:
-            self._queue_send.close()
+        self._dispatcher.submit_nowait(partial(self._fire, "disconnect", (reason,)))
+        self._dispatcher.close()
 
-    # ----------------------------------------------------------------- dispatch
+    def handle_error(self, error: Exception) -> None:
+        """Queue the ``error`` handlers with ``error`` (its connection calls this when the
+        client sent something invalid, before closing)."""
+        self._dispatcher.submit_nowait(partial(self._fire, "error", (error,)))
 
-    def _calls(self) -> trio.MemorySendChannel[Callable[[], Any]]:
-        """The dispatcher's queue, made on first use; starts the dispatcher if it is not
-        running (it stops once the queue is empty)."""
-        if self._queue_send is None:
-            self._queue_send, self._queue_receive = trio.open_memory_channel[
-                Callable[[], Any]
-            ](_DISPATCH_QUEUE)
-            if self._queue_closed:
-                self._queue_send.close()
-        if not self._dispatching:
-            self._dispatching = True
-            self._link.spawn(self._dispatch)
-        return self._queue_send
-
-    def _queue(self, fn: Callable[..., Any], *args: Any) -> None:
-        queue = self._calls()
-        try:
-            queue.send_nowait(lambda: fn(*args))
-        except trio.WouldBlock:
-            self._link.spawn(queue.send, lambda: fn(*args))
-        except trio.ClosedResourceError:
+    async def handle_connection(self, handlers: Sequence[Handler]) -> None:
+        """Send the CONNECT and queue the namespace's ``connection`` handlers for this new
+        socket, waiting while its queue is full (its namespace calls this once the socket is
+        in)."""
+        if not handlers:
+            self._link.flush()
             return
-        self._backlog += 1
+        calls = [partial(self._connected, handlers[0]),
+                 *(partial(call_handler, handler, (self,), None) for handler in handlers[1:])]
+        for call in calls:
+            rest = self._dispatcher.submit(call)
+            if rest is not None:
+                await rest
 
-    def _event(
+    async def _connected(self, handler: Handler) -> None:
+        # As Node (Namespace._doConnect): the CONNECT leaves and the first connection handler
+        # starts in one step, nothing between them, so a client that saw the CONNECT finds
+        # what the handler did before its first await (rooms joined, handlers set).
+        self._link.flush()
+        await call_handler(handler, (self,), None)
+
+    def handle_event(
         self, event: str, args: tuple[Any, ...], ack: Ack | None
     ) -> Awaitable[None] | None:
-        """Dispatch an incoming event. With nothing queued or running, no middleware or
-        catch-all listener and one handler, the handler is called at once: a plain one then
-        finishes here, in order, without a pass through the dispatcher task. Returns what is
+        """Dispatch an event the client sent (its connection calls this). With nothing queued
+        or running, no middleware or catch-all listener and one handler, the handler is called
+        at once: a plain one then finishes here, in order, without a pass through the
+        dispatcher task. Returns what is
         left to await when the dispatcher's queue is full (backpressure), else ``None``."""
         handlers = self._handlers.get(event)
-        if (self._backlog or not handlers or len(handlers) != 1 or self._middlewares
+        if (not self._dispatcher.idle or not handlers or len(handlers) != 1 or self._middlewares
                 or self._any):
-            return self._enqueue_nowait(partial(self._on_event, event, args, ack))
+            return self._dispatcher.submit(partial(self._on_event, event, args, ack))
         handler = handlers[0]
         try:
             if isinstance(handler, NamespaceHandler):  # as _target, without the extra tuple
@@ -299,58 +303,8 @@ class Socket:
             log.exception("handler of %r failed", self)
             return None
         if rest is not None:
-            return self._enqueue_nowait(lambda: rest)
+            return self._dispatcher.submit(lambda: rest)
         return None
-
-    async def _enqueue(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Queue a call for the dispatcher, waiting when it is behind (backpressure)."""
-        rest = self._enqueue_nowait(partial(fn, *args))
-        if rest is not None:
-            await rest
-
-    def _enqueue_nowait(self, call: Callable[[], Any]) -> Awaitable[None] | None:
-        """Queue a call for the dispatcher; returns what is left to await when its queue is
-        full, else ``None``."""
-        try:
-            # Only a full queue waits: a yield per packet would cost a scheduler pass each, and
-            # the caller yields anyway when the engine has no more input for it.
-            self._calls().send_nowait(call)
-        except trio.WouldBlock:
-            return self._enqueue_waiting(call)
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            return None
-        self._backlog += 1
-        return None
-
-    async def _enqueue_waiting(self, call: Callable[[], Any]) -> None:
-        try:
-            await self._calls().send(call)
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            return
-        self._backlog += 1
-
-    async def _dispatch(self) -> None:
-        queue = self._queue_receive
-        assert queue is not None
-        try:
-            while True:
-                # Run every queued call before yielding: what they send then leaves in one write
-                # per client instead of one per call (the queue's size bounds the run).
-                try:
-                    call = queue.receive_nowait()
-                except trio.WouldBlock:
-                    return  # nothing left: the next queued call starts a new dispatcher
-                except trio.EndOfChannel:
-                    await queue.aclose()
-                    return
-                try:
-                    await call()
-                except Exception:
-                    log.exception("handler of %r failed", self)
-                finally:
-                    self._backlog -= 1
-        finally:
-            self._dispatching = False
 
     async def _fire(self, event: str, args: tuple[Any, ...]) -> None:
         for handler in list(self._handlers.get(event, [])):
@@ -373,10 +327,22 @@ class Socket:
 
 
 class _VolatileSocket:
-    __slots__ = ("_socket",)
+    __slots__ = ("_send",)
 
-    def __init__(self, socket: Socket) -> None:
-        self._socket = socket
+    def __init__(self, send: Callable[[str, tuple[Any, ...]], None]) -> None:
+        self._send = send
 
     async def emit(self, event: str, *args: Any) -> None:
-        self._socket._emit(event, args, volatile=True)
+        """Send ``event``, unless the client is not ready to take it."""
+        self._send(event, args)
+
+
+class _TimedSocket:
+    __slots__ = ("_seconds", "_socket")
+
+    def __init__(self, socket: Socket, seconds: float) -> None:
+        self._socket = socket
+        self._seconds = seconds
+
+    async def emit_with_ack(self, event: str, *args: Any) -> Any:
+        return await self._socket.emit_with_ack(event, *args, timeout=self._seconds)

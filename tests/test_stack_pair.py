@@ -8,7 +8,7 @@ from socketio_core.protocol import (
     AckReceived,
     AckTimedOut,
     Connected,
-    ConnectError,
+    ConnectRefused,
     ConnectRequested,
     ConnectTimedOut,
     Disconnected,
@@ -119,7 +119,7 @@ def test_refused_namespace_and_connect_timeout() -> None:
     assert p.take() == ([], [ConnectRequested("/private", {})])
     p.server.reject("/private", "not authorized", {"code": 401})
     p.pump()
-    assert p.take() == ([ConnectError("/private", "not authorized", {"code": 401})], [])
+    assert p.take() == ([ConnectRefused("/private", "not authorized", {"code": 401})], [])
     assert p.server.next_deadline() == 3.0
     p.advance(3.0)
     assert p.take() == ([], [ConnectTimedOut()])

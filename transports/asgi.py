@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, unquote
 import trio
 
 from ._errors import BadRequest, BodyTooLarge, WebSocketClosed
+from ._headers import as_bytes, framed
 from ._interfaces import HeaderList
 
 __all__ = ["ASGIApplication", "ASGIRequest", "ASGIWebSocket", "Message", "Receive", "Scope", "Send"]
@@ -28,10 +29,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApplication = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-def _b(value: str | bytes) -> bytes:
-    return value.encode("latin-1") if isinstance(value, str) else value
 
 
 class ASGIWebSocket:
@@ -229,9 +226,7 @@ class ASGIRequest:
             await self.reject_websocket(status, headers, body)
             return
         self.responded = True
-        out = [(_b(k).lower(), _b(v)) for k, v in headers
-               if _b(k).lower() not in (b"content-length", b"transfer-encoding")]
-        out.append((b"content-length", str(len(body)).encode()))
+        out = framed(headers, len(body), lower=True)
         try:
             await self._send({"type": "http.response.start", "status": status, "headers": out})
             await self._send({"type": "http.response.body",
@@ -259,7 +254,8 @@ class ASGIRequest:
         await self._wait_connect()
         self.responded = True
         accept: Message = {"type": "websocket.accept",
-                           "headers": [(_b(k).lower(), _b(v)) for k, v in extra_headers]}
+                           "headers": [(as_bytes(k).lower(), as_bytes(v))
+                                       for k, v in extra_headers]}
         if subprotocol is not None:
             accept["subprotocol"] = subprotocol
         await self._send(accept)
@@ -277,9 +273,7 @@ class ASGIRequest:
         self.responded = True
         await self._wait_connect()
         if "websocket.http.response" in (self.scope.get("extensions") or {}):
-            out = [(_b(k).lower(), _b(v)) for k, v in headers
-                   if _b(k).lower() not in (b"content-length", b"transfer-encoding")]
-            out.append((b"content-length", str(len(body)).encode()))
+            out = framed(headers, len(body), lower=True)
             await self._send({"type": "websocket.http.response.start", "status": status,
                               "headers": out})
             await self._send({"type": "websocket.http.response.body", "body": body})

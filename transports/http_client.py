@@ -14,6 +14,7 @@ import h11
 import trio
 
 from ._errors import BodyTooLarge, HTTPClientError
+from ._headers import framed
 
 __all__ = ["HTTPConnection", "HTTPResponse", "http_request", "open_stream"]
 
@@ -119,12 +120,10 @@ class HTTPConnection(trio.abc.AsyncResource):
         max_body_size: int,
     ) -> HTTPResponse:
         names = {k.lower() for k, _ in headers}
-        out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers
-               if k.lower() not in ("content-length", "transfer-encoding")]
+        out = framed(headers, len(body) if body or method not in ("GET", "HEAD", "OPTIONS")
+                     else None)
         if "host" not in names:
             out.insert(0, (b"host", self.host.encode("idna")))
-        if body or method not in ("GET", "HEAD", "OPTIONS"):
-            out.append((b"content-length", str(len(body)).encode()))
         try:
             data = self._h11.send(h11.Request(method=method, target=target, headers=out))
             if body:

@@ -29,6 +29,7 @@ from wsproto.utilities import RemoteProtocolError as WSRemoteProtocolError
 from . import _sockio
 from ._config import HTTPConfig
 from ._errors import BadRequest, BodyTooLarge, HTTPError, RequestTimeout
+from ._headers import UNFRAMED, as_bytes, framed
 from ._interfaces import HeaderList, Request
 from ._request_head import PlainHead, parse_plain_head
 from .websocket import StreamWebSocket, server_websocket
@@ -46,15 +47,10 @@ _STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, Connection
 _HANDED_OVER = h11.Connection(h11.SERVER)
 
 
-def _b(value: str | bytes) -> bytes:
-    return value.encode("latin-1") if isinstance(value, str) else value
-
-
 # Response heads written without h11's event objects (see ``_fast_head``). Header lines are
 # cached by the (name, value) pair as given: a server sends the same few again and again.
 _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")  # RFC 9110 field-name, as h11 checks it
 _FIELD_VALUE = re.compile(rb"(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?")  # h11's field-value
-_UNFRAMED = (b"content-length", b"transfer-encoding")  # respond() sets the framing itself
 _NOT_FAST = (b"host", b"connection")  # h11 reorders or rewrites these: its path writes them
 _SKIP = b""
 # The client states in which a response is plain for h11 (not one proposing an upgrade, say).
@@ -75,9 +71,9 @@ def _header_line(name: str | bytes, value: str | bytes, made: HeadLines) -> byte
         pass
     except TypeError:  # unhashable (a bytearray): h11's path takes it
         return None
-    raw_name, raw_value = _b(name), _b(value)
+    raw_name, raw_value = as_bytes(name), as_bytes(value)
     lower = raw_name.lower()
-    if lower in _UNFRAMED:
+    if lower in UNFRAMED:  # respond() sets the framing itself
         line = _SKIP
     elif (lower in _NOT_FAST or not _TOKEN.fullmatch(raw_name)
             or not _FIELD_VALUE.fullmatch(raw_value)):
@@ -615,9 +611,7 @@ class HTTPRequest:
                 conn.wrote_head = True
                 await conn.write(head + body if body else head)
                 return
-        out = [(_b(k), _b(v)) for k, v in headers
-               if _b(k).lower() not in (b"content-length", b"transfer-encoding")]
-        out.append((b"content-length", str(len(body)).encode()))
+        out = framed(headers, len(body))
         if conn.must_close:
             out.append((b"connection", b"close"))
         events: list[h11.Event] = [
@@ -666,7 +660,7 @@ class HTTPRequest:
             extensions.append(PerMessageDeflate())
         accept = AcceptConnection(
             subprotocol=subprotocol, extensions=extensions,
-            extra_headers=[(_b(k), _b(v)) for k, v in extra_headers])
+            extra_headers=[(as_bytes(k), as_bytes(v)) for k, v in extra_headers])
         data = ws.send(accept)
         self.responded = True
         cfg = conn.config
@@ -790,15 +784,19 @@ async def serve_http(
     config: HTTPConfig | None = None,
     ssl_context: ssl.SSLContext | None = None,
     handler_nursery: trio.Nursery | None = None,
+    listeners: list[trio.SocketListener] | None = None,
     task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Listen on ``host:port`` and serve HTTP/1.1 (and WebSocket upgrades) until cancelled.
 
     ``task_status.started`` reports the listeners (port 0 picks a free port; read it with
     ``listeners[0].socket.getsockname()``). With ``ssl_context`` each connection is TLS.
+    ``listeners`` already open (``trio.open_tcp_listeners``) are served instead of
+    ``host:port``.
     """
     cfg = config or HTTPConfig()
-    listeners = await trio.open_tcp_listeners(port, host=host)
+    if listeners is None:
+        listeners = await trio.open_tcp_listeners(port, host=host)
     # Plain TCP goes straight to handle_stream: a frame less under every connection's task.
     serve = (partial(handle_stream, handler=handler, config=cfg) if ssl_context is None else
              partial(_serve_socket, handler=handler, config=cfg, ssl_context=ssl_context))

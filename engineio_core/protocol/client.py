@@ -176,8 +176,6 @@ class ClientSession:
         self.opened: Opened | None = None
         self.close_reason: str | None = None
 
-    # ------------------------------------------------------------------ state
-
     @property
     def state(self) -> ClientState:
         """The current state."""
@@ -231,8 +229,6 @@ class ClientSession:
         """The events left behind when an input raised ``ProtocolError``."""
         return self._events()
 
-    # ------------------------------------------------------------------ closing
-
     def _close(self, event: ClientInput, reason: str, description: str | None = None) -> None:
         if self._state is _C.CLOSED:
             return
@@ -275,8 +271,6 @@ class ClientSession:
         self._close(_J.FAIL, reason)
         return self._events()
 
-    # ------------------------------------------------------------------ time
-
     def next_deadline(self) -> float | None:
         """The earliest time ``handle_timeout`` has something to do, or ``None``."""
         if self._pending:
@@ -289,8 +283,6 @@ class ClientSession:
         if self._ping_due is not None and now >= self._ping_due:
             self._close(_J.FAIL, "ping timeout")
         return self._events()
-
-    # ------------------------------------------------------------------ inbound
 
     def _reset_ping(self, now: float) -> None:
         assert self.opened is not None
@@ -390,8 +382,6 @@ class ClientSession:
         self._receive([packet], now)
         return self._events()
 
-    # ------------------------------------------------------------------ upgrade
-
     def should_upgrade(self) -> bool:
         """Whether the runtime should open a probe WebSocket now."""
         return (self._upgrade and not self._upgrade_tried and self._state is _C.OPEN
@@ -447,8 +437,6 @@ class ClientSession:
         if self.upgrading:
             self._abort_upgrade("transport closed")
         return self._events()
-
-    # ------------------------------------------------------------------ outbound
 
     def send_message(self, data: str | bytes) -> None:
         """Queue a message (sent once open). Ignored while closing or closed.

@@ -179,8 +179,6 @@ class ServerSession:
         self._close_after_upgrade = False
         self.close_reason: str | None = None
 
-    # ------------------------------------------------------------------ state
-
     @property
     def state(self) -> ServerState:
         """The current state."""
@@ -227,8 +225,6 @@ class ServerSession:
     def events_after_error(self) -> list[Event]:
         """The events left behind when an input raised ``ProtocolError``."""
         return self._events()
-
-    # ------------------------------------------------------------------ closing
 
     def _close(self, event: ServerInput, reason: str, description: str | None = None, *,
                poll_reply: PacketType | None) -> None:
@@ -293,8 +289,6 @@ class ServerSession:
         self._close(_I.FAIL, reason, poll_reply=reply)
         return self._events()
 
-    # ------------------------------------------------------------------ time
-
     def next_deadline(self) -> float | None:
         """The earliest time ``handle_timeout`` has something to do, or ``None``."""
         # Asked around every poll: no list built for it.
@@ -319,8 +313,6 @@ class ServerSession:
             self._ping_at = None
             self._pong_due = now + self.config.ping_timeout
         return self._events()
-
-    # ------------------------------------------------------------------ inbound
 
     def _on_packet(self, packet: Packet, now: float) -> None:
         if self._state is _S.CLOSING or self._close_after_upgrade:
@@ -447,8 +439,6 @@ class ServerSession:
         self._pending.append(received)
         return self._events()
 
-    # ------------------------------------------------------------------ upgrade
-
     def begin_upgrade(self, *, now: float) -> list[Event]:
         """A WebSocket for this sid connected; it becomes the probe, for ``upgrade_timeout``.
 
@@ -504,8 +494,6 @@ class ServerSession:
         if self.upgrading:
             self._abort_upgrade("transport closed")
         return self._events()
-
-    # ------------------------------------------------------------------ outbound
 
     def _queue(self, packet: Packet) -> None:
         prepared = prepare_packet(packet)

@@ -1,32 +1,36 @@
 """Run the chat: ``python3 -m examples.chat [--host H] [--port P]``.
 
-Prints ``listening PORT`` once ready (port 0 picks a free one), then serves until Ctrl-C.
+Prints ``listening PORT`` once ready (port 0 picks a free one), then serves until Ctrl-C or
+SIGTERM, which close the server cleanly: every client is told, and the others see who left.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
+import sys
 from functools import partial
 
 import trio
 
+from socketio_core import Server
 from socketio_core.cli import Monitor
+from socketio_core.static import ClientBundleNotFound
 
 from .server import build, static_files
 
 
-async def main(host: str, port: int) -> None:
-    """Serve the chat on ``host:port``; print ``listening PORT`` once ready."""
-    server = build()
+async def main(server: Server, host: str, port: int) -> None:
+    """Serve the chat on ``host:port`` until a signal; print ``listening PORT`` once ready."""
     monitor = Monitor(server)  # logs connections, rooms and event rates at info level
     monitor.attach()
-    async with server, trio.open_nursery() as nursery:
+    async with trio.open_nursery() as nursery:
         listeners = await nursery.start(partial(server.serve, host, port, other=static_files))
         bound = listeners[0].socket.getsockname()[1]
         print(f"listening {bound}", flush=True)
         logging.getLogger("examples.chat").info("chat on http://%s:%d", host, bound)
-        nursery.start_soon(monitor.run, 10.0)
+        await monitor.run(10.0)  # returns once the server is closed
 
 
 def parser() -> argparse.ArgumentParser:
@@ -39,13 +43,21 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run() -> None:
-    """Serve the chat until Ctrl-C."""
+    """Serve the chat until Ctrl-C (exit status 130, as Python's) or SIGTERM (0)."""
     args = parser().parse_args()
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
     try:
-        trio.run(main, args.host, args.port)
-    except KeyboardInterrupt:
-        pass
+        server = build()
+    except ClientBundleNotFound as error:  # the page needs the official browser client
+        sys.exit(f"python3 -m examples.chat: {error}")
+    try:
+        trio.run(main, server, args.host, args.port)
+    except* OSError as group:  # such as the port in use; trio's nursery hands it on in a group
+        reason = group.exceptions[0]
+        sys.exit(f"python3 -m examples.chat: cannot listen on {args.host}:{args.port}: "
+                 f"{getattr(reason, 'strerror', None) or reason}")
+    if server.shutdown_signal == signal.SIGINT:
+        sys.exit(128 + signal.SIGINT)
 
 
 if __name__ == "__main__":

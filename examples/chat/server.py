@@ -153,11 +153,12 @@ class Chat:
 
 
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-          ".css": "text/css; charset=utf-8"}
+          ".css": "text/css; charset=utf-8", ".ico": "image/x-icon"}
 
 
 async def static_files(request: Request) -> None:
-    """Serve the page (``/``, ``/chat.js``, ``/chat.css``); anything else is 404."""
+    """Serve the page (``/``, ``/chat.js``, ``/chat.css``, ``/favicon.ico``); anything else
+    is 404."""
     name = "index.html" if request.path == "/" else request.path.lstrip("/")
     file = STATIC / name
     if "/" in name or file.suffix not in _TYPES or not file.is_file():

@@ -12,7 +12,7 @@ from .events import (
     AckTimedOut,
     ClientEvent,
     Connected,
-    ConnectError,
+    ConnectRefused,
     ConnectRequested,
     ConnectTimedOut,
     Disconnected,
@@ -38,7 +38,7 @@ from .reasons import (
     ClientDisconnectReason,
     ServerDisconnectReason,
 )
-from .rooms import BroadcastTarget, RoomIndex
+from .rooms import BroadcastTarget, RoomIndex, Rooms, flatten_rooms
 from .server import DEFAULT_CONNECT_TIMEOUT, ServerConnection
 from .states import NamespaceState
 
@@ -58,7 +58,7 @@ __all__ = [
     "ClientConnection",
     "ClientDisconnectReason",
     "ClientEvent",
-    "ConnectError",
+    "ConnectRefused",
     "ConnectRequested",
     "ConnectTimedOut",
     "Connected",
@@ -73,8 +73,10 @@ __all__ = [
     "ProtocolError",
     "RemoteProtocolError",
     "RoomIndex",
+    "Rooms",
     "ServerConnection",
     "ServerDisconnectReason",
     "ServerEvent",
     "encode",
+    "flatten_rooms",
 ]

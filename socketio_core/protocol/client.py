@@ -3,9 +3,9 @@
 Node's behaviour it follows (socket.io-client ``Socket`` and ``Manager``):
 
 - ``connect(namespace, auth)`` sends CONNECT (``0``, ``0/admin,``, ``0{"token":"x"}``); the
-  server answers CONNECT ``{"sid":...}`` (``Connected``) or CONNECT_ERROR (``ConnectError``
+  server answers CONNECT ``{"sid":...}`` (``Connected``) or CONNECT_ERROR (``ConnectRefused``
   with its ``message`` and ``data``). A CONNECT answer without a ``sid`` is a v2 server:
-  ``ConnectError`` with socket.io-client's message for that case.
+  ``ConnectRefused`` with socket.io-client's message for that case.
 - Packets for a namespace we are not on or connecting to are ignored (binary ones without
   keeping their attachments). An event arriving while connecting is reported at once (Node
   buffers it until ``connect``; the runtime may do the same).
@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from .connection import Connection
-from .events import Connected, ConnectError, Disconnected, Event
+from .events import ClientEvent, Connected, ConnectRefused, Disconnected
 from .packet import DEFAULT_MAX_ATTACHMENT_BYTES, DEFAULT_MAX_ATTACHMENTS, Packet, encode
 from .packet import PacketType as T
 from .reasons import V2_SERVER_MESSAGE, ClientDisconnectReason
@@ -41,7 +41,7 @@ _RECEIVE = {
 }
 
 
-class ClientConnection(Connection):
+class ClientConnection(Connection[ClientEvent]):
     """The Sans-IO client side of a Socket.IO connection.
 
     Args:
@@ -97,7 +97,7 @@ class ClientConnection(Connection):
         else:
             self._step(header.namespace, _RECEIVE[header.type])
 
-    def _on_packet(self, packet: Packet, events: list[Event]) -> None:
+    def _on_packet(self, packet: Packet, events: list[ClientEvent]) -> None:
         kind, namespace, data = packet.type, packet.namespace, packet.data
         accepted = kind is T.CONNECT and isinstance(data, dict) and isinstance(data.get("sid"), str)
         step = Input.RECEIVE_CONNECT_ERROR if kind is T.CONNECT and not accepted else _RECEIVE[kind]
@@ -107,14 +107,14 @@ class ClientConnection(Connection):
             pid = data.get("pid")
             events.append(Connected(namespace, data["sid"], pid if isinstance(pid, str) else None))
         elif kind is T.CONNECT:
-            events.append(ConnectError(namespace, V2_SERVER_MESSAGE))
+            events.append(ConnectRefused(namespace, V2_SERVER_MESSAGE))
         elif kind is T.CONNECT_ERROR:
             if isinstance(data, str):
-                events.append(ConnectError(namespace, data))
+                events.append(ConnectRefused(namespace, data))
             else:
                 message = data.get("message")
                 events.append(
-                    ConnectError(
+                    ConnectRefused(
                         namespace, message if isinstance(message, str) else "", data.get("data")
                     )
                 )

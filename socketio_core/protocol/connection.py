@@ -8,11 +8,11 @@ Outbound data is pulled, h2 style: every call that sends queues Engine.IO messag
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .acks import AckBook
 from .errors import LocalProtocolError, ProtocolError
-from .events import AckReceived, AckTimedOut, Disconnected, Event, EventReceived
+from .events import AckReceived, AckTimedOut, ClientEvent, Disconnected, EventReceived, ServerEvent
 from .packet import (
     DEFAULT_MAX_ATTACHMENT_BYTES,
     DEFAULT_MAX_ATTACHMENTS,
@@ -26,6 +26,10 @@ from .states import Input, NamespaceState, Table, transition
 
 __all__ = ["Connection"]
 
+# The events one side reports: each core returns only its own kind (``ServerEvent`` or
+# ``ClientEvent``), so its runtime can ``match`` them exhaustively.
+E = TypeVar("E", ServerEvent, ClientEvent)
+
 _IDLE = NamespaceState.IDLE
 _CONNECTED = NamespaceState.CONNECTED
 _EVENT = T.EVENT
@@ -37,7 +41,7 @@ _ACK_INPUT = Input.ACK
 _KEEP_CONNECTED = (Input.RECEIVE_EVENT, Input.RECEIVE_ACK, Input.EMIT, Input.ACK)
 
 
-class Connection:
+class Connection(Generic[E]):
     """The common part of both connection cores (not used directly)."""
 
     _table: Table
@@ -80,7 +84,7 @@ class Connection:
         """The earliest moment ``handle_timeout`` has work, or ``None``. No side effect."""
         return None if self._closed else self._acks.next_deadline()
 
-    def handle_timeout(self, *, now: float) -> list[Event]:
+    def handle_timeout(self, *, now: float) -> list[E]:
         """Fire whatever is due at ``now`` (nothing when called early)."""
         if self._closed:
             return []
@@ -127,18 +131,18 @@ class Connection:
         self._step(namespace, _ACK_INPUT)
         self._outbox.extend(encode_event(_ACK, namespace, list(args), ack_id))
 
-    def close(self, reason: str) -> list[Event]:
+    def close(self, reason: str) -> list[E]:
         """End the connection (the Engine.IO session closed, for ``reason``): every connected
         namespace leaves with ``reason``. Idempotent."""
         if self._closed:
             return []
-        events: list[Event] = []
+        events: list[E] = []
         for ns in sorted(self.namespaces):
             events.append(Disconnected(ns, reason, self._acks.drop_namespace(ns)))
         self._shut()
         return events
 
-    def receive_message(self, message: str | bytes, *, now: float) -> list[Event]:
+    def receive_message(self, message: str | bytes, *, now: float) -> list[E]:
         """Feed one Engine.IO message payload; returns the events it causes.
 
         Whatever was due at ``now`` fires first (so an ack arriving after its deadline reports
@@ -182,14 +186,14 @@ class Connection:
         """Called when a binary packet's header arrives, before its attachments."""
         raise NotImplementedError
 
-    def _on_packet(self, packet: Packet, events: list[Event]) -> None:
+    def _on_packet(self, packet: Packet, events: list[E]) -> None:
         raise NotImplementedError
 
-    def _on_event(self, packet: Packet, events: list[Event]) -> None:
+    def _on_event(self, packet: Packet, events: list[E]) -> None:
         data = packet.data
         events.append(EventReceived(packet.namespace, data[0], tuple(data[1:]), packet.id))
 
-    def _on_ack(self, packet: Packet, events: list[Event]) -> None:
+    def _on_ack(self, packet: Packet, events: list[E]) -> None:
         assert packet.id is not None
         if self._acks.resolve(packet.namespace, packet.id):
             events.append(AckReceived(packet.namespace, packet.id, tuple(packet.data)))

@@ -2,7 +2,7 @@
 
 ``ServerConnection`` returns ``ConnectRequested``, ``EventReceived``, ``AckReceived``,
 ``AckTimedOut``, ``Disconnected`` and ``ConnectTimedOut``; ``ClientConnection`` returns
-``Connected``, ``ConnectError``, ``EventReceived``, ``AckReceived``, ``AckTimedOut`` and
+``Connected``, ``ConnectRefused``, ``EventReceived``, ``AckReceived``, ``AckTimedOut`` and
 ``Disconnected``. Consume them with ``match`` and ``assert_never``.
 """
 
@@ -15,7 +15,7 @@ __all__ = [
     "AckReceived",
     "AckTimedOut",
     "ClientEvent",
-    "ConnectError",
+    "ConnectRefused",
     "ConnectRequested",
     "ConnectTimedOut",
     "Connected",
@@ -54,9 +54,10 @@ class Connected:
 
 
 @dataclass(frozen=True, slots=True)
-class ConnectError:
+class ConnectRefused:
     """Client: the server refused ``namespace`` (a CONNECT_ERROR packet), or its CONNECT
-    answer had no ``sid``. ``message`` and ``data`` are those of Node's ``connect_error``."""
+    answer had no ``sid``. ``message`` and ``data`` are those of Node's ``connect_error``
+    (the runtime raises them as ``socketio_core.ConnectError``)."""
 
     namespace: str
     message: str
@@ -105,5 +106,5 @@ class Disconnected:
 ServerEvent = (
     ConnectRequested | EventReceived | AckReceived | AckTimedOut | Disconnected | ConnectTimedOut
 )
-ClientEvent = Connected | ConnectError | EventReceived | AckReceived | AckTimedOut | Disconnected
+ClientEvent = Connected | ConnectRefused | EventReceived | AckReceived | AckTimedOut | Disconnected
 Event = ServerEvent | ClientEvent

@@ -2,8 +2,8 @@
 ``BroadcastOperator``).
 
 ``RoomIndex`` keeps the two maps Node keeps, room → sids and sid → rooms, in step: a room
-exists while it has a member. A socket added with ``add`` is in the room named by its own id
-(Node's ``socket.join(socket.id)`` on connect); like Node, it may ``leave`` that room.
+exists while it has a member. A socket's first ``join`` also puts it in the room named by its
+own id (Node's ``socket.join(socket.id)`` on connect); like Node, it may ``leave`` that room.
 
 ``BroadcastTarget`` is an immutable selection: each method returns a new one, as each of
 Node's ``to``/``in``/``except``/``volatile``/``compress``/``local``/``timeout`` does.
@@ -14,19 +14,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-__all__ = ["BroadcastTarget", "RoomIndex"]
+__all__ = ["BroadcastTarget", "RoomIndex", "Rooms", "flatten_rooms"]
 
 Rooms = str | Iterable[str]
+"""A room name, or several (Node's ``Room | Room[]``)."""
+
+
+def flatten_rooms(*rooms: Rooms) -> tuple[str, ...]:
+    """The room names of ``rooms`` (each a name or an iterable of names), in order, once each:
+    ``flatten_rooms("a", ["b", "a"])`` is ``("a", "b")``."""
+    out: dict[str, None] = {}
+    for item in rooms:
+        if isinstance(item, str):
+            out[item] = None
+        else:
+            out.update(dict.fromkeys(item))
+    return tuple(out)
 
 
 def _flatten(rooms: tuple[Rooms, ...]) -> frozenset[str]:
-    out: set[str] = set()
-    for item in rooms:
-        if isinstance(item, str):
-            out.add(item)
-        else:
-            out.update(item)
-    return frozenset(out)
+    return frozenset(flatten_rooms(*rooms))
 
 
 class RoomIndex:
@@ -41,10 +48,6 @@ class RoomIndex:
 
     def __len__(self) -> int:
         return len(self._sids)
-
-    def add(self, sid: str) -> None:
-        """Register ``sid``, in the room named by itself."""
-        self.join(sid, sid)
 
     def join(self, sid: str, *rooms: str) -> None:
         """Put ``sid`` in each of ``rooms`` (a new sid is first put in its own room)."""
@@ -72,6 +75,10 @@ class RoomIndex:
             del members[sid]
             if not members:
                 del self._rooms[room]
+
+    def has_room(self, room: str) -> bool:
+        """Whether ``room`` has a member."""
+        return room in self._rooms
 
     def rooms_of(self, sid: str) -> frozenset[str]:
         """The rooms ``sid`` is in (empty for an unknown sid)."""
@@ -118,6 +125,8 @@ class BroadcastTarget:
         compress: allow compression (Node's default: ``True``).
         local: only this node's sockets, with a cluster adapter.
         timeout: seconds to wait for every ack, for an emit with ack.
+        expect_single_response: the selection is one socket whose single answer is awaited
+            (Node's flag of the same name, set on a ``RemoteSocket``'s operations).
     """
 
     rooms: frozenset[str] = frozenset()
@@ -126,6 +135,7 @@ class BroadcastTarget:
     compress: bool = True
     local: bool = False
     timeout: float | None = None
+    expect_single_response: bool = False
 
     def to(self, *rooms: Rooms) -> BroadcastTarget:
         """Also target ``rooms`` (each argument a room name or an iterable of names)."""

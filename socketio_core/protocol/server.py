@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from .connection import Connection
-from .events import ConnectRequested, ConnectTimedOut, Disconnected, Event
+from .events import ConnectRequested, ConnectTimedOut, Disconnected, ServerEvent
 from .packet import DEFAULT_MAX_ATTACHMENT_BYTES, DEFAULT_MAX_ATTACHMENTS, Packet, encode
 from .packet import PacketType as T
 from .reasons import ServerDisconnectReason
@@ -42,7 +42,7 @@ _RECEIVE = {
 }
 
 
-class ServerConnection(Connection):
+class ServerConnection(Connection[ServerEvent]):
     """The Sans-IO server side of a Socket.IO connection.
 
     Args:
@@ -72,11 +72,6 @@ class ServerConnection(Connection):
         )
         self._connect_deadline: float | None = now + connect_timeout
 
-    @property
-    def connect_deadline(self) -> float | None:
-        """When the connect timeout fires, or ``None`` once a namespace was accepted."""
-        return self._connect_deadline
-
     def next_deadline(self) -> float | None:
         if self._closed:
             return None
@@ -86,7 +81,7 @@ class ServerConnection(Connection):
             return deadline
         return connect if deadline is None else min(deadline, connect)
 
-    def handle_timeout(self, *, now: float) -> list[Event]:
+    def handle_timeout(self, *, now: float) -> list[ServerEvent]:
         events = super().handle_timeout(now=now)
         deadline = self._connect_deadline
         if not self._closed and deadline is not None and now >= deadline:
@@ -136,7 +131,7 @@ class ServerConnection(Connection):
     def _check_binary_header(self, header: Packet) -> None:
         self._step(header.namespace, _RECEIVE[header.type])
 
-    def _on_packet(self, packet: Packet, events: list[Event]) -> None:
+    def _on_packet(self, packet: Packet, events: list[ServerEvent]) -> None:
         kind = packet.type
         self._step(packet.namespace, _RECEIVE[kind])
         if kind is T.CONNECT:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,12 +25,16 @@ from transports import HTTPConnection, HTTPResponse, http_request, open_stream
 _RUNNING = re.compile(r"Running on http://127\.0\.0\.1:(\d+)")
 
 
-def start_hypercorn(target: str) -> tuple[subprocess.Popen[str], int, str]:
-    """Start ``hypercorn -k trio`` on 127.0.0.1 (a free port); its process, port and log."""
+def start_hypercorn(
+    target: str, app_dir: Path | None = None
+) -> tuple[subprocess.Popen[str], int, str]:
+    """Start ``hypercorn -k trio`` on 127.0.0.1 (a free port); its process, port and log.
+    ``app_dir``: where ``target``'s module is, when not in the repository."""
+    path = os.pathsep.join([str(app_dir), str(ROOT)] if app_dir else [str(ROOT)])
     process = subprocess.Popen(
         [sys.executable, "-m", "hypercorn", "-k", "trio", "-b", "127.0.0.1:0", target],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": path},
     )
     assert process.stdout is not None
     output = b""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -160,3 +161,38 @@ def test_the_chat_mounted_with_asgiapp_under_hypercorn_trio(browser: Browser) ->
         code, out = stop_hypercorn(process)
     assert code == 0, out
     assert "Traceback" not in out, out
+
+
+def test_a_person_sees_only_the_login_until_they_pick_a_nickname(
+    chat_server: str, browser: Browser
+) -> None:
+    page = browser()
+    page.get(chat_server)
+    login_form, chat_panel = page.find_element(By.ID, "login"), page.find_element(By.ID, "chat")
+    assert login_form.is_displayed()
+    assert not chat_panel.is_displayed()
+    for where in ("rooms", "users", "send-form", "join-form"):
+        assert not page.find_element(By.ID, where).is_displayed(), where
+
+    error = page.find_element(By.ID, "login-error")
+    assert error.text == ""
+    for blank in ("", "   "):
+        type_into(page, "name", blank)
+        wait_for(page, lambda d: error.is_displayed() and "nickname" in error.text,
+                 f"a message for the nickname {blank!r}")
+        assert not chat_panel.is_displayed()
+
+    type_into(page, "name", "ada")
+    wait_for(page, lambda d: chat_panel.is_displayed(), "the chat panel after login")
+    assert not login_form.is_displayed()
+    assert error.text == ""
+    wait_for(page, lambda d: users(d) == ["ada (you)"], "the lobby's online list")
+
+
+def test_the_page_has_an_icon(chat_server: str) -> None:
+    with urllib.request.urlopen(f"{chat_server}/favicon.ico", timeout=10) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "image/x-icon"
+        assert response.read()[:4] == b"\x00\x00\x01\x00"  # an ICO file's header
+    with urllib.request.urlopen(chat_server, timeout=10) as response:
+        assert b'<link rel="icon" href="/favicon.ico">' in response.read()

@@ -22,6 +22,13 @@ def console_script() -> str:
     return path
 
 
+def run_command(command: list[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` to its end from the repository root (this checkout's packages first);
+    its output captured as text."""
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
 class Proc:
     """``command`` with stdin piped and stdout+stderr merged into ``lines``."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from functools import partial
 
 import pytest
@@ -68,3 +69,34 @@ def test_an_idle_server_logs_once_then_stays_quiet(caplog: pytest.LogCaptureFixt
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
     assert [r.getMessage() for r in caplog.records] == [
         "0 clients, 0 sockets, 0 rooms; +0 -0 connections; events 0.0/s in, 0.0/s out"]
+
+
+def test_namespaces_made_later_and_dynamic_ones_are_counted_once() -> None:
+    sio = Server()
+    rooms = sio.of(re.compile(r"/room-\d+"))
+    made: list[str] = []
+    sio.on("new_namespace", lambda namespace: made.append(namespace.name))
+    monitor = Monitor(sio)
+    monitor.attach()
+    sio.of("/later")  # made after attach: watched through "new_namespace"
+
+    @rooms.on("connection")
+    def joined(socket: Socket) -> None:
+        socket.on("ping", lambda: "pong")
+
+    async def main() -> None:
+        with trio.fail_after(10):
+            async with sio, trio.open_nursery() as nursery:
+                listeners = await nursery.start(partial(sio.serve, "127.0.0.1", 0))
+                url = f"http://127.0.0.1:{listeners[0].socket.getsockname()[1]}"
+                for path in ("/room-1", "/room-2", "/room-2", "/later"):
+                    async with connect(url + path, transports=("websocket",),
+                                       reconnection=False) as client:
+                        if path != "/later":
+                            assert await client.emit_with_ack("ping", timeout=5) == "pong"
+                nursery.cancel_scope.cancel()
+
+    trio.run(main)
+    assert made == ["/later", "/room-1", "/room-2"]
+    assert monitor.counts.connections == 4
+    assert monitor.counts.events_in == 3

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import re
 import signal
-import subprocess
+import ssl
 import sys
+from pathlib import Path
 
 import pytest
+import trio
 
-from tests.interop.conftest import ROOT, _require_node_modules, run_scenario
+from socketio_core import connect
+from tests.interop.conftest import _require_node_modules, run_scenario
+from tests.tls_cert import make_cert
 
-from .proc import Proc, console_script
+from .proc import Proc, console_script, run_command
 
 LISTENING = r"listening on http://127\.0\.0\.1:(\d+)/socket\.io/"
 
@@ -39,7 +43,7 @@ def test_serve_runs_a_users_server_and_logs_what_it_does(sig: int) -> None:
                 break
             proc.expect(stats.pattern)
         assert came == 3
-        assert proc.finish(sig) == 0
+        assert proc.finish(sig) == (130 if sig == signal.SIGINT else 0)
     finally:
         proc.kill()
     output = "".join(proc.lines)
@@ -65,8 +69,7 @@ def test_serve_with_a_factory_and_python_dash_m() -> None:
     ("tests.asgi.app:app", "hypercorn -k trio tests.asgi.app:app"),
 ])
 def test_serve_explains_a_bad_target(target: str, message: str) -> None:
-    completed = subprocess.run([console_script(), "serve", target, "--port", "0"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=30)
+    completed = run_command([console_script(), "serve", target, "--port", "0"])
     assert completed.returncode == 2
     assert completed.stderr.startswith("socketio-core: ")
     assert message in completed.stderr
@@ -76,10 +79,56 @@ def test_serve_reports_a_port_in_use() -> None:
     first = Proc([console_script(), "serve", "tests.cli.tiny_app:sio", "--port", "0"])
     try:
         port = first.expect(LISTENING).group(1)
-        completed = subprocess.run(
-            [console_script(), "serve", "tests.cli.tiny_app:sio", "--port", port],
-            cwd=ROOT, capture_output=True, text=True, timeout=30)
+        completed = run_command(
+            [console_script(), "serve", "tests.cli.tiny_app:sio", "--port", port])
         assert completed.returncode == 1
-        assert "address already in use" in completed.stderr.lower()
+        assert completed.stderr == (
+            f"socketio-core: cannot listen on 127.0.0.1:{port}: Address already in use\n")
     finally:
         first.kill()
+
+
+def test_serve_explains_a_missing_certificate(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.pem"
+    completed = run_command([console_script(), "serve", "tests.cli.tiny_app:sio", "--port", "0",
+                             "--ssl-certfile", str(missing)])
+    assert completed.returncode == 1
+    assert completed.stderr == f"socketio-core: {missing}: no such file\n"
+    not_a_key = tmp_path / "not-a-key.pem"
+    not_a_key.write_text("hello\n")
+    completed = run_command([console_script(), "serve", "tests.cli.tiny_app:sio", "--port", "0",
+                             "--ssl-certfile", str(not_a_key)])
+    assert completed.returncode == 1
+    assert completed.stderr.startswith("socketio-core: cannot use the TLS certificate or key: ")
+    assert len(completed.stderr.splitlines()) == 1
+
+
+def test_serve_over_tls_to_the_official_client_and_ours(tmp_path: Path) -> None:
+    _require_node_modules()
+    cert, key = make_cert(tmp_path)
+    proc = Proc([console_script(), "serve", "tests.cli.tiny_app:sio", "--port", "0",
+                 "--stats", "0", "--ssl-certfile", str(cert), "--ssl-keyfile", str(key)])
+    try:
+        port = proc.expect(r"listening on https://127\.0\.0\.1:(\d+)/socket\.io/").group(1)
+        url = f"https://127.0.0.1:{port}"
+        for transport in ("polling", "websocket", "upgrade"):
+            result = run_scenario(transport, url, ca_file=cert)
+            assert result["acked"] == "hi"
+        # Node refuses the certificate it was not told to trust.
+        refused = run_scenario("polling", url)
+        assert "error" in refused
+
+        async def ours() -> list[str]:
+            trusted = ssl.create_default_context(cafile=str(cert))
+            seen = []
+            with trio.fail_after(15):
+                for transports in (("polling",), ("websocket",), ("polling", "websocket")):
+                    async with connect(url, transports=transports, ssl_context=trusted) as c:
+                        seen.append(await c.emit_with_ack("echo", "secure"))
+            return seen
+
+        assert trio.run(ours) == ["secure"] * 3
+        proc.expect(r"connect \S+ on / from 127\.0\.0\.1 over websocket")
+        assert proc.finish(signal.SIGTERM) == 0
+    finally:
+        proc.kill()

@@ -103,7 +103,7 @@ async def main(config: dict[str, Any]) -> None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(config["cert"], config["key"])
     async with trio.open_nursery() as nursery:
-        await server.engine.run_in(nursery)
+        server.engine.use_nursery(nursery)
         listeners = await nursery.start(partial(
             serve_http, _fallback(server), "127.0.0.1", config.get("port", 0),
             config=server.engine.http_config, ssl_context=context))

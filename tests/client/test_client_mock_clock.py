@@ -151,7 +151,7 @@ def with_our_server(test: Callable[[Any], Awaitable[None]]) -> None:
     async def main() -> None:
         server = build({"pingInterval": 25000, "pingTimeout": 20000})
         async with trio.open_nursery() as nursery:
-            await server.engine.run_in(nursery)
+            server.engine.use_nursery(nursery)
             await test(memory_factory(nursery, _fallback(server)))
             nursery.cancel_scope.cancel()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import ssl
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +12,7 @@ import pytest
 
 from socketio_core import ConnectError, connect
 from tests.client.conftest import KINDS, TRANSPORTS, run
-
-
-def make_cert(tmp: Path) -> tuple[Path, Path]:
-    cert, key = tmp / "cert.pem", tmp / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-        check=True, capture_output=True, timeout=30)
-    return cert, key
+from tests.tls_cert import make_cert
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -60,7 +60,7 @@ def test_messages_both_ways_and_server_close(mode: str) -> None:
                 got.set()
 
         async with trio.open_nursery() as nursery:
-            await server.run_in(nursery)
+            server.use_nursery(nursery)
             client = Client(URL, transports=MODES[mode], on_message=on_message,
                             stream_factory=factory_for(nursery, server.handle_request))
             await nursery.start(client.run)
@@ -93,7 +93,7 @@ def test_client_close_flushes_then_reaches_the_server(mode: str) -> None:
 
         server = engineio_core.Server(record)
         async with trio.open_nursery() as nursery:
-            await server.run_in(nursery)
+            server.use_nursery(nursery)
             client = Client(URL, transports=MODES[mode],
                             stream_factory=factory_for(nursery, server.handle_request))
             await nursery.start(client.run)
@@ -141,7 +141,7 @@ def test_receiver_gets_every_message_in_order(mode: str) -> None:
 
         server = engineio_core.Server(handler)
         async with trio.open_nursery() as nursery:
-            await server.run_in(nursery)
+            server.use_nursery(nursery)
             client = Client(URL, transports=MODES[mode],
                             stream_factory=factory_for(nursery, server.handle_request))
             await nursery.start(client.run)
@@ -181,7 +181,7 @@ def test_receiver_that_raises_closes_the_session(when: str) -> None:
 
         server = engineio_core.Server(handler)
         async with trio.open_nursery() as nursery:
-            await server.run_in(nursery)
+            server.use_nursery(nursery)
             client = Client(URL, transports=("websocket",),
                             stream_factory=factory_for(nursery, server.handle_request))
             await nursery.start(client.run)

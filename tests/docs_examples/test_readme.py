@@ -37,7 +37,7 @@ def test_the_chat_command_installs_what_ci_installs() -> None:
     steps = [step.strip() for step in command.split("&&")]
     assert steps == ["python3 -m pip install -e '.[speedups]'", "npm ci --prefix examples/chat",
                      "python3 -m examples.chat"]
-    assert "-e '.[test,speedups]'" in (ROOT / ".ci" / "test").read_text()
+    assert "speedups" in (ROOT / ".ci" / "test").read_text()
     assert (ROOT / "examples" / "chat" / "package-lock.json").is_file()
     assert "npm ci --prefix examples/chat" in (ROOT / ".ci" / "test").read_text()
     from examples.chat.__main__ import parser

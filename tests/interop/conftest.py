@@ -62,11 +62,13 @@ def reference_server() -> Iterator[str]:
     _stop(process)
 
 
-def run_scenario(name: str, url: str) -> Any:
-    """Run one scenario of client_scenarios.mjs with the official client; its JSON result."""
+def run_scenario(name: str, url: str, *, ca_file: Path | None = None) -> Any:
+    """Run one scenario of client_scenarios.mjs with the official client; its JSON result.
+    ``ca_file``: a certificate Node trusts (an https server's self-signed one)."""
+    env = None if ca_file is None else {**os.environ, "NODE_EXTRA_CA_CERTS": str(ca_file)}
     completed = subprocess.run(
         ["node", str(SCENARIOS_JS), name, url], cwd=CONFORMANCE,
-        capture_output=True, text=True, timeout=30,
+        capture_output=True, text=True, timeout=30, env=env,
     )
     lines = completed.stdout.strip().splitlines()
     assert lines, f"scenario {name} printed nothing; stderr: {completed.stderr}"

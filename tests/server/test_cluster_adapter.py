@@ -209,9 +209,6 @@ def _details(socket: Socket | RemoteSocket) -> dict[str, Any]:
             "rooms": sorted(socket.rooms), "data": socket.data}
 
 
-# ----------------------------------------------------------------- the servers and clients
-
-
 def run(fn: Callable[[], Awaitable[None]], timeout: float = 30.0) -> None:
     async def bounded() -> None:
         with trio.fail_after(timeout):

@@ -175,8 +175,11 @@ def test_broadcast_operators_rooms_acks_fetch_join_leave_and_disconnect() -> Non
                 await server.to("all").except_("ab").emit("news", 2)
                 await sockets["a"].to("all").emit("news", 3)  # not to itself
                 await sockets["a"].broadcast.emit("news", 4)
-                await until(lambda: sum(map(len, received.values())) == 2 + 1 + 2 + 2)
-                assert received == {"a": [1], "b": [1, 3, 4], "c": [2, 3, 4]}
+                # Rooms as lists too, as Node takes arrays.
+                await server.to(["ab", "nobody"]).except_(["nobody"], "b-only").emit("news", 5)
+                await sockets["c"].to(["ab"]).emit("news", 6)
+                await until(lambda: sum(map(len, received.values())) == 2 + 1 + 2 + 2 + 2 + 2)
+                assert received == {"a": [1, 5, 6], "b": [1, 3, 4, 5, 6], "c": [2, 3, 4]}
 
                 votes = await server.timeout(5).emit_with_ack("vote")
                 assert sorted(votes) == ["A", "B", "C"]

@@ -10,7 +10,7 @@ from socketio_core.protocol import (
     AckTimedOut,
     ClientConnection,
     Connected,
-    ConnectError,
+    ConnectRefused,
     Disconnected,
     EventReceived,
     LocalProtocolError,
@@ -54,24 +54,24 @@ def test_connect_error_object_and_string() -> None:
     client.connect("/admin")
     client.connect("/")
     assert client.receive_message('4/admin,{"message":"Invalid namespace"}', now=0.0) == [
-        ConnectError("/admin", "Invalid namespace", None)
+        ConnectRefused("/admin", "Invalid namespace", None)
     ]
     assert client.receive_message('4{"message":"no","data":{"code":1}}', now=0.0) == [
-        ConnectError("/", "no", {"code": 1})
+        ConnectRefused("/", "no", {"code": 1})
     ]
     assert client.state("/") is NamespaceState.IDLE
     client.connect("/")
-    assert client.receive_message('4"legacy"', now=0.0) == [ConnectError("/", "legacy")]
+    assert client.receive_message('4"legacy"', now=0.0) == [ConnectRefused("/", "legacy")]
     client.connect("/")
-    assert client.receive_message('4{"data":1}', now=0.0) == [ConnectError("/", "", 1)]
+    assert client.receive_message('4{"data":1}', now=0.0) == [ConnectRefused("/", "", 1)]
 
 
 def test_connect_answer_without_sid_is_a_v2_server() -> None:
     client = ClientConnection()
     client.connect()
-    assert client.receive_message("0", now=0.0) == [ConnectError("/", V2_SERVER_MESSAGE)]
+    assert client.receive_message("0", now=0.0) == [ConnectRefused("/", V2_SERVER_MESSAGE)]
     client.connect()
-    assert client.receive_message('0{"sid":1}', now=0.0) == [ConnectError("/", V2_SERVER_MESSAGE)]
+    assert client.receive_message('0{"sid":1}', now=0.0) == [ConnectRefused("/", V2_SERVER_MESSAGE)]
 
 
 def test_packets_for_other_namespaces_ignored() -> None:

@@ -10,7 +10,7 @@ from socketio_core.protocol import (
     AckTimedOut,
     ClientConnection,
     Connected,
-    ConnectError,
+    ConnectRefused,
     ConnectRequested,
     ConnectTimedOut,
     Disconnected,
@@ -58,7 +58,7 @@ def test_namespaces_events_acks_binary_and_disconnects() -> None:
     assert pair.to_client() == [
         Connected("/", "S1"),
         Connected("/admin", "S2"),
-        ConnectError("/nope", "Invalid namespace"),
+        ConnectRefused("/nope", "Invalid namespace"),
     ]
 
     ack = pair.client.emit("/admin", "upload", [{"file": b"\x00\x01"}], ack=True, timeout=5, now=0)

@@ -14,7 +14,7 @@ from socketio_core.protocol import BroadcastTarget, RoomIndex
 def index() -> RoomIndex:
     rooms = RoomIndex()
     for sid in ("a", "b", "c", "d"):
-        rooms.add(sid)
+        rooms.join(sid)
     rooms.join("a", "red", "blue")
     rooms.join("b", "red")
     rooms.join("c", "blue")

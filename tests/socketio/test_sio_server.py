@@ -31,7 +31,6 @@ def connected(*namespaces: str, now: float = 0.0) -> ServerConnection:
 def test_connect_deadline_and_accept_root() -> None:
     server = ServerConnection(now=10.0, connect_timeout=45.0)
     assert server.next_deadline() == 55.0
-    assert server.connect_deadline == 55.0
     assert server.receive_message("0", now=11.0) == [ConnectRequested("/", {})]
     assert server.state("/") is NamespaceState.CONNECTING
     assert server.next_deadline() == 55.0

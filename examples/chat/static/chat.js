@@ -218,7 +218,13 @@ conversation("#lobby").title = "#lobby";
 $("login").onsubmit = (event) => {
   event.preventDefault();
   const name = $("name").value.trim();
-  if (name) start(name);
+  if (!name) {
+    $("login-error").textContent = "Type a nickname first (1 to 24 characters).";
+    $("name").focus();
+    return;
+  }
+  $("login-error").textContent = "";
+  start(name);
 };
 
 if (params.get("name")) {

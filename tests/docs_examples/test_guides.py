@@ -1,0 +1,141 @@
+"""The guides' code samples run as printed (see samples.py for how they are named)."""
+
+from __future__ import annotations
+
+import re
+import signal
+import sys
+from functools import partial
+from pathlib import Path
+
+import trio
+
+from socketio_core import Server, connect
+from socketio_core.adapter import InMemoryAdapter
+from tests.cli.proc import Proc
+from tests.tls_cert import make_cert
+from transports import HTTPConnection, open_stream
+
+from .samples import exec_sample, free_port, run_sample, sample
+
+#: The samples this module runs, as (guide, sample name).
+SAMPLES = {
+    ("tls.md", "tls-serve"),
+    ("logging.md", "logging-setup"),
+    ("cors.md", "cors-config"),
+    ("migration.md", "class-namespace"),
+    ("background-tasks.md", "beside-serve"),
+    ("adapter.md", "adapter-default"),
+}
+
+
+def test_tls_serve(tmp_path: Path) -> None:
+    make_cert(tmp_path)
+    lines = run_sample(sample("tls.md", "tls-serve"), cwd=tmp_path).stdout.splitlines()
+    assert lines[0] == "secure: True"
+    assert re.fullmatch(r"connected over (polling|websocket)", lines[1])
+
+
+def test_logging_setup() -> None:
+    completed = run_sample(sample("logging.md", "logging-setup"))
+    assert completed.stdout == "6 / 3 = 2\n"  # JSON, as JavaScript writes 2.0
+    log = completed.stderr
+    patterns = [
+        r"^INFO socketio_core: listening on http://127\.0\.0\.1:\d+/socket\.io/$",
+        r"^INFO socketio_core\.cli: connect (\S+) on / from 127\.0\.0\.1 over polling$",
+        r"^ERROR socketio_core: handler of <Socket \S+ on /> failed$",
+        r"^ZeroDivisionError: division by zero$",
+        r"^INFO socketio_core\.cli: disconnect \S+ from /: client namespace disconnect$",
+    ]
+    position = 0
+    for pattern in patterns:  # in this order
+        match = re.compile(pattern, re.M).search(log, position)
+        assert match is not None, (pattern, log)
+        position = match.end()
+    assert "transports" not in log
+
+
+def test_cors_config() -> None:
+    sio = exec_sample(sample("cors.md", "cors-config"))["sio"]
+
+    async def main() -> list[tuple[int, str | None, bytes]]:
+        answers = []
+        with trio.fail_after(15):
+            async with trio.open_nursery() as nursery:
+                listeners = await nursery.start(partial(sio.serve, handle_signals=False))
+                port = listeners[0].socket.getsockname()[1]
+                for origin in ("https://app.example.com", "https://pr-42.preview.example.com",
+                               "https://evil.example.com", None):
+                    headers = [("Origin", origin)] if origin else []
+                    async with HTTPConnection(await open_stream("127.0.0.1", port),
+                                              "127.0.0.1") as conn:
+                        response = await conn.request(
+                            "GET", "/socket.io/?EIO=4&transport=polling", headers)
+                    allow = dict(response.headers).get("access-control-allow-origin")
+                    answers.append((response.status, allow, response.body[:1]))
+                await sio.aclose()
+        return answers
+
+    assert trio.run(main) == [
+        (200, "https://app.example.com", b"0"),
+        (200, "https://pr-42.preview.example.com", b"0"),
+        (400, None, b"{"),
+        (200, None, b"0"),
+    ]
+
+
+def test_a_refused_origin_gets_the_bad_request_body() -> None:
+    """What docs/cors.md says a refused page receives."""
+    sio = Server(cors_allowed_origins=["https://app.example.com"])
+
+    async def main() -> tuple[int, bytes]:
+        async with trio.open_nursery() as nursery:
+            listeners = await nursery.start(partial(sio.serve, handle_signals=False))
+            port = listeners[0].socket.getsockname()[1]
+            async with HTTPConnection(await open_stream("127.0.0.1", port), "x") as conn:
+                response = await conn.request(
+                    "GET", "/socket.io/?EIO=4&transport=polling",
+                    [("Origin", "https://evil.example.com")])
+            nursery.cancel_scope.cancel()
+        return response.status, response.body
+
+    assert trio.run(main) == (400, b'{"code":3,"message":"Bad request"}')
+
+
+def test_class_namespace() -> None:
+    completed = run_sample(sample("migration.md", "class-namespace"))
+    assert completed.stdout == "rooms: ['trio']\nada: hello\n"
+
+
+def test_beside_serve() -> None:
+    port = free_port()
+    code = sample("background-tasks.md", "beside-serve")
+    assert 'sio.serve("127.0.0.1", 8000)' in code
+    proc = Proc([sys.executable, "-c", code.replace("8000", str(port))])
+    try:
+        proc.expect(rf"listening on http://127\.0\.0\.1:{port}/socket\.io/")
+
+        async def main() -> str:
+            with trio.fail_after(15):
+                async with connect(f"http://127.0.0.1:{port}") as client:
+                    told: list[str] = []
+                    heard = trio.Event()
+                    client.on("time", lambda now: (told.append(now), heard.set()))
+                    await heard.wait()
+                    proc.process.send_signal(signal.SIGINT)
+                    gone = trio.Event()
+                    client.on("disconnect", lambda reason: gone.set())
+                    await gone.wait()
+                    return told[0]
+
+        assert re.fullmatch(r"\d\d:\d\d:\d\d", trio.run(main))
+        proc.expect("SIGINT: shutting down")
+        assert proc.finish(None) == 0  # main returned: the clock was cancelled
+    finally:
+        proc.kill()
+    assert "Traceback" not in "".join(proc.lines)
+
+
+def test_adapter_default() -> None:
+    sio = exec_sample(sample("adapter.md", "adapter-default"))["sio"]
+    assert isinstance(sio.of("/").adapter, InMemoryAdapter)
