@@ -2,9 +2,10 @@
 // HTTP/1.1 sockets, so that it costs far less per message than any server it drives.
 //
 // Usage: node benchmarks/loadgen.mjs '<json options>'; prints one JSON result line.
-// Options: scenario (echo | fanout | polling | idle | binary), port, pid (the server's, for its
-// CPU time and RSS), clients, duration and warmup (seconds), broadcasts, connections,
-// concurrency, size (bytes), timeout (seconds: the whole run's hard bound).
+// Options: scenario (echo | fanout | fanout_acked | rooms | polling | idle | binary), port, pid
+// (the server's, for its CPU time and RSS), clients, duration and warmup (seconds), broadcasts,
+// rooms, connections, concurrency, size (bytes), seed, timeout (seconds: the whole run's hard
+// bound).
 import fs from "node:fs";
 import net from "node:net";
 import { performance } from "node:perf_hooks";
@@ -252,6 +253,129 @@ async function fanout() {
            p50_ms: percentile(latencies, 50), p99_ms: percentile(latencies, 99) };
 }
 
+// Opens `clients` sockets, each joined to the room `roomOf(i)` (acked); `onBcast(i, data)` gets
+// every later text frame of socket i but acks, `onAck(i, data)` every later ack.
+async function joinedSockets(roomOf, onBcast, onAck) {
+  return bounded(opts.clients, 100, async (i) => {
+    let joined = null;
+    const join = new Promise((resolve) => { joined = resolve; });
+    const ws = await openSocket((data, isBinary) => {
+      if (isBinary) return;
+      if (data[0] === 0x34 && data[1] === 0x33) {
+        if (joined !== null) {
+          joined();
+          joined = null;
+        } else onAck(i, data);
+        return;
+      }
+      onBcast(i, data);
+    });
+    ws.send(`420["join",${JSON.stringify(roomOf(i))}]`);
+    await join;
+    return ws;
+  });
+}
+
+// A small seeded generator (mulberry32), so that every server gets the same rooms in turn.
+function seeded(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// Broadcasts one at a time, as chat messages arrive: the sender (socket 0) sends the next
+// `broadcast` only once the last one was acked. `roomOf(i)` places socket i; `target()` picks
+// each broadcast's room. Counted over the measured window (after the warm-up): every `bcast`
+// delivered, and its latency from the send.
+async function oneAtATime(roomOf, target, { count }) {
+  let measuring = false;
+  let stopping = false;
+  let deliveries = 0;
+  let sent = 0;
+  const latencies = [];
+  let finish;
+  const finished = new Promise((resolve) => { finish = resolve; });
+  let sender = null;
+  let lastDelivery = 0;
+
+  function next() {
+    if (stopping) return;
+    if (count !== undefined && sent === count) {
+      finish();
+      return;
+    }
+    sent += 1;
+    sender.send(`42${sent}["broadcast",${JSON.stringify(target())},${performance.now()}]`);
+  }
+
+  const sockets = await joinedSockets(roomOf, (i, data) => {
+    const text = data.toString();
+    if (!text.startsWith('42["bcast"')) return;
+    const now = performance.now();
+    lastDelivery = now;
+    if (measuring) {
+      deliveries += 1;
+      latencies.push(now - JSON.parse(text.slice(2))[1]);
+    }
+  }, (i, data) => {
+    if (i === 0) next();
+  });
+  sender = sockets[0];
+  let window;
+  let start;
+  if (count === undefined) {
+    next();
+    await sleep(opts.warmup * 1000);
+    measuring = true;
+    window = cpuWindow();
+    start = performance.now();
+    await sleep(opts.duration * 1000);
+    stopping = true;
+  } else {
+    measuring = true;
+    window = cpuWindow();
+    start = performance.now();
+    next();
+    const stall = (opts.stall ?? 10) * 1000;
+    const watch = setInterval(() => {
+      if (performance.now() - Math.max(lastDelivery, start) > stall) finish();
+    }, 250);
+    await finished;
+    clearInterval(watch);
+    // The last broadcast's deliveries may still be on their way when its ack came.
+    const expected = count * opts.clients;
+    for (let i = 0; i < 200 && deliveries < expected; i++) await sleep(10);
+  }
+  const elapsed = ((count === undefined ? performance.now() : lastDelivery) - start) / 1000;
+  const cpu = window();
+  stopping = true;
+  for (const ws of sockets) ws.terminate();
+  latencies.sort((a, b) => a - b);
+  const result = { ...cpu, deliveries, broadcasts: sent, deliveries_per_s: deliveries / elapsed,
+                   p50_ms: percentile(latencies, 50), p99_ms: percentile(latencies, 99) };
+  if (count !== undefined) result.lost = count * opts.clients - deliveries;
+  return result;
+}
+
+// Fan-out one at a time: `clients` sockets in one room, `broadcasts` broadcasts, each acked
+// before the next is sent.
+function fanoutAcked() {
+  return oneAtATime(() => "room", () => "room", { count: opts.broadcasts });
+}
+
+// Many small rooms: `clients` sockets in `rooms` rooms (socket i in room i mod rooms); for the
+// measured duration, broadcasts to rooms drawn at random (seeded), one at a time.
+function rooms() {
+  const random = seeded(opts.seed ?? 1);
+  const n = opts.rooms;
+  return oneAtATime((i) => `room${i % n}`, () => `room${Math.floor(random() * n)}`, {});
+}
+
 // Idle: open `connections` sockets (at most `concurrency` handshakes in flight), then hold them.
 async function idle() {
   const n = opts.connections;
@@ -426,6 +550,8 @@ const scenarios = {
   echo: () => echoLoop({ binary: false }),
   binary: () => echoLoop({ binary: true }),
   fanout,
+  fanout_acked: fanoutAcked,
+  rooms,
   polling,
   idle,
 };

@@ -4,7 +4,8 @@ Usage::
 
     bash benchmarks/setup.sh                  # once: the peers' environment
     python -m benchmarks.run [--rounds 3] [--duration 5] [--servers ours,python-socketio,node]
-                             [--scenarios echo,fanout,polling,idle,binary] [--smoke] [--json PATH]
+                             [--scenarios echo,fanout,fanout_acked,rooms,polling,
+                             idle,binary] [--smoke] [--json PATH]
                              [--baseline REV]
 
 Each (server, scenario) pair runs against a fresh server process pinned to CPU 0, with the load
@@ -51,6 +52,8 @@ SERVERS: dict[str, list[str]] = {
 SCENARIOS: dict[str, dict[str, Any]] = {
     "echo": {"clients": 50, "warmup": 1.0},
     "fanout": {"clients": 1000, "broadcasts": 200},
+    "fanout_acked": {"clients": 1000, "broadcasts": 200},
+    "rooms": {"clients": 1000, "rooms": 100, "warmup": 1.0, "seed": 1},
     "polling": {"clients": 20, "warmup": 1.0},
     "idle": {"connections": 5000, "concurrency": 100, "settle": 2.0},
     "binary": {"clients": 10, "size": 65536, "warmup": 1.0},
@@ -58,6 +61,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 SMOKE: dict[str, dict[str, Any]] = {
     "echo": {"clients": 4, "warmup": 0.2, "duration": 0.5},
     "fanout": {"clients": 20, "broadcasts": 5},
+    "fanout_acked": {"clients": 20, "broadcasts": 5},
+    "rooms": {"clients": 20, "rooms": 4, "warmup": 0.2, "duration": 0.5, "seed": 1},
     "polling": {"clients": 3, "warmup": 0.2, "duration": 0.5},
     "idle": {"connections": 50, "concurrency": 25, "settle": 0.3},
     "binary": {"clients": 2, "size": 65536, "warmup": 0.2, "duration": 0.5},
@@ -90,6 +95,14 @@ FIGURES = [
     Figure("(d) connections/s while opening", "idle", "connections_per_s"),
     Figure("(e) 64 KiB binary echo with ack, 10 clients: MB/s", "binary", "mb_per_s"),
     Figure("(e) server CPU per 64 KiB echo, µs", "binary", "cpu_us_per_ack", False),
+    Figure("(f) fan-out one at a time, 1000 clients x 200 broadcasts, each acked before the "
+           "next: deliveries/s", "fanout_acked", "deliveries_per_s"),
+    Figure("(f) one-at-a-time p99 delivery latency, ms", "fanout_acked", "p99_ms", False),
+    Figure("(f) server CPU per delivery, µs", "fanout_acked", "cpu_us_per_delivery", False),
+    Figure("(g) 1000 clients in 100 rooms of 10, broadcasts to random rooms one at a time: "
+           "deliveries/s", "rooms", "deliveries_per_s"),
+    Figure("(g) rooms p99 delivery latency, ms", "rooms", "p99_ms", False),
+    Figure("(g) server CPU per delivery, µs", "rooms", "cpu_us_per_delivery", False),
 ]
 
 # (scenario, key, peer, the least ratio ours/peer that meets the goal; a negative bound means
@@ -97,6 +110,8 @@ FIGURES = [
 GOALS = [
     ("echo", "acks_per_s", "python-socketio", 2.0),
     ("fanout", "deliveries_per_s", "node", 1.0),
+    ("fanout_acked", "deliveries_per_s", "node", 1.0),
+    ("rooms", "deliveries_per_s", "node", 1.0),
     ("polling", "acks_per_s", "python-socketio", 2.0),
     ("idle", "kib_per_connection", "node", -1.0),
     ("binary", "mb_per_s", "python-socketio", 1.5),

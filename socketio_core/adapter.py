@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from engineio_core.protocol import prepare_message
+
 from .protocol import BroadcastTarget, Packet, RoomIndex, encode
 
 if TYPE_CHECKING:
@@ -198,9 +200,10 @@ class InMemoryAdapter(Adapter):
         return list(self.rooms.select(target.rooms, target.except_rooms))
 
     async def broadcast(self, packet: Packet, target: BroadcastTarget) -> int:
-        """Encode the packet once and queue the same parts for every selected socket."""
+        """Encode the packet once and queue the same prepared messages for every selected
+        socket (each framed once, by the first session that writes it)."""
         global _queued_since_yield
-        parts = encode(packet)
+        parts = [prepare_message(part) for part in encode(packet)]
         sent = 0
         sockets = self.namespace.sockets
         for sid in self.select(target):
@@ -211,7 +214,7 @@ class InMemoryAdapter(Adapter):
         # a healthy client past its limit while it has queued less than the high-water mark
         # since the last yield; past that, one scheduler pass lets the writers take it. Not
         # yielding before lets them find many frames at once and write them together.
-        _queued_since_yield += sum(len(part) + 1 for part in parts)
+        _queued_since_yield += sum(part.size for part in parts)
         if _queued_since_yield >= self.namespace.server.engine.max_buffered_bytes:
             _queued_since_yield = 0
             await trio.lowlevel.checkpoint()

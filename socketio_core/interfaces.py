@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from engineio_core.protocol import PreparedPacket
     from engineio_core.server import Server as EngineServer
     from engineio_core.server import Socket as EngineSocket
 
@@ -82,11 +83,12 @@ class LocalSocket(FetchedSocket, Protocol):
     """A socket of this server, as its namespace's adapter reaches it."""
 
     def write_encoded(
-        self, packet: Packet, parts: Sequence[str | bytes], *, volatile: bool
+        self, packet: Packet, parts: Sequence[str | bytes | PreparedPacket], *, volatile: bool
     ) -> bool:
-        """Queue an EVENT ``packet`` already encoded as ``parts`` (``protocol.encode``), for a
-        broadcast; ``False`` when it was not (the socket is gone, or ``volatile`` and its
-        client is behind)."""
+        """Queue an EVENT ``packet`` already encoded as ``parts`` (``protocol.encode``, each
+        part best prepared once for every recipient with
+        ``engineio_core.protocol.prepare_message``), for a broadcast; ``False`` when it was not
+        (the socket is gone, or ``volatile`` and its client is behind)."""
         ...
 
 
@@ -128,6 +130,10 @@ class SocketLink(Protocol):
 
     def emit(self, namespace: str, event: str, args: Sequence[Any]) -> None:
         """Send an event on ``namespace``."""
+        ...
+
+    def flush(self) -> None:
+        """Hand what the connection queued (a CONNECT, say) to its Engine.IO session."""
         ...
 
     async def emit_with_ack(

@@ -321,11 +321,11 @@ class Link:
         socket = Socket(namespace, namespace.adapter, self, self.server.sid_factory(), handshake)
 
         def accept() -> bool:
+            # The CONNECT leaves with the first connection handler (Socket.handle_connection).
             if self.core.closed:
                 return False
             self.sockets[name] = socket
             self.core.accept(name, socket.id)
-            self.flush()
             return True
 
         try:

@@ -15,6 +15,7 @@ from .protocol.rooms import Rooms, flatten_rooms
 
 if TYPE_CHECKING:
     import engineio_core
+    from engineio_core.protocol import PreparedPacket
 
     from .adapter import Adapter
     from .handshake import Handshake
@@ -186,7 +187,7 @@ class Socket:
         self._emit(event, args, volatile=True)
 
     def write_encoded(
-        self, packet: Packet, parts: Sequence[str | bytes], *, volatile: bool
+        self, packet: Packet, parts: Sequence[str | bytes | PreparedPacket], *, volatile: bool
     ) -> bool:
         """Queue an EVENT ``packet`` already encoded as ``parts`` (the Engine.IO messages of
         ``protocol.encode``), as an adapter does for each recipient of a broadcast; the
@@ -262,12 +263,24 @@ class Socket:
         self._dispatcher.submit_nowait(partial(self._start_reserved, "error", (error,)))
 
     async def handle_connection(self, handlers: Sequence[Handler]) -> None:
-        """Queue the namespace's ``connection`` handlers for this new socket, waiting while
-        its queue is full (its namespace calls this once the socket is in)."""
+        """Send the CONNECT and queue the namespace's ``connection`` handlers for this new
+        socket, waiting while its queue is full (its namespace calls this once the socket is
+        in)."""
+        if not handlers:
+            self._link.flush()
+            return
         rest = self._dispatcher.submit(
-            *(partial(call_handler, handler, (self,), None) for handler in handlers))
+            partial(self._connected, handlers[0]),
+            *(partial(call_handler, handler, (self,), None) for handler in handlers[1:]))
         if rest is not None:
             await rest
+
+    async def _connected(self, handler: Handler) -> None:
+        # As Node (Namespace._doConnect): the CONNECT leaves and the first connection handler
+        # starts in one step, nothing between them, so a client that saw the CONNECT finds
+        # what the handler did before its first await (rooms joined, handlers set).
+        self._link.flush()
+        await call_handler(handler, (self,), None)
 
     def handle_event(
         self, event: str, args: tuple[Any, ...], ack: Ack | None

@@ -39,6 +39,25 @@ def test_fanout_delivers_every_broadcast_to_every_client() -> None:
     assert result["p99_ms"] >= result["p50_ms"] >= 0
 
 
+def test_fanout_one_at_a_time_delivers_every_broadcast_to_every_client() -> None:
+    params = SMOKE["fanout_acked"]
+    result = _smoke("fanout_acked")
+    assert result["broadcasts"] == params["broadcasts"]
+    assert result["deliveries"] == params["clients"] * params["broadcasts"]
+    assert result["lost"] == 0
+    assert result["deliveries_per_s"] > 0
+
+
+def test_rooms_broadcasts_reach_one_room_each() -> None:
+    params = SMOKE["rooms"]
+    result = _smoke("rooms")
+    assert result["broadcasts"] > 0
+    # Each broadcast reaches the room's members only; the window may cut the first and the last.
+    size = params["clients"] // params["rooms"]
+    assert 0 < result["deliveries"] <= (result["broadcasts"] + 1) * size
+    assert result["deliveries_per_s"] > 0
+
+
 def test_idle_connections_all_open_and_use_memory() -> None:
     result = _smoke("idle")
     assert result["connections"] == SMOKE["idle"]["connections"]

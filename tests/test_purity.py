@@ -4,7 +4,10 @@ anything that does I/O, reads the clock, draws randomness or logs."""
 from __future__ import annotations
 
 import ast
+import enum
+import importlib
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -82,3 +85,57 @@ def test_checker_catches_forbidden_imports() -> None:
     assert _violation("socketio_core.protocol", package) is not None
     assert _violation("urllib.parse", package) is None
     assert _violation("engineio_core.protocol.errors", package) is None
+
+
+def _core_modules() -> list[types.ModuleType]:
+    modules = []
+    for package in CORES:
+        for path in sorted(CORES[package].rglob("*.py")):
+            parts = path.relative_to(CORES[package]).with_suffix("").parts
+            name = ".".join([package, *parts]).removesuffix(".__init__")
+            modules.append(importlib.import_module(name))
+    return modules
+
+
+def _frozen(value: object, depth: int = 0) -> object:
+    """A comparable deep copy of ``value``'s contents: containers and the cores' own objects are
+    walked; anything else stands for itself."""
+    if depth > 6:
+        return id(value)
+    if isinstance(value, dict):
+        return tuple((repr(k), _frozen(v, depth + 1)) for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset | bytearray):
+        return (type(value).__name__, *(_frozen(v, depth + 1) for v in value))
+    module = getattr(type(value), "__module__", "")
+    if module.startswith(tuple(CORES)) and not isinstance(value, type | enum.Enum):
+        slots = [s for c in type(value).__mro__ for s in getattr(c, "__slots__", ())]
+        fields = {**{s: getattr(value, s, None) for s in slots}, **getattr(value, "__dict__", {})}
+        return (type(value).__name__, _frozen(fields, depth + 1))
+    return repr(value)
+
+
+def _module_state() -> dict[str, object]:
+    return {f"{module.__name__}.{name}": _frozen(value)
+            for module in _core_modules() for name, value in vars(module).items()
+            if not isinstance(value, types.ModuleType | types.FunctionType | type)
+            and not name.startswith("__")}
+
+
+def test_cores_keep_no_module_level_state() -> None:
+    # What a run leaves behind in a module (a cache, a counter, the last message) is state that
+    # two threads driving their own sessions would share.
+    from tests.pairs import StackPair
+
+    before = _module_state()
+    for transport, upgrade in (("polling", True), ("websocket", False)):
+        pair = StackPair(transport, upgrade=upgrade)
+        pair.client.connect("/", {"token": "t"})
+        pair.pump()
+        pair.server.accept("/", "S")
+        pair.pump()
+        for text in ("hello", "héllo", "x" * 300):
+            pair.server.emit("/", "say", [text, b"\x01\x02"])
+            pair.client.emit("/", "say", [text], ack=True)
+            pair.pump()
+        pair.advance(60.0)
+    assert _module_state() == before

@@ -20,7 +20,7 @@ from ._errors import (
 from ._interfaces import HeaderList, Request, WebSocket
 from .http_client import HTTPConnection, HTTPResponse, http_request, open_stream
 from .http_server import Handler, HTTPRequest, handle_stream, serve_http
-from .websocket import StreamWebSocket, connect_websocket
+from .websocket import StreamWebSocket, connect_websocket, frame_message
 
 __all__ = [
     "BadRequest",
@@ -40,6 +40,7 @@ __all__ = [
     "WebSocket",
     "WebSocketClosed",
     "connect_websocket",
+    "frame_message",
     "handle_stream",
     "http_request",
     "open_stream",

@@ -60,6 +60,23 @@ class WebSocket(Protocol):
         """Send messages in order, written whole before any later call's."""
         ...
 
+    @property
+    def frames_shared(self) -> bool:
+        """Whether a message's frame is the same bytes on every WebSocket like this one, so
+        that a message sent on many may be framed once (``frame_message``) and written with
+        ``send_framed_nowait``."""
+        ...
+
+    def send_framed_nowait(self, data: bytes) -> bool:
+        """Write whole frames made by ``frame_message`` as far as the socket takes them now,
+        without waiting; ``True`` when all went, else the rest waits for ``flush`` and goes
+        before anything sent later. Only where ``frames_shared``."""
+        ...
+
+    async def flush(self) -> None:
+        """Write what ``send_framed_nowait`` left; raises ``WebSocketClosed`` when closed."""
+        ...
+
     async def ping(self, payload: bytes = b"") -> None:
         """Send a ping (where the implementation owns pings)."""
         ...

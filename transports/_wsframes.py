@@ -8,8 +8,9 @@ rule; these functions must produce exactly the messages and bytes wsproto would.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
-__all__ = ["build_frame", "take_messages", "unmask"]
+__all__ = ["SPEEDUPS", "build_frame", "mask_frame", "py_unmask", "take_messages", "unmask"]
 
 _TEXT = 0x81  # FIN + opcode 1
 _BINARY = 0x82  # FIN + opcode 2
@@ -18,13 +19,15 @@ _HEAD16 = struct.Struct("!BBH")
 _HEAD64 = struct.Struct("!BBQ")
 
 # Up to this size XOR through Python ints is the fastest unmasking; above it, byte translation
-# tables (four strided passes) win.
+# tables (four strided passes) win: table k maps each byte to itself XOR k.
 _INT_XOR_LARGEST = 2048
-_xor_tables: list[bytes] = []
+_IDENTITY = int.from_bytes(bytes(range(256)), "big")
+_XOR_TABLES = tuple((_IDENTITY ^ int.from_bytes(bytes((k,)) * 256, "big")).to_bytes(256, "big")
+                    for k in range(256))
 
 
-def unmask(data: bytes | bytearray | memoryview, key: bytes | bytearray | memoryview) -> bytes:
-    """``data`` XOR the repeated 4-byte ``key`` (RFC 6455 §5.3), as new bytes."""
+def py_unmask(data: bytes | bytearray | memoryview, key: bytes | bytearray | memoryview) -> bytes:
+    """``data`` XOR the repeated 4-byte ``key`` (RFC 6455 §5.3), as new bytes, in Python."""
     n = len(data)
     if n <= _INT_XOR_LARGEST:
         if not n:
@@ -32,12 +35,28 @@ def unmask(data: bytes | bytearray | memoryview, key: bytes | bytearray | memory
         mask = (bytes(key) * ((n >> 2) + 1))[:n]
         return (int.from_bytes(data, "little") ^ int.from_bytes(mask, "little")).to_bytes(
             n, "little")
-    if not _xor_tables:
-        _xor_tables.extend(bytes(a ^ b for a in range(256)) for b in range(256))
     out = bytearray(data)
     for i in range(4):
-        out[i::4] = out[i::4].translate(_xor_tables[key[i]])
+        out[i::4] = out[i::4].translate(_XOR_TABLES[key[i]])
     return bytes(out)
+
+
+# The ``speedups`` extra: websockets' C ``apply_mask`` (about 7 µs for 64 KiB here, against
+# 130 µs for the strided translations above).
+_apply_mask: Callable[[bytes | bytearray | memoryview, bytes], bytes] | None
+try:
+    from websockets.speedups import apply_mask as _apply_mask
+except ImportError:  # pragma: no cover - depends on the extra being installed
+    _apply_mask = None
+SPEEDUPS = _apply_mask is not None
+
+
+def unmask(data: bytes | bytearray | memoryview, key: bytes | bytearray | memoryview) -> bytes:
+    """``data`` XOR the repeated 4-byte ``key`` (RFC 6455 §5.3), as new bytes: in C with the
+    ``speedups`` extra, else ``py_unmask``."""
+    if _apply_mask is not None:
+        return _apply_mask(data, bytes(key))
+    return py_unmask(data, key)
 
 
 def take_messages(
@@ -82,9 +101,8 @@ def take_messages(
             if stop > end:
                 break
             if n > _INT_XOR_LARGEST:
-                view = memoryview(buf)
-                payload = unmask(view[start + 4:stop], buf[start:start + 4])
-                view.release()
+                with memoryview(buf) as view:
+                    payload = unmask(view[start + 4:stop], buf[start:start + 4])
             else:
                 payload = unmask(buf[start + 4:stop], buf[start:start + 4])
         else:
@@ -101,6 +119,13 @@ def take_messages(
             out.append(payload)
         pos = stop
     return pos, False
+
+
+def mask_frame(message: str | bytes, key: bytes) -> bytes:
+    """The masked single frame a client sends for a whole message, with the 4-byte ``key``
+    (RFC 6455 §5.3): the same bytes wsproto's client connection sends without an extension."""
+    head, payload = build_frame(message)
+    return b"".join((bytes((head[0], head[1] | _MASKED)), head[2:], key, unmask(payload, key)))
 
 
 def build_frame(message: str | bytes) -> tuple[bytes, bytes]:

@@ -81,9 +81,9 @@ class ASGIWebSocket:
     async def send_many(self, messages: Iterable[str | bytes]) -> None:
         """Send messages in order; concurrent calls are written whole, one after another, in
         the order they were made (like ``transports.WebSocket``)."""
-        # Two tasks write a session's frames (its driver, and the reader finishing an upgrade),
-        # each taking them from the core just before calling here; the lock, taken before any
-        # checkpoint and strictly FIFO, keeps them on the wire in the order taken. Without it their
+        # Tasks that write a session's frames take them from the core just before calling
+        # here; the lock, taken before any checkpoint and strictly FIFO, keeps them on the wire
+        # in the order taken. Without it their
         # per-message awaits interleaved and the client saw echoes out of order.
         try:
             self._write_lock.acquire_nowait()
@@ -106,6 +106,22 @@ class ASGIWebSocket:
             # ASGI servers signal a send after the peer left in their own ways.
             self.closed = WebSocketClosed(1006, "connection lost")
             raise self.closed from exc
+
+    @property
+    def frames_shared(self) -> bool:
+        """``False``: the ASGI server makes the frames."""
+        return False
+
+    def send_framed_nowait(self, data: bytes) -> bool:
+        """Never called (``frames_shared`` is false).
+
+        Raises:
+            RuntimeError: always.
+        """
+        raise RuntimeError("an ASGI WebSocket sends messages, not frames")
+
+    async def flush(self) -> None:
+        """Nothing: every send is written whole before it returns."""
 
     async def ping(self, payload: bytes = b"") -> None:
         """Nothing: the ASGI server owns WebSocket pings."""

@@ -31,6 +31,7 @@ from ._config import HTTPConfig
 from ._errors import BadRequest, BodyTooLarge, HTTPError, RequestTimeout
 from ._headers import UNFRAMED, as_bytes, framed
 from ._interfaces import HeaderList, Request
+from ._request_head import PlainHead, parse_plain_head
 from .websocket import StreamWebSocket, server_websocket
 
 __all__ = ["HTTPRequest", "Handler", "handle_stream", "serve_http"]
@@ -54,16 +55,18 @@ _NOT_FAST = (b"host", b"connection")  # h11 reorders or rewrites these: its path
 _SKIP = b""
 # The client states in which a response is plain for h11 (not one proposing an upgrade, say).
 _PLAIN_REQUEST = (h11.DONE, h11.SEND_BODY)
-_header_lines: dict[tuple[str | bytes, str | bytes], bytes | None] = {}
-_status_lines: dict[int, bytes] = {}
+# Header lines made by a connection, by the (name, value) pair as given: a server sends the same
+# few again and again, and a long-polling client sends each of its requests on one connection.
+HeadLines = dict[tuple[str | bytes, str | bytes], bytes | None]
 
 
-def _header_line(name: str | bytes, value: str | bytes) -> bytes | None:
+def _header_line(name: str | bytes, value: str | bytes, made: HeadLines) -> bytes | None:
     """``b"Name: value\\r\\n"``; ``_SKIP`` for a framing header; ``None`` for one h11 must
-    write (a header it reorders or rewrites, or an invalid one it refuses)."""
+    write (a header it reorders or rewrites, or an invalid one it refuses). ``made``: the lines
+    this connection made already."""
     key = (name, value)
     try:
-        return _header_lines[key]
+        return made[key]
     except KeyError:
         pass
     except TypeError:  # unhashable (a bytearray): h11's path takes it
@@ -77,20 +80,20 @@ def _header_line(name: str | bytes, value: str | bytes) -> bytes | None:
         line = None
     else:
         line = b"%s: %s\r\n" % (raw_name, raw_value)
-    if len(_header_lines) >= 1024:
-        _header_lines.clear()  # bounded, whatever values a handler makes up
-    _header_lines[key] = line
+    if len(made) >= 64:
+        made.clear()  # bounded, whatever values a handler makes up
+    made[key] = line
     return line
 
 
-def _fast_head(status: int, headers: HeaderList, length: int) -> bytes | None:
+def _fast_head(status: int, headers: HeaderList, length: int, made: HeadLines) -> bytes | None:
     """The response head h11 would write for these headers on a kept-alive connection, or
     ``None`` when h11 has to write it (anything but plain Content-Length framing)."""
     if not 200 <= status < 1000 or status in (204, 304):
         return None
-    lines = [_status_lines.get(status) or _status_line(status)]
+    lines = [_STATUS_LINES.get(status) or _status_line(status)]
     for name, value in headers:
-        line = _header_line(name, value)
+        line = _header_line(name, value, made)
         if line is None:
             return None
         if line:
@@ -100,11 +103,7 @@ def _fast_head(status: int, headers: HeaderList, length: int) -> bytes | None:
 
 
 def _status_line(status: int) -> bytes:
-    line = _status_lines[status] = b"HTTP/1.1 %d %s\r\n" % (status, _reason(status))
-    return line
-
-
-_header_keys: dict[str, bytes] = {}  # header names as asked for → as h11 gives them
+    return b"HTTP/1.1 %d %s\r\n" % (status, _reason(status))
 
 
 def _parse_query(raw_query: str) -> dict[str, list[str]]:
@@ -130,6 +129,9 @@ def _reason(status: int) -> bytes:
         return b""
 
 
+_STATUS_LINES = {status.value: _status_line(status.value) for status in HTTPStatus}
+
+
 class _Connection:
     """One server connection: the stream, its h11 state and the deadlines in force."""
 
@@ -144,18 +146,58 @@ class _Connection:
         # only parsed this cycle, and the next one gets a fresh h11 connection.
         self.wrote_head = False
         self.carried = False  # the next request had begun arriving when this cycle ended
+        # The lean path (``_request_head``): at the start of a cycle, while h11 holds nothing,
+        # what arrives waits in ``pending``; a plain GET or POST is then served from it without
+        # h11 (``lean`` is its head), and anything else is handed to h11 as it came.
+        self.pending = b""
+        self.lean: PlainHead | None = None
+        self.lean_raw = b""  # the lean request's bytes taken so far, for catch_up
+        self.lean_left = 0  # its body bytes not read yet
+        self.head_lines: HeadLines | None = None  # made by the first fast response head
+
+    def lines(self) -> HeadLines:
+        """The response header lines this connection made already (see ``_fast_head``)."""
+        if self.head_lines is None:
+            self.head_lines = {}
+        return self.head_lines
+
+    async def read(self, deadline: float) -> bytes | None:
+        """Read some bytes (``b""`` at the end); ``None`` when ``deadline`` passed first."""
+        with trio.CancelScope(deadline=deadline):
+            try:
+                return await _sockio.receive_when_readable(
+                    self.stream, self.config.receive_buffer_size)
+            except _STREAM_ERRORS:
+                return b""
+        return None
 
     async def receive(self, deadline: float) -> bytes | None:
         """Read some bytes into h11; ``None`` when ``deadline`` passed first."""
-        with trio.CancelScope(deadline=deadline):
-            try:
-                data = await _sockio.receive_when_readable(
-                    self.stream, self.config.receive_buffer_size)
-            except _STREAM_ERRORS:
-                data = b""
+        data = await self.read(deadline)
+        if data is not None:
             self.h11.receive_data(data)
-            return data
-        return None
+        return data
+
+    def to_h11(self) -> None:
+        """Hand what waits in ``pending`` to h11, which reads the connection from now on."""
+        if self.pending:
+            self.h11.receive_data(self.pending)
+            self.pending = b""
+
+    def catch_up(self) -> None:
+        """Bring h11 to where the lean request is (its head and the body read so far), for a
+        path that needs h11 after all; the connection is h11's from then on."""
+        if self.lean is None:
+            return
+        self.h11.receive_data(self.lean_raw)
+        event = self.h11.next_event()
+        assert isinstance(event, h11.Request), event  # h11 takes every lean head
+        if self.lean_left == 0 and self.lean.content_length:
+            while not isinstance(self.h11.next_event(), h11.EndOfMessage):
+                pass
+        self.lean = None
+        self.lean_raw = b""
+        self.to_h11()
 
     async def send(self, *events: h11.Event) -> None:
         await self.write(b"".join(self.h11.send(e) or b"" for e in events))
@@ -179,6 +221,7 @@ class _Connection:
     async def send_error(self, status: int) -> None:
         """Answer ``status`` with a short text body and ``Connection: close``, if still possible."""
         self.must_close = True
+        self.catch_up()
         if self.wrote_head or self.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
         body = f"{status} {_reason(status).decode()}\n".encode()
@@ -191,7 +234,7 @@ class _Connection:
         except (h11.LocalProtocolError, *_STREAM_ERRORS):
             pass
 
-    async def next_request(self) -> h11.Request | None:
+    async def next_request(self) -> h11.Request | PlainHead | None:
         """Wait for the next request head; ``None`` when the connection should end."""
         cfg = self.config
         idle = cfg.keep_alive_timeout if self.cycles else cfg.header_timeout
@@ -200,6 +243,39 @@ class _Connection:
         if started:
             deadline = trio.current_time() + cfg.header_timeout
         received = False
+        while self.h11.their_state is h11.IDLE and not self.h11.trailing_data[0]:
+            # Nothing in h11: the lean path may serve this request.
+            pending = self.pending
+            if pending:
+                head = parse_plain_head(pending)
+                if head is not None:
+                    self.lean = head
+                    self.lean_raw = pending[:head.size]
+                    self.lean_left = head.content_length
+                    self.pending = pending[head.size:]
+                    if not received:
+                        await trio.lowlevel.checkpoint()  # as below, for pipelined requests
+                    return head
+                word = b"POST " if pending[:1] == b"P" else b"GET "
+                if (b"\r\n\r\n" in pending or len(pending) > cfg.max_header_bytes
+                        or not word.startswith(pending[:len(word)])):
+                    break  # not a plain head, complete or not: h11's
+            received = True
+            data = await self.read(deadline)
+            if data is None:
+                if started:
+                    self.to_h11()
+                    await self.send_error(408)
+                return None
+            if not data:
+                self.to_h11()
+                self.h11.receive_data(b"")
+                break
+            self.pending += data
+            if not started:
+                started = True
+                deadline = trio.current_time() + cfg.header_timeout
+        self.to_h11()
         while True:
             try:
                 event = self.h11.next_event()
@@ -226,6 +302,8 @@ class _Connection:
 
     async def finish_cycle(self) -> bool:
         """After a response: drain a small unread body, then reuse the connection if allowed."""
+        if self.lean is not None:
+            return await self._finish_lean()
         conn = self.h11
         if not self.must_close and conn.their_state is h11.SEND_BODY:
             deadline = trio.current_time() + self.config.body_timeout
@@ -248,10 +326,11 @@ class _Connection:
             data, closed = conn.trailing_data
             self.h11 = h11.Connection(
                 h11.SERVER, max_incomplete_event_size=self.config.max_header_bytes)
-            if data:
-                self.h11.receive_data(data)
             if closed:
+                self.h11.receive_data(bytes(data))
                 self.h11.receive_data(b"")
+            else:
+                self.pending = bytes(data)  # the lean path may take the next request
             self.carried = bool(data)
             self.wrote_head = False
             self.cycles += 1
@@ -260,6 +339,27 @@ class _Connection:
             return False
         conn.start_next_cycle()
         self.carried = bool(conn.trailing_data[0])
+        self.cycles += 1
+        return True
+
+    async def _finish_lean(self) -> bool:
+        """``finish_cycle`` for a lean request: h11 saw none of it, and stays as it was."""
+        left = self.lean_left
+        if left and not self.must_close:
+            deadline = trio.current_time() + self.config.body_timeout
+            while len(self.pending) < left:
+                data = await self.read(deadline)
+                if not data:
+                    return False
+                self.pending += data
+            self.pending = self.pending[left:]
+        self.lean = None
+        self.lean_raw = b""
+        self.lean_left = 0
+        if self.must_close:
+            return False
+        self.wrote_head = False
+        self.carried = bool(self.pending)
         self.cycles += 1
         return True
 
@@ -294,11 +394,12 @@ class HTTPRequest:
     _by_name: dict[bytes, str] | None = None  # the headers by name, made by the first header()
 
     def __init__(
-        self, conn: _Connection, event: h11.Request, client: tuple[str, int], secure: bool,
-        headers: list[tuple[bytes, bytes]] | None = None,
+        self, conn: _Connection, event: h11.Request | PlainHead, client: tuple[str, int],
+        secure: bool, headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         self._conn = conn
-        self.method = event.method.decode("ascii")
+        self.method = event.method if isinstance(event.method, str) else event.method.decode(
+            "ascii")
         self.target = event.target.decode("latin-1")
         raw_path, _, self.raw_query = self.target.partition("?")
         self.path = unquote(raw_path)
@@ -307,7 +408,8 @@ class HTTPRequest:
         self.headers: list[tuple[bytes, bytes]] = (
             list(event.headers) if headers is None else headers)
         self._websocket: bool | None = None
-        self.http_version = event.http_version.decode("ascii")
+        self.http_version = ("1.1" if isinstance(event, PlainHead)
+                             else event.http_version.decode("ascii"))
         self.client = client
         self.secure = secure
         self.scheme = "https" if secure else "http"
@@ -322,11 +424,7 @@ class HTTPRequest:
 
     def header(self, name: str) -> str | None:
         """The value of header ``name`` (any case), repeated fields joined by ``", "``."""
-        key = _header_keys.get(name)
-        if key is None:
-            key = name.lower().encode("latin-1")
-            if len(_header_keys) < 256:
-                _header_keys[name] = key
+        key = name.lower().encode("latin-1")
         by_name = self._by_name
         if by_name is None:
             # Several headers are asked for per request: one pass over them answers all.
@@ -362,6 +460,8 @@ class HTTPRequest:
         return True
 
     def _remaining(self) -> int | None:
+        if self._conn.lean is not None:
+            return self._conn.lean_left
         length = self.header("content-length")
         if length is None:
             return None if self.header("transfer-encoding") else 0
@@ -384,6 +484,8 @@ class HTTPRequest:
         if remaining is not None and remaining > max_size:
             conn.must_close = True
             raise BodyTooLarge(max_size, remaining)
+        if conn.lean is not None:
+            return await self._read_lean_body(remaining or 0)
         if conn.h11.they_are_waiting_for_100_continue:
             await conn.send(h11.InformationalResponse(status_code=100, headers=[]))
         chunks: list[bytes] = []
@@ -409,6 +511,26 @@ class HTTPRequest:
             else:
                 raise BadRequest(f"unexpected {event!r} in a request body")
 
+    async def _read_lean_body(self, size: int) -> bytes:
+        conn = self._conn
+        deadline = trio.current_time() + conn.config.body_timeout
+        while len(conn.pending) < size:
+            data = await conn.read(deadline)
+            if data is None:
+                conn.must_close = True
+                raise RequestTimeout("the request body stalled")
+            if not data:
+                conn.must_close = True
+                raise BadRequest("the request body was cut short")  # as h11 says it
+            conn.pending += data
+            deadline = trio.current_time() + conn.config.body_timeout
+        body, conn.pending = conn.pending[:size], conn.pending[size:]
+        conn.lean_raw += body
+        conn.lean_left = 0
+        self._body_read = size
+        self._body_done = True
+        return body
+
     async def wait_disconnected(self) -> None:
         """Return when the client closes or breaks the connection; for parked responses.
 
@@ -418,6 +540,21 @@ class HTTPRequest:
         head's worth; past that it stops reading and only returns when cancelled).
         """
         conn = self._conn
+        if conn.lean is not None:
+            if conn.lean_left:
+                raise RuntimeError("read the request body before waiting for a disconnect")
+            while True:
+                try:
+                    data = await _sockio.receive_when_readable(
+                        conn.stream, conn.config.receive_buffer_size)
+                except _STREAM_ERRORS:
+                    data = b""
+                if not data:
+                    conn.must_close = True
+                    return
+                conn.pending += data
+                if len(conn.pending) > conn.config.max_header_bytes:
+                    await trio.sleep_forever()
         if conn.h11.their_state is h11.SEND_BODY and self._remaining() == 0:
             conn.h11.next_event()  # the EndOfMessage of an empty body
         if conn.h11.their_state is h11.SEND_BODY:
@@ -450,6 +587,15 @@ class HTTPRequest:
         if self.responded:
             raise RuntimeError("this request was already answered")
         self.responded = True
+        if conn.lean is not None:
+            if conn.lean_left > conn.config.drain_limit:
+                conn.must_close = True
+            if not conn.must_close and self.method != "HEAD" and self._plain():
+                head = _fast_head(status, headers, len(body), conn.lines())
+                if head is not None:
+                    await conn.write(head + body if body else head)
+                    return
+            conn.catch_up()
         if conn.h11.their_state is h11.SEND_BODY:
             remaining = self._remaining()
             if (remaining is None or remaining > conn.config.drain_limit
@@ -460,7 +606,7 @@ class HTTPRequest:
                 and self.method not in ("HEAD", "CONNECT") and self._plain()):
             # The common case, byte for byte what h11 would write, without its event objects and
             # header normalisation; anything else goes through h11 below.
-            head = _fast_head(status, headers, len(body))
+            head = _fast_head(status, headers, len(body), conn.lines())
             if head is not None:
                 conn.wrote_head = True
                 await conn.write(head + body if body else head)

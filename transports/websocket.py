@@ -11,6 +11,7 @@ other frame, so every other rule and close code stays wsproto's.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 
 import trio
@@ -31,21 +32,25 @@ from wsproto.utilities import RemoteProtocolError as WSRemoteProtocolError
 
 from . import _sockio
 from ._errors import HTTPClientError, WebSocketClosed
-from ._wsframes import build_frame, take_messages
+from ._wsframes import build_frame, mask_frame, take_messages
 
-__all__ = ["StreamWebSocket", "connect_websocket"]
+__all__ = ["StreamWebSocket", "connect_websocket", "frame_message"]
 
 _ABNORMAL = 1006
 _TOO_BIG = 1009
 _INFLATE_FEED = 4096
 _STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError)
 
-# Server frames made without an extension, by id of the message: the broadcasts a writer may
-# find queued at once. Holding the message keeps its id from being reused while remembered;
-# large messages are not kept (at most about 8 MiB held).
-_FRAMES = 256
-_FRAME_LARGEST = 16 * 1024
-_frames: dict[int, tuple[str | bytes, bytes]] = {}
+
+def frame_message(message: str | bytes) -> bytes:
+    """The unmasked frame of one whole message without extensions: the bytes a server
+    WebSocket whose ``frames_shared`` is true sends for it (text for ``str``).
+
+    Raises:
+        UnicodeEncodeError: ``message`` holds a lone surrogate.
+    """
+    return b"".join(build_frame(message))
+
 
 class StreamWebSocket(trio.abc.AsyncResource):
     """An open WebSocket over a trio stream (a ``transports.WebSocket``); made by
@@ -57,6 +62,10 @@ class StreamWebSocket(trio.abc.AsyncResource):
         extensions: the names of the negotiated extensions (e.g. ``["permessage-deflate"]``).
         closed: ``None`` while open, else the ``WebSocketClosed`` that ``receive``/``send`` raise.
     """
+
+    # Whether frames are the same bytes on every connection (see ``frames_shared``); false for
+    # a subclass that moves messages some other way (the ASGI WebSocket).
+    _shares = False
 
     def __init__(
         self,
@@ -84,6 +93,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
         self._close_timeout = close_timeout
         self._bufsize = receive_buffer_size
         self._write_lock = trio.StrictFIFOLock()
+        self._owed = b""  # see send_framed_nowait
         self._parts: list[str | bytes] = []
         self._size = 0
         self._messages: list[str | bytes] = []
@@ -94,7 +104,8 @@ class StreamWebSocket(trio.abc.AsyncResource):
         # Without an extension a server decodes the common frames itself (whole text/binary
         # messages) until the first other frame; from that frame's first byte on, every byte
         # goes to wsproto, whose state is then clean since it has only seen whole messages.
-        self._fast = not (self.extensions or conn.client)
+        self._shares = not (self.extensions or conn.client)
+        self._fast = self._shares
         if self._fast and conn.state is ConnectionState.OPEN:
             # wsproto's connection is 1.7 KiB, and the fast path may never need it: it is made
             # again when first needed (``_proto``), the same as the handshake left it.
@@ -182,27 +193,62 @@ class StreamWebSocket(trio.abc.AsyncResource):
         finally:
             self._write_lock.release()
 
+    def send_framed_nowait(self, data: bytes) -> bool:
+        """Write whole frames made by ``frame_message`` (on a WebSocket whose ``frames_shared``
+        is true) as far as the socket takes them now, without waiting or yielding.
+
+        Returns ``True`` when all of ``data`` went. Otherwise the rest is kept, to go before
+        anything else sent on this WebSocket, and someone must await ``flush`` (which raises
+        ``WebSocketClosed`` if the connection is closed or broke).
+        """
+        if self._owed or self._write_lock.locked() or not self.is_open:
+            self._owed += data  # after what is already under way
+            return False
+        sent = _sockio.write_now(self.stream, data)
+        if sent == len(data):
+            return True
+        self._owed = data[sent:]
+        return False
+
+    async def flush(self) -> None:
+        """Write what ``send_framed_nowait`` left, waiting for the socket as long as it takes.
+
+        Raises:
+            WebSocketClosed: as ``send``.
+        """
+        if not self._owed:
+            return
+        try:
+            self._write_lock.acquire_nowait()
+        except trio.WouldBlock:
+            await self._write_lock.acquire()
+        try:
+            if not self.is_open:
+                self._owed = b""
+                raise self.closed or WebSocketClosed(_ABNORMAL, "connection closing")
+            await self._send_all(b"")
+        finally:
+            self._write_lock.release()
+
+    @property
+    def frames_shared(self) -> bool:
+        """Whether a message's frame is the same bytes on every WebSocket like this one (a server
+        without extensions: wsproto keeps no state across whole messages), so that a message
+        sent on many may be framed once (``frame_message``) and sent with
+        ``send_framed_nowait``."""
+        return self._shares
+
     def _frame(self, message: str | bytes) -> bytes:
         conn = self._conn
-        if conn is None or not (self.extensions or conn.client):
-            return self._plain_frame(message)
+        if conn is None or self._shares:
+            return frame_message(message)
+        if not self.extensions:
+            # A client's frame, masked here (in C with the speedups extra) rather than by
+            # wsproto in Python: the same bytes for the same key, and wsproto keeps no state
+            # across whole messages.
+            return mask_frame(message, os.urandom(4))
         return conn.send(TextMessage(data=message) if isinstance(message, str)
                          else BytesMessage(data=bytes(message)))
-
-    @staticmethod
-    def _plain_frame(message: str | bytes) -> bytes:
-        # A server frame without an extension is header + payload, the same bytes on every
-        # connection (wsproto keeps no state across whole messages): the very message just
-        # framed for another connection (a broadcast) is not framed again.
-        if len(message) > _FRAME_LARGEST:
-            return b"".join(build_frame(message))
-        if (known := _frames.get(id(message))) is not None and known[0] is message:
-            return known[1]
-        frame = b"".join(build_frame(message))
-        if len(_frames) >= _FRAMES:
-            _frames.clear()
-        _frames[id(message)] = (message, frame)
-        return frame
 
     async def ping(self, payload: bytes = b"") -> None:
         """Send a Ping frame (the answering Pong is consumed by the reader)."""
@@ -241,13 +287,23 @@ class StreamWebSocket(trio.abc.AsyncResource):
         with trio.move_on_after(self._close_timeout):
             async with self._write_lock:
                 if self._proto().state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
-                    data = self._proto().send(CloseConnection(code=code, reason=reason))
+                    data = self._take_owed(
+                        self._proto().send(CloseConnection(code=code, reason=reason)))
                     try:
                         await self.stream.send_all(data)
                     except _STREAM_ERRORS:
                         self._lost()
 
+    def _take_owed(self, data: bytes) -> bytes:
+        # What send_framed_nowait left goes first, under the write lock like any write.
+        if self._owed:
+            data, self._owed = self._owed + data, b""
+        return data
+
     async def _send_all(self, data: bytes) -> None:
+        data = self._take_owed(data)
+        if not data:
+            return
         try:
             await _sockio.send_all(self.stream, data)
         except _STREAM_ERRORS as exc:
@@ -343,7 +399,8 @@ class StreamWebSocket(trio.abc.AsyncResource):
             async with self._write_lock:
                 if self._proto().state is ConnectionState.REMOTE_CLOSING:
                     try:
-                        await self.stream.send_all(self._proto().send(event.response()))
+                        await self.stream.send_all(
+                            self._take_owed(self._proto().send(event.response())))
                     except _STREAM_ERRORS:
                         pass
         if self.closed is None:

@@ -19,6 +19,7 @@ from .packet import (
     encode_ws_frame,
 )
 from .payload import SEPARATOR, decode_payload, encode_payload
+from .prepared import PreparedPacket, prepare_message, prepare_packet
 from .request import ERROR_MESSAGES, RequestKind, check_request, error_body, request_error
 from .server import SERVER_TRANSITIONS, ServerInput, ServerSession, ServerState
 
@@ -37,6 +38,7 @@ __all__ = [
     "Opened",
     "Packet",
     "PacketType",
+    "PreparedPacket",
     "ProtocolError",
     "RemoteProtocolError",
     "RequestKind",
@@ -60,5 +62,7 @@ __all__ = [
     "error_body",
     "jsonp_index",
     "open_packet_data",
+    "prepare_message",
+    "prepare_packet",
     "request_error",
 ]

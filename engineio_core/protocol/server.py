@@ -66,59 +66,11 @@ from .config import ServerConfig, available_upgrades, open_packet_data
 from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from .events import Event, MessageReceived, SessionClosed, Upgraded, UpgradeFailed
 from .jsonp import decode_jsonp_body, encode_jsonp
-from .packet import Packet, PacketType, decode_ws_frame, encode_ws_frame, message_packet
-from .payload import SEPARATOR, check_payload_size, encode_payload, iter_payload_text
+from .packet import Packet, PacketType, decode_ws_frame
+from .payload import SEPARATOR, check_payload_size, iter_payload_text
+from .prepared import PreparedPacket, prepare_message, prepare_packet
 
 __all__ = ["SERVER_TRANSITIONS", "ServerInput", "ServerSession", "ServerState"]
-
-
-class _Memo:
-    """The last message queued and the recent frames encoded, shared by every session.
-
-    A broadcast hands the same message object to each of its sessions: it is checked, wrapped,
-    measured and framed once, and every session then holds the same (immutable) packet and
-    frame, which the transport can recognise by identity and serialize once too.
-    """
-
-    __slots__ = ("data", "frames", "packet", "size")
-
-    #: Frames remembered, up to ``LARGEST`` characters or bytes each: the broadcasts a writer
-    #: may find queued at once (then forgotten), at most about 4 MiB held.
-    FRAMES = 256
-    LARGEST = 16 * 1024
-
-    def __init__(self) -> None:
-        self.data: str | bytes | None = None
-        self.packet = Packet(PacketType.MESSAGE, "")
-        self.size = 0
-        # id(packet) -> (packet, frame); holding the packet keeps its id from being reused.
-        self.frames: dict[int, tuple[Packet, str | bytes]] = {}
-
-    def message(self, data: str | bytes) -> tuple[Packet, int]:
-        if data is not self.data:
-            if isinstance(data, str) and SEPARATOR in data:
-                raise LocalProtocolError(
-                    "a text message cannot contain the record separator \\x1e",
-                    http_status=None, ws_close_code=None)
-            self.packet = message_packet(data)
-            self.size = 1 + (len(data) if isinstance(data, bytes) or data.isascii()
-                             else len(data.encode("utf-8")))
-            self.data = data
-        return self.packet, self.size
-
-    def ws_frame(self, packet: Packet) -> str | bytes:
-        known = self.frames.get(id(packet))
-        if known is not None and known[0] is packet:
-            return known[1]
-        frame = encode_ws_frame(packet)
-        if len(frame) <= self.LARGEST:
-            if len(self.frames) >= self.FRAMES:
-                self.frames.clear()
-            self.frames[id(packet)] = (packet, frame)
-        return frame
-
-
-_memo = _Memo()
 
 
 class ServerState(enum.Enum):
@@ -173,6 +125,7 @@ SERVER_TRANSITIONS: dict[tuple[ServerState, ServerInput], ServerState] = {
 }
 """Every allowed ``(state, input) -> next state``; any other pair raises."""
 
+_SEPARATOR = SEPARATOR.encode("ascii")
 _LOCAL_INPUTS = frozenset({_I.WS_MESSAGE, _I.LOCAL_CLOSE, _I.CLOSE_SENT})
 
 
@@ -210,10 +163,10 @@ class ServerSession:
         self.jsonp = jsonp
         self._state = _S.WEBSOCKET if transport == "websocket" else _S.POLLING
         self._now = now
-        self._outbox: list[Packet] = [
-            Packet(PacketType.OPEN, open_packet_data(sid, config, transport))]
+        self._outbox: list[PreparedPacket] = [
+            prepare_packet(Packet(PacketType.OPEN, open_packet_data(sid, config, transport)))]
         self._buffered = 0
-        self._probe_out: list[str | bytes] = []
+        self._probe_out: list[PreparedPacket] = []
         self._parked = False
         self._pending: list[Event] = []
         self._ping_at: float | None = now + config.ping_interval
@@ -289,7 +242,7 @@ class ServerSession:
             self._outbox.clear()
             self._buffered = 0
             if not was_ws and poll_reply is not None:
-                self._outbox.append(Packet(poll_reply))
+                self._outbox.append(prepare_packet(Packet(poll_reply)))
         self.close_reason = reason
         self._pending.append(SessionClosed(reason, description))
 
@@ -322,7 +275,7 @@ class ServerSession:
 
     def _close_on_polling(self) -> None:
         self._move(_I.LOCAL_CLOSE)
-        self._outbox.append(Packet(PacketType.CLOSE))
+        self._outbox.append(prepare_packet(Packet(PacketType.CLOSE)))
         self._ping_at = self._pong_due = None
         self._close_due = self._now + self.config.close_timeout
 
@@ -524,7 +477,7 @@ class ServerSession:
             return self._events()
         if packet.type is PacketType.PING and packet.data == "probe":
             self._move(_I.PROBE_PING)
-            self._probe_out.append(encode_ws_frame(Packet(PacketType.PONG, "probe")))
+            self._probe_out.append(prepare_packet(Packet(PacketType.PONG, "probe")))
         elif packet.type is PacketType.UPGRADE:
             self._move(_I.PROBE_UPGRADE)
             self._upgrade_due = None
@@ -543,37 +496,33 @@ class ServerSession:
         return self._events()
 
     def _queue(self, packet: Packet) -> None:
-        self._outbox.append(packet)
-        data = packet.data
-        self._buffered += 1 + (len(data) if isinstance(data, bytes) else
-                               len(data.encode("utf-8")) if data else 0)
+        prepared = prepare_packet(packet)
+        self._outbox.append(prepared)
+        self._buffered += prepared.size
 
-    def send_message(self, data: str | bytes) -> None:
-        """Queue a message. Ignored while closing or closed (as Node does).
+    def send_message(self, data: str | bytes | PreparedPacket) -> None:
+        """Queue a message: its data, or a message prepared once for many sessions with
+        ``prepare_message`` (a broadcast). Ignored while closing or closed (as Node does).
 
         Raises:
             LocalProtocolError: ``data`` is neither ``str`` nor ``bytes``, or is text containing
                 ``"\\x1e"`` (it cannot be framed on long-polling).
         """
-        if data is _memo.data:  # the next session of a broadcast: checked already
-            packet, size = _memo.packet, _memo.size
-        else:
-            if isinstance(data, bytearray | memoryview):
-                data = bytes(data)
-            if not isinstance(data, str | bytes):
-                raise LocalProtocolError(
-                    f"a message is str or bytes, not {type(data).__name__}",
-                    http_status=None, ws_close_code=None)
-            packet, size = _memo.message(data)
+        prepared = data if isinstance(data, PreparedPacket) else prepare_message(data)
         state = self._state
         if state is _CLOSING or state is _CLOSED or self._close_after_upgrade:
             return
-        self._outbox.append(packet)
-        self._buffered += size
+        self._outbox.append(prepared)
+        self._buffered += prepared.size
 
     def buffered_bytes(self) -> int:
         """Roughly how many bytes wait to be sent (payload sizes plus one per packet)."""
         return self._buffered
+
+    @property
+    def poll_parked(self) -> bool:
+        """Whether a polling GET is parked (``start_poll`` called, not yet answered)."""
+        return self._parked
 
     def poll_ready(self) -> bool:
         """Whether the parked GET should be answered now."""
@@ -596,29 +545,34 @@ class ServerSession:
         if self._close_after_upgrade:
             self._abort_upgrade("socket closed")  # the poll takes the "1" instead
         if self.transport == "websocket":
-            return self._poll_body([Packet(PacketType.NOOP)])
-        packets = self._outbox or [Packet(PacketType.NOOP)]
+            return self._poll_body([prepare_packet(Packet(PacketType.NOOP))])
+        packets = self._outbox or [prepare_packet(Packet(PacketType.NOOP))]
         self._outbox = []
         self._buffered = 0
-        if self._state is _S.CLOSING and packets[-1].type is PacketType.CLOSE:
+        if self._state is _S.CLOSING and packets[-1].packet.type is PacketType.CLOSE:
             self._close(_I.CLOSE_SENT, "forced close", poll_reply=None)
         return self._poll_body(packets)
 
-    def _poll_body(self, packets: list[Packet]) -> bytes:
-        payload = encode_payload(packets)
+    def _poll_body(self, packets: list[PreparedPacket]) -> bytes:
+        payload = _SEPARATOR.join([p.poll_segment() for p in packets])
         return payload if self.jsonp is None else encode_jsonp(payload, self.jsonp)
 
-    def take_ws_frames(self) -> list[str | bytes]:
-        """The frames to write on the active WebSocket, in order (``[]`` while on polling)."""
+    def take_ws_packets(self) -> list[PreparedPacket]:
+        """The packets to write on the active WebSocket, in order (``[]`` while on polling):
+        what ``take_ws_frames`` encodes, for a runtime that shares their encodings."""
         if self.transport != "websocket":
             return []
-        frames = self._probe_out + [_memo.ws_frame(p) for p in self._outbox]
+        packets = self._probe_out + self._outbox if self._probe_out else self._outbox
         self._probe_out = []
         self._outbox = []
         self._buffered = 0
-        return frames
+        return packets
+
+    def take_ws_frames(self) -> list[str | bytes]:
+        """The frames to write on the active WebSocket, in order (``[]`` while on polling)."""
+        return [p.ws_frame() for p in self.take_ws_packets()]
 
     def take_probe_frames(self) -> list[str | bytes]:
         """The frames to write on the probe WebSocket (``"3probe"``)."""
-        frames, self._probe_out = self._probe_out, []
-        return frames
+        packets, self._probe_out = self._probe_out, []
+        return [p.ws_frame() for p in packets]

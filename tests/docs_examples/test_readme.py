@@ -35,8 +35,9 @@ def test_the_chat_command_installs_what_ci_installs() -> None:
     blocks = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)
     (command,) = [b for b in blocks if "examples.chat" in b]
     steps = [step.strip() for step in command.split("&&")]
-    assert steps == ["python3 -m pip install -e .", "npm ci --prefix examples/chat",
+    assert steps == ["python3 -m pip install -e '.[speedups]'", "npm ci --prefix examples/chat",
                      "python3 -m examples.chat"]
+    assert "speedups" in (ROOT / ".ci" / "test").read_text()
     assert (ROOT / "examples" / "chat" / "package-lock.json").is_file()
     assert "npm ci --prefix examples/chat" in (ROOT / ".ci" / "test").read_text()
     from examples.chat.__main__ import parser

@@ -478,3 +478,14 @@ def test_every_transition_pair() -> None:
                 with pytest.raises(expected):
                     s._move(event)
                 assert s.state is state
+
+
+def test_poll_parked_is_true_between_start_poll_and_its_answer() -> None:
+    s = ServerSession("abc", ServerConfig(), transport="polling", now=0.0)
+    assert not s.poll_parked
+    s.start_poll(now=0.0)
+    assert s.poll_parked and s.poll_ready()
+    s.take_poll_payload()
+    assert not s.poll_parked
+    s.start_poll(now=0.0)
+    assert s.poll_parked and not s.poll_ready()

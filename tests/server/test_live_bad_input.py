@@ -367,7 +367,7 @@ def _no_more_than(now: dict[str, int], before: dict[str, int]) -> bool:
 def _live_objects() -> dict[str, int]:
     """How many session, socket, WebSocket and request objects are still reachable."""
     gc.collect()
-    kinds = (engineio_core.server._Session, engineio_core.Socket, StreamWebSocket, HTTPRequest)
+    kinds = (engineio_core._session.Session, engineio_core.Socket, StreamWebSocket, HTTPRequest)
     counts = dict.fromkeys((kind.__name__ for kind in kinds), 0)
     for obj in gc.get_objects():
         for kind in kinds:

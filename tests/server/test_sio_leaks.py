@@ -77,7 +77,7 @@ async def _polling_cycle(http: HTTPConnection) -> None:
 
 def _our_objects() -> dict[str, int]:
     gc.collect()
-    kinds = (engineio_core.server._Session, engineio_core.Socket, socketio_core.Socket,
+    kinds = (engineio_core._session.Session, engineio_core.Socket, socketio_core.Socket,
              socketio_core.link.Link, StreamWebSocket, HTTPRequest)
     counts = {f"{kind.__module__}.{kind.__name__}": 0 for kind in kinds}
     for obj in gc.get_objects():

@@ -533,3 +533,116 @@ def test_responses_are_the_bytes_h11_writes(
 @given(st.text(alphabet="ab=&;+%2x é", max_size=16))
 def test_query_parsing_is_parse_qs(raw_query: str) -> None:
     assert _parse_query(raw_query) == parse_qs(raw_query, keep_blank_values=True)
+
+
+async def _answer_each(request: Request) -> None:
+    body = await request.read_body(1000) if request.method in ("POST", "PUT") else b""
+    if request.path == "/odd":
+        # A head the fast writer leaves to h11: the lean request is handed over to it.
+        await request.respond(204, [("X-Odd", "1")], b"")
+        return
+    await request.respond(200, [("X-Method", request.method)], request.path.encode() + b":" + body)
+
+
+def _responses(data: bytes) -> list[tuple[int, bytes]]:
+    conn = h11.Connection(h11.CLIENT)
+    conn.receive_data(data)
+    out: list[tuple[int, bytes]] = []
+    status, body = 0, b""
+    while True:
+        conn.send(h11.Request(method="GET", target="/", headers=[("Host", "h")]))
+        conn.send(h11.EndOfMessage())
+        while True:
+            event = conn.next_event()
+            if isinstance(event, h11.Response):
+                status, body = event.status_code, b""
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                out.append((status, body))
+                break
+            else:
+                return out
+        if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
+            return out
+        conn.start_next_cycle()
+
+
+def test_lean_and_h11_requests_interleave_on_one_connection() -> None:
+    requests = [
+        b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello",
+        b"PUT /c HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi",
+        b"GET /odd HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"POST /d HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        b"POST /e HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nxyz",
+        b"GET /f HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    ]
+    expected = [(200, b"/a:"), (200, b"/b:hello"), (200, b"/c:hi"), (204, b""),
+                (200, b"/d:abc"), (200, b"/e:xyz"), (200, b"/f:")]
+
+    async def main() -> None:
+        for pieces in (requests, [b"".join(requests)], [bytes([b]) for b in b"".join(requests)]):
+            client, server = trio.testing.memory_stream_pair()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(handle_stream, server, _answer_each)
+                for piece in pieces:  # one request per write, all in one, a byte at a time
+                    await client.send_all(piece)
+                assert _responses(await read_all(client)) == expected
+
+    run(main)
+
+
+def test_a_lean_post_body_in_pieces_and_a_stalled_one() -> None:
+    async def main() -> None:
+        client, server = trio.testing.memory_stream_pair()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(handle_stream, server, _answer_each)
+            await client.send_all(b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\n\r\nab")
+            await trio.sleep(1)
+            await client.send_all(b"cd")
+            await trio.sleep(1)
+            await client.send_all(b"ef")
+            await client.send_all(b"POST /q HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\n\r\nab")
+            data = await read_all(client)  # the second body never comes: 408, closed
+        assert _responses(data) == [(200, b"/p:abcdef"), (408, b"408 Request Timeout\n")]
+
+    run(main)
+
+
+def _transport_globals() -> dict[str, str]:
+    import importlib
+    import pkgutil
+    import types
+
+    import transports
+
+    state = {}
+    for info in pkgutil.walk_packages(transports.__path__, "transports."):
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if isinstance(value, dict | list | set | bytearray):
+                state[f"{info.name}.{name}"] = repr(value)
+            elif not isinstance(value, types.ModuleType | types.FunctionType | type):
+                state[f"{info.name}.{name}"] = type(value).__name__
+    return state
+
+
+def test_transports_keep_no_module_level_state() -> None:
+    # No process-wide cache: what a connection makes (its response header lines) is its own.
+    before = _transport_globals()
+    requests = (b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+                b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi"
+                b"GET /c HTTP/1.1\r\nHost: h\r\nX-Odd: 1\r\nConnection: close\r\n\r\n")
+
+    async def main() -> None:
+        data = await raw_exchange(_answer_each, requests)
+        assert [s for s, _ in _responses(data)] == [200, 200, 200]
+        async with trio.open_nursery() as nursery:
+            client, server = trio.testing.memory_stream_pair()
+            nursery.start_soon(handle_stream, server, _answer_each)
+            await client.send_all(UPGRADE)
+            await client.aclose()
+
+    run(main)
+    assert _transport_globals() == before

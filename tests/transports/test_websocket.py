@@ -27,6 +27,7 @@ from transports import (
     WebSocket,
     WebSocketClosed,
     connect_websocket,
+    frame_message,
     handle_stream,
     serve_http,
 )
@@ -446,5 +447,68 @@ def test_server_makes_wsproto_connection_only_when_a_frame_needs_it() -> None:
             events = await next_events(stream, conn)
             assert isinstance(events[0], CloseConnection) and events[0].code == 1000
         assert held[0].closed is not None and held[0].closed.code == 1000
+
+    run(main)
+
+
+def test_frames_shared_by_a_server_without_extensions_are_sent_framed() -> None:
+    shared: list[bool] = []
+
+    async def handler(request: Request) -> None:
+        ws = await request.accept_websocket()
+        shared.append(ws.frames_shared)
+        if ws.frames_shared:
+            # One message framed once, sent as bytes (as a broadcast is on each connection).
+            # A memory stream takes nothing at once: the frames wait for the next write, which
+            # sends them first, or for flush().
+            assert not ws.send_framed_nowait(frame_message("héllo"))
+            assert not ws.send_framed_nowait(frame_message(b"\x00\x01"))
+            await ws.send("after")
+            assert not ws.send_framed_nowait(frame_message("flushed"))
+            await ws.flush()
+            await ws.flush()
+        else:
+            await ws.send_many(["héllo", b"\x00\x01"])
+        await echo_loop(ws)
+
+    async def main() -> None:
+        async with ws_pair(handler) as ws:
+            assert not ws.frames_shared  # a client masks each frame anew
+            assert [await ws.receive() for _ in range(4)] == [
+                "héllo", b"\x00\x01", "after", "flushed"]
+        config = HTTPConfig(per_message_deflate=True)
+        async with ws_pair(handler, config, per_message_deflate=True) as ws:
+            assert [await ws.receive(), await ws.receive()] == ["héllo", b"\x00\x01"]
+        assert shared == [True, False]
+
+    run(main)
+
+
+def test_frame_message_is_what_wsproto_sends() -> None:
+    for message in ("", "héllo", "x" * 200, b"", b"\x00" * 70_000):
+        server = WSConnection(ConnectionType.SERVER)
+        server.initiate_upgrade_connection(
+            [(b"host", b"h"), (b"upgrade", b"websocket"), (b"connection", b"upgrade"),
+             (b"sec-websocket-key", b"dGhlIHNhbXBsZSBub25jZQ=="),
+             (b"sec-websocket-version", b"13")], "/")
+        server.send(AcceptConnection())
+        event = (TextMessage(data=message) if isinstance(message, str)
+                 else BytesMessage(data=message))
+        assert frame_message(message) == server.send(event)
+
+
+def test_frames_left_to_flush_on_a_closed_websocket_raise_there() -> None:
+    async def handler(request: Request) -> None:
+        ws = await request.accept_websocket()
+        with pytest.raises(WebSocketClosed):
+            await ws.receive()
+        assert not ws.send_framed_nowait(frame_message("late"))
+        with pytest.raises(WebSocketClosed):
+            await ws.flush()
+        await ws.flush()  # nothing left
+
+    async def main() -> None:
+        async with ws_pair(handler) as ws:
+            await ws.aclose()
 
     run(main)

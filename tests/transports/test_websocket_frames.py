@@ -11,6 +11,7 @@ import itertools
 import os
 import struct
 from collections.abc import Sequence
+from unittest import mock
 
 import pytest
 import trio
@@ -21,7 +22,14 @@ from wsproto.connection import Connection
 from wsproto.events import BytesMessage, TextMessage
 
 from transports import StreamWebSocket, WebSocketClosed
-from transports._wsframes import build_frame, take_messages, unmask
+from transports._wsframes import (
+    SPEEDUPS,
+    build_frame,
+    mask_frame,
+    py_unmask,
+    take_messages,
+    unmask,
+)
 
 KEY = b"\x37\xfa\x21\x3d"
 
@@ -242,3 +250,34 @@ def test_lone_surrogate_is_refused_as_by_wsproto() -> None:
         Connection(ConnectionType.SERVER).send(TextMessage(data="\ud800"))
     with pytest.raises(UnicodeEncodeError):
         build_frame("\ud800")
+
+
+def test_the_speedups_extra_is_installed_for_the_tests() -> None:
+    # CI installs it (.ci/test), so the C path below is tested, not skipped.
+    assert SPEEDUPS
+
+
+@given(st.binary(max_size=5000), st.binary(min_size=4, max_size=4))
+def test_c_and_python_unmasking_give_the_same_bytes(data: bytes, key: bytes) -> None:
+    assert unmask(data, key) == py_unmask(data, key)
+    assert unmask(memoryview(data), bytearray(key)) == py_unmask(memoryview(data), key)
+
+
+def test_c_and_python_unmasking_agree_on_large_payloads() -> None:
+    for n in (2047, 2048, 2049, 65536, 70001, 1 << 20):
+        data, key = os.urandom(n), os.urandom(4)
+        assert unmask(data, key) == py_unmask(data, key)
+
+
+@settings(max_examples=200)
+@given(st.one_of(st.text(), st.binary(max_size=70_000)), st.binary(min_size=4, max_size=4))
+def test_masked_client_frames_are_wsprotos(message: str | bytes, key: bytes) -> None:
+    client = Connection(ConnectionType.CLIENT)
+    event = TextMessage(data=message) if isinstance(message, str) else BytesMessage(data=message)
+    # wsproto draws each frame's key from os.urandom(4): give it ours.
+    with mock.patch("wsproto.frame_protocol.os.urandom", return_value=key):
+        try:
+            expected = client.send(event)
+        except UnicodeEncodeError:
+            return
+    assert mask_frame(message, key) == expected

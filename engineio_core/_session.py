@@ -1,0 +1,462 @@
+"""One Engine.IO session at run time: the ``Socket`` the application holds, the ``Session``
+beside its ``protocol.ServerSession`` core, and the session's driver task.
+
+The session hands what its core decides to the application (a receiver called in the reading
+task, or an inbox to iterate), keeps its close and its outbound high-water mark, and its driver
+(``Session.drive``) is the one task that fires the core's deadlines (and its application's) and
+writes the WebSocket frames nobody else wrote.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import trio
+
+from . import protocol as eio
+from ._signal import Flag, Signal
+from ._timers import Alarm, Timers
+from ._writer import Flusher, Writer
+
+__all__ = ["AllowRequest", "Application", "Handshake", "LazyHeaders", "Receiver", "Session",
+           "SessionHost", "Socket", "SocketHandler"]
+
+log = logging.getLogger("engineio_core")
+
+SocketHandler = Callable[["Socket"], Awaitable[None]]
+# Called with each message; returns ``None`` once done, or what is left to await.
+Receiver = Callable[[str | bytes], Awaitable[None] | None]
+
+
+class Application(Protocol):
+    """What ``Server(attach=...)`` makes for each session: an application run by the session's
+    driver task rather than in a task of its own (per session, a task costs kilobytes)."""
+
+    def receive(self, message: str | bytes) -> Awaitable[None] | None:
+        """The session's receiver (see ``Socket.set_receiver``), set before any message."""
+
+    def next_deadline(self) -> float | None:
+        """When ``handle_timeout`` has work (trio's clock), or ``None``. No side effect."""
+
+    def handle_timeout(self, now: float) -> None:
+        """Fire what is due at ``now``; called by the driver, never once the session closed."""
+
+    def session_closed(self) -> trio.Event | None:
+        """The session closed: returns an event set once the application has finished what it
+        still runs (``aclose`` waits for it), or ``None`` when nothing is left."""
+
+
+_INBOX_SIZE = 256
+
+
+class LazyHeaders(Mapping[str, str]):
+    """A request's headers as ``str`` (names lowercased; of a repeated one, the last), decoded
+    on first use: most sessions never read them, and the raw list is the request's own."""
+
+    __slots__ = ("_decoded", "_raw")
+
+    def __init__(self, raw: Sequence[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+        self._decoded: dict[str, str] | None = None
+
+    def _dict(self) -> dict[str, str]:
+        if self._decoded is None:
+            self._decoded = {k.decode("latin-1"): v.decode("latin-1") for k, v in self._raw}
+            self._raw = ()
+        return self._decoded
+
+    def __getitem__(self, name: str) -> str:
+        return self._dict()[name]
+
+    def __contains__(self, name: object) -> bool:
+        if self._decoded is None and isinstance(name, str):
+            key = name.encode("latin-1", "replace")
+            return any(k == key for k, _ in self._raw)
+        return name in self._dict()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
+
+    def __repr__(self) -> str:
+        return repr(self._dict())
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """What the request that opened a session carried."""
+
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    address: str
+    url: str
+    secure: bool
+
+
+# Defined after Handshake, not with a string forward reference, so that documentation tools
+# resolve it to this class.
+AllowRequest = Callable[[Handshake], bool | Awaitable[bool]]
+
+
+class Socket:
+    """One Engine.IO session, as the application sees it.
+
+    Iterate it (``async for message in socket``) to receive messages (``str`` or ``bytes``);
+    the iteration ends when the session closes, and ``close_reason`` then says why.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    @property
+    def sid(self) -> str:
+        """The session id."""
+        return self._session.core.sid
+
+    @property
+    def handshake(self) -> Handshake:
+        """What the request that opened the session carried."""
+        return self._session.handshake
+
+    @property
+    def transport(self) -> str:
+        """The transport in use now: ``"polling"`` or ``"websocket"``."""
+        return self._session.core.transport
+
+    @property
+    def closed(self) -> bool:
+        """Whether the session is closed."""
+        return self._session.closed.is_set()
+
+    @property
+    def close_reason(self) -> str | None:
+        """Why the session closed (``None`` while open), spelled as Node spells it."""
+        return self._session.close_reason
+
+    def send_nowait(self, *messages: str | bytes | eio.PreparedPacket) -> None:
+        """Queue messages; they leave together, in order. Dropped if the session is closed.
+
+        A message sent to many sessions may be prepared once
+        (``engineio_core.protocol.prepare_message``): each session then queues the same value,
+        and its encodings are made once for all of them.
+        """
+        self._session.send(messages)
+
+    async def send(self, *messages: str | bytes | eio.PreparedPacket) -> None:
+        """Queue messages (as ``send_nowait``), then wait while the session's outbound buffer
+        is over its high-water mark (so a slow peer slows its producer down instead of growing
+        memory)."""
+        self._session.send(messages)
+        await self._session.wait_for_drain()
+
+    def close(self) -> None:
+        """Close the session (reason ``"forced close"``); queued messages are flushed first."""
+        self._session.close()
+
+    def behind(self) -> bool:
+        """Whether messages are still waiting to be written, or the socket has not taken all
+        that was written (volatile ones are then dropped, as Node drops them while the
+        transport is busy)."""
+        return self._session.core.buffered_bytes() > 0 or self._session.writer.blocked
+
+    async def wait_for_drain(self) -> None:
+        """Wait while the outbound buffer is over the server's high-water mark."""
+        await self._session.wait_for_drain()
+
+    async def wait_closed(self) -> None:
+        """Wait until the session is closed."""
+        await self._session.closed.wait()
+
+    def wake_at(self, deadline: float) -> None:
+        """Have the session's driver awake by ``deadline``: an ``Application``'s next deadline
+        moved earlier than the one it last reported."""
+        session = self._session
+        if deadline < session.sleeping_until:
+            session.wake.notify()
+
+    def __aiter__(self) -> AsyncIterator[str | bytes]:
+        return self._session.inbox()[1].__aiter__()
+
+    async def set_receiver(self, receiver: Receiver) -> None:
+        """Have ``receiver`` called with each message instead of queueing it for iteration.
+
+        Messages already queued are handed to it first, here. From then on it is called in the
+        task that read the message (a WebSocket reader, a polling POST), one message at a time
+        and in order. It returns ``None`` when it is done with the message, or an awaitable for
+        what is left, which is awaited before the next message is read (so a slow receiver slows
+        the peer down). Once the session is closed it gets nothing more. A receiver that raises
+        closes the session (the error is logged).
+        """
+        await self._session.set_receiver(receiver)
+
+    def receive_nowait(self) -> str | bytes:
+        """The next message if one is already waiting, without yielding.
+
+        Raises:
+            trio.WouldBlock: none is waiting.
+            trio.EndOfChannel: the session closed and every message was taken.
+        """
+        return self._session.inbox()[1].receive_nowait()
+
+
+class SessionHost(Protocol):
+    """What a session uses of its server (``Server`` is one)."""
+
+    @property
+    def max_buffered_bytes(self) -> int:
+        """The outbound high-water mark of each session."""
+        ...
+
+    @property
+    def timers(self) -> Timers:
+        """The server-wide timer its driver sleeps on."""
+        ...
+
+    @property
+    def flusher(self) -> Flusher:
+        """The server-wide writer of what sessions queue after they wrote in a step."""
+        ...
+
+    def spawn(self, fn: Callable[[], Awaitable[object]]) -> bool:
+        """Start ``fn`` in the server's nursery; ``False`` when serving is over."""
+        ...
+
+    def _session_closed(self, session: Session) -> None:
+        """``session`` closed: forget it, and let its application finish."""
+        ...
+
+
+class Session:
+    """Runtime state beside one ``ServerSession`` core."""
+
+    def __init__(
+        self, server: SessionHost, core: eio.ServerSession, handshake: Handshake
+    ) -> None:
+        self.server = server
+        self.core = core
+        self.handshake = handshake
+        self.handler_done = Flag()
+        # ``changed`` wakes whoever waits on the session's output (a parked poll, a producer
+        # waiting for drain); ``wake`` wakes the driver.
+        self.changed = Signal()
+        self.wake = Alarm()
+        self.closed = Flag()
+        self.close_reason: str | None = None
+        self._inbox: tuple[trio.MemorySendChannel[str | bytes],
+                           trio.MemoryReceiveChannel[str | bytes]] | None = None
+        self.receiver: Receiver | None = None
+        self.receive_lock: trio.StrictFIFOLock | None = None
+        self.socket = Socket(self)
+        # The WebSocket (and an upgrade's probe) are the writer's: it owns the write side.
+        self.writer = Writer(core, server.flusher, changed=self.changed, wake=self.wake,
+                             deliver=self.deliver)
+        self.app: Application | None = None
+        # What the driver sleeps until (-inf while it runs: it reads every deadline again).
+        self.sleeping_until = -math.inf
+
+    def notify(self) -> None:
+        """Wake the driver and everyone waiting on the session."""
+        self.changed.notify()
+        self.wake.notify()
+
+    def send(self, messages: Sequence[str | bytes | eio.PreparedPacket]) -> None:
+        """Queue ``messages`` (dropped once closed); a peer whose backlog passes four times the
+        high-water mark is given up on (``"transport error"``)."""
+        if self.closed.is_set():
+            return
+        for message in messages:
+            self.core.send_message(message)
+        if self.core.buffered_bytes() > 4 * self.server.max_buffered_bytes:
+            # A peer that never drains would otherwise grow memory without bound.
+            log.info("session %s: outbound buffer over %d bytes, closing", self.core.sid,
+                     4 * self.server.max_buffered_bytes)
+            self.abort("transport error")
+        self.changed.notify()
+        self.writer.flush()
+
+    def abort(self, reason: str) -> None:
+        """Close now, dropping what is queued: the peer is gone or hopeless."""
+        if not self.closed.is_set():
+            self.finish(reason)
+            self.notify()
+
+    def close(self) -> None:
+        """Close the session (``"forced close"``) once what is queued has left."""
+        if not self.closed.is_set():
+            self.core.close()
+            self.notify()
+
+    async def wait_for_drain(self) -> None:
+        """Wait while the outbound buffer is over the high-water mark (or until closed)."""
+        limit = self.server.max_buffered_bytes
+        while not self.closed.is_set() and self.core.buffered_bytes() > limit:
+            await self.changed.wait()
+
+    def inbox(self) -> tuple[trio.MemorySendChannel[str | bytes],
+                             trio.MemoryReceiveChannel[str | bytes]]:
+        """The messages queued for iteration, made on first use (a session with a receiver
+        never needs it); closed with the session."""
+        if self._inbox is None:
+            self._inbox = trio.open_memory_channel[str | bytes](_INBOX_SIZE)
+            if self.closed.is_set():
+                self._inbox[0].close()
+        return self._inbox
+
+    async def set_receiver(self, receiver: Receiver) -> None:
+        """See ``Socket.set_receiver``."""
+        lock = self.receive_lock = trio.StrictFIFOLock()
+        async with lock:
+            self.receiver = receiver
+            while self._inbox is not None:
+                try:
+                    earlier = self._inbox[1].receive_nowait()
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+                await self._call_receiver(earlier, queued=True)
+
+    async def deliver(self, events: Sequence[eio.Event]) -> None:
+        """Act on the core's events; messages go to the receiver, or to the application's inbox
+        (bounded: a slow application slows the reader, which slows the peer)."""
+        only_messages = bool(events)
+        for event in events:
+            if isinstance(event, eio.MessageReceived):
+                if self.receiver is not None:
+                    await self._receive(event.data)
+                    continue
+                inbox = self.inbox()[0]
+                try:
+                    # A yield per message would cost a scheduler pass each; only a full inbox waits.
+                    inbox.send_nowait(event.data)
+                except trio.WouldBlock:
+                    try:
+                        await inbox.send(event.data)
+                    except (trio.ClosedResourceError, trio.BrokenResourceError):
+                        pass
+                except (trio.ClosedResourceError, trio.BrokenResourceError):
+                    pass
+                continue
+            only_messages = False
+            if isinstance(event, eio.UpgradeFailed):
+                self.drop_probe()
+            elif isinstance(event, eio.SessionClosed):
+                self.finish(event.reason)
+        if not only_messages:
+            # A message changes neither the output nor an earlier deadline: waking the driver
+            # for it would be a scheduler pass per message for nothing.
+            self.notify()
+
+    async def _receive(self, data: str | bytes) -> None:
+        """Hand one message to the receiver: one delivery at a time, in arrival order."""
+        lock = self.receive_lock
+        assert lock is not None
+        if not lock.locked():
+            # Nearly always: nobody else is delivering, and the receiver runs with no checkpoint
+            # before it returns, so nothing can come between. Only what it leaves to await needs
+            # the lock (taken at once, still free), to keep the next delivery behind it.
+            if self.closed.is_set() or self.receiver is None:
+                return
+            rest = self._start_receiver(data)
+            if rest is not None:
+                lock.acquire_nowait()
+                try:
+                    await self._finish_receiver(rest)
+                finally:
+                    lock.release()
+            return
+        await lock.acquire()
+        try:
+            await self._call_receiver(data)
+        finally:
+            lock.release()
+
+    async def _call_receiver(self, data: str | bytes, *, queued: bool = False) -> None:
+        # As with the inbox, which is closed with the session: what was queued before the close
+        # is still received, what arrives after it is dropped.
+        if (self.closed.is_set() and not queued) or self.receiver is None:
+            return
+        rest = self._start_receiver(data)
+        if rest is not None:
+            await self._finish_receiver(rest)
+
+    def _start_receiver(self, data: str | bytes) -> Awaitable[None] | None:
+        assert self.receiver is not None
+        try:
+            return self.receiver(data)
+        except Exception:
+            self._receiver_failed()
+            return None
+
+    async def _finish_receiver(self, rest: Awaitable[None]) -> None:
+        try:
+            await rest
+        except Exception:
+            self._receiver_failed()
+
+    def _receiver_failed(self) -> None:
+        log.exception("message receiver of session %s failed", self.core.sid)
+        self.close()
+
+    def drop_probe(self) -> None:
+        """Forget the probe WebSocket; its reader sees it closed and returns."""
+        probe, self.writer.probe = self.writer.probe, None
+        if probe is not None:
+            self.server.spawn(probe.aclose)
+
+    def finish(self, reason: str) -> None:
+        """The core closed with ``reason``: end the inbox, tell the application, forget the
+        session."""
+        if self.closed.is_set():
+            return
+        self.close_reason = reason
+        self.closed.set()
+        if self._inbox is not None:
+            self._inbox[0].close()
+        self.server._session_closed(self)
+        log.debug("session %s closed: %s", self.core.sid, reason)
+
+    async def drive(self) -> None:
+        """The one task that owns the session's timers (its application's too) and writes what
+        its WebSocket did not take at once (``Writer.drain``)."""
+        core = self.core
+        timers = self.server.timers
+        try:
+            while True:
+                now = trio.current_time()
+                deadline = core.next_deadline()
+                if deadline is not None and now >= deadline:
+                    await self.deliver(core.handle_timeout(now=now))
+                    continue
+                app = self.app
+                if app is not None and not self.closed.is_set():
+                    if (due := app.next_deadline()) is not None:
+                        if now >= due:
+                            app.handle_timeout(now)
+                            continue
+                        if deadline is None or due < deadline:
+                            deadline = due
+                if await self.writer.drain():
+                    continue
+                if self.closed.is_set():
+                    break
+                wake = self.wake
+                if deadline is not None and (wake.at is None or deadline < wake.at):
+                    timers.set(wake, deadline)
+                self.sleeping_until = deadline if deadline is not None else math.inf
+                try:
+                    await wake.wait()
+                finally:
+                    self.sleeping_until = -math.inf
+                self.server.flusher.new_step()
+        finally:
+            timers.set(self.wake, None)
+            for websocket in (self.writer.websocket, self.writer.probe):
+                if websocket is not None:
+                    with trio.move_on_after(1.0) as scope:
+                        scope.shield = True
+                        await websocket.aclose()

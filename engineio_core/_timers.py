@@ -1,0 +1,88 @@
+"""The server-wide timer: one heap of deadlines and one task that rings each session's alarm.
+
+A session's driver sleeps until its next deadline; rather than a cancel scope per sleeping
+session (about a kilobyte each), the driver files its deadline here and waits on its ``Alarm``,
+which this timer rings when the deadline is due (or anyone else rings sooner).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Awaitable, Callable
+from heapq import heappop, heappush
+
+import trio
+
+from ._signal import Wakeup
+
+__all__ = ["Alarm", "Timers"]
+
+
+class Alarm(Wakeup):
+    """A driver's wake-up, which the server's timer task also rings at ``at``."""
+
+    __slots__ = ("at",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at: float | None = None  # the time of its latest entry in the timer heap
+
+
+class Timers:
+    """Every sleeping driver's next deadline, kept by one task started on demand.
+
+    Args:
+        spawn: starts a task in the server's nursery; returns ``False`` when serving is over.
+    """
+
+    def __init__(self, spawn: Callable[[Callable[[], Awaitable[object]]], bool]) -> None:
+        self._spawn = spawn
+        self._heap: list[tuple[float, int, Alarm]] = []
+        self._ids = itertools.count()
+        self._wake = Wakeup()
+        self._sleeping_until = -math.inf
+        self._running = False
+        self._live = 0  # entries not void
+
+    def set(self, alarm: Alarm, at: float | None) -> None:
+        """Ring ``alarm`` at ``at`` (``None``: never); its earlier entry becomes void."""
+        if alarm.at is not None:
+            self._live -= 1
+        alarm.at = at
+        if at is None:
+            if not self._live:
+                self._wake.notify()  # nothing left to ring: the timer task may end
+            return
+        self._live += 1
+        heappush(self._heap, (at, next(self._ids), alarm))
+        if at < self._sleeping_until:
+            self._wake.notify()
+        if not self._running:
+            self._running = self._spawn(self._run)
+
+    async def _run(self) -> None:
+        """Ring each driver's alarm at the deadline it sleeps until. An entry is void once its
+        alarm is set for another time (the driver moved its deadline earlier, or was woken
+        and has yet to sleep again)."""
+        heap = self._heap
+        try:
+            while self._live:
+                now = trio.current_time()
+                while heap and heap[0][0] <= now:
+                    at, _, alarm = heappop(heap)
+                    if alarm.at == at:
+                        self._live -= 1
+                        alarm.at = None
+                        alarm.notify()
+                self._sleeping_until = heap[0][0] if heap else math.inf
+                try:
+                    with trio.move_on_at(self._sleeping_until):
+                        await self._wake.wait()
+                finally:
+                    self._sleeping_until = -math.inf
+        finally:
+            # Every entry is void, or the nursery is going (its drivers void theirs as they go).
+            self._running = False
+            if not self._live:
+                heap.clear()

@@ -1,0 +1,204 @@
+"""The write side of a session's WebSocket, in one place.
+
+Whoever produces output (a broadcasting task, the reader answering an ack, a handler) calls
+``Writer.flush`` after queueing it: when the socket is idle it writes the frames at once, from
+that task, without waiting or yielding (as libuv's try-write does). Only what the socket does not
+take is left to the session's task (``Writer.drain``, run by the driver), which waits until the
+socket can take it; meanwhile new output stays queued in the core, where it counts against the
+session's high-water mark. Nobody else writes on the session's WebSocket.
+
+A session writes once per step, as Node writes a socket once per event-loop turn (its transport
+is not writable again before the write's callback): what it queues after it wrote in the step now
+running waits for the server's ``Flusher``, which writes every such session in the next
+scheduler pass, one task wake-up for all of them. A burst (a loop of broadcasts, the answers to
+what one read brought, a CONNECT and the connection handler's first emit) then leaves in one
+write per session instead of one per message.
+
+The probe of an upgrade is written by the task that reads it (``Writer.send_probe``): its one
+frame (``3probe``) goes out before the session's own frames may.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+import trio
+
+from transports import WebSocket, WebSocketClosed, frame_message
+
+from . import protocol as eio
+from ._signal import Signal, Wakeup
+
+__all__ = ["Writer"]
+
+_GONE = (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError)
+
+
+class Flusher:
+    """Writes, in the next scheduler pass, the sessions that had already written in a step.
+
+    A step is counted each time another task writes, and where the server's own tasks resume
+    (a WebSocket reader after a read, a session's task when woken, this task's own passes): a
+    session whose last write was in an earlier step writes again at once; otherwise it waits
+    here. (A task that writes, yields, and writes again with none of those in between waits one
+    pass it need not have.)
+
+    Args:
+        spawn: starts a task in the server's nursery; ``False`` when serving is over.
+    """
+
+    __slots__ = ("_pending", "_running", "_spawn", "step", "task")
+
+    def __init__(self, spawn: Callable[[Callable[[], Awaitable[object]]], bool]) -> None:
+        self._spawn = spawn
+        self._pending: list[Writer] = []
+        self._running = False
+        self.step = 0
+        self.task: trio.lowlevel.Task | None = None  # the task whose step is counted
+
+    def new_step(self) -> None:
+        """The calling task resumed: what it writes now is a new step's."""
+        self.step += 1
+        self.task = trio.lowlevel.current_task()
+
+    def defer(self, writer: Writer) -> None:
+        """Have ``writer`` flushed in the next pass."""
+        self._pending.append(writer)
+        if not self._running:
+            self._running = self._spawn(self._run)
+            if not self._running:  # serving is over: nobody would come back for it
+                self.step += 1
+                self.task = None
+                self._flush_pending()
+
+    def _flush_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        for writer in pending:
+            writer.deferred = False
+            writer.flush()
+
+    async def _run(self) -> None:
+        # Started by start_soon: this already runs in a later pass than the deferring step.
+        try:
+            while True:
+                self.new_step()
+                self._flush_pending()
+                if not self._pending:
+                    return
+                await trio.lowlevel.checkpoint()
+        finally:
+            self._running = False
+
+
+class Writer:
+    """Owns the write side of one session's WebSocket.
+
+    Args:
+        core: the session's core, whose queued packets it writes.
+        flusher: the server's, for what the session queues after it wrote in a step.
+        changed: notified when the core's outbound buffer emptied (producers waiting for drain).
+        wake: wakes the session's task, which then calls ``drain``.
+        deliver: acts on the core's events when a write failed (the transport closed).
+
+    Attributes:
+        websocket: the session's WebSocket once it carries the session (``None`` on polling).
+        probe: the WebSocket of an upgrade under way, until it completes or fails.
+        blocked: output is waiting for the session's task: the socket did not take all of it
+            (a slow reader), or frames cannot be made ahead for this WebSocket (an extension).
+        deferred: output is waiting for the flusher (the session wrote in this step already).
+    """
+
+    __slots__ = ("_changed", "_core", "_deliver", "_flusher", "_wake", "_written", "blocked",
+                 "deferred", "probe", "websocket")
+
+    def __init__(self, core: eio.ServerSession, flusher: Flusher, *, changed: Signal,
+                 wake: Wakeup, deliver: Callable[[Sequence[eio.Event]], Awaitable[None]]) -> None:
+        self._core = core
+        self._flusher = flusher
+        self._written = -1  # the step of the last write made by flush
+        self.deferred = False
+        self._changed = changed
+        self._wake = wake
+        self._deliver = deliver
+        self.websocket: WebSocket | None = None
+        self.probe: WebSocket | None = None
+        self.blocked = False
+
+    def flush(self) -> None:
+        """Write what the core queued for the active WebSocket as far as the socket takes it,
+        from the calling task and without yielding; hand the rest to the session's task."""
+        websocket = self.websocket
+        if websocket is None or self.blocked or self.deferred:
+            return  # polling; or the session's task or the flusher writes it, after the rest
+        if not websocket.frames_shared:
+            # Frames made by the connection itself (compressed ones): its task makes and sends
+            # them.
+            if self._core.transport == "websocket":
+                self._hand_over()
+            return
+        flusher = self._flusher
+        if flusher.task is not trio.lowlevel.current_task():
+            flusher.new_step()
+        elif self._written == flusher.step:
+            self.deferred = True
+            flusher.defer(self)
+            return
+        packets = self._core.take_ws_packets()
+        if not packets:
+            return
+        self._written = flusher.step
+        # A broadcast's message is framed once, by the first session that writes it.
+        data = (packets[0].wire(frame_message) if len(packets) == 1
+                else b"".join([p.wire(frame_message) for p in packets]))
+        if websocket.send_framed_nowait(data):
+            self._changed.notify()  # the buffer emptied: a producer waiting for drain goes on
+        else:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        self.blocked = True
+        self._wake.notify()
+
+    async def drain(self) -> bool:
+        """The session's task: write the probe's frames, what the socket did not take and what
+        was queued meanwhile, waiting for the socket as long as it takes. Returns whether
+        anything was written; a failed write closes the transport it was for."""
+        core = self._core
+        wrote = False
+        if self.probe is not None and (frames := core.take_probe_frames()):
+            wrote = True
+            await self.send_probe(self.probe, frames)
+        websocket = self.websocket
+        if websocket is None or core.transport != "websocket":
+            self.blocked = False
+            return wrote
+        try:
+            while True:
+                if websocket.frames_shared:
+                    await websocket.flush()
+                    packets = core.take_ws_packets()
+                    if not packets:
+                        break
+                    wrote = True
+                    websocket.send_framed_nowait(
+                        b"".join([p.wire(frame_message) for p in packets]))
+                else:
+                    frames = core.take_ws_frames()
+                    if not frames:
+                        break
+                    wrote = True
+                    await websocket.send_many(frames)
+                self._changed.notify()
+        except _GONE:
+            await self._deliver(core.transport_closed(reason="transport error",
+                                                      now=trio.current_time()))
+        finally:
+            self.blocked = False
+        return wrote
+
+    async def send_probe(self, probe: WebSocket, frames: list[str | bytes]) -> None:
+        """Write ``frames`` on the upgrade's probe; a failed write aborts the upgrade only."""
+        try:
+            await probe.send_many(frames)
+        except _GONE:
+            await self._deliver(self._core.probe_closed(now=trio.current_time()))

@@ -1,0 +1,107 @@
+"""The WebSocket side of a session: the probe of an upgrade, then the reader of the active
+WebSocket.
+
+The task that accepted the WebSocket reads it for the session's whole life. Everything one read
+brought goes through the core before anything is written (the upgrade's order depends on it:
+``2probe`` and ``5`` may arrive together with a poll). Once the WebSocket is the session's, the
+answers acting on a message queues are written by whoever queued them (``Writer.flush``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+import trio
+
+from transports import Request, WebSocket, WebSocketClosed
+
+from . import protocol as eio
+from ._session import Session
+
+__all__ = ["read_websocket", "upgrade"]
+
+
+async def upgrade(request: Request, session: Session) -> None:
+    """Accept a WebSocket for a polling session as its probe, run the upgrade on it, and once it
+    completes, read it as the session's WebSocket."""
+    core = session.core
+    websocket = await request.accept_websocket()
+    try:
+        events = core.begin_upgrade(now=trio.current_time())
+    except eio.ProtocolError:
+        await websocket.aclose()
+        return
+    session.writer.probe = websocket
+    await session.deliver(events)
+    session.notify()
+    batch: deque[str | bytes] = deque()
+    while session.writer.probe is websocket:
+        try:
+            batch.append(await websocket.receive())
+        except (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError):
+            session.writer.probe = None
+            await session.deliver(core.probe_closed(now=trio.current_time()))
+            return
+        # Everything that one read brought goes through the core before we write or yield:
+        # a client may send "2probe" and "5" back to back and poll at once; like Node, we
+        # must then answer that poll as upgraded and still send "3probe" first.
+        batch.extend(websocket.receive_buffered())
+        events = []
+        while batch and session.writer.probe is websocket:
+            try:
+                events += core.receive_probe_message(batch.popleft(),
+                                                     now=trio.current_time())
+            except eio.ProtocolError:
+                session.writer.probe = None
+                await session.deliver([*events, *core.probe_closed(now=trio.current_time())])
+                await websocket.aclose()
+                return
+            if any(isinstance(event, eio.Upgraded) for event in events):
+                session.writer.probe = None
+                session.writer.websocket = websocket
+            elif not core.upgrading:
+                session.writer.probe = None
+                await session.deliver(events)
+                await websocket.aclose()
+                return
+        if session.writer.probe is websocket:
+            if frames := core.take_probe_frames():
+                await session.writer.send_probe(websocket, frames)
+        else:
+            session.writer.flush()  # what was queued for polling goes on the WebSocket now
+        await session.deliver(events)
+    await read_websocket(session, websocket, batch)
+
+
+async def read_websocket(
+    session: Session, websocket: WebSocket, already: Iterable[str | bytes] = ()
+) -> None:
+    """Read the session's active WebSocket until it or the session closes (``already``: the
+    messages read before it became active)."""
+    core = session.core
+    backlog = list(already)
+    flusher = session.server.flusher
+    while not session.closed.is_set():
+        try:
+            if backlog:
+                message = backlog.pop(0)
+            else:
+                message = await websocket.receive()
+                flusher.new_step()
+        except (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            # As Node: a frame we refused (too big, invalid) is an error, not a close.
+            local = isinstance(exc, WebSocketClosed) and exc.local
+            reason = "transport error" if local else "transport close"
+            await session.deliver(core.transport_closed(reason=reason,
+                                                        now=trio.current_time()))
+            return
+        try:
+            events = core.receive_ws_message(message, now=trio.current_time())
+        except eio.ProtocolError:
+            await session.deliver(core.events_after_error())
+            return
+        # What acting on the message queued (acks, answers) was written as it was queued.
+        await session.deliver(events)
+        if not backlog:
+            backlog = websocket.receive_buffered()

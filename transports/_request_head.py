@@ -1,0 +1,83 @@
+"""The plain request heads of long-polling, parsed without h11's machinery.
+
+Only what h11 would parse the same way and answer plainly: ``GET`` or ``POST``, ``HTTP/1.1``,
+CRLF line ends, one ``Host``, at most one ``Content-Length`` (and none on a GET), no
+``Transfer-Encoding``, ``Expect``, ``Upgrade`` or ``Connection: close``/``upgrade``, no folded
+lines. Anything else is left to h11 (``parse_plain_head`` returns ``None``), which stays the
+reference for every rule: what this accepts, h11 accepts with the same method, target and headers
+(a hypothesis test holds it to that).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["PlainHead", "parse_plain_head"]
+
+# RFC 9110/9112 as h11 reads them (its _abnf): a token, a field value, a request target.
+_REQUEST_LINE = re.compile(rb"(GET|POST) ([\x21-\x7e]+) HTTP/1\.1")
+_HEADER = re.compile(
+    rb"([-!#$%&'*+.^_`|~0-9a-zA-Z]+):[ \t]*((?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?)[ \t]*")
+_DIGITS = re.compile(rb"[0-9]{1,18}")
+_REFUSED = frozenset((b"transfer-encoding", b"expect", b"upgrade"))
+
+
+@dataclass(frozen=True, slots=True)
+class PlainHead:
+    """A parsed plain request head.
+
+    Attributes:
+        method: ``"GET"`` or ``"POST"``; target: the request target as sent.
+        headers: ``(name, value)`` pairs, names lowercased, as h11 gives them.
+        content_length: the body's size (0 when not given).
+        size: how many bytes of the buffer the head took (its blank line included).
+    """
+
+    method: str
+    target: bytes
+    headers: list[tuple[bytes, bytes]]
+    content_length: int
+    size: int
+
+
+def parse_plain_head(buf: bytes | bytearray) -> PlainHead | None:
+    """The head at the start of ``buf`` if it is complete and plain, else ``None`` (incomplete,
+    or anything h11 should see: it then parses, or refuses, the same bytes)."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    head = bytes(buf[:end])
+    lines = head.split(b"\r\n")
+    if b"\n" in head.replace(b"\r\n", b"") or b"\r" in head.replace(b"\r\n", b""):
+        return None
+    request = _REQUEST_LINE.fullmatch(lines[0])
+    if request is None:
+        return None
+    headers: list[tuple[bytes, bytes]] = []
+    hosts = 0
+    length: bytes | None = None
+    for line in lines[1:]:
+        match = _HEADER.fullmatch(line)
+        if match is None:
+            return None  # a folded line, or one h11 refuses
+        name = match[1].lower()
+        value = match[2]
+        if name in _REFUSED:
+            return None
+        if name == b"host":
+            hosts += 1
+        elif name == b"content-length":
+            if length is not None or _DIGITS.fullmatch(value) is None:
+                return None
+            length = value
+        elif name == b"connection":
+            lowered = value.lower()
+            if b"close" in lowered or b"upgrade" in lowered:
+                return None
+        headers.append((name, value))
+    method = request[1].decode("ascii")
+    content_length = int(length) if length is not None else 0
+    if hosts != 1 or (method == "GET" and content_length):
+        return None
+    return PlainHead(method, request[2], headers, content_length, end + 4)
