@@ -388,3 +388,42 @@ def test_options_forms() -> None:
         ConnectionStateRecovery())
     options = ConnectionStateRecovery(max_disconnection_duration=5, skip_middlewares=False)
     assert Server(connection_state_recovery=options).connection_state_recovery is options
+
+
+def test_the_pid_of_another_namespace_restores_nothing() -> None:
+    from socketio_core import Manager
+
+    async def main() -> None:
+        server = Server(connection_state_recovery=True)
+
+        async def hello(socket: Socket) -> None:
+            await socket.emit("hi")
+
+        server.on("connection", hello)
+        server.of("/other").on("connection", hello)
+        async with serving(server) as raw:
+            url = f"http://{HOST}:{raw.port}"
+            async with Manager(url, reconnection=False, transports=("websocket",)) as manager:
+                main_socket, other = manager.socket("/"), manager.socket("/other")
+                for socket in (main_socket, other):
+                    socket.on("hi", lambda *args: None)
+                    await socket.wait_connected()
+                with trio.fail_after(5):
+                    while other._last_offset is None or main_socket._last_offset is None:
+                        await trio.sleep(0.01)
+                ids = (main_socket.id, other.id)
+                main_socket._pid, main_socket._last_offset = other._pid, other._last_offset
+                assert manager.engine is not None
+                manager.engine.close()
+                with trio.fail_after(5):
+                    while main_socket.connected or other.connected:
+                        await trio.sleep(0.01)
+                main_socket.connect()
+                await main_socket.wait_connected()
+                assert not main_socket.recovered and main_socket.id not in ids
+                other.connect()
+                await other.wait_connected()
+                assert other.recovered and other.id == ids[1]  # its session was left alone
+            await server.aclose()
+
+    run(main)
