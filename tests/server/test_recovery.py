@@ -427,3 +427,28 @@ def test_the_pid_of_another_namespace_restores_nothing() -> None:
             await server.aclose()
 
     run(main)
+
+
+def test_an_adapter_that_keeps_no_sessions_is_warned_about(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """As Node with an adapter without sessions: the pid is sent, nothing is recovered, and we
+    say so at start."""
+
+    async def main() -> None:
+        server, connected = Server(adapter=InMemoryAdapter, connection_state_recovery=True), []
+        server.on("connection", connected.append)
+        async with serving(server) as raw:
+            sid, answer = await raw.connect()
+            assert set(answer) == {"sid", "pid"}
+            await server.emit("hello")
+            assert events(await raw.poll(sid)) == [["hello"]]  # no offset either
+            await raw.close(sid)
+            with trio.fail_after(5):
+                while connected[-1].connected:
+                    await trio.sleep(0.01)
+            _, again = await raw.connect(f'{{"pid":"{answer["pid"]}","offset":"x"}}')
+            assert again["sid"] != answer["sid"]
+            await server.aclose()
+
+    run(main)
+    assert any("keeps no sessions" in r.getMessage() for r in caplog.records)

@@ -211,3 +211,20 @@ def test_a_restore_gives_every_packet_after_the_offset_or_fails(
         assert restored is not None
         assert restored.missed == tuple(f"p{n}" for n, rooms, excepted, _ in after
                                         if session_includes(session.rooms, rooms, excepted))
+
+
+def test_options() -> None:
+    from socketio_core.protocol.recovery import ConnectionStateRecovery, recovery_options
+
+    assert recovery_options(None) is None and recovery_options(False) is None
+    assert recovery_options(True) == recovery_options({}) == ConnectionStateRecovery()
+    assert ConnectionStateRecovery().max_disconnection_duration == 120.0
+    options = recovery_options({"max_disconnection_duration": 5, "skip_middlewares": False})
+    assert options == ConnectionStateRecovery(5, False)
+    assert recovery_options(options) is options
+    with pytest.raises(TypeError, match="maxDisconnectionDuration"):
+        recovery_options({"maxDisconnectionDuration": 5})
+    with pytest.raises(TypeError):
+        recovery_options(3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="negative"):
+        ConnectionStateRecovery(max_bytes=-1)
