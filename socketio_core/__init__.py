@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .client import ClientSocket, Manager, connect
     from .errors import AckTimeoutError, ConnectError, ServerSideEmitTimeoutError
     from .namespace import Namespace
-    from .recovery import ConnectionStateRecovery
+    from .protocol.recovery import ConnectionStateRecovery
     from .server import Server
     from .socket import Socket
 
@@ -30,7 +30,7 @@ _EXPORTS = {
     "BroadcastOperator": "broadcast",
     "ClientSocket": "client",
     "ConnectError": "errors",
-    "ConnectionStateRecovery": "recovery",
+    "ConnectionStateRecovery": "protocol.recovery",
     "Manager": "client",
     "Namespace": "namespace",
     "RemoteSocket": "broadcast",

@@ -22,12 +22,12 @@ from .protocol import (
     Session,
     encode,
 )
-from .protocol.recovery import ConnectionStateRecovery, recovery_options
+from .protocol.recovery import ConnectionStateRecovery
 
 if TYPE_CHECKING:
     from .interfaces import NamespaceLike
 
-__all__ = ["ConnectionStateRecovery", "SessionAwareAdapter", "recovery_options"]
+__all__ = ["SessionAwareAdapter"]
 
 _EVENT = PacketType.EVENT
 

@@ -32,8 +32,9 @@ from .handlers import H, Handler
 from .interfaces import FetchedSocket, NamespaceLike
 from .link import Link
 from .namespace import Namespace, NamespaceMatcher
+from .protocol.recovery import ConnectionStateRecovery, recovery_options
 from .protocol.rooms import Rooms
-from .recovery import ConnectionStateRecovery, SessionAwareAdapter, recovery_options
+from .recovery import SessionAwareAdapter
 from .socket import Socket
 from .static import ClientBundle, find_client_dist
 
