@@ -110,7 +110,8 @@ def set_up(namespace: Namespace, name: str, nursery: trio.Nursery) -> None:
 
     @handle("whoami")
     async def whoami(socket: Socket, req: dict[str, Any]) -> Any:
-        return {"name": name, "sid": socket.id, "nsp": namespace.name, "recovered": False}
+        return {"name": name, "sid": socket.id, "nsp": namespace.name,
+                "recovered": socket.recovered}
 
     @handle("join")
     async def join(socket: Socket, req: dict[str, Any]) -> Any:
@@ -243,7 +244,12 @@ async def main() -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format=f"{options.name} %(levelname)s %(name)s: %(message)s")
     async with _member(options) as member, trio.open_nursery() as nursery:
-        sio = Server(adapter=member.adapter, ping_interval=2, ping_timeout=2)
+        # As the Node node: connection state recovery with the streams adapter only
+        # (shared/cluster-node.md §2).
+        recovery = ({"max_disconnection_duration": 60, "skip_middlewares": True}
+                    if options.adapter == "streams" else None)
+        sio = Server(adapter=member.adapter, ping_interval=2, ping_timeout=2,
+                     connection_state_recovery=recovery)
         for name in ("/", "/chat"):
             set_up(sio.of(name), options.name, nursery)
         await member.ready()

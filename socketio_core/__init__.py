@@ -2,7 +2,8 @@
 
 The user's names are here, as Node's ``socket.io`` and ``socket.io-client`` export theirs; what
 adapter authors and tests need lives in the submodules that define it (``adapter``:
-``Adapter``, ``InMemoryAdapter``, ``AckCollector``; ``handshake``: ``Handshake``;
+``Adapter``, ``InMemoryAdapter``, ``AckCollector``, ``Restoring``; ``recovery``:
+``SessionAwareAdapter``; ``handshake``: ``Handshake``;
 ``handlers``: ``Ack``; ``static``: ``ClientBundleNotFound``; ``interfaces``: the Protocols).
 
 The names are imported lazily, so ``import socketio_core.protocol`` (the pure core) does not
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from .client import ClientSocket, Manager, connect
     from .errors import AckTimeoutError, ConnectError, ServerSideEmitTimeoutError
     from .namespace import Namespace
+    from .protocol.recovery import ConnectionStateRecovery
     from .server import Server
     from .socket import Socket
 
@@ -28,6 +30,7 @@ _EXPORTS = {
     "BroadcastOperator": "broadcast",
     "ClientSocket": "client",
     "ConnectError": "errors",
+    "ConnectionStateRecovery": "protocol.recovery",
     "Manager": "client",
     "Namespace": "namespace",
     "RemoteSocket": "broadcast",
@@ -42,6 +45,7 @@ __all__ = [
     "BroadcastOperator",
     "ClientSocket",
     "ConnectError",
+    "ConnectionStateRecovery",
     "Manager",
     "Namespace",
     "RemoteSocket",

@@ -11,19 +11,30 @@ adapter implements.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import trio
 
-from engineio_core.protocol import prepare_message
+from engineio_core.protocol import PreparedPacket, prepare_message
 
-from .protocol import BroadcastTarget, Packet, RoomIndex, encode
+from .protocol import BroadcastTarget, Packet, RoomIndex, Session, encode, session_includes
 
 if TYPE_CHECKING:
     from .interfaces import FetchedSocket, LocalSocket, NamespaceLike
 
-__all__ = ["AckCollector", "Adapter", "InMemoryAdapter"]
+__all__ = ["AckCollector", "Adapter", "InMemoryAdapter", "Restoring", "prepare"]
+
+#: A packet's Engine.IO messages, each prepared once for every session that sends it.
+Parts = Sequence[PreparedPacket]
+#: An EVENT packet with its prepared encoding, as ``write_encoded`` takes it.
+Encoded = tuple[Packet, Parts]
+
+
+def prepare(packet: Packet) -> list[PreparedPacket]:
+    """``packet`` encoded once, as prepared messages any number of sessions may queue (each
+    framed once, by the first session that writes it)."""
+    return [prepare_message(part) for part in encode(packet)]
 
 # Bytes broadcast since a broadcast last yielded (in any server of the process: yielding more
 # often than needed is harmless).
@@ -70,6 +81,51 @@ class AckCollector:
             self.complete.set()
 
 
+class Restoring:
+    """A session being restored (connection state recovery): the packets its client missed,
+    and, until the socket is admitted, what the adapter sends meanwhile to the session's rooms
+    (the socket is in none of them yet). ``finish`` ends the catch and gives every packet to
+    write, in order, before the CONNECT answer; ``cancel`` ends it when the socket is refused.
+
+    Args:
+        adapter: the adapter whose local deliveries are caught.
+        session: the session taken back.
+        missed: the packets the client missed, oldest first, with their encodings.
+        keep: for a caught packet with an offset, whether it is not among ``missed`` already
+            (a cluster adapter reading its history while live packets arrive); by default
+            every caught packet is new.
+    """
+
+    __slots__ = ("_adapter", "_caught", "_keep", "missed", "session")
+
+    def __init__(self, adapter: InMemoryAdapter, session: Session, missed: list[Encoded],
+                 keep: Callable[[str], bool] | None = None) -> None:
+        self._adapter = adapter
+        self.session = session
+        self.missed = missed
+        self._keep = keep
+        self._caught: list[tuple[str | None, Encoded]] = []
+        adapter._restoring.append(self)
+
+    def offer(self, encoded: Encoded, target: BroadcastTarget, offset: str | None) -> None:
+        """A packet delivered locally: kept if it was meant for the session's socket."""
+        if not target.volatile and session_includes(self.session.rooms, target.rooms,
+                                                    target.except_rooms):
+            self._caught.append((offset, encoded))
+
+    def finish(self) -> list[Encoded]:
+        """Stop catching; every packet to write to the client, oldest first."""
+        self.cancel()
+        keep = self._keep
+        return self.missed + [encoded for offset, encoded in self._caught
+                              if offset is None or keep is None or keep(offset)]
+
+    def cancel(self) -> None:
+        """Stop catching (the socket was not admitted)."""
+        if self in self._adapter._restoring:
+            self._adapter._restoring.remove(self)
+
+
 class Adapter:
     """The interface between a namespace and wherever its sockets live.
 
@@ -84,7 +140,13 @@ class Adapter:
 
     ``Server(adapter=...)`` takes any callable ``namespace -> Adapter``: the class itself, or a
     factory bound to a cluster connection.
+
+    Connection state recovery needs ``persist_session`` and ``restore_session``, which keep
+    nothing here (as in Node's base adapter); ``keeps_sessions`` says whether an adapter does.
     """
+
+    #: Whether ``persist_session``/``restore_session`` keep sessions (recovery can succeed).
+    keeps_sessions: ClassVar[bool] = False
 
     def __init__(self, namespace: NamespaceLike) -> None:
         self.namespace = namespace
@@ -121,6 +183,11 @@ class Adapter:
     async def broadcast(self, packet: Packet, target: BroadcastTarget) -> int:
         """Send an EVENT packet to every selected socket; returns how many local sockets it
         went to."""
+        raise NotImplementedError
+
+    def broadcast_nowait(self, packet: Packet, target: BroadcastTarget) -> None:
+        """As ``broadcast``, without waiting (a cluster adapter drops its publication when
+        its queue is full); ``Socket.emit_nowait`` with connection state recovery on."""
         raise NotImplementedError
 
     async def broadcast_with_ack(
@@ -166,6 +233,15 @@ class Adapter:
         raise NotImplementedError(
             "this adapter does not support the server_side_emit() functionality")
 
+    def persist_session(self, session: Session) -> None:
+        """Keep the session of a socket that left for a recoverable reason (connection state
+        recovery); this base adapter keeps nothing."""
+
+    async def restore_session(self, pid: str, offset: str) -> Restoring | None:
+        """Take back the session ``pid`` with the packets its client missed after
+        ``offset``; ``None`` when it cannot be restored (this base adapter keeps nothing)."""
+        return None
+
 
 class InMemoryAdapter(Adapter):
     """Rooms and every operation within one process; ``target.local`` changes nothing here."""
@@ -173,6 +249,7 @@ class InMemoryAdapter(Adapter):
     def __init__(self, namespace: NamespaceLike) -> None:
         super().__init__(namespace)
         self.rooms = RoomIndex()
+        self._restoring: list[Restoring] = []
 
     def add_all(self, sid: str, rooms: Iterable[str]) -> None:
         """Put socket ``sid`` in ``rooms``."""
@@ -200,16 +277,35 @@ class InMemoryAdapter(Adapter):
         return list(self.rooms.select(target.rooms, target.except_rooms))
 
     async def broadcast(self, packet: Packet, target: BroadcastTarget) -> int:
-        """Encode the packet once and queue the same prepared messages for every selected
-        socket (each framed once, by the first session that writes it)."""
-        global _queued_since_yield
-        parts = [prepare_message(part) for part in encode(packet)]
+        """Encode the packet once and queue the same parts for every selected socket."""
+        parts = prepare(packet)
+        sent = self.write(packet, parts, target)
+        await self.pace(parts)
+        return sent
+
+    def broadcast_nowait(self, packet: Packet, target: BroadcastTarget) -> None:
+        """As ``broadcast``, without the pause a long burst of broadcasts takes."""
+        self.write(packet, prepare(packet), target)
+
+    def write(self, packet: Packet, parts: Parts, target: BroadcastTarget,
+              offset: str | None = None) -> int:
+        """Queue an EVENT ``packet``, encoded as ``parts``, for every selected local socket
+        (and a session being restored that it was meant for; ``offset`` is the packet's own,
+        if it has one); returns how many sockets took it."""
         sent = 0
         sockets = self.namespace.sockets
         for sid in self.select(target):
             socket = sockets.get(sid)
             if socket is not None and socket.write_encoded(packet, parts, volatile=target.volatile):
                 sent += 1
+        if self._restoring:
+            for restoring in self._restoring:
+                restoring.offer((packet, parts), target, offset)
+        return sent
+
+    async def pace(self, parts: Parts) -> None:
+        """After ``write``: let the writers run once a burst of broadcasts has queued enough."""
+        global _queued_since_yield
         # Every recipient queues the same bytes, so a burst of broadcasts in a loop cannot push
         # a healthy client past its limit while it has queued less than the high-water mark
         # since the last yield; past that, one scheduler pass lets the writers take it. Not
@@ -218,7 +314,6 @@ class InMemoryAdapter(Adapter):
         if _queued_since_yield >= self.namespace.server.engine.max_buffered_bytes:
             _queued_since_yield = 0
             await trio.lowlevel.checkpoint()
-        return sent
 
     async def broadcast_with_ack(
         self, packet: Packet, target: BroadcastTarget, acks: AckCollector

@@ -27,6 +27,7 @@ import trio
 from .dispatch import Call, Dispatcher
 from .errors import ConnectError
 from .handlers import Ack, Handler, call_handler, start_handler
+from .listeners import Listeners
 from .protocol import (
     AckReceived,
     AckTimedOut,
@@ -124,7 +125,7 @@ class SocketManager(Protocol):
         ...
 
 
-class ClientSocket:
+class ClientSocket(Listeners):
     """One namespace of a client connection; made by ``Manager.socket`` or ``connect``.
 
     Reserved events for ``on``: ``"connect"``, ``"connect_error"`` (a ``ConnectError`` with
@@ -134,7 +135,10 @@ class ClientSocket:
 
     Attributes:
         namespace: the namespace name; id: the socket id while connected (else ``None``);
-        connected: whether the namespace is joined; manager: the ``Manager`` (also ``io``).
+        connected: whether the namespace is joined; manager: the ``Manager`` (also ``io``);
+        recovered: whether the last connect recovered the session of the connection before
+            (the server's connection state recovery: same id, rooms and data, and the events
+            missed meanwhile received first).
     """
 
     def __init__(
@@ -154,9 +158,13 @@ class ClientSocket:
         self.id: str | None = None
         self.connected = False
         self.active = False
-        self._handlers: dict[str, list[Handler]] = {}
-        self._any: list[Handler] = []
-        self._any_outgoing: list[Handler] = []
+        self.recovered = False
+        # Connection state recovery (socket.io-client's _pid and _lastOffset): the session id
+        # the server gave, and the last argument of the last event when it was a string.
+        self._pid: str | None = None
+        self._last_offset: str | None = None
+        self._compress = True
+        super().__init__()
         self._send_buffer: list[_Outgoing] = []
         self._receive_buffer: list[tuple[str, tuple[Any, ...], Ack | None]] = []
         self._acks: dict[int, Waiter] = {}
@@ -174,33 +182,8 @@ class ClientSocket:
         """Whether the namespace is not joined (``not connected``)."""
         return not self.connected
 
-    def on(self, event: str, handler: Handler | None = None) -> Any:
-        """Register ``handler`` for ``event``; without ``handler``, a decorator."""
-        def register(fn: Handler) -> Handler:
-            self._handlers.setdefault(event, []).append(fn)
-            return fn
-
-        return register if handler is None else register(handler)
-
-    def off(self, event: str, handler: Handler | None = None) -> None:
-        """Remove ``handler`` (or every handler) of ``event``."""
-        if handler is None:
-            self._handlers.pop(event, None)
-        elif handler in self._handlers.get(event, []):
-            self._handlers[event].remove(handler)
-
-    def on_any(self, handler: Handler) -> Handler:
-        """Call ``handler(event, *args)`` for every event received."""
-        self._any.append(handler)
-        return handler
-
-    def on_any_outgoing(self, handler: Handler) -> Handler:
-        """Call ``handler(event, *args)`` for every event sent (when it is actually sent)."""
-        self._any_outgoing.append(handler)
-        return handler
-
     def _fire(self, event: str, *args: Any) -> None:
-        for handler in self._handlers.get(event, []):
+        for handler in self._take(event):
             self._call(handler, args)
 
     def _call(self, handler: Handler, args: tuple[Any, ...], ack: Ack | None = None) -> None:
@@ -248,7 +231,18 @@ class ClientSocket:
         if callable(self.auth):
             self.manager.start_soon(self._connect_with, self.auth, self.manager.connection)
         else:
-            self.manager.send_connect(self.namespace, self.auth)
+            self.manager.send_connect(self.namespace, self._connect_payload(self.auth))
+
+    def _connect_payload(self, auth: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The CONNECT payload: ``auth``, after the ``pid`` and last offset of a session to
+        recover (socket.io-client ``_sendConnectPacket``; no offset yet, no ``offset`` key)."""
+        if self._pid is None:
+            return auth
+        payload: dict[str, Any] = {"pid": self._pid}
+        if self._last_offset is not None:
+            payload["offset"] = self._last_offset
+        payload.update(auth or {})
+        return payload
 
     async def _connect_with(self, auth: Callable[[], Any], conn: ClientConnection | None) -> None:
         try:
@@ -260,13 +254,17 @@ class ClientSocket:
             self._on_connect_error(ConnectError(f"auth failed: {error}"), refused=False)
             return
         if conn is self.manager.connection and self.active:
-            self.manager.send_connect(self.namespace, data)
+            self.manager.send_connect(self.namespace, self._connect_payload(data))
 
-    def _on_connect(self, sid: str) -> None:
+    def _on_connect(self, sid: str, pid: str | None = None) -> None:
         self.id = sid
+        self.recovered = pid is not None and pid == self._pid
+        self._pid = pid
         self.connected = True
         for event, args, ack in self._receive_buffer:
-            self._dispatcher.submit_nowait(*self._event_calls(event, args, ack))
+            self._note_offset(args, ack)
+            self._dispatcher.submit_nowait(
+                *self._event_calls(event, self._take(event), args, ack))
         self._receive_buffer.clear()
         buffered, self._send_buffer = self._send_buffer, []
         for item in buffered:
@@ -291,8 +289,8 @@ class ClientSocket:
         """What the connection's core reported for this namespace (the manager calls this).
         Returns what the reader must await while the socket's handlers are behind."""
         match event:
-            case Connected(sid=sid):
-                self._on_connect(sid)
+            case Connected(sid=sid, pid=pid):
+                self._on_connect(sid, pid)
             case ConnectRefused(message=message, data=data):
                 self._on_connect_error(ConnectError(message, data), refused=True)
             case EventReceived(event=name, args=args, ack_id=ack_id):
@@ -395,10 +393,11 @@ class ClientSocket:
         """Start the catch-all listeners and handlers of an event in arrival order; a single
         plain handler with nothing waiting to start runs here, with no task. Returns what the
         reader must await while the queue is full."""
-        handlers = self._handlers.get(event)
+        self._note_offset(args, ack)
+        handlers = self._take(event)
         dispatcher = self._dispatcher
-        if not dispatcher.idle or not handlers or len(handlers) != 1 or self._any:
-            return dispatcher.submit(*self._event_calls(event, args, ack))
+        if not dispatcher.idle or len(handlers) != 1 or self._any:
+            return dispatcher.submit(*self._event_calls(event, handlers, args, ack))
         try:
             rest = start_handler(handlers[0], args, ack)
         except Exception:
@@ -408,12 +407,19 @@ class ClientSocket:
             return dispatcher.submit(lambda: rest)
         return None
 
-    def _event_calls(self, event: str, args: tuple[Any, ...], ack: Ack | None) -> list[Call]:
+    def _event_calls(self, event: str, handlers: list[Handler], args: tuple[Any, ...],
+                     ack: Ack | None) -> list[Call]:
         calls: list[Call] = [partial(call_handler, listener, (event, *args), None)
                              for listener in self._any]
-        for index, handler in enumerate(self._handlers.get(event, ())):
+        for index, handler in enumerate(handlers):
             calls.append(partial(call_handler, handler, args, ack if index == 0 else None))
         return calls
+
+    def _note_offset(self, args: tuple[Any, ...], ack: Ack | None) -> None:
+        if self._pid is not None and ack is None and args and isinstance(args[-1], str):
+            # socket.io-client emitEvent: the last string argument is the offset to recover
+            # from (an event with an ack ends with the ack function there, and is skipped).
+            self._last_offset = args[-1]
 
     def _send_ack(self, conn: ClientConnection, ack_id: int, values: tuple[Any, ...]) -> None:
         if conn is self.manager.connection and not conn.closed \
@@ -500,6 +506,12 @@ class ClientSocket:
             if waiter is item.waiter:
                 del self._acks[ack_id]
 
+    def compress(self, compress: bool) -> _Compressed:
+        """``socket.compress(False).emit(...)``: whether the next emit may be compressed, as
+        the official client's flag. Our transports compress nothing per message, so it only
+        records the wish."""
+        return _Compressed(self, compress)
+
     def timeout(self, seconds: float) -> _WithTimeout:
         """``socket.timeout(s).emit_with_ack(...)``: an ack timeout for one emit."""
         return _WithTimeout(self, seconds)
@@ -554,6 +566,22 @@ class ClientSocket:
                     self._queue.popleft()
         finally:
             self._queue_running = False
+
+
+class _Compressed:
+    __slots__ = ("_compress", "_socket")
+
+    def __init__(self, socket: ClientSocket, compress: bool) -> None:
+        self._socket = socket
+        self._compress = compress
+
+    async def emit(self, event: str, *args: Any) -> None:
+        self._socket._compress = self._compress
+        await self._socket.emit(event, *args)
+
+    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        self._socket._compress = self._compress
+        return await self._socket.emit_with_ack(event, *args, timeout=timeout)
 
 
 class _WithTimeout:

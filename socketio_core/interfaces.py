@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .handlers import Ack
     from .handshake import Handshake
     from .protocol import Packet
+    from .protocol.recovery import ConnectionStateRecovery
     from .protocol.rooms import Rooms
 
 __all__ = ["FetchedSocket", "LocalSocket", "NamespaceLike", "ServerLike", "SocketLink"]
@@ -30,6 +31,11 @@ class ServerLike(Protocol):
     @property
     def engine(self) -> EngineServer:
         """The Engine.IO server under it."""
+        ...
+
+    @property
+    def connection_state_recovery(self) -> ConnectionStateRecovery | None:
+        """Its connection state recovery options, ``None`` when off."""
         ...
 
 
@@ -152,4 +158,8 @@ class SocketLink(Protocol):
 
     def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` in a task the connection owns."""
+        ...
+
+    def lost(self) -> None:
+        """End the connection's sockets as if its transport closed, and close it."""
         ...

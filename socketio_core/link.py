@@ -26,7 +26,9 @@ from .waiter import Waiter
 if TYPE_CHECKING:
     import engineio_core
 
+    from .adapter import Restoring
     from .namespace import Namespace
+    from .protocol.recovery import ConnectionStateRecovery
 
 __all__ = ["Link", "LinkServer"]
 
@@ -61,8 +63,13 @@ class LinkServer(Protocol):
         """Whether the server is closing (every socket leaves with ``server shutting down``)."""
         ...
 
+    @property
+    def connection_state_recovery(self) -> ConnectionStateRecovery | None:
+        """Its connection state recovery options, ``None`` when off."""
+        ...
+
     def sid_factory(self) -> str:
-        """A new socket id."""
+        """A new socket id (and a new private session id, with connection state recovery)."""
         ...
 
     def namespace_for(self, name: str, auth: dict[str, Any]) -> Namespace | None:
@@ -180,6 +187,14 @@ class Link:
             self.disconnect(namespace)
             socket.handle_close("server namespace disconnect")
         self.close_reason = reason
+        self.engine.close()
+
+    def lost(self) -> None:
+        """The client came back on another connection while this one still looked open: its
+        sockets leave now with ``"transport close"`` (recoverable), and the session closes."""
+        if self.close_reason is None:
+            self.close_reason = "transport close"
+        self._end()
         self.engine.close()
 
     def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -318,19 +333,60 @@ class Link:
             address=engine.address, url=engine.url, secure=engine.secure,
             xdomain="origin" in engine.headers,
         )
-        socket = Socket(namespace, namespace.adapter, self, self.server.sid_factory(), handshake)
+        recovery = self.server.connection_state_recovery
+        restoring = None
+        if recovery is not None:
+            restoring = await self._restore(namespace, auth)
+        if restoring is not None:
+            session = restoring.session
+            socket = Socket(namespace, namespace.adapter, self, session.sid, handshake,
+                            pid=session.pid, recovered=True)
+            socket.data = session.data
+        else:
+            socket = Socket(namespace, namespace.adapter, self, self.server.sid_factory(),
+                            handshake,
+                            pid=None if recovery is None else self.server.sid_factory())
 
         def accept() -> bool:
             # The CONNECT leaves with the first connection handler (Socket.handle_connection).
             if self.core.closed:
                 return False
             self.sockets[name] = socket
-            self.core.accept(name, socket.id)
+            if restoring is not None:
+                # As Node: the rooms come back and the missed packets go out before the
+                # CONNECT answer (the client emits them after its "connect").
+                socket.join(*restoring.session.rooms)
+                self.flush()
+                for _, parts in restoring.finish():
+                    self.engine.send_nowait(*parts)
+            self.core.accept(name, socket.id, socket.pid)
             return True
 
+        skip = restoring is not None and recovery is not None and recovery.skip_middlewares
         try:
-            await namespace.admit(socket, accept)
+            await namespace.admit(socket, accept, middlewares=not skip)
         except ConnectError as refusal:
             if not self.core.closed:
                 self.core.reject(name, refusal.message, refusal.data)
                 self.flush()
+        finally:
+            if restoring is not None:
+                restoring.cancel()
+
+    async def _restore(self, namespace: Namespace, auth: dict[str, Any]) -> Restoring | None:
+        """The session a CONNECT's ``{pid, offset}`` asks for, if it can be restored (socket.io
+        ``Namespace._createSocket``: only when both are strings)."""
+        pid, offset = auth.get("pid"), auth.get("offset")
+        if not (isinstance(pid, str) and isinstance(offset, str)):
+            return None
+        previous = namespace.socket_with_pid(pid)
+        if previous is not None:
+            # The client is back on a new connection before this server noticed its old one
+            # go: end the old one now, which keeps the session to restore.
+            previous.link_lost()
+        try:
+            return await namespace.adapter.restore_session(pid, offset)
+        except Exception as error:
+            log.warning("restoring a session on %s failed: %s: %s", namespace.name,
+                        type(error).__name__, error)
+            return None

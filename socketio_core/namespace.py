@@ -56,6 +56,7 @@ class Namespace:
         self.dynamic = parent is not None
         self._admitting = 0
         self._server_handlers: dict[str, list[Handler]] = {}
+        self._pids: dict[str, Socket] = {}  # connection state recovery's private ids
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name}>"
@@ -185,8 +186,10 @@ class Namespace:
         for index, handler in enumerate(list(self._server_handlers.get(event, []))):
             await call_handler(handler, tuple(rest), ack if index == 0 else None)
 
-    async def admit(self, socket: Socket, accept: Callable[[], bool]) -> None:
-        """Let a new ``socket`` in, if the connection middlewares agree and then ``accept()``
+    async def admit(self, socket: Socket, accept: Callable[[], bool], *,
+                    middlewares: bool = True) -> None:
+        """Let a new ``socket`` in, if the connection middlewares agree (unless
+        ``middlewares`` is false: a recovered socket may skip them) and then ``accept()``
         does (its connection: ``False`` when it closed meanwhile, else it sends CONNECT); the
         socket then joins its own room and its ``connection`` handlers are queued. Its
         connection calls this.
@@ -196,7 +199,7 @@ class Namespace:
         """
         self._admitting += 1
         try:
-            for middleware in self._middlewares:
+            for middleware in self._middlewares if middlewares else ():
                 try:
                     result = middleware(socket)
                     if inspect.isawaitable(result):
@@ -208,12 +211,19 @@ class Namespace:
             if not accept():
                 return
             self.sockets[socket.id] = socket
+            if socket.pid is not None:
+                self._pids[socket.pid] = socket
             self.adapter.add_all(socket.id, (socket.id,))
             socket.add_namespace_handlers(self._socket_table())
         finally:
             self._admitting -= 1
             self._forget_if_empty()
         await socket.handle_connection(list(self._handlers.get("connect", ())))
+
+    def socket_with_pid(self, pid: str) -> Socket | None:
+        """The socket of this server whose private session id is ``pid`` (connection state
+        recovery), if connected."""
+        return self._pids.get(pid)
 
     def _socket_table(self) -> dict[str, list[Handler]]:
         """The handlers every socket gets, as one table they share (made again when the
@@ -230,6 +240,9 @@ class Namespace:
         """Forget a socket that left: out of ``sockets`` and every room (its ``Socket`` calls
         this as it closes; to disconnect one, use ``socket.disconnect()``)."""
         self.sockets.pop(socket.id, None)
+        pid = getattr(socket, "pid", None)
+        if pid is not None and self._pids.get(pid) is socket:
+            del self._pids[pid]
         self.adapter.delete_all(socket.id)
         self._forget_if_empty()
 

@@ -32,14 +32,15 @@ from .handlers import H, Handler
 from .interfaces import FetchedSocket, NamespaceLike
 from .link import Link
 from .namespace import Namespace, NamespaceMatcher
+from .protocol.recovery import ConnectionStateRecovery, recovery_options
 from .protocol.rooms import Rooms
+from .recovery import SessionAwareAdapter
 from .socket import Socket
 from .static import ClientBundle, find_client_dist
 
 __all__ = ["Server"]
 
 log = logging.getLogger("socketio_core")
-
 
 
 def server_ssl_context(
@@ -75,7 +76,13 @@ class Server(trio.abc.AsyncResource):
             four times it is disconnected (``"transport error"``).
         adapter: what makes each namespace's adapter: an ``Adapter`` class, or a factory
             ``namespace -> Adapter`` (a cluster adapter bound to its connection); see
-            docs/adapter.md.
+            docs/adapter.md. By default ``InMemoryAdapter``, or ``SessionAwareAdapter`` with
+            connection state recovery.
+        connection_state_recovery: recover a client that lost its connection (Node's
+            ``connectionStateRecovery``): ``True`` (or ``{}``) for the defaults, a mapping of
+            ``max_disconnection_duration`` (seconds, 120), ``skip_middlewares`` (``True``),
+            ``max_packets`` and ``max_bytes`` (the in-memory history's bounds), or a
+            ``ConnectionStateRecovery``. See docs/recovery.md.
         cleanup_empty_child_namespaces: forget a namespace made by a dynamic matcher once its
             last socket leaves (off by default, as in Node; without it, each name a client
             connects to stays).
@@ -105,7 +112,9 @@ class Server(trio.abc.AsyncResource):
         connect_timeout: float = 45.0,
         max_http_buffer_size: int = 1_000_000,
         max_attachments: int = 10,
-        adapter: Callable[[NamespaceLike], Adapter] = InMemoryAdapter,
+        adapter: Callable[[NamespaceLike], Adapter] | None = None,
+        connection_state_recovery: bool | Mapping[str, Any] | ConnectionStateRecovery | None
+        = None,
         cleanup_empty_child_namespaces: bool = False,
         sid_factory: Callable[[], str] = random_id,
         serve_client: bool | str | os.PathLike[str] = False,
@@ -119,12 +128,21 @@ class Server(trio.abc.AsyncResource):
         self.max_attachments = max_attachments
         self.max_http_buffer_size = max_http_buffer_size
         self.sid_factory = sid_factory
+        #: The connection state recovery options, ``None`` when it is off.
+        self.connection_state_recovery = recovery_options(connection_state_recovery)
+        if adapter is None:
+            adapter = (InMemoryAdapter if self.connection_state_recovery is None
+                       else SessionAwareAdapter)
         self._adapter = adapter
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         self.engine = engineio_core.Server(
             attach=self._attach_engine_socket, path=path,
             max_http_buffer_size=max_http_buffer_size, **engine_options)
         self._namespaces: dict[str, Namespace] = {"/": Namespace(self, "/", adapter)}
+        main = self._namespaces["/"].adapter
+        if self.connection_state_recovery is not None and not main.keeps_sessions:
+            log.warning("connection state recovery is on, but %s keeps no sessions: no client "
+                        "will be recovered", type(main).__name__)
         self._dynamic: list[tuple[NamespaceMatcher, Namespace]] = []
         self._new_namespace: list[Handler] = []
         self._shutting_down = False

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, overload
 from .broadcast import BroadcastOperator
 from .dispatch import Call, Dispatcher
 from .handlers import Ack, H, Handler, NamespaceHandler, call_handler, start_handler
-from .protocol import BroadcastTarget
+from .protocol import RECOVERABLE_REASONS, BroadcastTarget, Packet, PacketType, Session
 from .protocol.rooms import Rooms, flatten_rooms
 
 if TYPE_CHECKING:
@@ -38,17 +38,24 @@ class Socket:
     every earlier event's handlers). A plain handler runs to its end before the next starts.
     An event handler's return value answers the client's ack; a handler that declares a
     keyword-only ``ack`` parameter gets the ``Ack`` (or ``None``) instead.
+
+    With connection state recovery on, ``pid`` is its private session id and ``recovered``
+    says whether it took over the session (id, rooms, ``data``) of a socket whose client lost
+    its connection; its events without an ack then go through the adapter, as in Node, which
+    keeps them and appends their offset.
     """
 
     def __init__(
         self, namespace: NamespaceLike, adapter: Adapter, link: SocketLink, sid: str,
-        handshake: Handshake,
+        handshake: Handshake, *, pid: str | None = None, recovered: bool = False,
     ) -> None:
         self.namespace = namespace
         self._adapter = adapter
         self.id = sid
+        self.pid = pid
+        self.recovered = recovered
         self.handshake = handshake
-        self.data: dict[str, Any] = {}
+        self.data: Any = {}
         self.connected = True
         self._link = link
         self._handlers: dict[str, list[Handler]] = {}
@@ -144,8 +151,15 @@ class Socket:
         return middleware
 
     async def emit(self, event: str, *args: Any) -> None:
-        """Send an event; waits while the client is far behind (bounded outbound buffer)."""
-        self._emit(event, args, volatile=False)
+        """Send an event; waits while the client is far behind (bounded outbound buffer).
+
+        With connection state recovery on, it goes through the adapter, as in Node, even once
+        the socket has disconnected: it is kept (with its offset) for the client to get when
+        it recovers the session."""
+        if self.pid is not None:
+            await self._adapter.broadcast(self._packet(event, args), self._own_target(False))
+        else:
+            self._emit(event, args, volatile=False)
         await self._link.engine.wait_for_drain()
 
     def emit_nowait(self, event: str, *args: Any) -> None:
@@ -153,6 +167,13 @@ class Socket:
         self._emit(event, args, volatile=False)
 
     def _emit(self, event: str, args: tuple[Any, ...], *, volatile: bool) -> None:
+        if self.pid is not None:
+            # socket.io Socket.emit with recovery on: through the adapter, to the socket's own
+            # room, so that the packet is kept (with its offset) for a recovering client.
+            if volatile and not self.connected:
+                return
+            self._adapter.broadcast_nowait(self._packet(event, args), self._own_target(volatile))
+            return
         if not self.connected:
             return
         for listener in self._any_outgoing:
@@ -160,6 +181,12 @@ class Socket:
         if volatile and self._link.engine.behind():
             return
         self._link.emit(self.namespace.name, event, args)
+
+    def _packet(self, event: str, args: tuple[Any, ...]) -> Packet:
+        return Packet(PacketType.EVENT, self.namespace.name, [event, *args])
+
+    def _own_target(self, volatile: bool) -> BroadcastTarget:
+        return BroadcastTarget(rooms=frozenset((self.id,)), volatile=volatile)
 
     async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
         """Send an event and wait for the client's ack; returns its single argument (or a tuple
@@ -228,6 +255,11 @@ class Socket:
         """Every socket of the namespace but this one."""
         return BroadcastOperator(self._adapter, BroadcastTarget(except_rooms=frozenset({self.id})))
 
+    def link_lost(self) -> None:
+        """Its client came back on another connection (connection state recovery): end this
+        one as if its transport closed, which keeps the session."""
+        self._link.lost()
+
     async def disconnect(self, close: bool = False) -> None:
         """Leave the namespace (the client hears ``io server disconnect``); with ``close``, close
         the whole Engine.IO connection too."""
@@ -241,8 +273,9 @@ class Socket:
 
     def handle_close(self, reason: str) -> None:
         """The socket left its namespace, for ``reason``: run the ``disconnecting`` handlers
-        while still in the rooms, leave them all, then queue the ``disconnect`` handlers. (Its
-        connection calls this; applications call ``disconnect``.)"""
+        while still in the rooms, keep the session when the client may come back for it
+        (connection state recovery), leave every room, then queue the ``disconnect`` handlers.
+        (Its connection calls this; applications call ``disconnect``.)"""
         if not self.connected:
             return
         reason = str(reason)  # the core's reasons are StrEnum members: handlers get plain text
@@ -252,6 +285,14 @@ class Socket:
                 fn(*args)
             except Exception:
                 log.exception("disconnecting handler of %r failed", self)
+        if self.pid is not None and reason in RECOVERABLE_REASONS:
+            rooms = self.rooms
+            ordered = (self.id, *sorted(rooms - {self.id})) if self.id in rooms else (
+                tuple(sorted(rooms)))
+            try:
+                self._adapter.persist_session(Session(self.id, self.pid, ordered, self.data))
+            except Exception:
+                log.exception("keeping the session of %r failed", self)
         self.connected = False
         self.namespace.forget(self)
         self._dispatcher.submit_nowait(partial(self._start_reserved, "disconnect", (reason,)))

@@ -20,6 +20,63 @@ async function connected(socket) {
   return socket;
 }
 
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// Connection state recovery: a client that reconnects by itself, quickly.
+function recovering(opts = {}) {
+  return io(url, {
+    forceNew: true, reconnectionDelay: 50, reconnectionDelayMax: 100, transports: ["websocket"],
+    ...opts,
+  });
+}
+
+// Every event and connect, in order, as [name, ...args].
+function eventLog(socket) {
+  const log = [];
+  socket.onAny((event, ...args) => log.push([event, ...args]));
+  socket.on("connect", () => log.push(["<connect>"]));
+  return log;
+}
+
+// The log with each event's offset (its last argument, a string) taken off, and whether every
+// event had one, each different.
+function withoutOffsets(log) {
+  const offsets = [];
+  const events = log.map(([name, ...args]) => {
+    if (name === "<connect>") return [name];
+    const offset = args.pop();
+    offsets.push(offset);
+    return [name, ...args];
+  });
+  const offsetsOk = offsets.every((o) => typeof o === "string") && new Set(offsets).size === offsets.length;
+  return { events, offsetsOk };
+}
+
+async function initOffset(socket) {
+  await Promise.all([once(socket, "sent"), socket.emit("send-me", "x")]);
+}
+
+// Drop the transport without a DISCONNECT; the server sees it close ("transport close").
+function drop(socket) {
+  socket.io.engine.close();
+}
+
+async function recoveryRound(socket, how) {
+  await socket.timeout(5000).emitWithAck("arm-missed", "r");
+  const log = eventLog(socket);
+  const id = socket.id;
+  if (how === "server") socket.emit("drop-transport");
+  else drop(socket);
+  await once(socket, "connect");
+  socket.offAny();
+  const rooms = await socket.timeout(5000).emitWithAck("rooms?");
+  const onServer = await socket.timeout(5000).emitWithAck("recovered?");
+  return { recovered: socket.recovered, onServer, sameId: socket.id === id, rooms,
+           ...withoutOffsets(log) };
+}
+
 function bin(...bytes) {
   return Buffer.from(bytes);
 }
@@ -159,6 +216,118 @@ const scenarios = {
     const secondId = socket.id;
     socket.disconnect();
     return { reason, echoed, changedId: firstId !== secondId };
+  },
+
+  async recovery_drop(transports = ["websocket"]) {
+    const socket = recovering({ transports });
+    await connected(socket);
+    const before = socket.recovered;
+    await socket.timeout(5000).emitWithAck("join", "r");
+    await socket.timeout(5000).emitWithAck("set-data", { k: [1, "two"] });
+    await initOffset(socket);
+    const round = await recoveryRound(socket, "client");
+    const data = await socket.timeout(5000).emitWithAck("data?");
+    socket.disconnect();
+    return { before, ...round, data };
+  },
+  recovery_drop_polling: () => scenarios.recovery_drop(["polling"]),
+
+  // Three in a row: the client drops the transport, then the server, then the client.
+  async recovery_again() {
+    const socket = recovering();
+    await connected(socket);
+    await socket.timeout(5000).emitWithAck("join", "r");
+    await initOffset(socket);
+    const rounds = [];
+    for (const how of ["client", "server", "client"]) rounds.push(await recoveryRound(socket, how));
+    socket.disconnect();
+    return rounds;
+  },
+
+  async recovery_deliberate() {
+    const socket = recovering();
+    await connected(socket);
+    await initOffset(socket);
+    let id = socket.id;
+    socket.disconnect();
+    socket.connect();
+    await once(socket, "connect");
+    const clientSide = { recovered: socket.recovered, sameId: socket.id === id };
+    await initOffset(socket);
+    id = socket.id;
+    const [[reason]] = await Promise.all([once(socket, "disconnect"), socket.emit("disconnect-me")]);
+    socket.connect();
+    await once(socket, "connect");
+    const serverSide = { reason, recovered: socket.recovered, sameId: socket.id === id };
+    socket.disconnect();
+    return { clientSide, serverSide };
+  },
+
+  // No event received yet: no offset to recover from.
+  async recovery_no_offset() {
+    const socket = recovering();
+    await connected(socket);
+    const id = socket.id;
+    drop(socket);
+    await once(socket, "connect");
+    const result = { recovered: socket.recovered, sameId: socket.id === id };
+    socket.disconnect();
+    return result;
+  },
+
+  // Back after the session expired (the servers keep it 3 s).
+  async recovery_expired() {
+    const socket = recovering({ reconnection: false });
+    await connected(socket);
+    await initOffset(socket);
+    const id = socket.id;
+    drop(socket);
+    await sleep(3500);
+    socket.connect();
+    await once(socket, "connect");
+    const result = { recovered: socket.recovered, sameId: socket.id === id };
+    socket.disconnect();
+    return result;
+  },
+
+  // A made-up pid, then the socket's public id as the pid: neither gives a session.
+  async recovery_forged() {
+    const results = [];
+    for (const forge of [() => "AAAAAAAAAAAAAAAAAAAA", (socket) => socket.id]) {
+      const socket = recovering();
+      await connected(socket);
+      await initOffset(socket);
+      const id = socket.id;
+      socket._pid = forge(socket); // the official client's private field
+      drop(socket);
+      await once(socket, "connect");
+      results.push({ recovered: socket.recovered, sameId: socket.id === id });
+      socket.disconnect();
+    }
+    return results;
+  },
+
+  // The client loses its connection without the server noticing (the old WebSocket stays open,
+  // unanswered, as after a network switch), an event is broadcast to its room meanwhile, and it
+  // comes back at once on a new connection.
+  async recovery_half_open() {
+    const socket = recovering({ reconnection: false });
+    const helper = await connected(recovering());
+    await connected(socket);
+    await socket.timeout(5000).emitWithAck("join", "r");
+    await initOffset(socket);
+    const id = socket.id;
+    socket.io.engine.transport.ws.close = () => {};
+    drop(socket);
+    await helper.timeout(5000).emitWithAck("to-room", "r", "while-away");
+    const log = eventLog(socket);
+    socket.connect();
+    await once(socket, "connect");
+    socket.offAny();
+    const result = { recovered: socket.recovered, sameId: socket.id === id, ...withoutOffsets(log) };
+    socket.disconnect();
+    helper.disconnect();
+    return result;
   },
 
   async ordered() {

@@ -1,7 +1,8 @@
 // The official socket.io server for the Python client's tests (tests/client); the same contract
 // as tests/client/server_app.py.
 // Usage: node client_test_server.mjs '{"port":0,"pingInterval":1000,"pingTimeout":2000,
-//   "path":"/socket.io","transports":["polling","websocket"],"cert":"...","key":"..."}'
+//   "path":"/socket.io","transports":["polling","websocket"],"cert":"...","key":"...",
+//   "recovery":{"maxDisconnectionDuration":60000,"skipMiddlewares":true}}'
 // Prints "listening PORT" once ready.
 import { readFileSync } from "node:fs";
 import { createServer as createHttp } from "node:http";
@@ -17,6 +18,7 @@ const io = new Server(httpServer, {
   pingTimeout: config.pingTimeout ?? 2000,
   path: config.path ?? "/socket.io",
   transports: config.transports ?? ["polling", "websocket"],
+  ...(config.recovery ? { connectionStateRecovery: config.recovery } : {}),
 });
 const records = new Map();
 const attempts = new Map();
@@ -63,6 +65,34 @@ function contract(socket) {
     if (count >= 2) ack(count);
   });
   socket.on("attempts?", (key, ack) => ack(attempts.get(key) ?? 0));
+  // Connection state recovery.
+  socket.on("join", (room, ack) => {
+    socket.join(room);
+    ack(true);
+  });
+  socket.on("rooms?", (ack) => ack([...socket.rooms].sort()));
+  socket.on("set-data", (data, ack) => {
+    socket.data = data;
+    ack(true);
+  });
+  socket.on("data?", (ack) => ack(socket.data));
+  socket.on("recovered?", (ack) => ack(socket.recovered));
+  socket.on("send-me", (...args) => {
+    const ack = ackOf(args);
+    socket.emit("sent", ...args);
+    ack(true);
+  });
+  // On its next disconnect, the server sends the socket events it can only get by recovering.
+  socket.on("arm-missed", (room, ack) => {
+    socket.once("disconnect", (reason) => {
+      socket.emit("missed", "direct", reason);
+      socket.nsp.to(room).emit("missed", "room");
+      socket.nsp.to("elsewhere").emit("missed", "not for it");
+      socket.nsp.emit("missed", "all");
+      socket.nsp.except(room).emit("missed", "not for it either");
+    });
+    ack(true);
+  });
 }
 
 io.on("connection", contract);

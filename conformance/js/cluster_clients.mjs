@@ -2,8 +2,10 @@
 // line in, one JSON answer per line out ({id, ok, result} or {id, ok: false, error}).
 // Binary travels as {"$bin": "<base64>"} both ways.
 // Commands: connect {client, url, nsp, auth, query, silent}, emit {client, event, args, ack,
-// timeout}, received {client} (events so far, then cleared), status {client},
-// drop {client} (closes the transport without a DISCONNECT), close {client}.
+// timeout}, received {client} (events so far, then cleared), status {client} (connected, id,
+// disconnect reasons, recovered, and the private session id of connection state recovery),
+// drop {client} (closes the transport without a DISCONNECT), reconnect {client, url} (connects
+// again, to the node at url, presenting the session to recover), close {client}.
 import { io } from "socket.io-client";
 import { createInterface } from "node:readline";
 
@@ -77,7 +79,18 @@ async function handle(req) {
     }
     case "status": {
       const { socket, disconnects } = clients.get(req.client);
-      return { connected: socket.connected, id: socket.id ?? null, disconnects };
+      return { connected: socket.connected, id: socket.id ?? null, disconnects,
+               recovered: !!socket.recovered, pid: socket._pid ?? null };
+    }
+    case "reconnect": {
+      const { socket } = clients.get(req.client);
+      socket.io.uri = req.url; // the manager's next connection goes to this node
+      const connected = new Promise((resolve, reject) => {
+        socket.once("connect", () => resolve({ id: socket.id, recovered: socket.recovered }));
+        socket.once("connect_error", (error) => reject(error));
+      });
+      socket.connect();
+      return connected;
     }
     case "drop":
       clients.get(req.client).socket.io.engine.close();

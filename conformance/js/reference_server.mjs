@@ -1,9 +1,14 @@
 // The official socket.io server implementing the interop contract (same as tests/interop/app.py).
-// Usage: node reference_server.mjs PORT   -- prints "listening PORT" once ready.
+// Usage: node reference_server.mjs PORT [recovery]   -- prints "listening PORT" once ready.
+// With "recovery": connection state recovery on, sessions kept for 3 s.
 import { Server } from "socket.io";
 
 const port = Number(process.argv[2] || 0);
-const io = new Server({ pingInterval: 2000, pingTimeout: 2000, cors: { origin: "*" } });
+const recovery = process.argv[3] === "recovery";
+const io = new Server({
+  pingInterval: 2000, pingTimeout: 2000, cors: { origin: "*" },
+  ...(recovery ? { connectionStateRecovery: { maxDisconnectionDuration: 3000 } } : {}),
+});
 let lastDisconnectReason = null;
 const watched = new Set();
 
@@ -49,6 +54,30 @@ function contract(socket) {
   socket.on("seq-end", () => socket.emit("seq-done", seq));
   socket.on("disconnect", (reason) => {
     if (watched.delete(socket.id)) lastDisconnectReason = reason;
+  });
+  // Connection state recovery.
+  socket.on("set-data", (data, ack) => {
+    socket.data = data;
+    ack(true);
+  });
+  socket.on("data?", (ack) => ack(socket.data));
+  socket.on("rooms?", (ack) => ack([...socket.rooms].map((r) => (r === socket.id ? "<self>" : r)).sort()));
+  socket.on("recovered?", (ack) => ack(socket.recovered));
+  socket.on("send-me", (value, ack) => {
+    socket.emit("sent", value);
+    if (ack) ack(true);
+  });
+  // On its next disconnect, the server sends the socket events it can only get by recovering.
+  socket.on("arm-missed", (room, ack) => {
+    socket.once("disconnect", (reason) => {
+      socket.emit("missed", "direct", reason);
+      socket.nsp.to(room).emit("missed", "room");
+      socket.nsp.to("elsewhere").emit("missed", "not for it");
+      socket.nsp.emit("missed", "all");
+      socket.nsp.except(room).emit("missed", "not for it either");
+      socket.nsp.volatile.emit("missed", "volatile");
+    });
+    ack(true);
   });
 }
 

@@ -33,11 +33,13 @@ from .reasons import (
     ACK_TIMEOUT_MESSAGE,
     DISCONNECTED_MESSAGE,
     INVALID_NAMESPACE_MESSAGE,
+    RECOVERABLE_REASONS,
     RESERVED_EVENTS,
     V2_SERVER_MESSAGE,
     ClientDisconnectReason,
     ServerDisconnectReason,
 )
+from .recovery import PacketHistory, RestoredSession, Session, session_includes
 from .rooms import BroadcastTarget, RoomIndex, Rooms, flatten_rooms
 from .server import DEFAULT_CONNECT_TIMEOUT, ServerConnection
 from .states import NamespaceState
@@ -50,6 +52,7 @@ __all__ = [
     "DISCONNECTED_MESSAGE",
     "INVALID_NAMESPACE_MESSAGE",
     "MAX_ACK_ID",
+    "RECOVERABLE_REASONS",
     "RESERVED_EVENTS",
     "V2_SERVER_MESSAGE",
     "AckReceived",
@@ -69,14 +72,18 @@ __all__ = [
     "LocalProtocolError",
     "NamespaceState",
     "Packet",
+    "PacketHistory",
     "PacketType",
     "ProtocolError",
     "RemoteProtocolError",
+    "RestoredSession",
     "RoomIndex",
     "Rooms",
     "ServerConnection",
     "ServerDisconnectReason",
     "ServerEvent",
+    "Session",
     "encode",
     "flatten_rooms",
+    "session_includes",
 ]

@@ -13,6 +13,7 @@ __all__ = [
     "ACK_TIMEOUT_MESSAGE",
     "DISCONNECTED_MESSAGE",
     "INVALID_NAMESPACE_MESSAGE",
+    "RECOVERABLE_REASONS",
     "RESERVED_EVENTS",
     "V2_SERVER_MESSAGE",
     "ClientDisconnectReason",
@@ -44,6 +45,18 @@ class ClientDisconnectReason(StrEnum):
     TRANSPORT_ERROR = "transport error"
     PARSE_ERROR = "parse error"
 
+
+#: The reasons after which a socket's session is kept for its client to recover, with
+#: connection state recovery on (socket.io ``RECOVERABLE_DISCONNECT_REASONS``): the transport
+#: went away, not a deliberate disconnect of either side.
+RECOVERABLE_REASONS = frozenset({
+    ServerDisconnectReason.TRANSPORT_ERROR,
+    ServerDisconnectReason.TRANSPORT_CLOSE,
+    ServerDisconnectReason.FORCED_CLOSE,
+    ServerDisconnectReason.PING_TIMEOUT,
+    ServerDisconnectReason.SERVER_SHUTTING_DOWN,
+    ServerDisconnectReason.FORCED_SERVER_CLOSE,
+})
 
 #: Event names neither side may emit nor accept (socket.io-parser ``RESERVED_EVENTS``).
 RESERVED_EVENTS = frozenset(

@@ -3,9 +3,9 @@
 Node's behaviour it follows (socket.io ``Client``, ``Namespace``, ``Socket``):
 
 - CONNECT for a namespace gives ``ConnectRequested``; the runtime answers ``accept`` (CONNECT
-  ``{"sid":...}``; ``pid`` only exists with connection state recovery, which is not supported)
-  or ``reject`` (CONNECT_ERROR ``{"message":...,"data":...}``; an unknown namespace is
-  rejected with ``"Invalid namespace"``).
+  ``{"sid":...}``, and ``"pid"`` with connection state recovery on) or ``reject``
+  (CONNECT_ERROR ``{"message":...,"data":...}``; an unknown namespace is rejected with
+  ``"Invalid namespace"``).
 - Until one namespace is accepted, a deadline ``now + connect_timeout`` runs; when it passes,
   ``ConnectTimedOut`` is reported, the core closes, and the runtime closes the Engine.IO
   session (Node: ``"forced server close"``).
@@ -89,8 +89,10 @@ class ServerConnection(Connection[ServerEvent]):
             events.append(ConnectTimedOut())
         return events
 
-    def accept(self, namespace: str, sid: str) -> None:
-        """Admit the client to ``namespace`` (after ``ConnectRequested``) as socket ``sid``.
+    def accept(self, namespace: str, sid: str, pid: str | None = None) -> None:
+        """Admit the client to ``namespace`` (after ``ConnectRequested``) as socket ``sid``;
+        ``pid``, the private session id of connection state recovery, goes with it when set
+        (CONNECT ``{"sid":...,"pid":...}``, socket.io ``Socket._onconnect``).
 
         Raises:
             LocalProtocolError: no CONNECT is waiting on ``namespace``, or the core is closed.
@@ -98,7 +100,8 @@ class ServerConnection(Connection[ServerEvent]):
         self._check_open()
         self._step(namespace, Input.ACCEPT)
         self._connect_deadline = None
-        self._outbox.extend(encode(Packet(T.CONNECT, namespace, {"sid": sid})))
+        answer = {"sid": sid} if pid is None else {"sid": sid, "pid": pid}
+        self._outbox.extend(encode(Packet(T.CONNECT, namespace, answer)))
 
     def reject(self, namespace: str, message: str, data: Any = None) -> None:
         """Refuse the client on ``namespace``: CONNECT_ERROR ``{"message", "data"}`` (``data``

@@ -3,7 +3,9 @@ the sharded and the streams adapters both speak: ``{type, data, uid, nsp}`` mess
 to the requester's own channel, and the sender applying every operation locally itself.
 
 Subclasses say how a message travels (``publish``, ``publish_nowait``, ``respond``) and count
-servers (``server_count``).
+servers (``server_count``). One whose messages get an offset (the streams adapter, with
+connection state recovery) appends it to the broadcasts it delivers, as socket.io-adapter's
+``addOffsetIfNecessary`` does.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ..adapter import AckCollector, InMemoryAdapter
+from ..adapter import AckCollector, InMemoryAdapter, Parts, prepare
 from ..errors import ServerSideEmitTimeoutError
 from ..handlers import Ack
 from ..protocol import BroadcastTarget, Packet
@@ -55,6 +57,25 @@ class ClusterProtocolAdapter(MemberAdapter):
             await self.publish(self.build(_BROADCAST, {
                 "packet": {"type": 2, "data": packet.data}, "opts": encode_opts(target)}))
         return await super().broadcast(packet, target)
+
+    def broadcast_nowait(self, packet: Packet, target: BroadcastTarget) -> None:
+        if not target.local:
+            self.publish_nowait(self.build(_BROADCAST, {
+                "packet": {"type": 2, "data": packet.data}, "opts": encode_opts(target)}))
+        super().broadcast_nowait(packet, target)
+
+    def deliver(self, data: list[Any], target: BroadcastTarget, offset: str | None
+                ) -> tuple[int, Parts]:
+        """Write a broadcast to this node's selected sockets, with ``offset`` appended as its
+        last argument unless it is ``None`` or the broadcast volatile; returns how many took
+        it, and its encoding (for ``pace``)."""
+        if offset is not None and not target.volatile:
+            data = [*data, offset]
+        else:
+            offset = None
+        packet = self.packet(data)
+        parts = prepare(packet)
+        return self.write(packet, parts, target, offset), parts
 
     async def broadcast_with_ack(self, packet: Packet, target: BroadcastTarget,
                                  acks: AckCollector) -> None:
@@ -131,16 +152,18 @@ class ClusterProtocolAdapter(MemberAdapter):
 
     # ----------------------------------------------------------------- what others publish
 
-    async def on_message(self, received: ClusterMessage) -> None:
-        """A message of another node (CA ``onMessage``); responses go to ``on_response``."""
+    async def on_message(self, received: ClusterMessage, offset: str | None = None) -> None:
+        """A message of another node (CA ``onMessage``), with its offset when it came from a
+        stream and this node keeps sessions; responses go to ``on_response``."""
         if received.uid == self.uid or received.nsp != self.name:
             return
         kind = received.type
         if kind == _BROADCAST:
             assert received.target is not None and received.packet is not None
             if received.request_id is None:
-                await InMemoryAdapter.broadcast(self, self.packet(received.packet),
-                                                received.target)
+                _, parts = self.deliver(received.packet, received.target,
+                                        None if received.packet_id else offset)
+                await self.pace(parts)
             else:
                 self._answer_broadcast(received, received.packet, received.target)
         elif kind == MessageType.SOCKETS_JOIN:

@@ -5,17 +5,22 @@ A message is ``{type, data, uid, nsp}``. The sharded adapter writes it as JSON, 
 when its type may carry binary and its data does; the streams adapter publishes it whole as
 msgpack, and writes a stream entry as the fields ``uid``, ``nsp``, ``type`` (decimal text) and
 ``data`` (JSON text, or base64 of msgpack for binary).
+
+With connection state recovery, the streams adapter also stores sessions, as base64 of msgpack
+``{sid, pid, rooms, data}``, and the ids of stream entries are the offsets clients present
+(shared/cluster-wire.md §4).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from ..protocol import BroadcastTarget
+from ..protocol import BroadcastTarget, Session
 from .codec import CodecError, decode_auto, has_binary, json_dumps, json_loads, pack, unpack
 from .wire import decode_event_data, decode_opts, optional_str, require_dict, require_str
 
@@ -24,12 +29,17 @@ __all__ = [
     "MessageType",
     "decode_entry",
     "decode_message",
+    "decode_session",
     "decode_sharded",
     "decode_streams",
     "encode_entry",
+    "encode_session",
     "encode_sharded",
     "encode_streams",
+    "entry_after",
     "message",
+    "next_entry_id",
+    "stream_offset",
 ]
 
 
@@ -98,7 +108,9 @@ def encode_entry(built: dict[str, Any], *, plaintext: bool = False) -> dict[str,
 class ClusterMessage:
     """A checked message. What each type carries: ``target`` (3-7), ``packet`` (the event data
     of 3 and 9), ``request_id`` (3 with ack, 7-12), ``rooms`` (4, 5), ``close`` (6),
-    ``values`` (8: socket details; 10, 12: the ack value, empty when left out; 11: the count)."""
+    ``values`` (8: socket details; 10, 12: the ack value, empty when left out; 11: the count),
+    ``packet_id`` (3: whether the packet carried an ack id, which a node with connection state
+    recovery sends for ``socket.emit`` with an ack: such a packet gets no offset)."""
 
     type: int
     uid: str
@@ -109,6 +121,7 @@ class ClusterMessage:
     rooms: tuple[str, ...] = ()
     close: bool = False
     values: tuple[Any, ...] = ()
+    packet_id: bool = False
 
 
 def _rooms(data: dict[str, Any]) -> tuple[str, ...]:
@@ -136,8 +149,10 @@ def decode_message(value: Any) -> ClusterMessage:
                     ) and request_id is None:
         raise CodecError("invalid cluster message", "requestId is missing")
     if kind == MessageType.BROADCAST:
+        packet = data.get("packet")
         return ClusterMessage(kind, uid, nsp, request_id, decode_opts(data.get("opts")),
-                              decode_event_data(data.get("packet")))
+                              decode_event_data(packet),
+                              packet_id=isinstance(packet, dict) and "id" in packet)
     if kind in (MessageType.SOCKETS_JOIN, MessageType.SOCKETS_LEAVE):
         return ClusterMessage(kind, uid, nsp, target=decode_opts(data.get("opts")),
                               rooms=_rooms(data))
@@ -203,3 +218,59 @@ def decode_entry(fields: dict[bytes, bytes] | dict[str, str]) -> ClusterMessage:
 def decode_streams(raw: bytes) -> ClusterMessage:
     """A streams-adapter pub/sub payload: the whole message as msgpack (RSA subscriber)."""
     return decode_message(unpack(raw))
+
+
+_ENTRY_ID = re.compile(r"[0-9]+-[0-9]+")
+
+
+def stream_offset(offset: str) -> tuple[int, int] | None:
+    """A stream entry id ``"<ms>-<seq>"`` as numbers, or ``None`` for anything else (RSA
+    ``restoreSession`` refuses an offset not matching ``^[0-9]+-[0-9]+$``)."""
+    if not _ENTRY_ID.fullmatch(offset):
+        return None
+    ms, seq = offset.split("-")
+    return int(ms), int(seq)
+
+
+def next_entry_id(offset: str) -> str:
+    """The smallest entry id after ``offset`` (RSA ``nextOffset``: the sequence plus one, for
+    an ``XRANGE`` that leaves ``offset`` out)."""
+    ms, seq = offset.split("-")
+    return f"{ms}-{int(seq) + 1}"
+
+
+def entry_after(offset: str, other: str) -> bool:
+    """Whether the entry id ``offset`` comes after ``other`` in the stream."""
+    a, b = stream_offset(offset), stream_offset(other)
+    return a is not None and b is not None and a > b
+
+
+def encode_session(session: Session) -> bytes:
+    """A session as the streams adapter stores it (RSA ``persistSession``): base64 of msgpack
+    ``{sid, pid, rooms, data}``, in that key order.
+
+    Raises:
+        CodecError: ``data`` holds something msgpack cannot carry.
+    """
+    return base64.b64encode(pack({"sid": session.sid, "pid": session.pid,
+                                  "rooms": list(session.rooms), "data": session.data}))
+
+
+def decode_session(raw: bytes) -> Session:
+    """A stored session (RSA ``restoreSession``): its id, private id, rooms and data.
+
+    Raises:
+        CodecError: not base64 of a msgpack map with ``sid``, ``pid`` and ``rooms`` (strings,
+            and an array of strings).
+    """
+    try:
+        value = unpack(base64.b64decode(raw, validate=True))
+    except binascii.Error:
+        raise CodecError("invalid session", "not base64") from None
+    stored = require_dict(value, "session")
+    sid = require_str(stored, "sid", "session")
+    pid = require_str(stored, "pid", "session")
+    rooms = stored.get("rooms")
+    if not isinstance(rooms, list) or not all(isinstance(room, str) for room in rooms):
+        raise CodecError("invalid session", "rooms is not an array of strings")
+    return Session(sid, pid, tuple(rooms), stored.get("data"))

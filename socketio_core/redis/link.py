@@ -2,9 +2,11 @@
 a subscriber that never goes deaf.
 
 - Commands that need an answer (``PUBSUB NUMSUB``, ``XRANGE``…) go through a coredis client.
-- Publications (``PUBLISH``, ``SPUBLISH``, ``XADD``) go through one held connection, in order,
-  pipelined: a task takes everything queued and writes it in one go, as ioredis and node-redis
-  do. The queue is bounded (``max_pending``): an async publisher waits for room (a slow Redis
+- Publications (``PUBLISH``, ``SPUBLISH``, ``XADD``, ``SET``) go through one held connection, in
+  order, pipelined: a task takes everything queued and writes it in one go, as ioredis and
+  node-redis do. ``request`` sends commands the same way and returns their replies (the offset
+  ``XADD`` gives, a session read back), so that they keep their place among the publications.
+  The queue is bounded (``max_pending``): an async publisher waits for room (a slow Redis
   slows the sender down); a sync one (``sockets_join``…) drops the message when it is full.
   While Redis is unreachable, publications are dropped and counted: a broadcast still reaches
   this node's sockets, and the loss is logged once per outage (WARNING) with the count at
@@ -32,6 +34,11 @@ __all__ = ["ClusterUnavailableError", "RedisLink"]
 
 log = logging.getLogger("socketio_core.redis")
 
+Command = tuple[Any, ...]
+#: Called with the replies of a request's commands, or ``None`` when they were not sent or
+#: the connection went before they were all answered.
+ReplyHandler = Callable[[list[Any] | None], None]
+
 #: What a subscriber hands on: (kind, channel, payload) with kind b"message", b"pmessage" (the
 #: channel is then the matched one) or b"smessage".
 MessageHandler = Callable[[bytes, bytes, bytes], Awaitable[None]]
@@ -53,8 +60,8 @@ class RedisLink:
         self.name = name
         self._on_message = on_message
         self.client: coredis.Redis[bytes] = coredis.Redis.from_url(url)
-        self._queue_send, self._queue = trio.open_memory_channel[tuple[bytes, tuple[Any, ...]]](
-            max_pending)
+        self._queue_send, self._queue = trio.open_memory_channel[
+            tuple[tuple[Command, ...], ReplyHandler | None]](max_pending)
         self._channels: set[bytes] = set()
         self._patterns: set[bytes] = set()
         self._shard_channels: set[bytes] = set()
@@ -248,16 +255,7 @@ class RedisLink:
 
     def publish_nowait(self, command: bytes, *args: Any) -> None:
         """Queue a publication; dropped (and counted) while Redis is down or the queue full."""
-        if not self.publisher_up:
-            self.dropped += 1
-            return
-        try:
-            self._queue_send.send_nowait((command, args))
-        except trio.WouldBlock:
-            self.dropped += 1
-            if not self._full_logged:
-                self._full_logged = True
-                log.warning("%s: publication queue full; dropping publications", self.name)
+        self._queue_nowait(((command, *args),), None)
 
     async def publish(self, command: bytes, *args: Any) -> None:
         """Queue a publication, waiting for room while Redis is slow; dropped while it is
@@ -265,14 +263,66 @@ class RedisLink:
         if not self.publisher_up:
             self.dropped += 1
             return
+        item = (((command, *args),), None)
         try:
-            self._queue_send.send_nowait((command, args))
+            self._queue_send.send_nowait(item)
         except trio.WouldBlock:
-            await self._queue_send.send((command, args))
+            await self._queue_send.send(item)
+
+    def request_nowait(self, on_reply: ReplyHandler, *commands: Command) -> None:
+        """Queue ``commands`` after the publications queued so far, written together (a
+        ``MULTI`` … ``EXEC`` stays whole); ``on_reply`` gets their replies in order (a
+        refused command's as a ``RedisError``), or ``None`` when they could not be sent (Redis
+        down, the queue full, the connection lost)."""
+        self._queue_nowait(commands, on_reply)
+
+    async def request(self, *commands: Command) -> list[Any] | None:
+        """As ``request_nowait``, waiting for room in the queue and for the replies."""
+        if not self.publisher_up:
+            return None
+        done = trio.Event()
+        replies: list[list[Any] | None] = [None]
+
+        def on_reply(values: list[Any] | None) -> None:
+            replies[0] = values
+            done.set()
+
+        item = (commands, on_reply)
+        try:
+            self._queue_send.send_nowait(item)
+        except trio.WouldBlock:
+            await self._queue_send.send(item)
+        await done.wait()
+        return replies[0]
+
+    def _queue_nowait(self, commands: tuple[Command, ...], on_reply: ReplyHandler | None
+                      ) -> None:
+        if not self.publisher_up:
+            self.dropped += 1
+            if on_reply is not None:
+                self._reply(on_reply, None)
+            return
+        try:
+            self._queue_send.send_nowait((commands, on_reply))
+        except trio.WouldBlock:
+            self.dropped += 1
+            if not self._full_logged:
+                self._full_logged = True
+                log.warning("%s: publication queue full; dropping publications", self.name)
+            if on_reply is not None:
+                self._reply(on_reply, None)
+
+    def _reply(self, on_reply: ReplyHandler, replies: list[Any] | None) -> None:
+        try:
+            on_reply(replies)
+        except Exception:
+            log.exception("%s: a reply handler failed", self.name)
 
     async def _publisher(self) -> None:
         delay = _BACKOFF_FIRST
         while True:
+            handlers: list[ReplyHandler | None] = []  # of the batch being written
+            answered = 0
             try:
                 async with self._connection() as connection:
                     self.publisher_up = True
@@ -287,24 +337,33 @@ class RedisLink:
                                 batch.append(self._queue.receive_nowait())
                             except trio.WouldBlock:
                                 break
-                        requests = [connection.create_request(command, *args,
-                                                              raise_exceptions=False)
-                                    for command, args in batch]
-                        for request in requests:
-                            reply = await request
-                            if isinstance(reply, RedisError):
-                                self._refused(reply)
+                        handlers, answered = [on_reply for _, on_reply in batch], 0
+                        sent = [[connection.create_request(*command, raise_exceptions=False)
+                                 for command in commands] for commands, _ in batch]
+                        for requests, on_reply in zip(sent, handlers, strict=True):
+                            replies = [await request for request in requests]
+                            for reply in replies:
+                                if isinstance(reply, RedisError):
+                                    self._refused(reply)
+                            answered += 1
+                            if on_reply is not None:
+                                self._reply(on_reply, replies)
             except Exception as error:  # whatever ends the connection, connect again
                 self._lost("publisher", error)
             finally:
                 self.publisher_up = False
+                for on_reply in handlers[answered:]:
+                    if on_reply is not None:
+                        self._reply(on_reply, None)
             # What was queued when the connection dropped is lost with it.
             while True:
                 try:
-                    self._queue.receive_nowait()
-                    self.dropped += 1
+                    _, on_reply = self._queue.receive_nowait()
                 except trio.WouldBlock:
                     break
+                self.dropped += 1
+                if on_reply is not None:
+                    self._reply(on_reply, None)
             await trio.sleep(delay)
             delay = min(delay * 2, _BACKOFF_MAX)
 

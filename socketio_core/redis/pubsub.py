@@ -141,6 +141,13 @@ class PubSubAdapter(MemberAdapter):
                 wire.encode_broadcast(self.uid, self.name, packet.data, target))
         return await super().broadcast(packet, target)
 
+    def broadcast_nowait(self, packet: Packet, target: BroadcastTarget) -> None:
+        if not target.local:
+            self.member.link.publish_nowait(
+                b"PUBLISH", self.channels.broadcast_to(target),
+                wire.encode_broadcast(self.uid, self.name, packet.data, target))
+        super().broadcast_nowait(packet, target)
+
     async def broadcast_with_ack(self, packet: Packet, target: BroadcastTarget,
                                  acks: AckCollector) -> None:
         if target.local:

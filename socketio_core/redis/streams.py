@@ -8,8 +8,15 @@ It starts after the stream's last entry (Node starts from ``$`` on each call unt
 comes, which can miss one; the latest id read first cannot), and after an outage it goes on
 from the last entry it read.
 
-Connection state recovery on top of the stream (sessions under ``session_key_prefix``, offsets
-appended to events) is not implemented here yet; a Python node delivers no offsets.
+Connection state recovery (``Server(connection_state_recovery=...)``), as the Node adapter
+does it (shared/cluster-wire.md §4, "Connection state recovery"): each broadcast without an ack
+is delivered with the id of its stream entry appended (the id ``XADD`` gave on the node that
+sent it, the id read on the others), a socket that left for a recoverable reason is kept as
+``SET {session_key_prefix}{pid} <base64 msgpack {sid, pid, rooms, data}> PX <ms>``, and a
+client that comes back, on any node, Python or Node, gets it with ``MULTI GET DEL EXEC`` and the
+entries after its offset with ``XRANGE``. The session is written, and read back, on the
+publishing connection, in order with this node's publications: a client that comes back to the
+node it left finds its session even if it is quicker than Redis.
 """
 
 from __future__ import annotations
@@ -19,16 +26,24 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from ..adapter import Restoring, prepare
+from ..protocol import BroadcastTarget, Packet, Session, session_includes
 from .cluster_adapter import ClusterProtocolAdapter
 from .cluster_wire import (
     MessageType,
     decode_entry,
+    decode_session,
     decode_streams,
     encode_entry,
+    encode_session,
     encode_streams,
+    entry_after,
+    next_entry_id,
+    stream_offset,
 )
 from .codec import CodecError
 from .member import DEFAULT_TIMEOUT, ClusterMember, random_id
+from .wire import encode_opts
 
 if TYPE_CHECKING:
     from ..namespace import Namespace
@@ -39,6 +54,8 @@ log = logging.getLogger("socketio_core.redis")
 
 _BACKOFF_FIRST = 0.05
 _BACKOFF_MAX = 2.0
+#: RSA ``RESTORE_SESSION_MAX_XRANGE_CALLS``: the ``XRANGE`` calls of one restore at most.
+_MAX_XRANGE_CALLS = 100
 
 
 def _hash_code(text: str) -> int:
@@ -74,7 +91,7 @@ class StreamsCluster(ClusterMember):
         read_count: entries per ``XREAD`` (Node's ``readCount``).
         block_time: seconds an ``XREAD`` blocks (Node's ``blockTimeInMs``, in seconds).
         session_key_prefix: where connection state recovery keeps sessions (Node's
-            ``sessionKeyPrefix``; recovery itself is not implemented yet).
+            ``sessionKeyPrefix``).
         only_plaintext: write binary data as JSON rather than msgpack (Node's
             ``onlyPlaintext``).
         requests_timeout: seconds to wait for the answers of ``fetch_sockets`` (unless its
@@ -169,9 +186,9 @@ class StreamsCluster(ClusterMember):
             for entries in (reply or {}).values():
                 for entry in entries:
                     offset = entry.identifier
-                    await self._on_entry(stream, entry.field_values)
+                    await self._on_entry(stream, _text(offset), entry.field_values)
 
-    async def _on_entry(self, stream: str, fields: Any) -> None:
+    async def _on_entry(self, stream: str, entry_id: str, fields: Any) -> None:
         try:
             received = decode_entry(fields)
         except CodecError as error:
@@ -179,16 +196,42 @@ class StreamsCluster(ClusterMember):
             return
         adapter = self.adapters.get(received.nsp)
         if isinstance(adapter, StreamsAdapter) and adapter.stream == stream:
-            await adapter.on_message(received)
+            await adapter.on_message(
+                received, entry_id if adapter.recovery is not None else None)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _entry_id(replies: list[Any] | None) -> str | None:
+    """The id an ``XADD`` answered, if it was sent and taken."""
+    reply = replies[0] if replies else None
+    return _text(reply) if isinstance(reply, (bytes, str)) else None
+
+
+def _fields(raw: Any) -> dict[bytes, bytes]:
+    """The fields of an ``XRANGE`` entry (a flat array of names and values, or a map)."""
+    if isinstance(raw, dict):
+        return {bytes(k): bytes(v) for k, v in raw.items()
+                if isinstance(k, bytes) and isinstance(v, bytes)}
+    if isinstance(raw, list):
+        return {k: v for k, v in zip(raw[::2], raw[1::2], strict=False)
+                if isinstance(k, bytes) and isinstance(v, bytes)}
+    return {}
 
 
 class StreamsAdapter(ClusterProtocolAdapter):
-    """One namespace's adapter of a ``StreamsCluster``."""
+    """One namespace's adapter of a ``StreamsCluster``; with connection state recovery on, it
+    keeps sessions and gives offsets (the module's docstring)."""
 
     member: StreamsCluster
+    keeps_sessions = True
 
     def __init__(self, namespace: Namespace, member: StreamsCluster) -> None:
         super().__init__(namespace, member, random_id())
+        #: The server's connection state recovery options; ``None`` when it is off.
+        self.recovery = namespace.server.connection_state_recovery
         self.stream = stream_for(namespace.name, member.stream_name, member.stream_count)
         self.public_channel = f"{member.channel_prefix}#{namespace.name}#"
         self.private_channel = f"{self.public_channel}{self.uid}#"
@@ -224,3 +267,117 @@ class StreamsAdapter(ClusterProtocolAdapter):
         if self.member.use_sharded_pubsub:
             return await self.count_servers(lambda client: client.pubsub_shardnumsub(channel))
         return await self.count_servers(lambda client: client.pubsub_numsub(channel))
+
+    def _broadcast_command(self, packet: Packet, target: BroadcastTarget
+                           ) -> tuple[bytes, tuple[Any, ...]]:
+        return self._command(self.build(MessageType.BROADCAST, {
+            "packet": {"type": 2, "data": packet.data}, "opts": encode_opts(target)}))
+
+    async def broadcast(self, packet: Packet, target: BroadcastTarget) -> int:
+        """With recovery on: the stream entry first, then this node's sockets get the packet
+        with the entry's id appended (CA ``broadcast``; without Redis, they get it without)."""
+        if self.recovery is None or target.local:
+            return await super().broadcast(packet, target)
+        command, args = self._broadcast_command(packet, target)
+        replies = await self.member.link.request((command, *args))
+        sent, parts = self.deliver(packet.data, target, _entry_id(replies))
+        await self.pace(parts)
+        return sent
+
+    def broadcast_nowait(self, packet: Packet, target: BroadcastTarget) -> None:
+        """As ``broadcast``; this node's sockets get the packet once Redis answered."""
+        if self.recovery is None or target.local:
+            super().broadcast_nowait(packet, target)
+            return
+        command, args = self._broadcast_command(packet, target)
+
+        def on_reply(replies: list[Any] | None) -> None:
+            self.deliver(packet.data, target, _entry_id(replies))
+
+        self.member.link.request_nowait(on_reply, (command, *args))
+
+    def persist_session(self, session: Session) -> None:
+        """``SET {prefix}{pid} <session> PX <max_disconnection_duration>`` (RSA
+        ``persistSession``), in order with this node's publications."""
+        if self.recovery is None:
+            return
+        milliseconds = int(self.recovery.max_disconnection_duration * 1000)
+        if milliseconds <= 0:
+            return
+        try:
+            value = encode_session(session)
+        except CodecError as error:
+            log.warning("%s: the session of %s cannot be kept: %s", self.member.link.name,
+                        session.sid, error)
+            return
+        self.member.link.publish_nowait(
+            b"SET", f"{self.member.session_key_prefix}{session.pid}", value, b"PX",
+            str(milliseconds))
+
+    async def restore_session(self, pid: str, offset: str) -> Restoring | None:
+        """Take the session back and read the entries after ``offset`` meant for it (RSA
+        ``restoreSession``): ``None`` unless the offset is an entry id still in the stream and
+        the session is there. Live broadcasts for the session are caught while the entries
+        are read, and those already read are not written twice."""
+        if self.recovery is None or stream_offset(offset) is None:
+            return None
+        key = f"{self.member.session_key_prefix}{pid}"
+        link = self.member.link
+        replies = await link.request((b"MULTI",), (b"GET", key), (b"DEL", key), (b"EXEC",),
+                                     (b"XRANGE", self.stream, offset, offset))
+        if replies is None:
+            return None
+        executed, found = replies[3], replies[4]
+        raw = executed[0] if isinstance(executed, list) and executed else None
+        if not isinstance(raw, bytes) or not isinstance(found, list) or not found:
+            return None
+        # A session key names no namespace; the entry a client's offset names is one of its
+        # namespace (stricter than Node, which would restore another namespace's session).
+        first = found[0]
+        if not (isinstance(first, list) and len(first) == 2
+                and _fields(first[1]).get(b"nsp") == self.name.encode()):
+            return None
+        try:
+            session = decode_session(raw)
+        except CodecError as error:
+            self.member.dropped(error, key)
+            return None
+        read = [offset]  # the last entry read: live ones up to it were read already
+        restoring = Restoring(self, session, [], keep=lambda live: entry_after(live, read[0]))
+        try:
+            for _ in range(_MAX_XRANGE_CALLS):
+                answer = await link.request((b"XRANGE", self.stream, next_entry_id(read[0]),
+                                             b"+"))
+                if answer is None or isinstance(answer[0], Exception):
+                    restoring.cancel()
+                    return None
+                entries = answer[0]
+                if not isinstance(entries, list) or not entries:
+                    break
+                for entry in entries:
+                    self._replay(restoring, entry, read)
+        except BaseException:
+            restoring.cancel()
+            raise
+        return restoring
+
+    def _replay(self, restoring: Restoring, entry: Any, read: list[str]) -> None:
+        """One ``XRANGE`` entry: a broadcast of this namespace meant for the session joins
+        the missed packets, with its id appended."""
+        if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], bytes):
+            return
+        entry_id = entry[0].decode()
+        read[0] = entry_id
+        fields = _fields(entry[1])
+        if fields.get(b"nsp") != self.name.encode() or fields.get(b"type") != b"3":
+            return
+        try:
+            received = decode_entry(fields)
+        except CodecError as error:
+            self.member.dropped(error, self.stream)
+            return
+        target, data = received.target, received.packet
+        assert target is not None and data is not None
+        if session_includes(restoring.session.rooms, target.rooms, target.except_rooms):
+            packet = self.packet([*data, entry_id])
+            restoring.missed.append((packet, prepare(packet)))

@@ -26,6 +26,7 @@ def build(config: dict[str, Any] | None = None) -> Server:
         ping_timeout=config.get("pingTimeout", 2000) / 1000,
         path=config.get("path", "/socket.io"),
         transports=tuple(config.get("transports", ("polling", "websocket"))),
+        connection_state_recovery=_recovery(config.get("recovery")),
     )
     records: dict[str, list[Any]] = {}
     attempts: dict[str, int] = {}
@@ -83,6 +84,41 @@ def build(config: dict[str, Any] | None = None) -> Server:
 
         socket.on("attempts?", lambda key: attempts.get(key, 0))
 
+        # Connection state recovery.
+        @socket.on("join")
+        def join(room: str) -> bool:
+            socket.join(room)
+            return True
+
+        socket.on("rooms?", lambda: sorted(socket.rooms))
+
+        @socket.on("set-data")
+        def set_data(data: Any) -> bool:
+            socket.data = data
+            return True
+
+        socket.on("data?", lambda: socket.data)
+        socket.on("recovered?", lambda: socket.recovered)
+
+        @socket.on("send-me")
+        async def send_me(*args: Any) -> bool:
+            await socket.emit("sent", *args)
+            return True
+
+        @socket.on("arm-missed")
+        def arm_missed(room: str) -> bool:
+            async def on_disconnect(reason: str) -> None:
+                socket.off("disconnect", on_disconnect)
+                namespace = socket.namespace
+                await socket.emit("missed", "direct", reason)
+                await namespace.to(room).emit("missed", "room")
+                await namespace.to("elsewhere").emit("missed", "not for it")
+                await namespace.emit("missed", "all")
+                await namespace.except_(room).emit("missed", "not for it either")
+
+            socket.on("disconnect", on_disconnect)
+            return True
+
     server.on("connection", contract)
     server.of("/other").on("connection", contract)
     admin = server.of("/admin")
@@ -94,6 +130,18 @@ def build(config: dict[str, Any] | None = None) -> Server:
     admin.use(only_with_token)
     admin.on("connection", contract)
     return server
+
+
+def _recovery(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Node's ``connectionStateRecovery`` options, in ours."""
+    if config is None:
+        return None
+    options: dict[str, Any] = {}
+    if "maxDisconnectionDuration" in config:
+        options["max_disconnection_duration"] = config["maxDisconnectionDuration"] / 1000
+    if "skipMiddlewares" in config:
+        options["skip_middlewares"] = config["skipMiddlewares"]
+    return options
 
 
 async def main(config: dict[str, Any]) -> None:

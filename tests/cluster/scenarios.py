@@ -8,6 +8,7 @@ group of operations on it.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import msgpack
 import trio
 
 from .harness import CONFORMANCE, Clients, Node, binary, unwire
@@ -60,39 +62,70 @@ class Cluster:
             raise AssertionError(f"{source} {event}: {answer['error']}")
         return answer
 
-    def received(self, client: str) -> list[tuple[str, list[Any]]]:
-        """The events ``client`` got since last asked, binary as bytes, without the stream
-        offset a Node node with connection state recovery appends (cluster-node.md §5)."""
+    def received(self, client: str, offsets: list[str | None] | None = None
+                 ) -> list[tuple[str, list[Any]]]:
+        """The events ``client`` got since last asked, binary as bytes. With the streams
+        adapter (connection state recovery on), the stream offset appended as a last argument
+        (cluster-node.md §5) is taken off, and added to ``offsets`` (``None`` for an event
+        without one)."""
         events = []
         for item in self.clients.received(client):
             args = unwire(item["args"])
+            offset = None
             if self.adapter == "streams" and args and isinstance(args[-1], str) \
                     and _OFFSET.match(args[-1]):
-                args = args[:-1]
+                offset = args.pop()
+            if offsets is not None:
+                offsets.append(offset)
             events.append((item["event"], args))
         return events
 
     def expect(self, expected: dict[str, list[tuple[str, list[Any]]]],
                others: list[str] | None = None, settle: float = 0.3,
-               timeout: float = 10.0) -> None:
+               timeout: float = 10.0, offsets: bool = True, one_entry: bool = True
+               ) -> dict[str, list[str | None]]:
         """Each client in ``expected`` gets exactly those events (in that order), and every
-        client in ``others`` none, within ``timeout``."""
+        client in ``others`` none, within ``timeout``. With the streams adapter, each event
+        carries its stream offset when ``offsets`` (the same for every client that got it,
+        increasing for each client; with ``one_entry`` false, each client's copy is an entry
+        of its own, as for ``RemoteSocket.emit``), and none otherwise (local and volatile
+        broadcasts); with the other adapters, none."""
         got: dict[str, list[tuple[str, list[Any]]]] = {client: [] for client in expected}
+        got_offsets: dict[str, list[str | None]] = {client: [] for client in expected}
         deadline = time.monotonic() + timeout
         while True:
             for client in expected:
-                got[client].extend(self.received(client))
+                got[client].extend(self.received(client, got_offsets[client]))
             if all(len(got[c]) >= len(events) for c, events in expected.items()):
                 break
             assert time.monotonic() < deadline, f"missing events: {got} != {expected}"
             time.sleep(0.02)
         time.sleep(settle)  # anything extra or misdirected arrives too
         for client in expected:
-            got[client].extend(self.received(client))
+            got[client].extend(self.received(client, got_offsets[client]))
         for client, events in expected.items():
             assert got[client] == events, (client, _first_difference(got[client], events))
         for client in others or []:
             assert self.received(client) == [], client
+        self._check_offsets(got, got_offsets, offsets and self.adapter == "streams", one_entry)
+        return got_offsets
+
+    @staticmethod
+    def _check_offsets(got: dict[str, list[tuple[str, list[Any]]]],
+                       offsets: dict[str, list[str | None]], wanted: bool,
+                       one_entry: bool) -> None:
+        by_event: dict[str, set[str | None]] = {}
+        for client, events in got.items():
+            if not wanted:
+                assert offsets[client] == [None] * len(events), (client, offsets[client])
+                continue
+            assert None not in offsets[client], (client, events, offsets[client])
+            ids = [tuple(map(int, str(o).split("-"))) for o in offsets[client]]
+            assert ids == sorted(ids) and len(set(ids)) == len(ids), (client, offsets[client])
+            for event, offset in zip(events, offsets[client], strict=True):
+                by_event.setdefault(json.dumps(event, default=repr), set()).add(offset)
+        for event, seen in by_event.items():
+            assert len(seen) == 1 or not one_entry, f"{event} came with offsets {seen}"
 
     def drain(self) -> None:
         for client in [*self.all, *(f"chat-{label}" for label in self.nodes)]:
@@ -161,10 +194,10 @@ def check_broadcasts(c: Cluster) -> None:
                      others=[x for x in everyone if x != target])
         c.ask(source, "broadcast", {"event": "local", "args": [source], "local": True})
         c.expect({f"c-{source}": [("local", [source])]},
-                 others=[x for x in everyone if x != f"c-{source}"])
+                 others=[x for x in everyone if x != f"c-{source}"], offsets=False)
         c.ask(source, "broadcast", {"event": "flags", "args": [source], "volatile": True,
                                     "compress": False})
-        c.expect({client: [("flags", [source])] for client in everyone})
+        c.expect({client: [("flags", [source])] for client in everyone}, offsets=False)
         c.ask(source, "broadcast", {"event": "others", "args": [source], "fromSocket": True})
         c.expect({client: [("others", [source])] for client in everyone
                   if client != f"c-{source}"}, others=[f"c-{source}"])
@@ -230,7 +263,8 @@ def check_fetch_and_remote_sockets(c: Cluster) -> None:
                                             "args": [source, binary(b"\x07")]})
         assert sorted(ids) == sorted([c.sids["c-N1"], c.sids["c-P1"]])
         c.expect({"c-N1": [("remote", [source, b"\x07"])],
-                  "c-P1": [("remote", [source, b"\x07"])]}, others=["c-N0", "c-P0"])
+                  "c-P1": [("remote", [source, b"\x07"])]}, others=["c-N0", "c-P0"],
+                 one_entry=False)
         for target in ("c-N1", "c-P1"):
             answer = c.ask(source, "remote-emit-with-ack", {
                 "sid": c.sids[target], "event": "ack-me", "args": [source], "timeout": 5000})
@@ -332,10 +366,13 @@ def check_stream_entries(c: Cluster) -> None:
     before = int(c.redis.cli("XLEN", "socket.io"))
     c.ask("P0", "broadcast", {"event": "streamed", "args": ["p0"], "rooms": ["room-x"]})
     c.ask("N0", "broadcast", {"event": "streamed", "args": ["n0"], "rooms": ["room-x"]})
-    c.expect({"c-N1": [("streamed", ["p0"]), ("streamed", ["n0"])],
-              "c-P1": [("streamed", ["p0"]), ("streamed", ["n0"])]})
+    offsets = c.expect({"c-N1": [("streamed", ["p0"]), ("streamed", ["n0"])],
+                        "c-P1": [("streamed", ["p0"]), ("streamed", ["n0"])]})
     assert int(c.redis.cli("XLEN", "socket.io")) == before + 2
     last = c.redis.cli("XREVRANGE", "socket.io", "+", "-", "COUNT", "2").splitlines()
+    # the offset each client got is the id of the entry, on the sending node and the others
+    ids = [line for line in last if re.match(r"^[0-9]+-[0-9]+$", line)]
+    assert offsets["c-N1"] == offsets["c-P1"] == ids[::-1]
     fields = [line for line in last if not re.match(r"^[0-9]+-[0-9]+$", line)]
     assert fields[0::8] == ["uid", "uid"] and fields[2::8] == ["nsp", "nsp"]
     assert fields[4::8] == ["type", "type"] and fields[5::8] == ["3", "3"]
@@ -390,3 +427,67 @@ def check_emitters(c: Cluster) -> None:
         wait_for(lambda label=label: any(e["args"] == ["js-note"]
                                          for e in c.ask(label, "server-events")))
     wait_for(lambda: all("js-joined" in c.ask(label, "my-rooms") for label in ("N1", "P1")))
+
+
+def _session(c: Cluster, pid: str) -> tuple[dict[str, Any], int] | None:
+    """The session stored under ``sio:session:<pid>`` (base64 of msgpack), with its TTL in
+    ms; ``None`` when there is none."""
+    raw = c.redis.cli("GET", f"sio:session:{pid}")
+    if not raw:
+        return None
+    ttl = int(c.redis.cli("PTTL", f"sio:session:{pid}"))
+    return msgpack.unpackb(base64.b64decode(raw), raw=False), ttl
+
+
+def check_recovery(c: Cluster) -> None:
+    """Connection state recovery across nodes (cluster-node.md §5): a client drops its
+    transport on a node of one kind, misses broadcasts from both kinds, comes back on a node of
+    the other kind (and of its own), and gets its id, rooms, data and every missed event back,
+    once and in order. The session in Redis is Node's: base64 msgpack ``{sid, pid, rooms,
+    data}`` with a TTL, deleted once restored."""
+    routes = [("N0", "P1"), ("P0", "N1"), ("P0", "P1"), ("N0", "N1")]
+    for index, (first, then) in enumerate(routes):
+        client = f"r-{first}-{then}"
+        room, data = f"csr-{index}", {"csr": index, "nested": [1, None, "x"]}
+        sid = c.clients.connect(client, c.nodes[first])
+        c.clients.ask(client, "join", {"rooms": [room]})
+        assert c.clients.ask(client, "set-data", {"data": data}) is True
+        # one event, to give the client an offset
+        c.ask("N0" if first == "P0" else "P0", "broadcast",
+              {"event": "hello", "args": ["first"], "rooms": [sid]})
+        c.expect({client: [("hello", ["first"])]})
+        pid = c.clients.status(client)["pid"]
+        assert isinstance(pid, str) and pid != sid
+        c.clients.send("drop", client=client)
+        wait_for(lambda client=client: not c.clients.status(client)["connected"])
+        wait_for(lambda pid=pid: _session(c, pid) is not None)
+        stored, ttl = _session(c, pid) or ({}, 0)
+        assert stored == {"sid": sid, "pid": pid, "rooms": [sid, room], "data": data}, stored
+        assert 0 < ttl <= 60000
+        # while it is away: for its room, for everyone, for its id, from both kinds of node;
+        # a volatile one (replayed: the stream keeps it); and ones not for it
+        missed = []
+        for source in SOURCES:
+            for event, req in (("room", {"rooms": [room]}), ("all", {}),
+                               ("direct", {"rooms": [sid]}),
+                               ("volatile", {"rooms": [room], "volatile": True}),
+                               ("other-room", {"rooms": ["room-x"]}),
+                               ("excepted", {"except": [room]})):
+                c.ask(source, "broadcast", {"event": f"missed-{event}",
+                                            "args": [source, binary(b"\x01")], **req})
+                if event not in ("other-room", "excepted"):
+                    missed.append((f"missed-{event}", [source, b"\x01"]))
+        c.drain()
+        back = c.clients.send("reconnect", client=client, url=c.nodes[then].url)
+        assert back == {"id": sid, "recovered": True}, (first, then, back)
+        offsets = c.expect({client: missed})
+        assert all(offsets[client])
+        assert c.clients.ask(client, "whoami")["recovered"] is True
+        assert sorted(c.clients.ask(client, "my-rooms")) == sorted([sid, room])
+        assert c.clients.ask(client, "get-data") == data
+        assert _session(c, pid) is None
+        # live events reach it on its new node, with offsets
+        c.ask(first, "broadcast", {"event": "live", "args": [index], "rooms": [room]})
+        c.expect({client: [("live", [index])]})
+        c.clients.send("close", client=client)
+    c.drain()

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socketio_core.protocol import BroadcastTarget
+from socketio_core.protocol import BroadcastTarget, Session
 from socketio_core.redis import cluster_wire as cw
 from socketio_core.redis import pubsub_wire as pw
 from socketio_core.redis.codec import (
@@ -288,11 +288,40 @@ def test_streams_pubsub_payload_is_the_captured_frame() -> None:
     assert cw.decode_streams(frame).packet == ["cluster-note", "sse29", {"n": 0}]
 
 
-def test_session_value_of_the_streams_adapter_decodes() -> None:
-    raw = base64.b64encode(pack({"sid": "KrJwaoF6NC8AnUZvAAAM", "pid": "hA-bWoQvwTgqvzPYAAAN",
-                                 "rooms": ["KrJwaoF6NC8AnUZvAAAM", "csr-0"],
-                                 "data": {"csr": 0}}))
+def test_session_value_of_the_streams_adapter() -> None:
+    session = Session("KrJwaoF6NC8AnUZvAAAM", "hA-bWoQvwTgqvzPYAAAN",
+                      ("KrJwaoF6NC8AnUZvAAAM", "csr-0"), {"csr": 0})
+    raw = cw.encode_session(session)
+    # the captured value's start (cluster-wire.md §4), and what @msgpack/msgpack writes
     assert raw.startswith(b"hKNzaWS0S3JKd2FvRjZOQzhBblVadkFBQU2jcGlk")
+    [node] = _node_encodings([{"sid": session.sid, "pid": session.pid,
+                               "rooms": list(session.rooms), "data": {"csr": 0}}])
+    assert base64.b64decode(raw).hex() == node["msgpack"]
+    assert cw.decode_session(raw) == session
+    assert cw.decode_session(base64.b64encode(bytes.fromhex(node["msgpack"]))) == session
+    nothing = Session("s", "p", (), None)
+    assert cw.decode_session(cw.encode_session(nothing)) == nothing
+
+
+@pytest.mark.parametrize("raw", [
+    b"not base64!", base64.b64encode(b"\xc1"), base64.b64encode(pack([1, 2])),
+    base64.b64encode(pack({"sid": "s", "pid": "p"})),
+    base64.b64encode(pack({"sid": "s", "pid": "p", "rooms": ["a", 1]})),
+    base64.b64encode(pack({"sid": 1, "pid": "p", "rooms": []})),
+])
+def test_a_stored_value_that_is_not_a_session_is_a_codec_error(raw: bytes) -> None:
+    with pytest.raises(CodecError):
+        cw.decode_session(raw)
+
+
+def test_stream_offsets() -> None:
+    assert cw.stream_offset("1796350243813-0") == (1796350243813, 0)
+    for bad in ("", "1-", "-1", "1-2-3", "a-1", "1796350243813", "T.3", "1 -2"):
+        assert cw.stream_offset(bad) is None, bad
+    assert cw.next_entry_id("1796350184574-0") == "1796350184574-1"
+    assert cw.next_entry_id("5-9") == "5-10"
+    assert cw.entry_after("5-10", "5-9") and cw.entry_after("6-0", "5-99")
+    assert not cw.entry_after("5-9", "5-9") and not cw.entry_after("5-9", "x")
 
 
 def test_missing_keys_are_left_out_never_null() -> None:
@@ -437,3 +466,14 @@ def test_importing_the_core_loads_neither_coredis_nor_msgpack() -> None:
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                timeout=30, check=True, cwd=ROOT)
     assert completed.stdout.strip() == "[]"
+
+
+def test_a_broadcast_packet_with_an_ack_id_is_marked() -> None:
+    """A Node node with connection state recovery sends ``socket.emit(..., ack)`` through the
+    stream with the packet's id: a receiver must not give it an offset."""
+    plain = cw.message(cw.MessageType.BROADCAST, {"packet": {"type": 2, "data": ["e"]},
+                                                  "opts": {"rooms": [SID], "except": []}},
+                       "u" * 16, "/")
+    assert cw.decode_message(plain).packet_id is False
+    plain["data"]["packet"]["id"] = 3
+    assert cw.decode_message(plain).packet_id is True

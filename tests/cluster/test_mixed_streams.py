@@ -1,6 +1,8 @@
-"""A mixed cluster on the ``streams`` adapter (``@socket.io/redis-streams-adapter`` 0.3.1; the
-Node nodes with connection state recovery on): 2 Node nodes and 2 Python nodes on one
-redis-server, official clients on each (scenarios.py)."""
+"""A mixed cluster on the ``streams`` adapter (``@socket.io/redis-streams-adapter`` 0.3.1, every
+node with connection state recovery on, as cluster-node.md says): 2 Node nodes and 2 Python
+nodes on one redis-server, official clients on each (scenarios.py). Every event that came
+through the stream carries its entry's id as offset, and a client recovers its session moving
+between nodes of either kind."""
 
 from __future__ import annotations
 
@@ -45,3 +47,7 @@ def test_server_side_emit(mixed: Cluster) -> None:
 
 def test_stream_entries(mixed: Cluster) -> None:
     scenarios.check_stream_entries(mixed)
+
+
+def test_connection_state_recovery_across_kinds_of_node(mixed: Cluster) -> None:
+    scenarios.check_recovery(mixed)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -26,6 +29,8 @@ SAMPLES = {
     ("migration.md", "class-namespace"),
     ("background-tasks.md", "beside-serve"),
     ("adapter.md", "adapter-default"),
+    ("recovery.md", "recovery-server"),
+    ("recovery.md", "recovery-client"),
 }
 
 
@@ -139,3 +144,46 @@ def test_beside_serve() -> None:
 def test_adapter_default() -> None:
     sio = exec_sample(sample("adapter.md", "adapter-default"))["sio"]
     assert isinstance(sio.of("/").adapter, InMemoryAdapter)
+
+
+def test_recovery_server_and_client(capsys: Any) -> None:
+    """The guide's server and client: the server drops the client's transport, news goes to the
+    lobby meanwhile, and the client comes back with it, then says it recovered."""
+    sio = exec_sample(sample("recovery.md", "recovery-server"))["sio"]
+    client = exec_sample(sample("recovery.md", "recovery-client"))
+    sockets: list[Any] = []
+
+    @asynccontextmanager
+    async def recording(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        async with connect(*args, **kwargs) as socket:
+            sockets.append(socket)
+            yield socket
+
+    client["connect"] = recording  # the sample's own connect, seen by the test
+
+    async def main() -> list[str]:
+        out = ""
+        with trio.fail_after(20):
+            async with trio.open_nursery() as nursery:
+                listeners = await nursery.start(partial(sio.serve, handle_signals=False))
+                port = listeners[0].socket.getsockname()[1]
+                nursery.start_soon(client["follow"], f"http://127.0.0.1:{port}")
+                while not sockets or sockets[0]._last_offset is None:  # the welcome came
+                    await trio.sleep(0.01)
+                [socket] = sio.sockets.values()
+                first = socket.id
+                socket.conn.close()
+                while socket.connected:
+                    await trio.sleep(0.01)
+                await sio.to("lobby").emit("news", "missed while away")
+                while "recovered" not in out:
+                    out += capsys.readouterr().out
+                    await trio.sleep(0.01)
+                assert sio.sockets[first].recovered
+                assert sio.sockets[first].data == {"user": "ada"}
+                await sio.aclose()
+                nursery.cancel_scope.cancel()
+        return out.splitlines()
+
+    capsys.readouterr()
+    assert trio.run(main) == ["missed while away", "recovered"]

@@ -1,6 +1,7 @@
 """Our server implementing the interop contract of conformance/js/reference_server.mjs.
 
-Run as ``python -m tests.interop.app PORT``; prints ``listening PORT`` once ready.
+Run as ``python -m tests.interop.app PORT [recovery]``; prints ``listening PORT`` once ready.
+With ``recovery``: connection state recovery on, sessions kept for 3 s.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ last_disconnect_reason: list[str | None] = [None]
 watched: set[str] = set()
 
 
-def build() -> Server:
-    server = Server(ping_interval=2.0, ping_timeout=2.0, cors_allowed_origins="*")
+def build(recovery: bool = False) -> Server:
+    server = Server(
+        ping_interval=2.0, ping_timeout=2.0, cors_allowed_origins="*",
+        connection_state_recovery={"max_disconnection_duration": 3.0} if recovery else None)
 
     async def contract(socket: Socket) -> None:
         seq = 0
@@ -93,6 +96,37 @@ def build() -> Server:
                 watched.discard(socket.id)
                 last_disconnect_reason[0] = reason
 
+        # Connection state recovery.
+        @socket.on("set-data")
+        def set_data(data: Any) -> bool:
+            socket.data = data
+            return True
+
+        socket.on("data?", lambda: socket.data)
+        socket.on("rooms?", lambda: sorted("<self>" if r == socket.id else r
+                                           for r in socket.rooms))
+        socket.on("recovered?", lambda: socket.recovered)
+
+        @socket.on("send-me")
+        async def send_me(value: Any) -> bool:
+            await socket.emit("sent", value)
+            return True
+
+        @socket.on("arm-missed")
+        def arm_missed(room: str) -> bool:
+            async def missed(reason: str) -> None:
+                socket.off("disconnect", missed)
+                namespace = socket.namespace
+                await socket.emit("missed", "direct", reason)
+                await namespace.to(room).emit("missed", "room")
+                await namespace.to("elsewhere").emit("missed", "not for it")
+                await namespace.emit("missed", "all")
+                await namespace.except_(room).emit("missed", "not for it either")
+                await namespace.volatile.emit("missed", "volatile")
+
+            socket.on("disconnect", missed)
+            return True
+
     server.on("connection", contract)
     admin = server.of("/admin")
 
@@ -105,12 +139,13 @@ def build() -> Server:
     return server
 
 
-async def main(port: int) -> None:
-    server = build()
+async def main(port: int, recovery: bool) -> None:
+    server = build(recovery)
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(server.serve, "127.0.0.1", port)
         print(f"listening {listeners[0].socket.getsockname()[1]}", flush=True)
 
 
 if __name__ == "__main__":
-    trio.run(main, int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    trio.run(main, int(sys.argv[1]) if len(sys.argv) > 1 else 0,
+             sys.argv[2:3] == ["recovery"])

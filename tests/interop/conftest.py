@@ -54,6 +54,25 @@ def our_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def our_recovery_server() -> Iterator[str]:
+    """Ours with connection state recovery on (sessions kept 3 s)."""
+    _require_node_modules()
+    process, url = _start([sys.executable, "-m", "tests.interop.app", "0", "recovery"], ROOT)
+    yield url
+    _stop(process)
+
+
+@pytest.fixture(scope="session")
+def reference_recovery_server() -> Iterator[str]:
+    """The official server with ``connectionStateRecovery`` on (sessions kept 3 s)."""
+    _require_node_modules()
+    process, url = _start(
+        ["node", str(CONFORMANCE / "js" / "reference_server.mjs"), "0", "recovery"], CONFORMANCE)
+    yield url
+    _stop(process)
+
+
+@pytest.fixture(scope="session")
 def reference_server() -> Iterator[str]:
     _require_node_modules()
     process, url = _start(["node", str(CONFORMANCE / "js" / "reference_server.mjs"), "0"],
