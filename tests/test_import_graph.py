@@ -1,17 +1,32 @@
 """The modules import downward only: no import, not even one for type checkers, closes a cycle
-(``python3 tools/import_graph.py`` prints the graph), and the client does not load the server."""
+(``python3 .ci/import_graph.py`` prints the graph), and the client does not load the server."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
-from tools.import_graph import RUNTIME, TYPING, Module, load, loads, order
-
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_tool() -> types.ModuleType:
+    # The tool is a script in .ci/, not a package: load it from its file.
+    spec = importlib.util.spec_from_file_location("import_graph", ROOT / ".ci" / "import_graph.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_tool = _load_tool()
+RUNTIME, TYPING, Module = _tool.RUNTIME, _tool.TYPING, _tool.Module
+load, loads, order = _tool.load, _tool.loads, _tool.order
 SERVER_SIDE = {"socketio_core.server", "socketio_core.link", "socketio_core.namespace",
                "socketio_core.socket", "socketio_core.adapter", "socketio_core.broadcast"}
 

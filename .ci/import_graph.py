@@ -1,4 +1,4 @@
-"""The project's modules, their sizes and who imports whom: ``python3 tools/import_graph.py``.
+"""The project's modules, their sizes and who imports whom: ``python3 .ci/import_graph.py``.
 
 Prints every module of ``engineio_core``, ``socketio_core`` and ``transports`` with its line
 count, dependencies first, each followed by the project modules it imports: plainly when the

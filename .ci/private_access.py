@@ -1,4 +1,4 @@
-"""Count reads and writes of other objects' private attributes: ``python3 tools/private_access.py``.
+"""Count reads and writes of other objects' private attributes: ``python3 .ci/private_access.py``.
 
 An access is ``expr._name`` where ``expr`` is not ``self`` or ``cls`` and ``_name`` is not a
 dunder, nor a named tuple's public ``_replace``/``_asdict``/``_fields``/``_make``; attributes of
