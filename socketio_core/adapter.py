@@ -242,6 +242,11 @@ class Adapter:
         ``offset``; ``None`` when it cannot be restored (this base adapter keeps nothing)."""
         return None
 
+    def close(self) -> None:
+        """The namespace is gone (a namespace made by a dynamic matcher, emptied, with
+        ``cleanup_empty_child_namespaces``): release what is held for it, such as a cluster
+        adapter's subscriptions. Nothing to release here."""
+
 
 class InMemoryAdapter(Adapter):
     """Rooms and every operation within one process; ``target.local`` changes nothing here."""

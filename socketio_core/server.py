@@ -190,11 +190,12 @@ class Server(trio.abc.AsyncResource):
             handler(namespace)
 
     def _forget_child(self, namespace: Namespace) -> None:
-        """A namespace made by a dynamic matcher has no socket left: forget it if
-        ``cleanup_empty_child_namespaces``."""
+        """A namespace made by a dynamic matcher has no socket left: forget it and close its
+        adapter if ``cleanup_empty_child_namespaces`` (as Node does)."""
         if (self.cleanup_empty_child_namespaces
                 and self._namespaces.get(namespace.name) is namespace):
             del self._namespaces[namespace.name]
+            namespace.adapter.close()
 
     @property
     def shutting_down(self) -> bool:

@@ -253,6 +253,11 @@ class RedisLink:
 
     # ----------------------------------------------------------------- publishing
 
+    @property
+    def queued(self) -> int:
+        """Publications and requests waiting for the publisher (at most ``max_pending``)."""
+        return self._queue.statistics().current_buffer_used
+
     def publish_nowait(self, command: bytes, *args: Any) -> None:
         """Queue a publication; dropped (and counted) while Redis is down or the queue full."""
         self._queue_nowait(((command, *args),), None)

@@ -160,6 +160,12 @@ class ClusterMember:
         """The factory ``Server(adapter=...)`` takes: this member's adapter of ``namespace``."""
         raise NotImplementedError
 
+    def release(self, adapter: MemberAdapter) -> None:
+        """Forget a closed adapter: its routes and subscriptions go, so that an emptied
+        dynamic namespace costs nothing (other nodes stop counting this one in it)."""
+        if self.adapters.get(adapter.name) is adapter:
+            del self.adapters[adapter.name]
+
     async def ready(self) -> None:
         """Until Redis has confirmed every subscription of the namespaces made so far (then
         the other nodes count this one)."""
@@ -205,6 +211,9 @@ class MemberAdapter(InMemoryAdapter):
     def name(self) -> str:
         """The namespace's name."""
         return self.namespace.name
+
+    def close(self) -> None:
+        self.member.release(self)
 
     def packet(self, data: list[Any]) -> Packet:
         """An EVENT packet of this namespace."""

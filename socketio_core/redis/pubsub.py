@@ -89,6 +89,19 @@ class PubSubCluster(ClusterMember):
                             channels.specific_response(adapter.uid))
         return adapter
 
+    def release(self, adapter: MemberAdapter) -> None:
+        if self.adapters.get(adapter.name) is not adapter:
+            return
+        super().release(adapter)
+        assert isinstance(adapter, PubSubAdapter)
+        channels = adapter.channels
+        exact = [channels.request, channels.response, channels.specific_response(adapter.uid)]
+        for channel in exact:
+            self._exact.pop(channel.encode(), None)
+        self._prefixes = [(prefix, a) for prefix, a in self._prefixes if a is not adapter]
+        self.link.punsubscribe(channels.pattern)
+        self.link.unsubscribe(*exact)
+
     async def _on_message(self, kind: bytes, channel: bytes, payload: bytes) -> None:
         try:
             if kind == b"pmessage":

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .cluster_adapter import ClusterProtocolAdapter
 from .cluster_wire import MessageType, decode_sharded, encode_sharded
 from .codec import CodecError
-from .member import DEFAULT_TIMEOUT, ClusterMember, random_id
+from .member import DEFAULT_TIMEOUT, ClusterMember, MemberAdapter, random_id
 
 if TYPE_CHECKING:
     from ..namespace import Namespace
@@ -65,6 +65,15 @@ class ShardedCluster(ClusterMember):
         self.routes[adapter.response_channel.encode()] = (adapter, True)
         self.link.ssubscribe(adapter.channel, adapter.response_channel)
         return adapter
+
+    def release(self, adapter: MemberAdapter) -> None:
+        if self.adapters.get(adapter.name) is not adapter:
+            return
+        super().release(adapter)
+        channels = [name for name, (owner, _) in self.routes.items() if owner is adapter]
+        for channel in channels:
+            del self.routes[channel]
+        self.link.sunsubscribe(*(channel.decode() for channel in channels))
 
     async def _on_message(self, kind: bytes, channel: bytes, payload: bytes) -> None:
         route = self.routes.get(channel)

@@ -42,7 +42,7 @@ from .cluster_wire import (
     stream_offset,
 )
 from .codec import CodecError
-from .member import DEFAULT_TIMEOUT, ClusterMember, random_id
+from .member import DEFAULT_TIMEOUT, ClusterMember, MemberAdapter, random_id
 from .wire import encode_opts
 
 if TYPE_CHECKING:
@@ -135,6 +135,19 @@ class StreamsCluster(ClusterMember):
             self._readers[adapter.stream] = trio.Event()
             self.spawn(self._read, adapter.stream)
         return adapter
+
+    def release(self, adapter: MemberAdapter) -> None:
+        # The stream stays read: other namespaces share it, and entries of a namespace
+        # without an adapter here are skipped.
+        if self.adapters.get(adapter.name) is not adapter:
+            return
+        super().release(adapter)
+        assert isinstance(adapter, StreamsAdapter)
+        channels = [adapter.public_channel, adapter.private_channel]
+        for channel in channels:
+            self.routes.pop(channel.encode(), None)
+        unsubscribe = self.link.sunsubscribe if self.use_sharded_pubsub else self.link.unsubscribe
+        unsubscribe(*channels)
 
     async def ready(self) -> None:
         await super().ready()
