@@ -15,6 +15,7 @@ Manager events (``manager.on``): ``"open"``, ``"close"`` (reason), ``"error"`` (
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import random as _random
 import ssl
@@ -44,6 +45,8 @@ from .protocol.reasons import ClientDisconnectReason
 __all__ = ["ClientSocket", "Manager", "ManagerOptions", "Socket", "connect"]
 
 Socket = ClientSocket
+
+log = logging.getLogger("socketio_core.client")
 
 _CLOSE_WAIT = 3.0
 
@@ -154,7 +157,7 @@ class Manager(trio.abc.AsyncResource):
         except BaseException:
             await self._stack.aclose()
             raise
-        self._dispatcher = Dispatcher(self.start_soon, self, DISPATCH_QUEUE)
+        self._dispatcher = Dispatcher(self.start_soon, self._failed, DISPATCH_QUEUE)
         return self
 
     async def __aexit__(
@@ -250,7 +253,10 @@ class Manager(trio.abc.AsyncResource):
     def _fire(self, event: str, *args: Any) -> None:
         assert self._dispatcher is not None
         for handler in self._handlers.get(event, []):
-            self._dispatcher.submit_nowait(partial(call_handler, handler, args, None))
+            self._dispatcher.submit_nowait(event, partial(call_handler, handler, args, None))
+
+    def _failed(self, event: str) -> None:
+        log.exception("manager handler of %r failed (%s)", event, self.url)
 
     def _active(self) -> list[ClientSocket]:
         return [s for s in self._sockets.values() if s.active]

@@ -172,10 +172,15 @@ class ClientSocket(Listeners):
         self._queue_running = False
         self._connect_waiters: list[Waiter] = []
         self._changed = trio.lowlevel.ParkingLot()  # unparked whenever the state changes
-        self._dispatcher = Dispatcher(manager.start_soon, self, DISPATCH_QUEUE)
+        self._dispatcher = Dispatcher(manager.start_soon, self._failed, DISPATCH_QUEUE)
 
     def __repr__(self) -> str:
         return f"<ClientSocket {self.namespace} id={self.id!r}>"
+
+    def _failed(self, event: str) -> None:
+        """Log the exception being handled, which a handler of ``event`` raised."""
+        log.exception("handler of %r failed (namespace %r, socket %s)",
+                      event, self.namespace, self.id)
 
     @property
     def disconnected(self) -> bool:
@@ -184,10 +189,10 @@ class ClientSocket(Listeners):
 
     def _fire(self, event: str, *args: Any) -> None:
         for handler in self._take(event):
-            self._call(handler, args)
+            self._call(event, handler, args)
 
-    def _call(self, handler: Handler, args: tuple[Any, ...], ack: Ack | None = None) -> None:
-        self._dispatcher.submit_nowait(partial(call_handler, handler, args, ack))
+    def _call(self, event: str, handler: Handler, args: tuple[Any, ...]) -> None:
+        self._dispatcher.submit_nowait(event, partial(call_handler, handler, args, None))
 
     def _kick(self) -> None:
         self._changed.unpark_all()
@@ -264,7 +269,7 @@ class ClientSocket(Listeners):
         for event, args, ack in self._receive_buffer:
             self._note_offset(args, ack)
             self._dispatcher.submit_nowait(
-                *self._event_calls(event, self._take(event), args, ack))
+                event, *self._event_calls(event, self._take(event), args, ack))
         self._receive_buffer.clear()
         buffered, self._send_buffer = self._send_buffer, []
         for item in buffered:
@@ -397,14 +402,14 @@ class ClientSocket(Listeners):
         handlers = self._take(event)
         dispatcher = self._dispatcher
         if not dispatcher.idle or len(handlers) != 1 or self._any:
-            return dispatcher.submit(*self._event_calls(event, handlers, args, ack))
+            return dispatcher.submit(event, *self._event_calls(event, handlers, args, ack))
         try:
             rest = start_handler(handlers[0], args, ack)
         except Exception:
-            log.exception("handler of %r failed", self)
+            self._failed(event)
             return None
         if rest is not None:
-            return dispatcher.submit(lambda: rest)
+            return dispatcher.submit(event, lambda: rest)
         return None
 
     def _event_calls(self, event: str, handlers: list[Handler], args: tuple[Any, ...],
@@ -436,7 +441,7 @@ class ClientSocket(Listeners):
         conn = self.manager.connection
         assert conn is not None
         for listener in self._any_outgoing:
-            self._call(listener, (item.event, *item.args))
+            self._call(item.event, listener, (item.event, *item.args))
         try:
             ack_id = conn.emit(self.namespace, item.event, item.args, ack=item.waiter is not None)
         except LocalProtocolError as error:

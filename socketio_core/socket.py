@@ -63,10 +63,15 @@ class Socket:
         self._any: list[Handler] = []
         self._any_outgoing: list[Handler] = []
         self._middlewares: list[Handler] = []
-        self._dispatcher = Dispatcher(link.spawn, self, _DISPATCH_QUEUE)
+        self._dispatcher = Dispatcher(link.spawn, self._failed, _DISPATCH_QUEUE)
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} on {self.namespace.name}>"
+
+    def _failed(self, event: str) -> None:
+        """Log the exception being handled, which a handler of ``event`` raised."""
+        log.exception("handler of %r failed (namespace %r, socket %s)",
+                      event, self.namespace.name, self.id)
 
     @property
     def server(self) -> ServerLike:
@@ -284,7 +289,7 @@ class Socket:
                 fn, args = self._target(handler, (reason,))
                 fn(*args)
             except Exception:
-                log.exception("disconnecting handler of %r failed", self)
+                self._failed("disconnecting")
         if self.pid is not None and reason in RECOVERABLE_REASONS:
             rooms = self.rooms
             ordered = (self.id, *sorted(rooms - {self.id})) if self.id in rooms else (
@@ -295,13 +300,14 @@ class Socket:
                 log.exception("keeping the session of %r failed", self)
         self.connected = False
         self.namespace.forget(self)
-        self._dispatcher.submit_nowait(partial(self._start_reserved, "disconnect", (reason,)))
+        self._dispatcher.submit_nowait(
+            "disconnect", partial(self._start_reserved, "disconnect", (reason,)))
         self._dispatcher.close()
 
     def handle_error(self, error: Exception) -> None:
         """Queue the ``error`` handlers with ``error`` (its connection calls this when the
         client sent something invalid, before closing)."""
-        self._dispatcher.submit_nowait(partial(self._start_reserved, "error", (error,)))
+        self._dispatcher.submit_nowait("error", partial(self._start_reserved, "error", (error,)))
 
     async def handle_connection(self, handlers: Sequence[Handler]) -> None:
         """Send the CONNECT and queue the namespace's ``connection`` handlers for this new
@@ -311,7 +317,7 @@ class Socket:
             self._link.flush()
             return
         rest = self._dispatcher.submit(
-            partial(self._connected, handlers[0]),
+            "connection", partial(self._connected, handlers[0]),
             *(partial(call_handler, handler, (self,), None) for handler in handlers[1:]))
         if rest is not None:
             await rest
@@ -334,11 +340,11 @@ class Socket:
         handlers = self._handlers.get(event)
         dispatcher = self._dispatcher
         if self._middlewares:
-            return dispatcher.submit(partial(self._through_middlewares, event, args, ack))
+            return dispatcher.submit(event, partial(self._through_middlewares, event, args, ack))
         if not dispatcher.idle or not handlers or len(handlers) != 1 or self._any:
             # Which handlers is settled when the event's turn comes: a connection handler
             # still queued may register them first.
-            return dispatcher.submit(partial(self._start_event, event, args, ack))
+            return dispatcher.submit(event, partial(self._start_event, event, args, ack))
         handler = handlers[0]
         try:
             if isinstance(handler, NamespaceHandler):  # as _target, without the extra tuple
@@ -346,17 +352,17 @@ class Socket:
             else:
                 rest = start_handler(handler, args, ack)
         except Exception:
-            log.exception("handler of %r failed", self)
+            self._failed(event)
             return None
         if rest is not None:
-            return dispatcher.submit(lambda: rest)
+            return dispatcher.submit(event, lambda: rest)
         return None
 
     def _start_event(self, event: str, args: tuple[Any, ...], ack: Ack | None) -> None:
-        self._dispatcher.submit_first(self._event_calls(event, args, ack))
+        self._dispatcher.submit_first(event, self._event_calls(event, args, ack))
 
     def _start_reserved(self, event: str, args: tuple[Any, ...]) -> None:
-        self._dispatcher.submit_first(self._calls(event, args))
+        self._dispatcher.submit_first(event, self._calls(event, args))
 
     def _calls(self, event: str, args: tuple[Any, ...]) -> list[Call]:
         """A call for each handler of ``event`` (a reserved one: no ack)."""
@@ -385,9 +391,9 @@ class Socket:
                 if hasattr(result, "__await__"):
                     await result
             except Exception as error:
-                self._dispatcher.submit_first(self._calls("error", (error,)))
+                self._dispatcher.submit_first("error", self._calls("error", (error,)))
                 return
-        self._dispatcher.submit_first(self._event_calls(event, args, ack))
+        self._dispatcher.submit_first(event, self._event_calls(event, args, ack))
 
 
 class _VolatileSocket:
