@@ -37,8 +37,12 @@ from .protocol import (
     ConnectRefused,
     Disconnected,
     EventReceived,
+    JSONCodec,
     LocalProtocolError,
     NamespaceState,
+    Packet,
+    PacketType,
+    encode,
 )
 from .protocol.reasons import (
     ACK_TIMEOUT_MESSAGE,
@@ -98,6 +102,11 @@ class SocketManager(Protocol):
     @property
     def connection(self) -> ClientConnection | None:
         """The Socket.IO core of the current connection."""
+        ...
+
+    @property
+    def json(self) -> JSONCodec | None:
+        """The application's JSON codec, if it gave one."""
         ...
 
     def open(self) -> None:
@@ -275,7 +284,7 @@ class ClientSocket(Listeners):
         for item in buffered:
             try:
                 self._send(item)
-            except LocalProtocolError:
+            except (TypeError, LocalProtocolError):
                 log.exception("a buffered emit of %r cannot be sent", self)
         self._fire("connect")
         for waiter in self._connect_waiters:
@@ -444,7 +453,7 @@ class ClientSocket(Listeners):
             self._call(item.event, listener, (item.event, *item.args))
         try:
             ack_id = conn.emit(self.namespace, item.event, item.args, ack=item.waiter is not None)
-        except LocalProtocolError as error:
+        except (TypeError, LocalProtocolError) as error:
             if item.waiter is None:
                 raise
             item.waiter.fail(error)
@@ -462,7 +471,13 @@ class ClientSocket(Listeners):
         if self.connected:
             self._send(item)
         elif not volatile:
+            self._check_encodable(item)
             self._send_buffer.append(item)
+
+    def _check_encodable(self, item: _Outgoing) -> None:
+        """Raise now, not when it is sent, for an emit whose data cannot be encoded."""
+        encode(Packet(PacketType.EVENT, self.namespace, [item.event, *item.args]),
+               json=self.manager.json)
 
     async def emit(self, event: str, *args: Any) -> None:
         """Send ``event`` with ``args`` (any JSON-able data, ``bytes`` anywhere).
@@ -473,7 +488,9 @@ class ClientSocket(Listeners):
         Raises:
             ValueError: a reserved event name.
             ConnectionError: the manager is closed.
-            LocalProtocolError: data that cannot be encoded.
+            TypeError: data JSON cannot represent (a ``datetime``, say, without ``json=``),
+                named by its type.
+            LocalProtocolError: a namespace or event name the protocol cannot carry.
         """
         if self.retries:
             self._enqueue(event, args)
@@ -490,6 +507,7 @@ class ClientSocket(Listeners):
                 (``"operation has timed out"``; with ``retries``, after the last try).
             ConnectionError: the socket disconnected after sending it
                 (``"socket has been disconnected"``).
+            TypeError: data JSON cannot represent, named by its type.
         """
         if timeout is None:
             timeout = self.ack_timeout
@@ -536,6 +554,7 @@ class ClientSocket(Listeners):
         if self.manager.closed:
             raise ConnectionError("the client is closed")
         item = _Outgoing(event, args, timeout=timeout)
+        self._check_encodable(item)
         self._queue.append(item)
         if not self._queue_running:
             self._queue_running = True
@@ -561,10 +580,11 @@ class ClientSocket(Listeners):
                         try:
                             item.final.resolve(await item.waiter.result())
                             break
-                        except (ConnectionError, LocalProtocolError) as failure:
+                        except (ConnectionError, TypeError, LocalProtocolError) as failure:
                             error = failure
                     self._forget(item)
-                    if item.tries > self.retries or isinstance(error, LocalProtocolError):
+                    if item.tries > self.retries or isinstance(
+                            error, (TypeError, LocalProtocolError)):
                         item.final.fail(error)
                         break
                 if self._queue and self._queue[0] is item:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from .handlers import Ack
     from .handshake import Handshake
-    from .protocol import Packet
+    from .protocol import JSONCodec, Packet
     from .protocol.recovery import ConnectionStateRecovery
     from .protocol.rooms import Rooms
 
@@ -36,6 +36,12 @@ class ServerLike(Protocol):
     @property
     def connection_state_recovery(self) -> ConnectionStateRecovery | None:
         """Its connection state recovery options, ``None`` when off."""
+        ...
+
+    @property
+    def json(self) -> JSONCodec | None:
+        """The application's JSON codec, which writes every packet (``None``: the built-in
+        one)."""
         ...
 
 

@@ -59,6 +59,11 @@ class LinkServer(Protocol):
         ...
 
     @property
+    def json(self) -> sio.JSONCodec | None:
+        """The application's JSON codec, if it gave one."""
+        ...
+
+    @property
     def shutting_down(self) -> bool:
         """Whether the server is closing (every socket leaves with ``server shutting down``)."""
         ...
@@ -113,6 +118,7 @@ class Link:
             connect_timeout=server.connect_timeout,
             max_attachments=server.max_attachments,
             max_attachment_bytes=server.max_http_buffer_size,
+            json=server.json,
             now=trio.current_time(),
         )
         self.sockets: dict[str, Socket] = {}

@@ -160,7 +160,12 @@ class Socket:
 
         With connection state recovery on, it goes through the adapter, as in Node, even once
         the socket has disconnected: it is kept (with its offset) for the client to get when
-        it recovers the session."""
+        it recovers the session.
+
+        Raises:
+            TypeError: data JSON cannot represent (a ``datetime``, say, without
+                ``Server(json=...)``), named by its type.
+        """
         if self.pid is not None:
             await self._adapter.broadcast(self._packet(event, args), self._own_target(False))
         else:

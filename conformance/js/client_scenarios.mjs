@@ -330,6 +330,16 @@ const scenarios = {
     return result;
   },
 
+  // Against a server whose json= codec reads and writes {"$date": iso} objects as dates.
+  async json_dates() {
+    const socket = await connected(connect());
+    const sent = { when: { $date: "2024-05-06T07:08:09+00:00" }, file: bin(1, 2) };
+    const answer = await socket.timeout(5000).emitWithAck("next-day", sent);
+    const [[pushed]] = await Promise.all([once(socket, "now"), socket.emit("send-now")]);
+    socket.disconnect();
+    return { answer: plain(answer), pushed: plain(pushed) };
+  },
+
   async ordered() {
     // 1000 messages sent from the start of a polling session, across the upgrade to WebSocket.
     const socket = connect();

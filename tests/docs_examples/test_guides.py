@@ -31,6 +31,7 @@ SAMPLES = {
     ("adapter.md", "adapter-default"),
     ("recovery.md", "recovery-server"),
     ("recovery.md", "recovery-client"),
+    ("json.md", "json-dates"),
 }
 
 
@@ -60,6 +61,11 @@ def test_logging_setup() -> None:
         position = match.end()
         sid = sid or (match.groups() or ("",))[0]
     assert "transports" not in log
+
+
+def test_json_dates() -> None:
+    completed = run_sample(sample("json.md", "json-dates"))
+    assert completed.stdout == "next: 2030-01-02 09:30:00+00:00\n"
 
 
 def test_cors_config() -> None:
