@@ -28,7 +28,7 @@ from typing import Any
 
 import trio
 
-__all__ = ["Call", "Dispatcher", "Failed"]
+__all__ = ["Call", "Dispatcher", "Failed", "before_first_wait"]
 
 Call = Callable[[], Awaitable[Any] | None]
 Spawn = Callable[..., None]
@@ -140,6 +140,21 @@ class Dispatcher:
 
 async def _awaited(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
+
+
+@types.coroutine
+def before_first_wait(
+    coro: Coroutine[Any, Any, Any], callback: Callable[[], None]
+) -> Generator[Any, Any, Any]:
+    """Await ``coro``, calling ``callback()`` once, just before ``coro`` first suspends (in the
+    same step: nothing else runs between its last synchronous statement and the callback); not
+    at all if it finishes, or raises, without suspending."""
+    try:
+        trap = coro.send(None)
+    except StopIteration as done:
+        return done.value
+    callback()
+    return (yield from _resume(coro, trap))
 
 
 @types.coroutine

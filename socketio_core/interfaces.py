@@ -140,6 +140,15 @@ class SocketLink(Protocol):
         """The Engine.IO session under it."""
         ...
 
+    def accept(self, namespace: str, sid: str, pid: str | None = None) -> bool:
+        """Tell the client it joined ``namespace`` as ``sid`` (CONNECT, with its private session
+        id ``pid`` under connection state recovery); ``False`` when the connection is gone."""
+        ...
+
+    def reject(self, namespace: str, message: str, data: Any) -> None:
+        """Refuse the client on ``namespace`` (CONNECT_ERROR with ``message`` and ``data``)."""
+        ...
+
     def emit(self, namespace: str, event: str, args: Sequence[Any]) -> None:
         """Send an event on ``namespace``."""
         ...

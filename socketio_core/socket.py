@@ -8,7 +8,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, overload
 
 from .broadcast import BroadcastOperator
-from .dispatch import Call, Dispatcher
+from .dispatch import Call, Dispatcher, before_first_wait
+from .errors import ConnectError
 from .handlers import Ack, H, Handler, NamespaceHandler, call_handler, start_handler
 from .protocol import RECOVERABLE_REASONS, BroadcastTarget, Packet, PacketType, Session
 from .protocol.rooms import Rooms, flatten_rooms
@@ -43,6 +44,12 @@ class Socket:
     says whether it took over the session (id, rooms, ``data``) of a socket whose client lost
     its connection; its events without an ack then go through the adapter, as in Node, which
     keeps them and appends their offset.
+
+    The client is told it is connected (CONNECT) once the namespace's ``connection``
+    handlers have run up to their first wait (or to their end), with what they sent it
+    before then right behind: a ``connection`` handler that raises ``ConnectError`` before it
+    first waits refuses the client, as a middleware does (``connect_error`` with the error's
+    ``message`` and ``data``), and the client gets nothing it sent.
     """
 
     def __init__(
@@ -58,6 +65,9 @@ class Socket:
         self.data: Any = {}
         self.connected = True
         self._link = link
+        # What is sent before the client is told it is connected, sent right after it: ``None``
+        # once it has been told (or refused).
+        self._held: list[Callable[[], None]] | None = []
         self._handlers: dict[str, list[Handler]] = {}
         self._handlers_shared = False  # ``_handlers`` is the namespace's table, copied on write
         self._any: list[Handler] = []
@@ -190,6 +200,9 @@ class Socket:
             listener(event, *args)
         if volatile and self._link.engine.behind():
             return
+        if self._held is not None:
+            self._held.append(partial(self._link.emit, self.namespace.name, event, args))
+            return
         self._link.emit(self.namespace.name, event, args)
 
     def _packet(self, event: str, args: tuple[Any, ...]) -> Packet:
@@ -204,6 +217,7 @@ class Socket:
         ``ConnectionError`` if the socket disconnects first."""
         if not self.connected:
             raise ConnectionError("socket is disconnected")
+        self._accept()
         for listener in self._any_outgoing:
             listener(event, *args)
         values = await self._link.emit_with_ack(self.namespace.name, event, args, timeout)
@@ -238,6 +252,9 @@ class Socket:
                 listener(event, *args)
         if volatile and self._link.engine.behind():
             return False
+        if self._held is not None:
+            self._held.append(partial(self._link.engine.send_nowait, *parts))
+            return True
         self._link.engine.send_nowait(*parts)
         return True
 
@@ -275,6 +292,7 @@ class Socket:
         the whole Engine.IO connection too."""
         if not self.connected:
             return
+        self._accept()  # as in Node, a client disconnected by a connection handler connected
         if close:
             self._link.close("forced server close")
             return
@@ -304,6 +322,7 @@ class Socket:
             except Exception:
                 log.exception("keeping the session of %r failed", self)
         self.connected = False
+        self._held = None
         self.namespace.forget(self)
         self._dispatcher.submit_nowait(
             "disconnect", partial(self._start_reserved, "disconnect", (reason,)))
@@ -315,24 +334,51 @@ class Socket:
         self._dispatcher.submit_nowait("error", partial(self._start_reserved, "error", (error,)))
 
     async def handle_connection(self, handlers: Sequence[Handler]) -> None:
-        """Send the CONNECT and queue the namespace's ``connection`` handlers for this new
-        socket, waiting while its queue is full (its namespace calls this once the socket is
-        in)."""
-        if not handlers:
-            self._link.flush()
-            return
-        rest = self._dispatcher.submit(
-            "connection", partial(self._connected, handlers[0]),
-            *(partial(call_handler, handler, (self,), None) for handler in handlers[1:]))
+        """Queue the namespace's ``connection`` handlers for this new socket, then the CONNECT
+        that tells the client it is in, waiting while its queue is full (its namespace calls
+        this once the socket is in)."""
+        calls: list[Call] = [partial(self._run_connection, handler) for handler in handlers]
+        rest = self._dispatcher.submit("connection", *calls, self._accept)
         if rest is not None:
             await rest
 
-    async def _connected(self, handler: Handler) -> None:
-        # As Node (Namespace._doConnect): the CONNECT leaves and the first connection handler
-        # starts in one step, nothing between them, so a client that saw the CONNECT finds
-        # what the handler did before its first await (rooms joined, handlers set).
-        self._link.flush()
-        await call_handler(handler, (self,), None)
+    async def _run_connection(self, handler: Handler) -> None:
+        if not self.connected:  # an earlier connection handler refused
+            return
+        try:
+            await before_first_wait(call_handler(handler, (self,), None), self._accept)
+        except ConnectError as refusal:
+            self._refuse(refusal)
+
+    def _accept(self) -> None:
+        """Tell the client it is connected, then send what was held until then (once)."""
+        held, self._held = self._held, None
+        if held is None or not self.connected:
+            return
+        if not self._link.accept(self.namespace.name, self.id, self.pid):
+            return
+        for send in held:
+            send()
+
+    def _refuse(self, refusal: ConnectError) -> None:
+        """A connection handler raised ``refusal``: refuse the client (CONNECT_ERROR), or, once
+        it was told it is connected, disconnect it."""
+        if not self.connected:
+            return
+        if self._held is None:
+            log.warning(
+                "a connection handler of namespace %r raised ConnectError(%r) after it first "
+                "waited, once socket %s was connected: disconnecting it instead (a middleware, "
+                "Namespace.use, refuses after waiting)", self.namespace.name, refusal.message,
+                self.id)
+            self._link.disconnect(self.namespace.name)
+            self.handle_close("server namespace disconnect")
+            return
+        self._held = None
+        self.connected = False
+        self.namespace.forget(self)
+        self._dispatcher.close()
+        self._link.reject(self.namespace.name, refusal.message, refusal.data)
 
     def handle_event(
         self, event: str, args: tuple[Any, ...], ack: Ack | None
