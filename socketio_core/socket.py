@@ -12,6 +12,7 @@ from .dispatch import Call, Dispatcher, before_first_wait
 from .errors import ConnectError
 from .handlers import Ack, H, Handler, NamespaceHandler, call_handler, start_handler
 from .protocol import RECOVERABLE_REASONS, BroadcastTarget, Packet, PacketType, Session
+from .protocol.packet import encode_event
 from .protocol.rooms import Rooms, flatten_rooms
 
 if TYPE_CHECKING:
@@ -65,9 +66,9 @@ class Socket:
         self.data: Any = {}
         self.connected = True
         self._link = link
-        # What is sent before the client is told it is connected, sent right after it: ``None``
-        # once it has been told (or refused).
-        self._held: list[Callable[[], None]] | None = []
+        # The Engine.IO messages sent before the client is told it is connected, sent right
+        # after it: ``None`` once it has been told (or refused).
+        self._held: list[Sequence[str | bytes | PreparedPacket]] | None = []
         self._handlers: dict[str, list[Handler]] = {}
         self._handlers_shared = False  # ``_handlers`` is the namespace's table, copied on write
         self._any: list[Handler] = []
@@ -201,7 +202,8 @@ class Socket:
         if volatile and self._link.engine.behind():
             return
         if self._held is not None:
-            self._held.append(partial(self._link.emit, self.namespace.name, event, args))
+            self._held.append(encode_event(PacketType.EVENT, self.namespace.name,
+                                           [event, *args], None, self.namespace.server.json))
             return
         self._link.emit(self.namespace.name, event, args)
 
@@ -253,7 +255,7 @@ class Socket:
         if volatile and self._link.engine.behind():
             return False
         if self._held is not None:
-            self._held.append(partial(self._link.engine.send_nowait, *parts))
+            self._held.append(parts)
             return True
         self._link.engine.send_nowait(*parts)
         return True
@@ -357,8 +359,9 @@ class Socket:
             return
         if not self._link.accept(self.namespace.name, self.id, self.pid):
             return
-        for send in held:
-            send()
+        send = self._link.engine.send_nowait
+        for parts in held:
+            send(*parts)
 
     def _refuse(self, refusal: ConnectError) -> None:
         """A connection handler raised ``refusal``: refuse the client (CONNECT_ERROR), or, once
