@@ -14,7 +14,9 @@ Stricter than Node, on purpose: an event name must be a string (Node's parser al
 number through and its server then dispatches it as the string form; we refuse it); an ack id
 is ASCII digits only, at most ``Number.MAX_SAFE_INTEGER``, and only on EVENT/ACK; EVENT and
 CONNECT_ERROR need a payload and ACK needs an id; a payload starts with ``[``, ``{`` or ``"``;
-a placeholder's ``num`` must be an ``int``; the pending attachment bytes are capped.
+a placeholder's ``num`` must be an ``int``; the pending attachment bytes are capped; a payload
+nested more than ``jsjson.MAX_DEPTH`` (800) arrays and objects deep is refused (Node's server
+overflows its stack some thousands of levels down, and so would Python's JSON codec).
 """
 
 from __future__ import annotations
@@ -350,7 +352,9 @@ class Decoder:
                 raise _fail("invalid payload")
             try:
                 data = jsjson.loads_at(text, pos)
-            except (ValueError, RecursionError):
+            except RecursionError:
+                raise _fail(f"payload nested more than {jsjson.MAX_DEPTH} levels deep") from None
+            except ValueError:
                 raise _fail("invalid payload") from None
         if not _valid_id(kind, ack_id) or not _valid_payload(kind, data, ack_id):
             raise _fail("invalid payload")
