@@ -215,7 +215,7 @@ def ws_violation(rng: random.Random) -> list[bytes]:
         lambda: [frame(OP_TEXT, b"")],
         lambda: [frame(OP_BINARY, b"")],
         lambda: [frame(OP_TEXT, b"4", fin=False)]
-        + [frame(OP_CONT, b"x", fin=False) for _ in range(1000)] + [frame(OP_CONT, b"")],
+        + [frame(OP_CONT, b"x", fin=False) for _ in range(100)] + [frame(OP_CONT, b"")],
         lambda: [frame(OP_TEXT, b"42", fin=False), frame(OP_PING, b"p"),
                  frame(OP_CONT, b'["echo",2]')],
         lambda: [text[: rng.randint(1, len(text) - 1)]],
@@ -293,7 +293,7 @@ async def _run_unit(port: int, unit: Unit) -> int:
                 sent += 1
         elif unit.kind == "pong-flood":
             assert client is not None
-            n = rng.randint(50, 400)
+            n = rng.randint(20, 200)
             for start in range(0, n, 100):
                 await client.send(*(["3"] * min(100, n - start)))
             sent += n
@@ -378,14 +378,24 @@ async def _slowloris(port: int, connections: int, stop: trio.Event) -> int:
         except Gone:
             return
         try:
-            for byte in head:
-                if stop.is_set():
-                    return
-                await conn.send(bytes([byte]))
-                with trio.move_on_after(1.0):
+            async with trio.open_nursery() as nursery:
+                async def trickle() -> None:
+                    try:
+                        for byte in head:
+                            await conn.send(bytes([byte]))
+                            await trio.sleep(1.0)
+                    except Gone:
+                        pass
+
+                async def until_stop() -> None:
                     await stop.wait()
-        except Gone:
-            cut += 1
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(trickle)
+                nursery.start_soon(until_stop)
+                await conn.closed_by_peer()  # the server's 408, or its close
+                cut += 1
+                nursery.cancel_scope.cancel()
         finally:
             conn.reset()
 
@@ -440,7 +450,9 @@ async def hostile_mix(server: ServerProcess, *, packets: int, seed: int = 17,
                     workers.start_soon(worker)
             stop.set()
         server.ensure_running()
-        left, _ = await server.wait_sessions(1, 10)
+        # Some units open sessions with a plain handshake and go: those live until the ping
+        # timeout, as in Node. What is left after 2 s is counted, not judged.
+        left, _ = await server.wait_sessions(1, 2)
     finally:
         end = time.monotonic()
         samples = health.stop()

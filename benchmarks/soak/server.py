@@ -68,15 +68,23 @@ def make_server() -> Server:
         else:
             socket.emit_nowait("echo", *args)
 
+    # The hostile mix sends these events with any arguments: a handler that raised would be
+    # the application's error record, not the server's, so they take anything.
     @server.on("join")
-    def join(socket: Socket, room: str) -> bool:
+    def join(socket: Socket, room: Any = None, *_: Any) -> bool:
+        if not isinstance(room, str):
+            return False
         socket.join(room)
         return True
 
     @server.on("burst")
-    async def burst(socket: Socket, room: str, count: int, size: int) -> bool:
+    async def burst(socket: Socket, room: Any = None, count: Any = 0, size: Any = 0,
+                    *rest: Any) -> bool:
+        if not (isinstance(room, str) and type(count) is int and type(size) is int
+                and 0 <= count <= 10_000 and 0 <= size <= 1_000_000):
+            return False
         blob = "x" * size
-        for _ in range(count):
+        for _i in range(count):
             await server.to(room).emit("blob", blob)
         return True
 
