@@ -65,21 +65,37 @@ def test_a_reset_during_the_probe_leaves_the_polling_session_as_it_was(
 def test_a_websocket_handshake_reset_before_the_101_closes_the_session_at_once(
         caplog: pytest.LogCaptureFixture) -> None:
     reasons: list[str | None] = []
+    asked = trio.Event()
+    reset = trio.Event()
 
     async def handler(socket: engineio_core.Socket) -> None:
         async for _ in socket:
             pass
         reasons.append(socket.close_reason)
 
+    async def allow(handshake: engineio_core.Handshake) -> bool:
+        # Hold the handshake until the client has reset, so that the 101 meets a connection
+        # already gone (otherwise the reset may come before the request is read, or after
+        # the 101 left, depending on the scheduler).
+        asked.set()
+        await reset.wait()
+        return True
+
     async def main() -> None:
-        server = engineio_core.Server(handler, ping_interval=25.0, ping_timeout=20.0)
+        nonlocal asked, reset
+        server = engineio_core.Server(handler, path="/socket.io", ping_interval=25.0,
+                                      ping_timeout=20.0, allow_request=allow)
         async with trio.open_nursery() as nursery:
             listeners = await nursery.start(server.serve, HOST, 0)
             port = listeners[0].socket.getsockname()[1]
             for n in range(1, 21):
+                asked, reset = trio.Event(), trio.Event()
                 conn = await open_conn(port)
                 await conn.send(ws_upgrade_request())
+                with trio.fail_after(5):
+                    await asked.wait()
                 conn.reset()
+                reset.set()
                 # Far sooner than the ping timeout (45 s) that ends it otherwise.
                 with trio.fail_after(5):
                     while len(reasons) < n or server.sessions:
