@@ -176,10 +176,12 @@ async def _settled(server: ServerProcess, sessions: int = 0) -> dict[str, Any]:
 
 
 async def churn(server: ServerProcess, *, warmup: int, cycles: int,
-                checkpoints: tuple[int, ...] = (), concurrency: int = 20) -> dict[str, Any]:
+                checkpoints: tuple[int, ...] = (), concurrency: int = 20,
+                on_mark: Callable[[int], Awaitable[None]] | None = None) -> dict[str, Any]:
     """``warmup`` cycles, then ``cycles`` more (WebSocket, polling, upgrade; each clean and
     TCP-reset, in turn); the server's figures once settled after the warm-up, at each of
-    ``checkpoints`` (cycles after the warm-up) and at the end."""
+    ``checkpoints`` (cycles after the warm-up) and at the end. ``on_mark(cycles)`` is awaited
+    at each of those points, once settled (a tracemalloc snapshot, say)."""
     modes = _churn_modes(server.port)
     done = 0
     failed = 0
@@ -195,9 +197,13 @@ async def churn(server: ServerProcess, *, warmup: int, cycles: int,
     started = time.monotonic()
     await run(warmup)
     marks.append({"cycles": 0, **await _settled(server)})
+    if on_mark is not None:
+        await on_mark(0)
     for mark in sorted({*checkpoints, cycles}):
         await run(mark - (done - warmup))
         marks.append({"cycles": mark, **await _settled(server)})
+        if on_mark is not None:
+            await on_mark(mark)
     base, end = marks[0], marks[-1]
     result: dict[str, Any] = {
         "cycles": cycles, "warmup": warmup, "failed": failed, "marks": marks,

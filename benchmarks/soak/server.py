@@ -141,7 +141,7 @@ def main() -> None:
     handler.setFormatter(logging.Formatter("LOG %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     if args.tracemalloc:
-        tracemalloc.start(25)
+        tracemalloc.start(10)
     trio.run(serve, args.port)
 
 
