@@ -71,6 +71,10 @@ async def upgrade(request: Request, session: Session) -> None:
         else:
             session.writer.flush()  # what was queued for polling goes on the WebSocket now
         await session.deliver(events)
+    if session.writer.websocket is not websocket:
+        # The upgrade failed while we wrote "3probe" or delivered (the write failed, it timed
+        # out): the probe is dropped and the session goes on polling as it was.
+        return
     await read_websocket(session, websocket, batch)
 
 

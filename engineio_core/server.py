@@ -303,7 +303,14 @@ class Server(trio.abc.AsyncResource):
         if transport == "polling":
             await answer_poll(request, session, self.cors, self.http_compression, extra=cookie)
             return None
-        websocket = await request.accept_websocket(extra_headers=cookie)
+        try:
+            websocket = await request.accept_websocket(extra_headers=cookie)
+        except Exception:
+            # The connection went (or stalled) before the 101 left: nobody will ever read or
+            # write this session, so it ends now rather than at its ping timeout.
+            await session.deliver(core.transport_closed(reason="transport close",
+                                                        now=trio.current_time()))
+            raise
         session.writer.websocket = websocket
         session.writer.flush()  # the open packet
         return session, websocket

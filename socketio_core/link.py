@@ -144,7 +144,12 @@ class Link:
             self.engine.wake_at(deadline)
 
     def emit(self, namespace: str, event: str, args: Sequence[Any]) -> None:
-        """Send an event on ``namespace``."""
+        """Send an event on ``namespace``; dropped once the connection is closed (as Node
+        drops a packet written to a closed connection)."""
+        if self.core.closed:
+            # A protocol error closes the core at once; its sockets hear of it a little later
+            # (from the session's driver), and a handler already queued may still write.
+            return
         self.core.emit(namespace, event, args)
         self.flush()
 
@@ -157,6 +162,8 @@ class Link:
             TimeoutError: no ack within ``timeout`` seconds.
             ConnectionError: the socket or the connection went away first.
         """
+        if self.core.closed:
+            raise ConnectionError(sio.DISCONNECTED_MESSAGE)
         ack_id = self.core.emit(
             namespace, event, args, ack=True, timeout=timeout, now=trio.current_time()
         )
@@ -168,8 +175,9 @@ class Link:
         return await waiter.result()
 
     def send_ack(self, namespace: str, ack_id: int, values: tuple[Any, ...]) -> None:
-        """Answer the client's ack ``ack_id`` on ``namespace`` (if the socket is still there)."""
-        if namespace in self.sockets:
+        """Answer the client's ack ``ack_id`` on ``namespace`` (if the socket and the
+        connection are still there)."""
+        if namespace in self.sockets and not self.core.closed:
             self.core.ack(namespace, ack_id, values)
             self.flush()
 
@@ -350,8 +358,9 @@ class Link:
     async def _connect(self, name: str, auth: dict[str, Any]) -> None:
         namespace = self.server.namespace_for(name, auth)
         if namespace is None:
-            self.core.reject(name, sio.INVALID_NAMESPACE_MESSAGE)
-            self.flush()
+            if not self.core.closed:  # a malformed packet may have closed it meanwhile
+                self.core.reject(name, sio.INVALID_NAMESPACE_MESSAGE)
+                self.flush()
             return
         engine = self.engine.handshake
         handshake = Handshake(

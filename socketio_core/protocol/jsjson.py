@@ -8,6 +8,12 @@ non-ASCII kept, lone surrogates escaped, numbers in JavaScript's shortest form: 
 ``1``, ``1e-05`` is ``0.00001``, ``NaN`` is ``null``). ``loads`` is strict: no ``NaN`` or
 ``Infinity`` literals. ``reconstruct`` puts the attachments back.
 
+Nesting: ``loads`` refuses a value nested more than ``MAX_DEPTH`` arrays and objects deep
+(``RecursionError``). The walkers recurse once per level, and so does CPython's JSON codec,
+against the interpreter's recursion limit (1000 by default); the limit leaves the caller's
+stack room, so that what was decoded can always be encoded again (an echo one level deeper).
+Node's parser takes any depth but its server overflows its stack a few thousand levels down.
+
 Known difference from JavaScript: an object's integer-like keys keep their Python order, while a
 JavaScript object would list them first in ascending order.
 """
@@ -20,6 +26,7 @@ import re
 from typing import Any
 
 __all__ = [
+    "MAX_DEPTH",
     "NotJSONError",
     "deconstruct",
     "dumps",
@@ -29,6 +36,9 @@ __all__ = [
     "loads_at",
     "reconstruct",
 ]
+
+#: The deepest nesting of arrays and objects ``loads`` takes (the outermost counts as 1).
+MAX_DEPTH = 800
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _BINARY = (bytes, bytearray, memoryview)
@@ -102,10 +112,18 @@ class _Walk:
         if isinstance(value, _BINARY):
             self.attachments.append(bytes(value))
             return {"_placeholder": True, "num": len(self.attachments) - 1}
+        # Loops rather than comprehensions: a comprehension is a frame of its own (before
+        # Python 3.12), which would halve the depth reachable under the recursion limit.
         if isinstance(value, (list, tuple)):
-            return [self.visit(item) for item in value]
+            out: list[Any] = []
+            for item in value:
+                out.append(self.visit(item))
+            return out
         if isinstance(value, dict):
-            return {_key(key): self.visit(item) for key, item in value.items()}
+            ready: dict[str, Any] = {}
+            for key, item in value.items():
+                ready[_key(key)] = self.visit(item)
+            return ready
         raise NotJSONError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
@@ -215,17 +233,39 @@ _decode_at = _decoder.raw_decode
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests more than ``limit`` arrays and objects deep (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if level > limit:
+            return True
+        for child in item if isinstance(item, list) else item.values():
+            if isinstance(child, (list, dict)):
+                stack.append((child, level + 1))
+    return False
+
+
+def _check_depth(value: Any, text: str, start: int) -> Any:
+    # Fewer brackets than the limit cannot nest deeper: the exact walk is for rare texts only.
+    if (isinstance(value, (list, dict))
+            and text.count("[", start) + text.count("{", start) > MAX_DEPTH
+            and _depth_over(value, MAX_DEPTH)):
+        raise RecursionError(f"JSON nested more than {MAX_DEPTH} levels deep")
+    return value
+
+
 def loads(text: str) -> Any:
     """Parse JSON as ``JSON.parse`` does (no ``NaN``/``Infinity`` literals).
 
     Raises:
         ValueError: not a single valid JSON text (trailing garbage included).
-        RecursionError: nested too deeply.
+        RecursionError: nested more than ``MAX_DEPTH`` levels deep.
     """
     if text.startswith("\ufeff"):
         # As json.loads: a byte order mark is not JSON.
         raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-    return _decode(text)
+    return _check_depth(_decode(text), text, 0)
 
 
 def loads_at(text: str, start: int) -> Any:
@@ -234,14 +274,14 @@ def loads_at(text: str, start: int) -> Any:
 
     Raises:
         ValueError: not a single valid JSON text (trailing garbage included).
-        RecursionError: nested too deeply.
+        RecursionError: nested more than ``MAX_DEPTH`` levels deep.
     """
     value, end = _decode_at(text, start)
     if end != len(text):
         end = _WHITESPACE.match(text, end).end()  # type: ignore[union-attr]
         if end != len(text):
             raise json.JSONDecodeError("Extra data", text, end)
-    return value
+    return _check_depth(value, text, start)
 
 
 def _is_placeholder(value: Any) -> bool:
@@ -254,10 +294,10 @@ def find_placeholders(data: Any, count: int) -> bool:
     if _is_placeholder(data):
         num = data.get("num")
         return type(num) is int and 0 <= num < count
-    if isinstance(data, list):
-        return all(find_placeholders(item, count) for item in data)
-    if isinstance(data, dict):
-        return all(find_placeholders(item, count) for item in data.values())
+    if isinstance(data, (list, dict)):
+        for item in data if isinstance(data, list) else data.values():
+            if not find_placeholders(item, count):
+                return False
     return True
 
 
@@ -267,7 +307,13 @@ def reconstruct(data: Any, attachments: list[bytes]) -> Any:
     if _is_placeholder(data):
         return attachments[data["num"]]
     if isinstance(data, list):
-        return [reconstruct(item, attachments) for item in data]
+        out: list[Any] = []
+        for item in data:
+            out.append(reconstruct(item, attachments))
+        return out
     if isinstance(data, dict):
-        return {key: reconstruct(item, attachments) for key, item in data.items()}
+        rebuilt: dict[str, Any] = {}
+        for key, item in data.items():
+            rebuilt[key] = reconstruct(item, attachments)
+        return rebuilt
     return data

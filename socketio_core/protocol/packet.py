@@ -14,7 +14,9 @@ Stricter than Node, on purpose: an event name must be a string (Node's parser al
 number through and its server then dispatches it as the string form; we refuse it); an ack id
 is ASCII digits only, at most ``Number.MAX_SAFE_INTEGER``, and only on EVENT/ACK; EVENT and
 CONNECT_ERROR need a payload and ACK needs an id; a payload starts with ``[``, ``{`` or ``"``;
-a placeholder's ``num`` must be an ``int``; the pending attachment bytes are capped.
+a placeholder's ``num`` must be an ``int``; the pending attachment bytes are capped; a payload
+nested more than ``jsjson.MAX_DEPTH`` (800) arrays and objects deep is refused (Node's server
+overflows its stack some thousands of levels down, and so would Python's JSON codec).
 
 Payloads are JSON as ``JSON.stringify`` writes it (``jsjson``), unless the application gives
 its own codec (``json=``, a ``json_codec.JSONCodec``): then that codec writes and reads them.
@@ -383,7 +385,9 @@ class Decoder:
         if self.json is None:
             try:
                 return jsjson.loads_at(text, pos)
-            except (ValueError, RecursionError):
+            except RecursionError:
+                raise _fail(f"payload nested more than {jsjson.MAX_DEPTH} levels deep") from None
+            except ValueError:
                 raise _fail("invalid payload") from None
         try:
             return self.json.loads(text[pos:])

@@ -15,7 +15,7 @@ from socketio_core.protocol import (
     RemoteProtocolError,
     encode,
 )
-from socketio_core.protocol.jsjson import js_number
+from socketio_core.protocol.jsjson import MAX_DEPTH, js_number
 
 T = PacketType
 
@@ -286,6 +286,46 @@ def test_reject_payload_not_starting_like_json() -> None:
 
 def test_reject_deeply_nested_payload() -> None:
     bad('2["a",' + "[" * 100_000 + "]" * 100_000 + "]")
+
+
+def _nested(depth: int, leaf: Any = 1) -> Any:
+    data = leaf
+    for _ in range(depth):
+        data = [data]
+    return data
+
+
+def test_payload_nested_max_depth_deep_is_taken_and_can_be_echoed_one_level_deeper() -> None:
+    # The event's own array is the first level.
+    text = '2["a",' + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1) + "]"
+    (packet,) = decode_all(text)
+    assert packet.data == ["a", _nested(MAX_DEPTH - 2, [])]
+    # An ack with the same arguments nests them once more.
+    assert encode(Packet(T.ACK, "/", [packet.data], 1)) == ["31[" + text[1:] + "]"]
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 5000])
+def test_payload_nested_deeper_than_max_depth_is_refused_saying_so(depth: int) -> None:
+    for text in ('2["a",' + "[" * (depth - 1) + "]" * (depth - 1) + "]",
+                 '2["a",' + '{"k":' * (depth - 1) + "1" + "}" * (depth - 1) + "]",
+                 "21" + "[" * depth + "]" * depth):
+        with pytest.raises(RemoteProtocolError) as info:
+            decode_all(text)
+        assert info.value.reason == "parse error"
+        assert f"nested more than {MAX_DEPTH} levels deep" in str(info.value)
+
+
+def test_brackets_in_strings_do_not_count_as_nesting() -> None:
+    text = '2["a","' + "[" * 5000 + '"]'
+    assert decode_all(text) == [Packet(T.EVENT, "/", ["a", "[" * 5000])]
+
+
+def test_binary_attachments_max_depth_deep_are_put_back() -> None:
+    # The placeholder object is the deepest level.
+    header, attachment = encode(Packet(T.EVENT, "/", ["a", _nested(MAX_DEPTH - 3, b"\x07")]))
+    assert attachment == b"\x07"
+    assert decode_all(header, attachment) == [
+        Packet(T.EVENT, "/", ["a", _nested(MAX_DEPTH - 3, b"\x07")])]
 
 
 def test_reject_huge_integer_literal() -> None:
