@@ -129,6 +129,9 @@ class Server(trio.abc.AsyncResource):
         self.proxies = TrustedProxies(forwarded_allow_ips)
         # How long aclose waits for sessions to close and their handlers to return.
         self.shutdown_timeout = 2.0
+        # How long a session over max_buffered_bytes, with a producer waiting for it, may take
+        # nothing before it is dropped (its client stopped reading); see wait_for_drain.
+        self.stall_timeout = 2.0
         self._sessions: dict[str, Session] = {}
         self._nursery: trio.Nursery | None = None
         self._closing = False
