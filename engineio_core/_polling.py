@@ -62,6 +62,7 @@ async def answer_poll(
         await _park_poll(request, session)
     before = core.next_deadline()
     body = core.take_poll_payload()
+    session.polls_answered += 1
     session.changed.notify()  # the buffer emptied: a producer waiting for drain goes on
     wake_if_sooner(session, before)
     headers = poll_headers(

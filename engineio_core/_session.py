@@ -219,6 +219,11 @@ class SessionHost(Protocol):
         ...
 
     @property
+    def stall_timeout(self) -> float:
+        """How long a peer over the high-water mark may take nothing before it is dropped."""
+        ...
+
+    @property
     def flusher(self) -> Flusher:
         """The server-wide writer of what sessions queue after they wrote in a step."""
         ...
@@ -257,6 +262,7 @@ class Session:
         self.writer = Writer(core, server.flusher, changed=self.changed, wake=self.wake,
                              deliver=self.deliver)
         self.app: Application | None = None
+        self.polls_answered = 0  # a part of ``progress``
         # What the driver sleeps until (-inf while it runs: it reads every deadline again).
         self.sleeping_until = -math.inf
 
@@ -292,11 +298,35 @@ class Session:
             self.core.close()
             self.notify()
 
+    def progress(self) -> int:
+        """Grows whenever the peer takes output: WebSocket bytes written, polls answered."""
+        websocket = self.writer.websocket
+        return self.polls_answered + (websocket.bytes_sent if websocket is not None else 0)
+
     async def wait_for_drain(self) -> None:
-        """Wait while the outbound buffer is over the high-water mark (or until closed)."""
+        """Wait while the outbound buffer is over the high-water mark (or until closed).
+
+        A peer that takes nothing for the server's ``stall_timeout`` meanwhile has stopped
+        reading: it is given up on (``"transport error"``) rather than holding its producer
+        (a broadcast to its room, say) until its ping timeout. A peer still reading, however
+        slowly, only slows its producer down.
+        """
         limit = self.server.max_buffered_bytes
+        if self.closed.is_set() or self.core.buffered_bytes() <= limit:
+            return
+        stall = self.server.stall_timeout
+        seen = self.progress()
+        deadline = trio.current_time() + stall
         while not self.closed.is_set() and self.core.buffered_bytes() > limit:
-            await self.changed.wait()
+            with trio.move_on_at(deadline):
+                await self.changed.wait()
+            if (now := self.progress()) != seen:
+                seen = now
+                deadline = trio.current_time() + stall
+            elif trio.current_time() >= deadline:
+                log.info("session %s: nothing written for %g s with %d bytes waiting, closing",
+                         self.core.sid, stall, self.core.buffered_bytes())
+                self.abort("transport error")
 
     def inbox(self) -> tuple[trio.MemorySendChannel[str | bytes],
                              trio.MemoryReceiveChannel[str | bytes]]:

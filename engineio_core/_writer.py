@@ -32,6 +32,7 @@ from ._signal import Signal, Wakeup
 __all__ = ["Writer"]
 
 _GONE = (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError)
+_DRAIN_BATCH = 256 * 1024  # bytes joined into one write by the session's task
 
 
 class Flusher:
@@ -176,7 +177,9 @@ class Writer:
             while True:
                 if websocket.frames_shared:
                     await websocket.flush()
-                    packets = core.take_ws_packets()
+                    # A slice at a time: what waits in the core counts against the
+                    # high-water mark (producers wait for it), what is joined here does not.
+                    packets = core.take_ws_packets(_DRAIN_BATCH)
                     if not packets:
                         break
                     wrote = True

@@ -73,7 +73,8 @@ class Server(trio.abc.AsyncResource):
             with 403 (Engine.IO error 4).
         per_message_deflate: negotiate WebSocket compression when the client offers it.
         http_compression: gzip/deflate polling responses of 1 KiB and more.
-        max_buffered_bytes: outbound high-water mark per session; ``Socket.send`` waits above it.
+        max_buffered_bytes: outbound high-water mark per session; ``Socket.send`` waits above
+            it (a peer that takes nothing for ``stall_timeout``, 2 s, meanwhile is dropped).
         sid_factory: makes session ids (a CSPRNG by default).
         forwarded_allow_ips: the reverse proxies whose ``X-Forwarded-For`` and
             ``X-Forwarded-Proto`` headers give ``Handshake.address`` and ``Handshake.secure``
@@ -129,6 +130,9 @@ class Server(trio.abc.AsyncResource):
         self.proxies = TrustedProxies(forwarded_allow_ips)
         # How long aclose waits for sessions to close and their handlers to return.
         self.shutdown_timeout = 2.0
+        # How long a session over max_buffered_bytes, with a producer waiting for it, may take
+        # nothing before it is dropped (its client stopped reading); see wait_for_drain.
+        self.stall_timeout = 2.0
         self._sessions: dict[str, Session] = {}
         self._nursery: trio.Nursery | None = None
         self._closing = False

@@ -294,7 +294,7 @@ class InMemoryAdapter(Adapter):
         """Encode the packet once and queue the same parts for every selected socket."""
         parts = prepare(packet, self.namespace.server.json)
         sent = self.write(packet, parts, target)
-        await self.pace(parts)
+        await self.pace(parts, target)
         return sent
 
     def broadcast_nowait(self, packet: Packet, target: BroadcastTarget) -> None:
@@ -317,17 +317,25 @@ class InMemoryAdapter(Adapter):
                 restoring.offer((packet, parts), target, offset)
         return sent
 
-    async def pace(self, parts: Parts) -> None:
-        """After ``write``: let the writers run once a burst of broadcasts has queued enough."""
+    async def pace(self, parts: Parts, target: BroadcastTarget | None = None) -> None:
+        """After ``write``: let the writers run once a burst of broadcasts has queued enough;
+        then wait for each socket ``target`` selects that is still over the high-water mark
+        (one whose client stopped reading is dropped instead, see ``wait_for_drain``)."""
         global _queued_since_yield
         # Every recipient queues the same bytes, so a burst of broadcasts in a loop cannot push
-        # a healthy client past its limit while it has queued less than the high-water mark
-        # since the last yield; past that, one scheduler pass lets the writers take it. Not
-        # yielding before lets them find many frames at once and write them together.
+        # a client far past the high-water mark while it has queued a quarter of it since the
+        # last yield; past that, one scheduler pass lets the writers take it. Not yielding
+        # before lets them find many frames at once and write them together.
         _queued_since_yield += sum(part.size for part in parts)
-        if _queued_since_yield >= self.namespace.server.engine.max_buffered_bytes:
+        if 4 * _queued_since_yield >= self.namespace.server.engine.max_buffered_bytes:
             _queued_since_yield = 0
             await trio.lowlevel.checkpoint()
+            if target is not None:
+                # A burst goes at the pace of the slowest client still reading: otherwise a
+                # client reading more slowly than the burst is written falls ever further
+                # behind, until it is dropped for its backlog, and memory grows meanwhile.
+                for socket in self.local_sockets(target):
+                    await socket.wait_for_drain()
 
     async def broadcast_with_ack(
         self, packet: Packet, target: BroadcastTarget, acks: AckCollector

@@ -103,6 +103,11 @@ class LocalSocket(FetchedSocket, Protocol):
         (the socket is gone, or ``volatile`` and its client is behind)."""
         ...
 
+    async def wait_for_drain(self) -> None:
+        """Wait while its client is behind by more than the high-water mark (a client that
+        takes nothing for the engine's ``stall_timeout`` meanwhile is dropped)."""
+        ...
+
 
 class NamespaceLike(Protocol):
     """A namespace, as its sockets and adapter see it."""

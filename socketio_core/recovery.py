@@ -71,7 +71,7 @@ class SessionAwareAdapter(InMemoryAdapter):
         selected socket."""
         packet, parts, offset = self._prepare(packet, target)
         sent = self.write(packet, parts, target, offset)
-        await self.pace(parts)
+        await self.pace(parts, target)
         return sent
 
     def broadcast_nowait(self, packet: Packet, target: BroadcastTarget) -> None:

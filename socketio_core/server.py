@@ -72,9 +72,11 @@ class Server(trio.abc.AsyncResource):
         path: where the server answers (``/socket.io/``).
         connect_timeout: seconds a client has to join a namespace after the Engine.IO handshake.
         max_attachments: binary attachments allowed in one packet (Node: 10).
-        max_buffered_bytes: per-client outbound high-water mark: ``await emit`` waits above it,
-            volatile emits are dropped while anything is queued, and a client whose queue passes
-            four times it is disconnected (``"transport error"``).
+        max_buffered_bytes: per-client outbound high-water mark: ``await emit`` (and an
+            awaited broadcast, for each client it reaches) waits above it, volatile emits are
+            dropped while anything is queued, and a client is disconnected
+            (``"transport error"``) when its queue passes four times it, or when it takes
+            nothing for the engine's ``stall_timeout`` (2 s) while an emit waits for it.
         adapter: what makes each namespace's adapter: an ``Adapter`` class, or a factory
             ``namespace -> Adapter`` (a cluster adapter bound to its connection); see
             docs/adapter.md. By default ``InMemoryAdapter``, or ``SessionAwareAdapter`` with

@@ -183,6 +183,12 @@ class Socket:
             self._emit(event, args, volatile=False)
         await self._link.engine.wait_for_drain()
 
+    async def wait_for_drain(self) -> None:
+        """Wait while the client is behind by more than the engine's ``max_buffered_bytes``; a
+        client that takes nothing for the engine's ``stall_timeout`` meanwhile is dropped
+        (``"transport error"``)."""
+        await self._link.engine.wait_for_drain()
+
     def emit_nowait(self, event: str, *args: Any) -> None:
         """Send an event without waiting for the outbound buffer to drain."""
         self._emit(event, args, volatile=False)

@@ -31,6 +31,12 @@ class HTTPConfig:
         per_message_deflate: accept permessage-deflate when the client offers it.
         close_timeout: how long ``WebSocket.aclose`` waits for the peer's Close frame.
         receive_buffer_size: the most bytes read from the socket at once.
+        accept_limit: how many accepted connections may be waiting for the answer to their
+            first request at once; the listener accepts no more until one is answered (a flood
+            of new connections then waits in the listen backlog instead of slowing down every
+            established one).
+        accept_hold: how long such a connection counts against ``accept_limit`` at most (a
+            slowloris cannot hold the door shut).
     """
 
     max_headers: int = 100
@@ -45,14 +51,16 @@ class HTTPConfig:
     per_message_deflate: bool = False
     close_timeout: float = 5.0
     receive_buffer_size: int = 64 * 1024
+    accept_limit: int = 32
+    accept_hold: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("max_headers", "max_header_bytes", "max_message_size",
-                     "receive_buffer_size"):
+                     "receive_buffer_size", "accept_limit"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         for name in ("header_timeout", "keep_alive_timeout", "body_timeout", "send_timeout",
-                     "linger_timeout", "close_timeout"):
+                     "linger_timeout", "close_timeout", "accept_hold"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         if self.drain_limit < 0:

@@ -44,6 +44,12 @@ class WebSocket(Protocol):
         """Whether messages can still be sent."""
         ...
 
+    @property
+    def bytes_sent(self) -> int:
+        """How many bytes of messages the connection has taken so far: while it grows, the
+        peer is still reading."""
+        ...
+
     async def receive(self) -> str | bytes:
         """The next whole message; raises ``WebSocketClosed`` once the connection is closed."""
         ...

@@ -52,10 +52,14 @@ async def _wait(
         raise _stream_error(exc) from exc
 
 
-async def send_all(stream: trio.abc.Stream, data: bytes) -> None:
-    """``stream.send_all(data)``."""
+async def send_all(stream: trio.abc.Stream, data: bytes,
+                   sent: Callable[[int], None] | None = None) -> None:
+    """``stream.send_all(data)``; ``sent(n)`` is called as the socket takes ``n`` more bytes
+    (on a stream that is not direct, once, with them all)."""
     if not is_direct(stream):
         await stream.send_all(data)
+        if sent is not None:
+            sent(len(data))
         return
     assert isinstance(stream, trio.SocketStream)
     sock = stream.socket
@@ -66,14 +70,16 @@ async def send_all(stream: trio.abc.Stream, data: bytes) -> None:
     with memoryview(data) as view:
         while view:
             try:
-                sent = os.write(_fd(sock), view)
+                took = os.write(_fd(sock), view)
             except BlockingIOError:
                 waited = True
                 await _wait(trio.lowlevel.wait_writable, sock)
                 continue
             except OSError as exc:
                 raise _stream_error(exc) from exc
-            view = view[sent:]
+            view = view[took:]
+            if sent is not None:
+                sent(took)
     if not waited:
         await trio.lowlevel.cancel_shielded_checkpoint()
 

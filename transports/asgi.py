@@ -47,6 +47,7 @@ class ASGIWebSocket:
         self._send = send
         self._max_message_size = max_message_size
         self._write_lock = trio.StrictFIFOLock()
+        self.bytes_sent = 0  # counted per message handed to the ASGI server
 
     @property
     def is_open(self) -> bool:
@@ -106,6 +107,7 @@ class ASGIWebSocket:
             # ASGI servers signal a send after the peer left in their own ways.
             self.closed = WebSocketClosed(1006, "connection lost")
             raise self.closed from exc
+        self.bytes_sent += len(message)
 
     @property
     def frames_shared(self) -> bool:

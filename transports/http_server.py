@@ -27,6 +27,7 @@ from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.utilities import RemoteProtocolError as WSRemoteProtocolError
 
 from . import _sockio
+from ._admission import Admission, serve_admitted
 from ._config import HTTPConfig
 from ._errors import BadRequest, BodyTooLarge, HTTPError, RequestTimeout
 from ._headers import UNFRAMED, as_bytes, framed
@@ -135,9 +136,12 @@ _STATUS_LINES = {status.value: _status_line(status.value) for status in HTTPStat
 class _Connection:
     """One server connection: the stream, its h11 state and the deadlines in force."""
 
-    def __init__(self, stream: trio.abc.Stream, config: HTTPConfig) -> None:
+    def __init__(self, stream: trio.abc.Stream, config: HTTPConfig,
+                 admitted: Callable[[], None] | None = None) -> None:
         self.stream = stream
         self.config = config
+        # Called once the first request is answered (the listener may then accept another).
+        self.admitted = admitted
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=config.max_header_bytes)
         self.must_close = False
         self.websocket: StreamWebSocket | None = None
@@ -218,8 +222,15 @@ class _Connection:
         await trio.aclose_forcefully(self.stream)
         raise trio.BrokenResourceError("the client stopped reading the response")
 
+    def answered(self) -> None:
+        """The current request is answered: the connection no longer counts as opening."""
+        if self.admitted is not None:
+            self.admitted()
+            self.admitted = None
+
     async def send_error(self, status: int) -> None:
         """Answer ``status`` with a short text body and ``Connection: close``, if still possible."""
+        self.answered()
         self.must_close = True
         self.catch_up()
         if self.wrote_head or self.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
@@ -587,6 +598,7 @@ class HTTPRequest:
         if self.responded:
             raise RuntimeError("this request was already answered")
         self.responded = True
+        conn.answered()
         if conn.lean is not None:
             if conn.lean_left > conn.config.drain_limit:
                 conn.must_close = True
@@ -663,6 +675,7 @@ class HTTPRequest:
             extra_headers=[(as_bytes(k), as_bytes(v)) for k, v in extra_headers])
         data = ws.send(accept)
         self.responded = True
+        conn.answered()
         cfg = conn.config
         websocket = server_websocket(
             conn.stream, ws, accept, max_message_size=cfg.max_message_size,
@@ -688,6 +701,7 @@ async def handle_stream(
     *,
     client: tuple[str, int] | None = None,
     secure: bool | None = None,
+    admitted: Callable[[], None] | None = None,
 ) -> None:
     """Serve HTTP/1.1 on ``stream`` until the connection ends; never raises for peer errors.
 
@@ -695,13 +709,14 @@ async def handle_stream(
         handler: awaited once per request; must answer it (else 500 is sent).
         client: the peer address; read from the socket when omitted.
         secure: whether ``stream`` is TLS; detected (``trio.SSLStream``) when omitted.
+        admitted: called once the first request is answered (or the connection ended).
     """
     cfg = config or HTTPConfig()
     if secure is None:
         secure = isinstance(stream, trio.SSLStream)
     if client is None:
         client = _peer(stream)
-    conn = _Connection(stream, cfg)
+    conn = _Connection(stream, cfg, admitted)
     try:
         await _serve(conn, handler, client, secure)
     except _STREAM_ERRORS:
@@ -797,24 +812,25 @@ async def serve_http(
     cfg = config or HTTPConfig()
     if listeners is None:
         listeners = await trio.open_tcp_listeners(port, host=host)
-    # Plain TCP goes straight to handle_stream: a frame less under every connection's task.
-    serve = (partial(handle_stream, handler=handler, config=cfg) if ssl_context is None else
-             partial(_serve_socket, handler=handler, config=cfg, ssl_context=ssl_context))
-    await trio.serve_listeners(
-        serve, listeners, handler_nursery=handler_nursery, task_status=task_status)
+    admission = Admission(cfg.accept_limit, cfg.accept_hold)
+    await serve_admitted(partial(_serve_socket, handler=handler, config=cfg,
+                                 ssl_context=ssl_context),
+                         listeners, admission, handler_nursery=handler_nursery,
+                         task_status=task_status)
 
 
 async def _serve_socket(
     stream: trio.SocketStream,
+    admitted: Callable[[], None],
     *,
     handler: Handler,
     config: HTTPConfig,
     ssl_context: ssl.SSLContext | None,
 ) -> None:
-    client = _peer(stream)
     if ssl_context is None:
-        await handle_stream(stream, handler, config, client=client, secure=False)
+        await handle_stream(stream, handler, config, secure=False, admitted=admitted)
         return
+    client = _peer(stream)
     tls = trio.SSLStream(stream, ssl_context, server_side=True)
     try:
         with trio.fail_after(config.header_timeout):
@@ -822,4 +838,4 @@ async def _serve_socket(
     except (*_STREAM_ERRORS, trio.TooSlowError):
         await trio.aclose_forcefully(tls)
         return
-    await handle_stream(tls, handler, config, client=client, secure=True)
+    await handle_stream(tls, handler, config, client=client, secure=True, admitted=admitted)

@@ -61,6 +61,8 @@ class StreamWebSocket(trio.abc.AsyncResource):
         subprotocol: the negotiated subprotocol, if any.
         extensions: the names of the negotiated extensions (e.g. ``["permessage-deflate"]``).
         closed: ``None`` while open, else the ``WebSocketClosed`` that ``receive``/``send`` raise.
+        bytes_sent: how many bytes the stream has taken so far through the message writes
+            (a writer that sees it grow knows its peer is still reading).
     """
 
     # Whether frames are the same bytes on every connection (see ``frames_shared``); false for
@@ -94,6 +96,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
         self._bufsize = receive_buffer_size
         self._write_lock = trio.StrictFIFOLock()
         self._owed = b""  # see send_framed_nowait
+        self.bytes_sent = 0
         self._parts: list[str | bytes] = []
         self._size = 0
         self._messages: list[str | bytes] = []
@@ -205,6 +208,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
             self._owed += data  # after what is already under way
             return False
         sent = _sockio.write_now(self.stream, data)
+        self.bytes_sent += sent
         if sent == len(data):
             return True
         self._owed = data[sent:]
@@ -305,11 +309,14 @@ class StreamWebSocket(trio.abc.AsyncResource):
         if not data:
             return
         try:
-            await _sockio.send_all(self.stream, data)
+            await _sockio.send_all(self.stream, data, self._count_sent)
         except _STREAM_ERRORS as exc:
             self._lost()
             assert self.closed is not None
             raise self.closed from exc
+
+    def _count_sent(self, n: int) -> None:
+        self.bytes_sent += n
 
     def _lost(self) -> None:
         if self.closed is None:

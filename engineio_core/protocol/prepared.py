@@ -19,7 +19,8 @@ from .payload import SEPARATOR
 __all__ = ["PreparedPacket", "prepare_message", "prepare_packet"]
 
 class PreparedPacket:
-    """A packet and its encodings, each made lazily, once.
+    """A packet and its encodings, each made lazily, once (the WebSocket message is not kept
+    once the transport's bytes for it are made, and is made again if asked for).
 
     The packet never changes, so neither does any encoding: computing one twice (two threads
     asking at once) gives equal values, and either may be kept. Make one with
@@ -67,7 +68,14 @@ class PreparedPacket:
         """
         wire = self._wire
         if wire is None:
-            wire = self._wire = frame(self.ws_frame())
+            # The message itself is not kept once framed: where frames are shared, nobody asks
+            # for it again, and a large broadcast would be held twice while sessions queue it.
+            message = self._ws
+            if message is None:
+                data = self.packet.data
+                message = data if type(data) is bytes else encode_text_packet(self.packet)
+            wire = self._wire = frame(message)
+            self._ws = None
         return wire
 
     def __repr__(self) -> str:

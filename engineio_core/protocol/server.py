@@ -557,13 +557,25 @@ class ServerSession:
         payload = _SEPARATOR.join([p.poll_segment() for p in packets])
         return payload if self.jsonp is None else encode_jsonp(payload, self.jsonp)
 
-    def take_ws_packets(self) -> list[PreparedPacket]:
+    def take_ws_packets(self, max_bytes: int | None = None) -> list[PreparedPacket]:
         """The packets to write on the active WebSocket, in order (``[]`` while on polling):
-        what ``take_ws_frames`` encodes, for a runtime that shares their encodings."""
+        what ``take_ws_frames`` encodes, for a runtime that shares their encodings.
+
+        With ``max_bytes``, only the first packets up to about that size (at least one): the
+        rest stays queued, and counts in ``buffered_bytes``, until taken.
+        """
         if self.transport != "websocket":
             return []
         packets = self._probe_out + self._outbox if self._probe_out else self._outbox
         self._probe_out = []
+        if max_bytes is not None and self._buffered > max_bytes:
+            size = n = 0
+            while size < max_bytes:  # ends within the list: its sizes add up to more
+                size += packets[n].size
+                n += 1
+            packets, self._outbox = packets[:n], packets[n:]
+            self._buffered = max(0, self._buffered - size)  # the probe's were not counted
+            return packets
         self._outbox = []
         self._buffered = 0
         return packets

@@ -294,7 +294,7 @@ class StreamsAdapter(ClusterProtocolAdapter):
         command, args = self._broadcast_command(packet, target)
         replies = await self.member.link.request((command, *args))
         sent, parts = self.deliver(packet.data, target, _entry_id(replies))
-        await self.pace(parts)
+        await self.pace(parts, target)
         return sent
 
     def broadcast_nowait(self, packet: Packet, target: BroadcastTarget) -> None:

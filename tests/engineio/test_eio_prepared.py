@@ -120,3 +120,27 @@ def test_a_prepared_message_is_dropped_by_a_closed_session() -> None:
     session.send_message(prepare_message("late"))
     assert session.buffered_bytes() == 0
     assert isinstance(prepare_message("x"), PreparedPacket)
+
+
+def test_the_message_is_not_kept_once_framed_and_is_the_same_when_asked_again() -> None:
+    prepared = prepare_message("x" * 1000)
+    assert prepared.wire(lambda message: b"framed") == b"framed"
+    assert prepared._ws is None  # held once, as its frame, while sessions queue it
+    assert prepared.ws_frame() == "4" + "x" * 1000
+
+
+def test_a_bounded_take_leaves_the_rest_queued_and_counted() -> None:
+    session = ServerSession("s", ServerConfig(), transport="websocket", now=0.0)
+    session.take_ws_packets()  # the open packet
+    queued = [prepare_message("a" * 99) for _ in range(5)]  # 100 bytes each
+    for prepared in queued:
+        session.send_message(prepared)
+    assert session.take_ws_packets(max_bytes=1000) == queued  # all fit: all of them
+    for prepared in queued:
+        session.send_message(prepared)
+    assert session.take_ws_packets(max_bytes=150) == queued[:2]
+    assert session.buffered_bytes() == 300
+    assert session.take_ws_packets(max_bytes=1) == queued[2:3]  # at least one
+    assert session.buffered_bytes() == 200
+    assert session.take_ws_packets() == queued[3:]
+    assert session.buffered_bytes() == 0

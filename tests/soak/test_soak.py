@@ -67,18 +67,12 @@ def test_hostile_mix_crashes_nothing_and_logs_no_error() -> None:
     assert result["health"]["disconnects"] == 0
 
 
-@pytest.mark.parametrize("scenario", [
-    pytest.param("slow-websocket", marks=pytest.mark.xfail(
-        strict=True, reason="issue 17, not fixed yet: a WebSocket client that stops reading is "
-        "kept until the ping timeout when the burst fits the outbound limit")),
-    "slow-polling"])
+@pytest.mark.parametrize("scenario", ["slow-websocket", "slow-polling"])
 def test_a_client_that_stops_reading_is_dropped(scenario: str) -> None:
     result = _run(scenario)
     assert result["dropped_after_s"] is not None
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17, not fixed yet: the fast reader is dropped "
-                   "with the slow one (the outbound limit counts bytes, not progress)")
 def test_a_burst_drops_the_reader_that_stopped_and_keeps_the_one_still_reading() -> None:
     result = _run("burst")
     assert result["fast_received"] == SMALL["burst"]["count"]
