@@ -18,7 +18,15 @@ import trio
 
 from engineio_core.protocol import PreparedPacket, prepare_message
 
-from .protocol import BroadcastTarget, Packet, RoomIndex, Session, encode, session_includes
+from .protocol import (
+    BroadcastTarget,
+    JSONCodec,
+    Packet,
+    RoomIndex,
+    Session,
+    encode,
+    session_includes,
+)
 
 if TYPE_CHECKING:
     from .interfaces import FetchedSocket, LocalSocket, NamespaceLike
@@ -31,10 +39,11 @@ Parts = Sequence[PreparedPacket]
 Encoded = tuple[Packet, Parts]
 
 
-def prepare(packet: Packet) -> list[PreparedPacket]:
-    """``packet`` encoded once, as prepared messages any number of sessions may queue (each
-    framed once, by the first session that writes it)."""
-    return [prepare_message(part) for part in encode(packet)]
+def prepare(packet: Packet, json: JSONCodec | None = None) -> list[PreparedPacket]:
+    """``packet`` encoded once (with the application's ``json`` codec, if any), as prepared
+    messages any number of sessions may queue (each framed once, by the first session that
+    writes it)."""
+    return [prepare_message(part) for part in encode(packet, json=json)]
 
 # Bytes broadcast since a broadcast last yielded (in any server of the process: yielding more
 # often than needed is harmless).
@@ -283,14 +292,14 @@ class InMemoryAdapter(Adapter):
 
     async def broadcast(self, packet: Packet, target: BroadcastTarget) -> int:
         """Encode the packet once and queue the same parts for every selected socket."""
-        parts = prepare(packet)
+        parts = prepare(packet, self.namespace.server.json)
         sent = self.write(packet, parts, target)
         await self.pace(parts)
         return sent
 
     def broadcast_nowait(self, packet: Packet, target: BroadcastTarget) -> None:
         """As ``broadcast``, without the pause a long burst of broadcasts takes."""
-        self.write(packet, prepare(packet), target)
+        self.write(packet, prepare(packet, self.namespace.server.json), target)
 
     def write(self, packet: Packet, parts: Parts, target: BroadcastTarget,
               offset: str | None = None) -> int:

@@ -15,6 +15,7 @@ Manager events (``manager.on``): ``"open"``, ``"close"`` (reason), ``"error"`` (
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import random as _random
 import ssl
@@ -36,14 +37,19 @@ from .handlers import Handler, call_handler
 from .protocol import (
     ClientConnection,
     ClientEvent,
+    JSONCodec,
+    JSONOption,
     NamespaceState,
     RemoteProtocolError,
+    as_codec,
 )
 from .protocol.reasons import ClientDisconnectReason
 
 __all__ = ["ClientSocket", "Manager", "ManagerOptions", "Socket", "connect"]
 
 Socket = ClientSocket
+
+log = logging.getLogger("socketio_core.client")
 
 _CLOSE_WAIT = 3.0
 
@@ -66,6 +72,7 @@ class ManagerOptions(TypedDict, total=False):
     connect_timeout: float | None
     auto_connect: bool
     max_attachments: int
+    json: JSONOption | None
     random: Callable[[], float] | None
     stream_factory: StreamFactory | None
 
@@ -91,6 +98,9 @@ class Manager(trio.abc.AsyncResource):
         connect_timeout: seconds to open the Engine.IO connection (Node's ``timeout``); ``None``
             for no limit. Past it: ``connect_error`` ``"timeout"``.
         auto_connect: ``socket()`` connects the sockets it makes.
+        max_attachments: binary attachments allowed in one packet from the server.
+        json: the JSON that writes and reads every packet's data, as ``Server``'s ``json``: a
+            module with ``dumps`` and ``loads``, or an ``(encode, decode)`` pair.
         random: the random source of the backoff jitter (floats in ``[0, 1)``).
         stream_factory: how to open connections (tests use memory streams).
     """
@@ -114,6 +124,7 @@ class Manager(trio.abc.AsyncResource):
         connect_timeout: float | None = 20.0,
         auto_connect: bool = True,
         max_attachments: int = 10,
+        json: JSONOption | None = None,
         random: Callable[[], float] | None = None,
         stream_factory: StreamFactory | None = None,
     ) -> None:
@@ -131,6 +142,7 @@ class Manager(trio.abc.AsyncResource):
         self.connect_timeout = connect_timeout
         self.auto_connect = auto_connect
         self.max_attachments = max_attachments
+        self.json: JSONCodec | None = None if json is None else as_codec(json)
         self.backoff = Backoff(reconnection_delay, reconnection_delay_max, randomization_factor,
                                random=random or _random.random)
         self.engine: EngineClient | None = None
@@ -154,7 +166,7 @@ class Manager(trio.abc.AsyncResource):
         except BaseException:
             await self._stack.aclose()
             raise
-        self._dispatcher = Dispatcher(self.start_soon, self, DISPATCH_QUEUE)
+        self._dispatcher = Dispatcher(self.start_soon, self._failed, DISPATCH_QUEUE)
         return self
 
     async def __aexit__(
@@ -250,7 +262,10 @@ class Manager(trio.abc.AsyncResource):
     def _fire(self, event: str, *args: Any) -> None:
         assert self._dispatcher is not None
         for handler in self._handlers.get(event, []):
-            self._dispatcher.submit_nowait(partial(call_handler, handler, args, None))
+            self._dispatcher.submit_nowait(event, partial(call_handler, handler, args, None))
+
+    def _failed(self, event: str) -> None:
+        log.exception("manager handler of %r failed (%s)", event, self.url)
 
     def _active(self) -> list[ClientSocket]:
         return [s for s in self._sockets.values() if s.active]
@@ -368,7 +383,7 @@ class Manager(trio.abc.AsyncResource):
 
     async def _open_engine(self) -> ConnectError | None:
         assert self._nursery is not None
-        conn = ClientConnection(max_attachments=self.max_attachments)
+        conn = ClientConnection(max_attachments=self.max_attachments, json=self.json)
         engine = EngineClient(self.url, on_message=partial(self._on_message, conn),
                               **self._engine_options)
         self._conn, self.engine, self._close_reason = conn, engine, None

@@ -37,8 +37,12 @@ from .protocol import (
     ConnectRefused,
     Disconnected,
     EventReceived,
+    JSONCodec,
     LocalProtocolError,
     NamespaceState,
+    Packet,
+    PacketType,
+    encode,
 )
 from .protocol.reasons import (
     ACK_TIMEOUT_MESSAGE,
@@ -98,6 +102,11 @@ class SocketManager(Protocol):
     @property
     def connection(self) -> ClientConnection | None:
         """The Socket.IO core of the current connection."""
+        ...
+
+    @property
+    def json(self) -> JSONCodec | None:
+        """The application's JSON codec, if it gave one."""
         ...
 
     def open(self) -> None:
@@ -172,10 +181,15 @@ class ClientSocket(Listeners):
         self._queue_running = False
         self._connect_waiters: list[Waiter] = []
         self._changed = trio.lowlevel.ParkingLot()  # unparked whenever the state changes
-        self._dispatcher = Dispatcher(manager.start_soon, self, DISPATCH_QUEUE)
+        self._dispatcher = Dispatcher(manager.start_soon, self._failed, DISPATCH_QUEUE)
 
     def __repr__(self) -> str:
         return f"<ClientSocket {self.namespace} id={self.id!r}>"
+
+    def _failed(self, event: str) -> None:
+        """Log the exception being handled, which a handler of ``event`` raised."""
+        log.exception("handler of %r failed (namespace %r, socket %s)",
+                      event, self.namespace, self.id)
 
     @property
     def disconnected(self) -> bool:
@@ -184,10 +198,10 @@ class ClientSocket(Listeners):
 
     def _fire(self, event: str, *args: Any) -> None:
         for handler in self._take(event):
-            self._call(handler, args)
+            self._call(event, handler, args)
 
-    def _call(self, handler: Handler, args: tuple[Any, ...], ack: Ack | None = None) -> None:
-        self._dispatcher.submit_nowait(partial(call_handler, handler, args, ack))
+    def _call(self, event: str, handler: Handler, args: tuple[Any, ...]) -> None:
+        self._dispatcher.submit_nowait(event, partial(call_handler, handler, args, None))
 
     def _kick(self) -> None:
         self._changed.unpark_all()
@@ -264,13 +278,13 @@ class ClientSocket(Listeners):
         for event, args, ack in self._receive_buffer:
             self._note_offset(args, ack)
             self._dispatcher.submit_nowait(
-                *self._event_calls(event, self._take(event), args, ack))
+                event, *self._event_calls(event, self._take(event), args, ack))
         self._receive_buffer.clear()
         buffered, self._send_buffer = self._send_buffer, []
         for item in buffered:
             try:
                 self._send(item)
-            except LocalProtocolError:
+            except (TypeError, LocalProtocolError):
                 log.exception("a buffered emit of %r cannot be sent", self)
         self._fire("connect")
         for waiter in self._connect_waiters:
@@ -397,14 +411,14 @@ class ClientSocket(Listeners):
         handlers = self._take(event)
         dispatcher = self._dispatcher
         if not dispatcher.idle or len(handlers) != 1 or self._any:
-            return dispatcher.submit(*self._event_calls(event, handlers, args, ack))
+            return dispatcher.submit(event, *self._event_calls(event, handlers, args, ack))
         try:
             rest = start_handler(handlers[0], args, ack)
         except Exception:
-            log.exception("handler of %r failed", self)
+            self._failed(event)
             return None
         if rest is not None:
-            return dispatcher.submit(lambda: rest)
+            return dispatcher.submit(event, lambda: rest)
         return None
 
     def _event_calls(self, event: str, handlers: list[Handler], args: tuple[Any, ...],
@@ -436,10 +450,10 @@ class ClientSocket(Listeners):
         conn = self.manager.connection
         assert conn is not None
         for listener in self._any_outgoing:
-            self._call(listener, (item.event, *item.args))
+            self._call(item.event, listener, (item.event, *item.args))
         try:
             ack_id = conn.emit(self.namespace, item.event, item.args, ack=item.waiter is not None)
-        except LocalProtocolError as error:
+        except (TypeError, LocalProtocolError) as error:
             if item.waiter is None:
                 raise
             item.waiter.fail(error)
@@ -457,7 +471,13 @@ class ClientSocket(Listeners):
         if self.connected:
             self._send(item)
         elif not volatile:
+            self._check_encodable(item)
             self._send_buffer.append(item)
+
+    def _check_encodable(self, item: _Outgoing) -> None:
+        """Raise now, not when it is sent, for an emit whose data cannot be encoded."""
+        encode(Packet(PacketType.EVENT, self.namespace, [item.event, *item.args]),
+               json=self.manager.json)
 
     async def emit(self, event: str, *args: Any) -> None:
         """Send ``event`` with ``args`` (any JSON-able data, ``bytes`` anywhere).
@@ -468,7 +488,9 @@ class ClientSocket(Listeners):
         Raises:
             ValueError: a reserved event name.
             ConnectionError: the manager is closed.
-            LocalProtocolError: data that cannot be encoded.
+            TypeError: data JSON cannot represent (a ``datetime``, say, without ``json=``),
+                named by its type.
+            LocalProtocolError: a namespace or event name the protocol cannot carry.
         """
         if self.retries:
             self._enqueue(event, args)
@@ -485,6 +507,7 @@ class ClientSocket(Listeners):
                 (``"operation has timed out"``; with ``retries``, after the last try).
             ConnectionError: the socket disconnected after sending it
                 (``"socket has been disconnected"``).
+            TypeError: data JSON cannot represent, named by its type.
         """
         if timeout is None:
             timeout = self.ack_timeout
@@ -531,6 +554,7 @@ class ClientSocket(Listeners):
         if self.manager.closed:
             raise ConnectionError("the client is closed")
         item = _Outgoing(event, args, timeout=timeout)
+        self._check_encodable(item)
         self._queue.append(item)
         if not self._queue_running:
             self._queue_running = True
@@ -556,10 +580,11 @@ class ClientSocket(Listeners):
                         try:
                             item.final.resolve(await item.waiter.result())
                             break
-                        except (ConnectionError, LocalProtocolError) as failure:
+                        except (ConnectionError, TypeError, LocalProtocolError) as failure:
                             error = failure
                     self._forget(item)
-                    if item.tries > self.retries or isinstance(error, LocalProtocolError):
+                    if item.tries > self.retries or isinstance(
+                            error, (TypeError, LocalProtocolError)):
                         item.final.fail(error)
                         break
                 if self._queue and self._queue[0] is item:

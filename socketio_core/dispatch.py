@@ -14,11 +14,13 @@ holds neither.
 
 The queue is bounded: ``submit`` hands back what the caller must await while it is past its
 size (the reader then stops reading, and the peer's packets wait in the transport).
+
+Each call is queued with the name of the event it serves, so that a handler that raises is
+reported with it: the owner's ``failed(event)`` logs the exception being handled.
 """
 
 from __future__ import annotations
 
-import logging
 import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
@@ -26,30 +28,31 @@ from typing import Any
 
 import trio
 
-__all__ = ["Call", "Dispatcher"]
-
-log = logging.getLogger("socketio_core")
+__all__ = ["Call", "Dispatcher", "Failed", "before_first_wait"]
 
 Call = Callable[[], Awaitable[Any] | None]
 Spawn = Callable[..., None]
+#: Called inside the ``except`` block of a call that raised, with the call's event name.
+Failed = Callable[[str], None]
 
 
 class Dispatcher:
-    """Starts ``owner``'s calls in order, in tasks started with ``spawn(fn, *args)``.
+    """Starts a socket's calls in order, in tasks started with ``spawn(fn, *args)``.
 
     Args:
         spawn: starts a task (the owner's nursery: a link's or a manager's).
-        owner: named in the log when a call fails.
+        failed: logs the exception of a call that raised (``logger.exception``), given the
+            name of the event the call served.
         size: how many calls may wait to start before ``submit`` pushes back.
     """
 
-    __slots__ = ("_closed", "_owner", "_queue", "_room", "_running", "_size", "_spawn")
+    __slots__ = ("_closed", "_failed", "_queue", "_room", "_running", "_size", "_spawn")
 
-    def __init__(self, spawn: Spawn, owner: object, size: int) -> None:
+    def __init__(self, spawn: Spawn, failed: Failed, size: int) -> None:
         self._spawn = spawn
-        self._owner = owner
+        self._failed = failed
         self._size = size
-        self._queue: deque[Call] | None = None  # made by the first call queued
+        self._queue: deque[tuple[str, Call]] | None = None  # made by the first call queued
         self._room: trio.lowlevel.ParkingLot | None = None  # made by the first wait for room
         self._running = False
         self._closed = False
@@ -60,35 +63,36 @@ class Dispatcher:
         has started, so the caller may run it itself."""
         return not self._queue
 
-    def submit(self, *calls: Call) -> Awaitable[None] | None:
-        """Queue ``calls``; returns what the caller must await before submitting more when the
-        queue is past its size, else ``None``. Nothing happens once closed."""
+    def submit(self, event: str, *calls: Call) -> Awaitable[None] | None:
+        """Queue ``calls`` (for ``event``); returns what the caller must await before submitting
+        more when the queue is past its size, else ``None``. Nothing happens once closed."""
         if self._closed or not calls:
             return None
         queue = self._start()
-        queue.extend(calls)
+        queue.extend([(event, call) for call in calls])
         if len(queue) > self._size:
             return self._wait_for_room()
         return None
 
-    def submit_nowait(self, *calls: Call) -> None:
-        """Queue ``calls`` without ever waiting (past the size too: for the few calls that are
-        not a peer's packets, such as ``disconnect``)."""
+    def submit_nowait(self, event: str, *calls: Call) -> None:
+        """Queue ``calls`` (for ``event``) without ever waiting (past the size too: for the few
+        calls that are not a peer's packets, such as ``disconnect``)."""
         if calls and not self._closed:
-            self._start().extend(calls)
+            self._start().extend([(event, call) for call in calls])
 
-    def submit_first(self, calls: Iterable[Call]) -> None:
-        """Queue ``calls`` ahead of every waiting call, in their order: what a queued call
-        turns into when its turn comes (an event's handlers), so taken once closed too."""
-        calls = list(calls)
-        if calls:
-            self._start().extendleft(reversed(calls))
+    def submit_first(self, event: str, calls: Iterable[Call]) -> None:
+        """Queue ``calls`` (for ``event``) ahead of every waiting call, in their order: what a
+        queued call turns into when its turn comes (an event's handlers), so taken once closed
+        too."""
+        items = [(event, call) for call in calls]
+        if items:
+            self._start().extendleft(reversed(items))
 
     def close(self) -> None:
         """Take no more calls; those queued still run."""
         self._closed = True
 
-    def _start(self) -> deque[Call]:
+    def _start(self) -> deque[tuple[str, Call]]:
         queue = self._queue
         if queue is None:
             queue = self._queue = deque()
@@ -107,7 +111,7 @@ class Dispatcher:
         queue = self._queue
         assert queue is not None
         while queue:
-            call = queue.popleft()
+            event, call = queue.popleft()
             if self._room is not None and len(queue) <= self._size:
                 self._room.unpark_all()
             try:
@@ -119,7 +123,7 @@ class Dispatcher:
             except StopIteration:
                 continue  # finished without waiting
             except Exception:
-                log.exception("handler of %r failed", self._owner)
+                self._failed(event)
                 continue
             # The handler waits: this task stays with it, another takes the queue over.
             self._running = False
@@ -128,7 +132,7 @@ class Dispatcher:
             try:
                 await _resume(coro, trap)
             except Exception:
-                log.exception("handler of %r failed", self._owner)
+                self._failed(event)
             return
         self._running = False
         self._queue = None
@@ -136,6 +140,21 @@ class Dispatcher:
 
 async def _awaited(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
+
+
+@types.coroutine
+def before_first_wait(
+    coro: Coroutine[Any, Any, Any], callback: Callable[[], None]
+) -> Generator[Any, Any, Any]:
+    """Await ``coro``, calling ``callback()`` once, just before ``coro`` first suspends (in the
+    same step: nothing else runs between its last synchronous statement and the callback); not
+    at all if it finishes, or raises, without suspending."""
+    try:
+        trap = coro.send(None)
+    except StopIteration as done:
+        return done.value
+    callback()
+    return (yield from _resume(coro, trap))
 
 
 @types.coroutine

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from .handlers import Ack
     from .handshake import Handshake
-    from .protocol import Packet
+    from .protocol import JSONCodec, Packet
     from .protocol.recovery import ConnectionStateRecovery
     from .protocol.rooms import Rooms
 
@@ -36,6 +36,12 @@ class ServerLike(Protocol):
     @property
     def connection_state_recovery(self) -> ConnectionStateRecovery | None:
         """Its connection state recovery options, ``None`` when off."""
+        ...
+
+    @property
+    def json(self) -> JSONCodec | None:
+        """The application's JSON codec, which writes every packet (``None``: the built-in
+        one)."""
         ...
 
 
@@ -132,6 +138,15 @@ class SocketLink(Protocol):
     @property
     def engine(self) -> EngineSocket:
         """The Engine.IO session under it."""
+        ...
+
+    def accept(self, namespace: str, sid: str, pid: str | None = None) -> bool:
+        """Tell the client it joined ``namespace`` as ``sid`` (CONNECT, with its private session
+        id ``pid`` under connection state recovery); ``False`` when the connection is gone."""
+        ...
+
+    def reject(self, namespace: str, message: str, data: Any) -> None:
+        """Refuse the client on ``namespace`` (CONNECT_ERROR with ``message`` and ``data``)."""
         ...
 
     def emit(self, namespace: str, event: str, args: Sequence[Any]) -> None:

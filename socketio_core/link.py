@@ -59,6 +59,11 @@ class LinkServer(Protocol):
         ...
 
     @property
+    def json(self) -> sio.JSONCodec | None:
+        """The application's JSON codec, if it gave one."""
+        ...
+
+    @property
     def shutting_down(self) -> bool:
         """Whether the server is closing (every socket leaves with ``server shutting down``)."""
         ...
@@ -113,6 +118,7 @@ class Link:
             connect_timeout=server.connect_timeout,
             max_attachments=server.max_attachments,
             max_attachment_bytes=server.max_http_buffer_size,
+            json=server.json,
             now=trio.current_time(),
         )
         self.sockets: dict[str, Socket] = {}
@@ -167,9 +173,29 @@ class Link:
             self.core.ack(namespace, ack_id, values)
             self.flush()
 
-    def disconnect(self, namespace: str) -> None:
-        """Leave ``namespace``: the client hears DISCONNECT, acks waiting on it fail."""
+    def accept(self, namespace: str, sid: str, pid: str | None = None) -> bool:
+        """Tell the client it joined ``namespace`` as socket ``sid`` (CONNECT, with ``pid``,
+        its private session id, under connection state recovery); ``False`` when the
+        connection is gone or the client no longer waits for it."""
+        if self.core.closed or self.core.state(namespace) is not sio.NamespaceState.CONNECTING:
+            return False
+        self.core.accept(namespace, sid, pid)
+        self.flush()
+        return True
+
+    def reject(self, namespace: str, message: str, data: Any) -> None:
+        """Refuse the client on ``namespace``: CONNECT_ERROR with ``message`` and ``data``."""
         self.sockets.pop(namespace, None)
+        if not self.core.closed and self.core.state(namespace) is sio.NamespaceState.CONNECTING:
+            self.core.reject(namespace, message, data)
+            self.flush()
+
+    def disconnect(self, namespace: str) -> None:
+        """Leave ``namespace``: the client hears DISCONNECT (if it was told it joined), acks
+        waiting on it fail."""
+        self.sockets.pop(namespace, None)
+        if self.core.closed or self.core.state(namespace) is not sio.NamespaceState.CONNECTED:
+            return
         self._fail_acks(namespace, self.core.disconnect(namespace))
         self.flush()
 
@@ -347,8 +373,9 @@ class Link:
                             handshake,
                             pid=None if recovery is None else self.server.sid_factory())
 
-        def accept() -> bool:
-            # The CONNECT leaves with the first connection handler (Socket.handle_connection).
+        def admitted() -> bool:
+            # The CONNECT goes once the connection handlers have run to their first wait
+            # (Socket.handle_connection), so that one of them can still refuse.
             if self.core.closed:
                 return False
             self.sockets[name] = socket
@@ -359,16 +386,13 @@ class Link:
                 self.flush()
                 for _, parts in restoring.finish():
                     self.engine.send_nowait(*parts)
-            self.core.accept(name, socket.id, socket.pid)
             return True
 
         skip = restoring is not None and recovery is not None and recovery.skip_middlewares
         try:
-            await namespace.admit(socket, accept, middlewares=not skip)
+            await namespace.admit(socket, admitted, middlewares=not skip)
         except ConnectError as refusal:
-            if not self.core.closed:
-                self.core.reject(name, refusal.message, refusal.data)
-                self.flush()
+            self.reject(name, refusal.message, refusal.data)
         finally:
             if restoring is not None:
                 restoring.cancel()

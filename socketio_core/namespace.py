@@ -67,8 +67,10 @@ class Namespace:
     def on(self, event: str, handler: H) -> H: ...
 
     def on(self, event: str, handler: Handler | None = None) -> Any:
-        """``on("connection", fn)`` — ``fn(socket)`` for each new socket (usable as a decorator).
-        Any other event name registers ``fn(socket, *args)`` on every socket of the namespace."""
+        """``on("connection", fn)`` (or ``"connect"``) — ``fn(socket)`` for each new socket
+        (usable as a decorator); raising ``ConnectError`` before it first waits refuses the
+        client (see ``Socket``). Any other event name registers ``fn(socket, *args)`` on every
+        socket of the namespace."""
 
         def register(fn: Handler) -> Handler:
             self._handlers.setdefault("connect" if event == "connection" else event, []).append(fn)
@@ -190,9 +192,9 @@ class Namespace:
                     middlewares: bool = True) -> None:
         """Let a new ``socket`` in, if the connection middlewares agree (unless
         ``middlewares`` is false: a recovered socket may skip them) and then ``accept()``
-        does (its connection: ``False`` when it closed meanwhile, else it sends CONNECT); the
-        socket then joins its own room and its ``connection`` handlers are queued. Its
-        connection calls this.
+        does (its connection: ``False`` when it closed meanwhile); the socket then joins its
+        own room and its ``connection`` handlers are queued, after which the client is told it
+        is in (``Socket.handle_connection``). Its connection calls this.
 
         Raises:
             ConnectError: a middleware refused (any exception it raises refuses).

@@ -58,10 +58,10 @@ class SessionAwareAdapter(InMemoryAdapter):
     def _prepare(self, packet: Packet, target: BroadcastTarget
                  ) -> tuple[Packet, Parts, str | None]:
         if not recordable(packet, target):
-            return packet, prepare(packet), None
+            return packet, prepare(packet, self.namespace.server.json), None
         offset = self.history.next_offset()
         packet = Packet(_EVENT, packet.namespace, [*packet.data, offset])
-        parts = prepare(packet)
+        parts = prepare(packet, self.namespace.server.json)
         self.history.record((packet, parts), sum(part.size for part in parts), target.rooms,
                             target.except_rooms)
         return packet, parts, offset

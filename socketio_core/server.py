@@ -32,6 +32,7 @@ from .handlers import H, Handler
 from .interfaces import FetchedSocket, NamespaceLike
 from .link import Link
 from .namespace import Namespace, NamespaceMatcher
+from .protocol import JSONCodec, JSONOption, as_codec
 from .protocol.recovery import ConnectionStateRecovery, recovery_options
 from .protocol.rooms import Rooms
 from .recovery import SessionAwareAdapter
@@ -94,6 +95,12 @@ class Server(trio.abc.AsyncResource):
         max_http_buffer_size: the largest message or polling body accepted, and the largest
             binary attachment (bytes).
         sid_factory: makes socket ids (20 characters of a CSPRNG by default, as Node's).
+        json: the JSON that writes and reads every packet's data, as python-socketio's
+            ``json``: a module with ``dumps`` and ``loads`` (called as
+            ``dumps(obj, separators=(",", ":"))`` and ``loads(text)``), or an
+            ``(encode, decode)`` pair of one-argument callables. By default, JSON as
+            ``JSON.stringify`` writes it, and a value it cannot hold raises ``TypeError``.
+            Binary values are sent as attachments either way. See docs/json.md.
         engine_options: the options of ``engineio_core.Server`` (``ServerOptions``:
             ``ping_interval``, ``ping_timeout``, ``upgrade_timeout``, ``transports``,
             ``allow_upgrades``, ``cors_allowed_origins``, ``cors_credentials``, ``cookie``,
@@ -118,8 +125,11 @@ class Server(trio.abc.AsyncResource):
         cleanup_empty_child_namespaces: bool = False,
         sid_factory: Callable[[], str] = random_id,
         serve_client: bool | str | os.PathLike[str] = False,
+        json: JSONOption | None = None,
         **engine_options: Unpack[ServerOptions],
     ) -> None:
+        #: The application's JSON codec (``json=``), or ``None`` for the built-in one.
+        self.json: JSONCodec | None = None if json is None else as_codec(json)
         self.client_bundle: ClientBundle | None = None
         if serve_client is not False:
             where = None if serve_client is True else serve_client

@@ -8,9 +8,11 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, overload
 
 from .broadcast import BroadcastOperator
-from .dispatch import Call, Dispatcher
+from .dispatch import Call, Dispatcher, before_first_wait
+from .errors import ConnectError
 from .handlers import Ack, H, Handler, NamespaceHandler, call_handler, start_handler
 from .protocol import RECOVERABLE_REASONS, BroadcastTarget, Packet, PacketType, Session
+from .protocol.packet import encode_event
 from .protocol.rooms import Rooms, flatten_rooms
 
 if TYPE_CHECKING:
@@ -43,6 +45,12 @@ class Socket:
     says whether it took over the session (id, rooms, ``data``) of a socket whose client lost
     its connection; its events without an ack then go through the adapter, as in Node, which
     keeps them and appends their offset.
+
+    The client is told it is connected (CONNECT) once the namespace's ``connection``
+    handlers have run up to their first wait (or to their end), with what they sent it
+    before then right behind: a ``connection`` handler that raises ``ConnectError`` before it
+    first waits refuses the client, as a middleware does (``connect_error`` with the error's
+    ``message`` and ``data``), and the client gets nothing it sent.
     """
 
     def __init__(
@@ -58,15 +66,23 @@ class Socket:
         self.data: Any = {}
         self.connected = True
         self._link = link
+        # The Engine.IO messages sent before the client is told it is connected, sent right
+        # after it: ``None`` once it has been told (or refused).
+        self._held: list[Sequence[str | bytes | PreparedPacket]] | None = []
         self._handlers: dict[str, list[Handler]] = {}
         self._handlers_shared = False  # ``_handlers`` is the namespace's table, copied on write
         self._any: list[Handler] = []
         self._any_outgoing: list[Handler] = []
         self._middlewares: list[Handler] = []
-        self._dispatcher = Dispatcher(link.spawn, self, _DISPATCH_QUEUE)
+        self._dispatcher = Dispatcher(link.spawn, self._failed, _DISPATCH_QUEUE)
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} on {self.namespace.name}>"
+
+    def _failed(self, event: str) -> None:
+        """Log the exception being handled, which a handler of ``event`` raised."""
+        log.exception("handler of %r failed (namespace %r, socket %s)",
+                      event, self.namespace.name, self.id)
 
     @property
     def server(self) -> ServerLike:
@@ -155,7 +171,12 @@ class Socket:
 
         With connection state recovery on, it goes through the adapter, as in Node, even once
         the socket has disconnected: it is kept (with its offset) for the client to get when
-        it recovers the session."""
+        it recovers the session.
+
+        Raises:
+            TypeError: data JSON cannot represent (a ``datetime``, say, without
+                ``Server(json=...)``), named by its type.
+        """
         if self.pid is not None:
             await self._adapter.broadcast(self._packet(event, args), self._own_target(False))
         else:
@@ -180,6 +201,10 @@ class Socket:
             listener(event, *args)
         if volatile and self._link.engine.behind():
             return
+        if self._held is not None:
+            self._held.append(encode_event(PacketType.EVENT, self.namespace.name,
+                                           [event, *args], None, self.namespace.server.json))
+            return
         self._link.emit(self.namespace.name, event, args)
 
     def _packet(self, event: str, args: tuple[Any, ...]) -> Packet:
@@ -194,6 +219,7 @@ class Socket:
         ``ConnectionError`` if the socket disconnects first."""
         if not self.connected:
             raise ConnectionError("socket is disconnected")
+        self._accept()
         for listener in self._any_outgoing:
             listener(event, *args)
         values = await self._link.emit_with_ack(self.namespace.name, event, args, timeout)
@@ -228,6 +254,9 @@ class Socket:
                 listener(event, *args)
         if volatile and self._link.engine.behind():
             return False
+        if self._held is not None:
+            self._held.append(parts)
+            return True
         self._link.engine.send_nowait(*parts)
         return True
 
@@ -265,6 +294,7 @@ class Socket:
         the whole Engine.IO connection too."""
         if not self.connected:
             return
+        self._accept()  # as in Node, a client disconnected by a connection handler connected
         if close:
             self._link.close("forced server close")
             return
@@ -284,7 +314,7 @@ class Socket:
                 fn, args = self._target(handler, (reason,))
                 fn(*args)
             except Exception:
-                log.exception("disconnecting handler of %r failed", self)
+                self._failed("disconnecting")
         if self.pid is not None and reason in RECOVERABLE_REASONS:
             rooms = self.rooms
             ordered = (self.id, *sorted(rooms - {self.id})) if self.id in rooms else (
@@ -294,34 +324,64 @@ class Socket:
             except Exception:
                 log.exception("keeping the session of %r failed", self)
         self.connected = False
+        self._held = None
         self.namespace.forget(self)
-        self._dispatcher.submit_nowait(partial(self._start_reserved, "disconnect", (reason,)))
+        self._dispatcher.submit_nowait(
+            "disconnect", partial(self._start_reserved, "disconnect", (reason,)))
         self._dispatcher.close()
 
     def handle_error(self, error: Exception) -> None:
         """Queue the ``error`` handlers with ``error`` (its connection calls this when the
         client sent something invalid, before closing)."""
-        self._dispatcher.submit_nowait(partial(self._start_reserved, "error", (error,)))
+        self._dispatcher.submit_nowait("error", partial(self._start_reserved, "error", (error,)))
 
     async def handle_connection(self, handlers: Sequence[Handler]) -> None:
-        """Send the CONNECT and queue the namespace's ``connection`` handlers for this new
-        socket, waiting while its queue is full (its namespace calls this once the socket is
-        in)."""
-        if not handlers:
-            self._link.flush()
-            return
-        rest = self._dispatcher.submit(
-            partial(self._connected, handlers[0]),
-            *(partial(call_handler, handler, (self,), None) for handler in handlers[1:]))
+        """Queue the namespace's ``connection`` handlers for this new socket, then the CONNECT
+        that tells the client it is in, waiting while its queue is full (its namespace calls
+        this once the socket is in)."""
+        calls: list[Call] = [partial(self._run_connection, handler) for handler in handlers]
+        rest = self._dispatcher.submit("connection", *calls, self._accept)
         if rest is not None:
             await rest
 
-    async def _connected(self, handler: Handler) -> None:
-        # As Node (Namespace._doConnect): the CONNECT leaves and the first connection handler
-        # starts in one step, nothing between them, so a client that saw the CONNECT finds
-        # what the handler did before its first await (rooms joined, handlers set).
-        self._link.flush()
-        await call_handler(handler, (self,), None)
+    async def _run_connection(self, handler: Handler) -> None:
+        if not self.connected:  # an earlier connection handler refused
+            return
+        try:
+            await before_first_wait(call_handler(handler, (self,), None), self._accept)
+        except ConnectError as refusal:
+            self._refuse(refusal)
+
+    def _accept(self) -> None:
+        """Tell the client it is connected, then send what was held until then (once)."""
+        held, self._held = self._held, None
+        if held is None or not self.connected:
+            return
+        if not self._link.accept(self.namespace.name, self.id, self.pid):
+            return
+        send = self._link.engine.send_nowait
+        for parts in held:
+            send(*parts)
+
+    def _refuse(self, refusal: ConnectError) -> None:
+        """A connection handler raised ``refusal``: refuse the client (CONNECT_ERROR), or, once
+        it was told it is connected, disconnect it."""
+        if not self.connected:
+            return
+        if self._held is None:
+            log.warning(
+                "a connection handler of namespace %r raised ConnectError(%r) after it first "
+                "waited, once socket %s was connected: disconnecting it instead (a middleware, "
+                "Namespace.use, refuses after waiting)", self.namespace.name, refusal.message,
+                self.id)
+            self._link.disconnect(self.namespace.name)
+            self.handle_close("server namespace disconnect")
+            return
+        self._held = None
+        self.connected = False
+        self.namespace.forget(self)
+        self._dispatcher.close()
+        self._link.reject(self.namespace.name, refusal.message, refusal.data)
 
     def handle_event(
         self, event: str, args: tuple[Any, ...], ack: Ack | None
@@ -334,11 +394,11 @@ class Socket:
         handlers = self._handlers.get(event)
         dispatcher = self._dispatcher
         if self._middlewares:
-            return dispatcher.submit(partial(self._through_middlewares, event, args, ack))
+            return dispatcher.submit(event, partial(self._through_middlewares, event, args, ack))
         if not dispatcher.idle or not handlers or len(handlers) != 1 or self._any:
             # Which handlers is settled when the event's turn comes: a connection handler
             # still queued may register them first.
-            return dispatcher.submit(partial(self._start_event, event, args, ack))
+            return dispatcher.submit(event, partial(self._start_event, event, args, ack))
         handler = handlers[0]
         try:
             if isinstance(handler, NamespaceHandler):  # as _target, without the extra tuple
@@ -346,17 +406,17 @@ class Socket:
             else:
                 rest = start_handler(handler, args, ack)
         except Exception:
-            log.exception("handler of %r failed", self)
+            self._failed(event)
             return None
         if rest is not None:
-            return dispatcher.submit(lambda: rest)
+            return dispatcher.submit(event, lambda: rest)
         return None
 
     def _start_event(self, event: str, args: tuple[Any, ...], ack: Ack | None) -> None:
-        self._dispatcher.submit_first(self._event_calls(event, args, ack))
+        self._dispatcher.submit_first(event, self._event_calls(event, args, ack))
 
     def _start_reserved(self, event: str, args: tuple[Any, ...]) -> None:
-        self._dispatcher.submit_first(self._calls(event, args))
+        self._dispatcher.submit_first(event, self._calls(event, args))
 
     def _calls(self, event: str, args: tuple[Any, ...]) -> list[Call]:
         """A call for each handler of ``event`` (a reserved one: no ack)."""
@@ -385,9 +445,9 @@ class Socket:
                 if hasattr(result, "__await__"):
                     await result
             except Exception as error:
-                self._dispatcher.submit_first(self._calls("error", (error,)))
+                self._dispatcher.submit_first("error", self._calls("error", (error,)))
                 return
-        self._dispatcher.submit_first(self._event_calls(event, args, ack))
+        self._dispatcher.submit_first(event, self._event_calls(event, args, ack))
 
 
 class _VolatileSocket:

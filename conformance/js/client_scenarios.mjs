@@ -330,6 +330,30 @@ const scenarios = {
     return result;
   },
 
+  // Against a server whose json= codec reads and writes {"$date": iso} objects as dates.
+  async json_dates() {
+    const socket = await connected(connect());
+    const sent = { when: { $date: "2024-05-06T07:08:09+00:00" }, file: bin(1, 2) };
+    const answer = await socket.timeout(5000).emitWithAck("next-day", sent);
+    const [[pushed]] = await Promise.all([once(socket, "now"), socket.emit("send-now")]);
+    socket.disconnect();
+    return { answer: plain(answer), pushed: plain(pushed) };
+  },
+
+  // Against a server whose /refusing connection handler sends "welcome", then raises
+  // ConnectError("not allowed", {code: 7}): every packet the manager decoded is listed.
+  async handler_refusal() {
+    const socket = connect({}, "/refusing");
+    const packets = [];
+    socket.io.on("packet", ({ type, nsp, data }) => packets.push({ type, nsp, data }));
+    let connects = 0;
+    socket.on("connect", () => connects++);
+    const [err] = await once(socket, "connect_error");
+    socket.disconnect();
+    return { message: err.message, data: err.data ?? null, active: socket.active, connects,
+             packets };
+  },
+
   async ordered() {
     // 1000 messages sent from the start of a polling session, across the upgrade to WebSocket.
     const socket = connect();

@@ -21,11 +21,13 @@ written yet, then everything queued). ``UpgradeFailed``: close the probe, keep p
 Time: ``next_deadline()`` / ``handle_timeout(now=)``. No ping within ``ping_interval +
 ping_timeout`` (from the open or the last ping) closes with ``"ping timeout"``.
 
-Close: ``close()`` aborts an upgrade under way, then on polling queues ``"1"`` after the pending
-messages and closes (``"forced close"``) when the POST carrying it is taken; on WebSocket it closes
-at once, the queued frames still taken (the runtime then closes the socket). A ``"1"`` from the
-server closes with ``"transport close"``; a malformed packet with ``"transport error"`` (the
-reference reports a parse failure as a server error).
+Close: ``close()`` aborts an upgrade under way, then on polling lets the pending messages drain
+(their POSTs taken and answered), then queues ``"1"`` alone and closes (``"forced close"``) when
+the POST carrying it is taken, as engine.io-client waits for ``drain`` before closing (so a
+Socket.IO DISCONNECT reaches the server before the Engine.IO close, in a POST of its own); on
+WebSocket it closes at once, the queued frames still taken (the runtime then closes the socket).
+A ``"1"`` from the server closes with ``"transport close"``; a malformed packet with
+``"transport error"`` (the reference reports a parse failure as a server error).
 
 Once closed, ``should_poll``, ``post_ready`` and ``should_upgrade`` are false (so
 ``start_poll``, ``take_post_body`` and ``begin_upgrade`` raise ``LocalProtocolError``) and every
@@ -57,7 +59,8 @@ class ClientState(enum.Enum):
     OPEN = "open"
     PROBING = "probing"  # "2probe" queued on the probe, waiting for "3probe"
     PAUSING = "pausing"  # "3probe" received, waiting for the polls in flight to end
-    CLOSING = "closing"  # close() on polling: "1" queued, waiting for a POST to take it
+    DRAINING = "draining"  # close() on polling: the queued messages' POSTs still to complete
+    CLOSING = "closing"  # drained: "1" queued, waiting for a POST to take it
     CLOSED = "closed"
 
 
@@ -74,6 +77,7 @@ class ClientInput(enum.Enum):
     PAUSED = enum.auto()
     PROBE_ABORT = enum.auto()
     LOCAL_CLOSE = enum.auto()
+    DRAINED = enum.auto()
     CLOSE_SENT = enum.auto()
     FAIL = enum.auto()
 
@@ -98,9 +102,10 @@ CLIENT_TRANSITIONS: dict[tuple[ClientState, ClientInput], ClientState] = {
     (_C.PAUSING, _J.PAUSED): _C.OPEN,
     (_C.PROBING, _J.PROBE_ABORT): _C.OPEN,
     (_C.PAUSING, _J.PROBE_ABORT): _C.OPEN,
-    (_C.OPEN, _J.LOCAL_CLOSE): _C.CLOSING,
-    **{(_C.CLOSING, i): _C.CLOSING
+    (_C.OPEN, _J.LOCAL_CLOSE): _C.DRAINING,
+    **{(s, i): s for s in (_C.DRAINING, _C.CLOSING)
        for i in (_J.POLL_RESPONSE, _J.POST_TAKE, _J.POST_DONE, _J.WS_MESSAGE, _J.LOCAL_CLOSE)},
+    (_C.DRAINING, _J.DRAINED): _C.CLOSING,
     (_C.CLOSING, _J.CLOSE_SENT): _C.CLOSED,
     (_C.CLOSED, _J.LOCAL_CLOSE): _C.CLOSED,
     **{(s, _J.FAIL): _C.CLOSED for s in ClientState},
@@ -249,7 +254,7 @@ class ClientSession:
         """Close with reason ``"forced close"``; idempotent (see the module docstring)."""
         if now is not None:
             self._now = now
-        if self._state in (_C.CLOSING, _C.CLOSED):
+        if self._state in (_C.DRAINING, _C.CLOSING, _C.CLOSED):
             return
         if self._state is _C.OPENING:
             self._close(_J.LOCAL_CLOSE, "forced close")
@@ -259,9 +264,16 @@ class ClientSession:
             self._abort_upgrade("socket closed")
         self._move(_J.LOCAL_CLOSE)
         if self._transport == "polling":
-            self._outbox.append(Packet(PacketType.CLOSE))
-        else:
+            self._maybe_drained()
+        else:  # the queued frames are the writer's already: nothing to wait for
+            self._move(_J.DRAINED)
             self._close(_J.CLOSE_SENT, "forced close")
+
+    def _maybe_drained(self) -> None:
+        """While draining, once every queued message was posted and answered: queue "1"."""
+        if self._state is _C.DRAINING and not self._outbox and not self._posting:
+            self._move(_J.DRAINED)
+            self._outbox.append(Packet(PacketType.CLOSE))
 
     def transport_closed(self, *, reason: str = "transport close", now: float) -> list[Event]:
         """The active transport failed (``"transport error"``) or closed (``"transport
@@ -299,7 +311,7 @@ class ClientSession:
             return
         match packet.type:
             case PacketType.PING:
-                if self._state is not _C.CLOSING:
+                if self._state not in (_C.DRAINING, _C.CLOSING):
                     self._outbox.append(Packet(PacketType.PONG, packet.data))
                 self._reset_ping(now)
             case PacketType.MESSAGE:
@@ -450,14 +462,14 @@ class ClientSession:
             raise _local(f"a message is str or bytes, not {type(data).__name__}")
         if isinstance(data, str) and SEPARATOR in data:
             raise _local("a text message cannot contain the record separator \\x1e")
-        if self._state in (_C.CLOSING, _C.CLOSED):
+        if self._state in (_C.DRAINING, _C.CLOSING, _C.CLOSED):
             return
         self._outbox.append(Packet(PacketType.MESSAGE, data))
 
     def post_ready(self) -> bool:
         """Whether the runtime should POST ``take_post_body()`` now."""
         return (self._transport == "polling" and not self._posting and bool(self._outbox)
-                and self._state in (_C.OPEN, _C.PROBING, _C.CLOSING))
+                and self._state in (_C.OPEN, _C.PROBING, _C.DRAINING, _C.CLOSING))
 
     def _writable_count(self) -> int:
         # engine.io-client's _getWritablePackets: stop before the packet that would push the
@@ -503,6 +515,7 @@ class ClientSession:
         self._move(_J.POST_DONE)
         self._posting = False
         self._maybe_finish_pause()
+        self._maybe_drained()
         return self._events()
 
     def take_ws_frames(self) -> list[str | bytes]:

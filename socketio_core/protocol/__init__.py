@@ -20,6 +20,7 @@ from .events import (
     EventReceived,
     ServerEvent,
 )
+from .json_codec import JSONCodec, JSONOption, as_codec
 from .packet import (
     DEFAULT_MAX_ATTACHMENT_BYTES,
     DEFAULT_MAX_ATTACHMENTS,
@@ -69,6 +70,8 @@ __all__ = [
     "Disconnected",
     "Event",
     "EventReceived",
+    "JSONCodec",
+    "JSONOption",
     "LocalProtocolError",
     "NamespaceState",
     "Packet",
@@ -83,6 +86,7 @@ __all__ = [
     "ServerDisconnectReason",
     "ServerEvent",
     "Session",
+    "as_codec",
     "encode",
     "flatten_rooms",
     "session_includes",

@@ -25,6 +25,7 @@ from typing import Any
 
 from .connection import Connection
 from .events import ClientEvent, Connected, ConnectRefused, Disconnected
+from .json_codec import JSONCodec
 from .packet import DEFAULT_MAX_ATTACHMENT_BYTES, DEFAULT_MAX_ATTACHMENTS, Packet, encode
 from .packet import PacketType as T
 from .reasons import V2_SERVER_MESSAGE, ClientDisconnectReason
@@ -47,6 +48,8 @@ class ClientConnection(Connection[ClientEvent]):
     Args:
         max_attachments: binary attachments allowed in one packet (Node: 10).
         max_attachment_bytes: attachment bytes allowed in one packet.
+        json: the application's JSON codec (``json_codec``), for every payload; by default
+            JSON as ``JSON.stringify`` writes it.
 
     Input: ``receive_message(payload, now=)`` with each Engine.IO message payload,
     ``handle_timeout(now=)`` at ``next_deadline()``. Output: returned events, and
@@ -61,20 +64,23 @@ class ClientConnection(Connection[ClientEvent]):
         *,
         max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
         max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+        json: JSONCodec | None = None,
     ) -> None:
         super().__init__(
-            max_attachments=max_attachments, max_attachment_bytes=max_attachment_bytes
+            max_attachments=max_attachments, max_attachment_bytes=max_attachment_bytes,
+            json=json,
         )
 
     def connect(self, namespace: str = "/", auth: dict[str, Any] | None = None) -> None:
         """Ask to join ``namespace``, with ``auth`` as the CONNECT payload.
 
         Raises:
-            LocalProtocolError: already connected or connecting there, an invalid namespace or
-                ``auth`` not JSON-able, or the core is closed.
+            TypeError: ``auth`` holds a value JSON cannot represent.
+            LocalProtocolError: already connected or connecting there, an invalid namespace, or
+                the core is closed.
         """
         self._check_open()
-        parts = encode(Packet(T.CONNECT, namespace, auth))
+        parts = encode(Packet(T.CONNECT, namespace, auth), json=self._json)
         self._step(namespace, Input.CONNECT)
         self._outbox.extend(parts)
 

@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 from .acks import AckBook
 from .errors import LocalProtocolError, ProtocolError
 from .events import AckReceived, AckTimedOut, ClientEvent, Disconnected, EventReceived, ServerEvent
+from .json_codec import JSONCodec
 from .packet import (
     DEFAULT_MAX_ATTACHMENT_BYTES,
     DEFAULT_MAX_ATTACHMENTS,
@@ -52,9 +53,12 @@ class Connection(Generic[E]):
         *,
         max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
         max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+        json: JSONCodec | None = None,
     ) -> None:
+        self._json = json
         self._decoder = Decoder(
-            max_attachments=max_attachments, max_attachment_bytes=max_attachment_bytes
+            max_attachments=max_attachments, max_attachment_bytes=max_attachment_bytes,
+            json=json,
         )
         self._states: dict[str, NamespaceState] = {}
         self._acks = AckBook()
@@ -106,15 +110,16 @@ class Connection(Generic[E]):
         ``timeout`` too, an ``AckTimedOut`` fires at ``now + timeout`` unless it came.
 
         Raises:
+            TypeError: data JSON cannot represent (``encode``).
             LocalProtocolError: not connected on ``namespace``, a reserved or non-string event
-                name, data that is not JSON-able, or a ``timeout`` without ``now``.
+                name, or a ``timeout`` without ``now``.
         """
         self._check_open()
         if timeout is not None and (not ack or now is None):
             raise LocalProtocolError("a timeout needs ack=True and now")
         self._step(namespace, _EMIT)
         ack_id = self._acks.next_id(namespace) if ack else None
-        parts = encode_event(_EVENT, namespace, [event, *args], ack_id)
+        parts = encode_event(_EVENT, namespace, [event, *args], ack_id, self._json)
         if ack:
             deadline = None if timeout is None or now is None else now + timeout
             self._acks.allocate(namespace, deadline)
@@ -125,11 +130,12 @@ class Connection(Generic[E]):
         """Answer the peer's event ``ack_id`` on ``namespace`` with ``args``.
 
         Raises:
-            LocalProtocolError: not connected on ``namespace``, or data not JSON-able.
+            TypeError: data JSON cannot represent (``encode``).
+            LocalProtocolError: not connected on ``namespace``.
         """
         self._check_open()
         self._step(namespace, _ACK_INPUT)
-        self._outbox.extend(encode_event(_ACK, namespace, list(args), ack_id))
+        self._outbox.extend(encode_event(_ACK, namespace, list(args), ack_id, self._json))
 
     def close(self, reason: str) -> list[E]:
         """End the connection (the Engine.IO session closed, for ``reason``): every connected
@@ -159,7 +165,7 @@ class Connection(Generic[E]):
         events = [] if deadline is None or now < deadline else self.handle_timeout(now=now)
         if self._closed:
             return events
-        if type(message) is str and self._decoder.pending is None:
+        if type(message) is str and self._decoder.pending is None and self._json is None:
             # The usual packet, an event or ack on a connected "/", needs neither the general
             # decoder nor the state table (receiving either keeps a namespace connected).
             plain = decode_plain(message)

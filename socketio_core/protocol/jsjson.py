@@ -35,8 +35,9 @@ _BINARY = (bytes, bytearray, memoryview)
 _encode_string = json.JSONEncoder(ensure_ascii=False).encode
 
 
-class NotJSONError(ValueError):
-    """The data holds something JSON cannot represent (a set, an object, a tuple key...)."""
+class NotJSONError(TypeError):
+    """The data holds something JSON cannot represent (a set, a date, a tuple key...); a
+    ``TypeError`` naming its type, as ``json.dumps`` raises."""
 
 
 def js_number(value: float) -> str:
@@ -79,7 +80,7 @@ def _key(key: Any) -> str:
         return str(int(key))
     if isinstance(key, float):
         return js_number(key)
-    raise NotJSONError(f"object keys must be str, int, float, bool or None, not {type(key)!r}")
+    raise NotJSONError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
 
 
 class _Walk:
@@ -105,7 +106,7 @@ class _Walk:
             return [self.visit(item) for item in value]
         if isinstance(value, dict):
             return {_key(key): self.visit(item) for key, item in value.items()}
-        raise NotJSONError(f"{type(value).__name__} is not JSON serializable")
+        raise NotJSONError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def deconstruct(data: Any) -> tuple[Any, list[bytes], bool]:
@@ -186,7 +187,7 @@ def _no_constants(name: str) -> Any:
 
 
 def _not_json(value: Any) -> Any:
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    raise NotJSONError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 # The writer of every packet. ``json``'s public API (``JSONEncoder(...).encode``) makes CPython's

@@ -15,6 +15,9 @@ number through and its server then dispatches it as the string form; we refuse i
 is ASCII digits only, at most ``Number.MAX_SAFE_INTEGER``, and only on EVENT/ACK; EVENT and
 CONNECT_ERROR need a payload and ACK needs an id; a payload starts with ``[``, ``{`` or ``"``;
 a placeholder's ``num`` must be an ``int``; the pending attachment bytes are capped.
+
+Payloads are JSON as ``JSON.stringify`` writes it (``jsjson``), unless the application gives
+its own codec (``json=``, a ``json_codec.JSONCodec``): then that codec writes and reads them.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from . import jsjson
+from . import jsjson, json_codec
 from .errors import LocalProtocolError, RemoteProtocolError
+from .json_codec import JSONCodec
 from .reasons import RESERVED_EVENTS
 
 __all__ = [
@@ -118,14 +122,17 @@ def _valid_namespace(namespace: str) -> bool:
     return namespace.startswith("/") and "," not in namespace
 
 
-def encode(packet: Packet) -> list[str | bytes]:
+def encode(packet: Packet, *, json: JSONCodec | None = None) -> list[str | bytes]:
     """The Engine.IO messages carrying ``packet``: the text packet, then one ``bytes`` per
-    binary attachment (socket.io-parser ``Encoder.encode``).
+    binary attachment (socket.io-parser ``Encoder.encode``). ``json``: the application's
+    codec, which then writes the payload.
 
     Raises:
+        TypeError: the data holds a value JSON cannot represent, named by its type (without
+            ``json``; with it, what its ``dumps`` raises).
         LocalProtocolError: the packet is not valid for its type (an event name that is not a
             string or is reserved, an ACK without an id, a namespace not starting with ``/`` or
-            holding a comma, an id out of range) or its data is not JSON-able.
+            holding a comma, an id out of range) or its data is nested too deeply.
     """
     kind = PacketType(packet.type)
     if kind is _BINARY_EVENT:
@@ -136,10 +143,14 @@ def encode(packet: Packet) -> list[str | bytes]:
         raise LocalProtocolError(f"invalid namespace {packet.namespace!r}")
     if not _valid_id(kind, packet.id):
         raise LocalProtocolError(f"invalid ack id {packet.id!r} for {kind.name}")
+    plain = False
     try:
-        ready, attachments, plain = jsjson.deconstruct(packet.data)
-    except (jsjson.NotJSONError, RecursionError) as error:
-        raise LocalProtocolError(f"cannot encode the payload: {error}") from None
+        if json is None:
+            ready, attachments, plain = jsjson.deconstruct(packet.data)
+        else:
+            ready, attachments = json_codec.deconstruct(packet.data)
+    except RecursionError:
+        raise LocalProtocolError("cannot encode the payload: nested too deeply") from None
     if not _valid_payload(kind, ready, packet.id):
         raise LocalProtocolError(f"invalid payload for {kind.name}: {packet.data!r}")
     parts: list[str] = []
@@ -155,7 +166,7 @@ def encode(packet: Packet) -> list[str | bytes]:
     if packet.id is not None:
         parts.append(str(packet.id))
     if ready is not None:
-        parts.append(jsjson.dumps(ready, plain=plain))
+        parts.append(jsjson.dumps(ready, plain=plain) if json is None else json.encode(ready))
     return ["".join(parts), *attachments]
 
 
@@ -163,18 +174,20 @@ _PLAIN_HEAD = {_EVENT: "2", _ACK: "3"}
 
 
 def encode_event(
-    kind: PacketType, namespace: str, data: list[Any], ack_id: int | None
+    kind: PacketType, namespace: str, data: list[Any], ack_id: int | None,
+    json: JSONCodec | None = None,
 ) -> list[str | bytes]:
-    """``encode(Packet(kind, namespace, data, ack_id))`` for an ``EVENT`` or ``ACK``; a list of
-    plain scalars (the usual arguments) is written without building the packet or walking the
-    data, anything else takes ``encode``.
+    """``encode(Packet(kind, namespace, data, ack_id), json=json)`` for an ``EVENT`` or
+    ``ACK``; without ``json``, a list of plain scalars (the usual arguments) is written without
+    building the packet or walking the data, anything else takes ``encode``.
 
     Raises:
-        LocalProtocolError: as ``encode``.
+        TypeError, LocalProtocolError: as ``encode``.
     """
     head = _PLAIN_HEAD.get(kind)
     if (
-        head is not None
+        json is None
+        and head is not None
         and (ack_id is None or (type(ack_id) is int and 0 <= ack_id <= MAX_ACK_ID))
         and _valid_payload(kind, data, ack_id)
     ):
@@ -187,7 +200,7 @@ def encode_event(
             if ack_id is not None:
                 head += str(ack_id)
             return [head + payload]
-    return encode(Packet(kind, namespace, data, ack_id))
+    return encode(Packet(kind, namespace, data, ack_id), json=json)
 
 
 _PLAIN_KIND = {"2": _EVENT, "3": _ACK}
@@ -243,6 +256,7 @@ class Decoder:
     Args:
         max_attachments: the most attachments one packet may announce (Node: 10).
         max_attachment_bytes: the most attachment bytes one packet may carry.
+        json: the application's codec, which then reads the payloads.
 
     After an error the decoder has dropped any partial packet; the caller should close.
     """
@@ -252,9 +266,11 @@ class Decoder:
         *,
         max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
         max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+        json: JSONCodec | None = None,
     ) -> None:
         self.max_attachments = max_attachments
         self.max_attachment_bytes = max_attachment_bytes
+        self.json = json
         self._pending: _Pending | None = None
 
     @property
@@ -307,7 +323,7 @@ class Decoder:
         return Packet(header.type, header.namespace, data, header.id)
 
     def _receive_text(self, text: str) -> Packet | None:
-        plain = decode_plain(text)
+        plain = decode_plain(text) if self.json is None else None
         if plain is not None:
             kind, data, ack_id = plain
             return Packet(kind, "/", data, ack_id)
@@ -348,10 +364,7 @@ class Decoder:
         if pos < len(text):
             if text[pos] not in _PAYLOAD_START:
                 raise _fail("invalid payload")
-            try:
-                data = jsjson.loads_at(text, pos)
-            except (ValueError, RecursionError):
-                raise _fail("invalid payload") from None
+            data = self._load(text, pos)
         if not _valid_id(kind, ack_id) or not _valid_payload(kind, data, ack_id):
             raise _fail("invalid payload")
         if not attachments:
@@ -365,3 +378,14 @@ class Decoder:
         plain = _EVENT if kind is _BINARY_EVENT else _ACK
         self._pending = _Pending(Packet(plain, namespace, data, ack_id), attachments, [], 0, True)
         return None
+
+    def _load(self, text: str, pos: int) -> Any:
+        if self.json is None:
+            try:
+                return jsjson.loads_at(text, pos)
+            except (ValueError, RecursionError):
+                raise _fail("invalid payload") from None
+        try:
+            return self.json.loads(text[pos:])
+        except Exception:  # the application's decoder: whatever it raises, the peer sent it
+            raise _fail("invalid payload") from None

@@ -23,6 +23,7 @@ from typing import Any
 
 from .connection import Connection
 from .events import ConnectRequested, ConnectTimedOut, Disconnected, ServerEvent
+from .json_codec import JSONCodec
 from .packet import DEFAULT_MAX_ATTACHMENT_BYTES, DEFAULT_MAX_ATTACHMENTS, Packet, encode
 from .packet import PacketType as T
 from .reasons import ServerDisconnectReason
@@ -50,6 +51,8 @@ class ServerConnection(Connection[ServerEvent]):
         connect_timeout: seconds the client has to get a namespace accepted.
         max_attachments: binary attachments allowed in one packet (Node: 10).
         max_attachment_bytes: attachment bytes allowed in one packet.
+        json: the application's JSON codec (``json_codec``), for every payload; by default
+            JSON as ``JSON.stringify`` writes it.
 
     Input: ``receive_message(payload, now=)`` with each Engine.IO message payload (``str`` or
     ``bytes``), ``handle_timeout(now=)`` at ``next_deadline()``. Output: returned events, and
@@ -66,9 +69,11 @@ class ServerConnection(Connection[ServerEvent]):
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
         max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+        json: JSONCodec | None = None,
     ) -> None:
         super().__init__(
-            max_attachments=max_attachments, max_attachment_bytes=max_attachment_bytes
+            max_attachments=max_attachments, max_attachment_bytes=max_attachment_bytes,
+            json=json,
         )
         self._connect_deadline: float | None = now + connect_timeout
 
@@ -101,20 +106,21 @@ class ServerConnection(Connection[ServerEvent]):
         self._step(namespace, Input.ACCEPT)
         self._connect_deadline = None
         answer = {"sid": sid} if pid is None else {"sid": sid, "pid": pid}
-        self._outbox.extend(encode(Packet(T.CONNECT, namespace, answer)))
+        self._outbox.extend(encode(Packet(T.CONNECT, namespace, answer), json=self._json))
 
     def reject(self, namespace: str, message: str, data: Any = None) -> None:
         """Refuse the client on ``namespace``: CONNECT_ERROR ``{"message", "data"}`` (``data``
         left out when ``None``, as ``JSON.stringify`` drops ``undefined``).
 
         Raises:
+            TypeError: ``data`` holds a value JSON cannot represent.
             LocalProtocolError: no CONNECT is waiting on ``namespace``, or the core is closed.
         """
         self._check_open()
         payload: dict[str, Any] = {"message": message}
         if data is not None:
             payload["data"] = data
-        parts = encode(Packet(T.CONNECT_ERROR, namespace, payload))
+        parts = encode(Packet(T.CONNECT_ERROR, namespace, payload), json=self._json)
         self._step(namespace, Input.REJECT)
         self._outbox.extend(parts)
 

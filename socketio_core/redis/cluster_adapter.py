@@ -74,7 +74,7 @@ class ClusterProtocolAdapter(MemberAdapter):
         else:
             offset = None
         packet = self.packet(data)
-        parts = prepare(packet)
+        parts = prepare(packet, self.namespace.server.json)
         return self.write(packet, parts, target, offset), parts
 
     async def broadcast_with_ack(self, packet: Packet, target: BroadcastTarget,

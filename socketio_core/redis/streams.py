@@ -393,4 +393,4 @@ class StreamsAdapter(ClusterProtocolAdapter):
         assert target is not None and data is not None
         if session_includes(restoring.session.rooms, target.rooms, target.except_rooms):
             packet = self.packet([*data, entry_id])
-            restoring.missed.append((packet, prepare(packet)))
+            restoring.missed.append((packet, prepare(packet, self.namespace.server.json)))

@@ -31,6 +31,7 @@ SAMPLES = {
     ("adapter.md", "adapter-default"),
     ("recovery.md", "recovery-server"),
     ("recovery.md", "recovery-client"),
+    ("json.md", "json-dates"),
 }
 
 
@@ -48,16 +49,23 @@ def test_logging_setup() -> None:
     patterns = [
         r"^INFO socketio_core: listening on http://127\.0\.0\.1:\d+/socket\.io/$",
         r"^INFO socketio_core\.cli: connect (\S+) on / from 127\.0\.0\.1 over polling$",
-        r"^ERROR socketio_core: handler of <Socket \S+ on /> failed$",
+        r"^ERROR socketio_core: handler of 'divide' failed \(namespace '/', socket {sid}\)$",
         r"^ZeroDivisionError: division by zero$",
-        r"^INFO socketio_core\.cli: disconnect \S+ from /: client namespace disconnect$",
+        r"^INFO socketio_core\.cli: disconnect {sid} from /: client namespace disconnect$",
     ]
     position = 0
+    sid = ""
     for pattern in patterns:  # in this order
-        match = re.compile(pattern, re.M).search(log, position)
+        match = re.compile(pattern.replace("{sid}", sid), re.M).search(log, position)
         assert match is not None, (pattern, log)
         position = match.end()
+        sid = sid or (match.groups() or ("",))[0]
     assert "transports" not in log
+
+
+def test_json_dates() -> None:
+    completed = run_sample(sample("json.md", "json-dates"))
+    assert completed.stdout == "next: 2030-01-02 09:30:00+00:00\n"
 
 
 def test_cors_config() -> None:

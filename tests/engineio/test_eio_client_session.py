@@ -120,18 +120,48 @@ def test_server_close_over_polling() -> None:
     assert c.receive_poll_response(b"4late", now=2.0) == []
 
 
-def test_client_close_over_polling_posts_close_packet() -> None:
+def test_client_close_over_polling_posts_close_packet_once_drained() -> None:
+    """As engine.io-client's close waits for ``drain``: the queued messages' POST completes
+    first, and ``"1"`` goes alone in the next (a DISCONNECT then reaches the server before
+    the close)."""
     c = polling()
     c.send_message("bye")
     c.close(now=1.0)
-    assert c.state is ClientState.CLOSING
+    assert c.state is ClientState.DRAINING
     c.send_message("dropped")
     c.close()
-    assert c.take_post_body() == b"4bye\x1e1"
-    assert c.closed
-    assert c.next_deadline() == 1.0
-    assert c.handle_timeout(now=1.0) == [SessionClosed("forced close")]
+    assert c.take_post_body() == b"4bye"
+    assert not c.post_ready() and c.state is ClientState.DRAINING
     assert c.post_done(now=1.1) == []
+    assert c.state is ClientState.CLOSING
+    assert c.take_post_body() == b"1"
+    assert c.closed
+    assert c.next_deadline() == 1.1
+    assert c.handle_timeout(now=1.1) == [SessionClosed("forced close")]
+    assert c.post_done(now=1.2) == []
+
+
+def test_client_close_over_polling_waits_for_the_post_in_flight() -> None:
+    c = polling()
+    c.send_message("a")
+    assert c.take_post_body() == b"4a"
+    c.start_poll()
+    c.close(now=1.0)
+    assert c.state is ClientState.DRAINING and not c.post_ready()
+    # The poll started before the close still delivers what it gets:
+    assert c.receive_poll_response(b"4late\x1e2", now=1.0) == [MessageReceived("late")]
+    assert not c.should_poll()
+    assert c.post_done(now=1.1) == []
+    assert c.take_post_body() == b"1"  # the ping got no pong: the session is closing
+    assert c.closed
+
+
+def test_client_close_over_polling_with_nothing_queued_posts_close_at_once() -> None:
+    c = polling()
+    c.close(now=1.0)
+    assert c.state is ClientState.CLOSING
+    assert c.take_post_body() == b"1"
+    assert c.closed
 
 
 def test_client_close_over_websocket_and_while_opening() -> None:

@@ -14,12 +14,12 @@ def test_a_burst_past_the_queue_runs_every_call() -> None:
     async def main() -> None:
         with trio.fail_after(10):
             async with trio.open_nursery() as nursery:
-                dispatcher = Dispatcher(nursery.start_soon, "test", 8)
+                dispatcher = Dispatcher(nursery.start_soon, print, 8)
 
                 for index in range(500):
                     async def call(index: int = index) -> None:
                         ran.append(index)
-                    dispatcher.submit_nowait(call)
+                    dispatcher.submit_nowait("e", call)
                 while len(ran) < 500:
                     await trio.sleep(0)
                 assert dispatcher.idle
@@ -34,12 +34,12 @@ def test_submit_pushes_back_when_full_and_keeps_the_order() -> None:
     async def main() -> None:
         with trio.fail_after(10):
             async with trio.open_nursery() as nursery:
-                dispatcher = Dispatcher(nursery.start_soon, "test", 4)
+                dispatcher = Dispatcher(nursery.start_soon, print, 4)
                 waited = 0
                 for index in range(100):
                     async def call(index: int = index) -> None:
                         ran.append(index)
-                    rest = dispatcher.submit(call)
+                    rest = dispatcher.submit("e", call)
                     if rest is not None:
                         waited += 1
                         await rest
@@ -56,7 +56,7 @@ def test_closed_takes_no_more_calls() -> None:
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
-            dispatcher = Dispatcher(nursery.start_soon, "test", 4)
+            dispatcher = Dispatcher(nursery.start_soon, print, 4)
 
             async def last() -> None:
                 ran.append("last")
@@ -64,10 +64,10 @@ def test_closed_takes_no_more_calls() -> None:
             async def late() -> None:
                 ran.append("late")
 
-            dispatcher.submit_nowait(last)
+            dispatcher.submit_nowait("e", last)
             dispatcher.close()
-            dispatcher.submit_nowait(late)
-            assert dispatcher.submit(late) is None
+            dispatcher.submit_nowait("e", late)
+            assert dispatcher.submit("e", late) is None
 
     trio.run(main)
     assert ran == ["last"]

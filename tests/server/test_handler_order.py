@@ -172,7 +172,7 @@ def test_an_event_finds_the_handlers_a_connection_handler_still_queued_registers
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
-            link = SimpleNamespace(spawn=nursery.start_soon)
+            link = SimpleNamespace(spawn=nursery.start_soon, accept=lambda ns, sid: True)
             namespace = SimpleNamespace(name="/", sockets={})
             socket = Socket(namespace, InMemoryAdapter(namespace), link,  # type: ignore[arg-type]
                             "sid", Handshake({}, {}, {}, HOST, "/", False))

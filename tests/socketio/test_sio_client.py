@@ -151,8 +151,9 @@ def test_local_misuse() -> None:
         client.emit("/", "x", [])
     with pytest.raises(LocalProtocolError):
         client.connect("nope")
-    with pytest.raises(LocalProtocolError):
+    with pytest.raises(TypeError, match=r"^Object of type set is not JSON serializable$"):
         client.connect("/auth", {"a": {1, 2}})
+    assert client.state("/auth") is NamespaceState.IDLE
 
 
 def test_remote_errors_close_with_parse_error() -> None:

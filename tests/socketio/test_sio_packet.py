@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import pytest
@@ -185,14 +186,32 @@ def test_encode_escapes_lone_surrogates() -> None:
         Packet(T.EVENT, "/", ["x"], 2**53),
         Packet(T.EVENT, "/", ["x"], True),
         Packet(T.CONNECT, "/", None, 1),
-        Packet(T.EVENT, "/", ["x", {1, 2}]),
-        Packet(T.EVENT, "/", ["x", {(1,): 2}]),
-        Packet(T.EVENT, "/", ["x", object()]),
     ],
 )
 def test_encode_refuses_invalid_packets(packet: Packet) -> None:
     with pytest.raises(LocalProtocolError):
         encode(packet)
+
+
+@pytest.mark.parametrize(
+    ("packet", "message"),
+    [
+        (Packet(T.EVENT, "/", ["x", {1, 2}]), "Object of type set is not JSON serializable"),
+        (Packet(T.EVENT, "/", ["x", {(1,): 2}]),
+         "keys must be str, int, float, bool or None, not tuple"),
+        (Packet(T.EVENT, "/", ["x", [object()]]),
+         "Object of type object is not JSON serializable"),
+        (Packet(T.CONNECT, "/", {"at": datetime.date(2024, 1, 2)}),
+         "Object of type date is not JSON serializable"),
+    ],
+)
+def test_data_json_cannot_hold_raises_type_error_naming_its_type(
+    packet: Packet, message: str
+) -> None:
+    with pytest.raises(TypeError) as info:
+        encode(packet)
+    assert str(info.value) == message
+    assert not isinstance(info.value, LocalProtocolError)
 
 
 def test_encode_refuses_too_deep_data() -> None:
