@@ -43,8 +43,9 @@ async def answer_poll(
     request: Request, session: Session, cors: CorsPolicy, compression: bool,
     extra: Sequence[tuple[str, str]] = (),
 ) -> None:
-    """Serve a polling GET (the handshake's too, ``extra`` holding its cookie): parked until the
-    session has output, then answered with it (compressed from 1 KiB when ``compression``)."""
+    """Serve a polling GET (the handshake's too): parked until the session has output, then
+    answered with it (compressed from 1 KiB when ``compression``), with the ``extra`` headers
+    (the session cookie, the header hooks')."""
     core = session.core
     now = trio.current_time()
     await _fire_due(session, now)
@@ -103,9 +104,13 @@ async def _park_poll(request: Request, session: Session) -> None:
         watched = False
 
 
-async def post(request: Request, session: Session, cors: CorsPolicy, max_payload: int) -> None:
+async def post(
+    request: Request, session: Session, cors: CorsPolicy, max_payload: int,
+    extra: Sequence[tuple[str, str]] = (),
+) -> None:
     """Serve a polling POST (a body of at most ``max_payload`` bytes): it goes through the
-    core, the handlers of what it carried run, then it is answered ``ok``."""
+    core, the handlers of what it carried run, then it is answered ``ok`` (with the ``extra``
+    headers)."""
     core = session.core
     if request.header("content-type") == "application/octet-stream":
         # As Node (polling.ts onDataRequest): EIO=4 payloads are text; this exact type is
@@ -155,5 +160,5 @@ async def post(request: Request, session: Session, cors: CorsPolicy, max_payload
             if not inbox.statistics().current_buffer_used:
                 break
             await trio.lowlevel.checkpoint()
-    headers = poll_headers(request, cors, ("Content-Type", "text/html"))
+    headers = poll_headers(request, cors, ("Content-Type", "text/html"), *extra)
     await request.respond(200, headers, b"ok")

@@ -11,8 +11,9 @@ A session writes once per step, as Node writes a socket once per event-loop turn
 is not writable again before the write's callback): what it queues after it wrote in the step now
 running waits for the server's ``Flusher``, which writes every such session in the next
 scheduler pass, one task wake-up for all of them. A burst (a loop of broadcasts, the answers to
-what one read brought, a CONNECT and the connection handler's first emit) then leaves in one
-write per session instead of one per message.
+what one read brought) then leaves in one write per session instead of one per message; and a
+Socket.IO CONNECT, written first in its step, leaves alone, before what the connection handler
+sent (as Node, whose clients may expect it in a read of its own).
 
 The probe of an upgrade is written by the task that reads it (``Writer.send_probe``): its one
 frame (``3probe``) goes out before the session's own frames may.

@@ -10,7 +10,7 @@ answers acting on a message queues are written by whoever queued them (``Writer.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import trio
 
@@ -22,11 +22,14 @@ from ._session import Session
 __all__ = ["read_websocket", "upgrade"]
 
 
-async def upgrade(request: Request, session: Session) -> None:
-    """Accept a WebSocket for a polling session as its probe, run the upgrade on it, and once it
-    completes, read it as the session's WebSocket."""
+async def upgrade(
+    request: Request, session: Session, extra: Sequence[tuple[str, str]] = ()
+) -> None:
+    """Accept a WebSocket for a polling session as its probe (its 101 with the ``extra``
+    headers), run the upgrade on it, and once it completes, read it as the session's
+    WebSocket."""
     core = session.core
-    websocket = await request.accept_websocket()
+    websocket = await request.accept_websocket(extra_headers=extra)
     try:
         events = core.begin_upgrade(now=trio.current_time())
     except eio.ProtocolError:

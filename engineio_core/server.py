@@ -21,7 +21,7 @@ from transports import HTTPConfig, Request, WebSocket, serve_http
 
 from . import protocol as eio
 from ._polling import answer_poll, post
-from ._replies import refuse
+from ._replies import HeaderHooks, HeadersHook, refuse
 from ._session import (
     AllowRequest,
     Application,
@@ -138,6 +138,7 @@ class Server(trio.abc.AsyncResource):
         self._closing = False
         self.timers = Timers(self.spawn)
         self.flusher = Flusher(self.spawn)
+        self.header_hooks = HeaderHooks()
 
     # ----------------------------------------------------------------- lifetime
 
@@ -193,6 +194,30 @@ class Server(trio.abc.AsyncResource):
             return False
         return True
 
+    def on(self, event: str, hook: HeadersHook | None = None) -> Any:
+        """Add headers to the server's answers, as Node's engine events (usable as a decorator):
+        ``on("initial_headers", hook)`` for the handshake's answer (a session's first request,
+        polling or WebSocket), ``on("headers", hook)`` for every answer that carries a session
+        (the handshake, each poll and POST, each WebSocket's 101). ``hook(headers, request)``
+        adds to ``headers``, a dict of header name to value (or to a list of values: several
+        ``Set-Cookie``, say); ``request`` is the ``transports.Request`` answered.
+
+        Raises:
+            ValueError: another event name.
+        """
+        if event == "initial_headers":
+            hooks = self.header_hooks.initial
+        elif event == "headers":
+            hooks = self.header_hooks.every
+        else:
+            raise ValueError(f"unknown engine event {event!r} (initial_headers, headers)")
+
+        def register(fn: HeadersHook) -> HeadersHook:
+            hooks.append(fn)
+            return fn
+
+        return register if hook is None else register(hook)
+
     # ----------------------------------------------------------------- requests
 
     async def _handle_or_404(self, request: Request) -> None:
@@ -244,12 +269,15 @@ class Server(trio.abc.AsyncResource):
                 await read_websocket(*opened)
         elif kind is eio.RequestKind.POLL:
             session = self._sessions[query["sid"]]
-            await answer_poll(request, session, self.cors, self.http_compression)
+            await answer_poll(request, session, self.cors, self.http_compression,
+                              extra=self.header_hooks.headers(request))
         elif kind is eio.RequestKind.POST:
             session = self._sessions[query["sid"]]
-            await post(request, session, self.cors, self.config.max_payload)
+            await post(request, session, self.cors, self.config.max_payload,
+                       extra=self.header_hooks.headers(request))
         elif kind is eio.RequestKind.UPGRADE:
-            await upgrade(request, self._sessions[query["sid"]])
+            await upgrade(request, self._sessions[query["sid"]],
+                          extra=self.header_hooks.headers(request))
         else:  # UPGRADE_REFUSED
             ws = await request.accept_websocket()
             await ws.aclose()
@@ -290,7 +318,8 @@ class Server(trio.abc.AsyncResource):
         core = eio.ServerSession(sid, self.config, transport=transport, now=now, jsonp=jsonp)
         session = Session(self, core, handshake)
         self._sessions[sid] = session
-        cookie = [("Set-Cookie", self.cookie.header(sid))] if self.cookie else []
+        extra = self.header_hooks.headers(
+            request, initial=True, cookie=self.cookie.header(sid) if self.cookie else None)
         if self.attach is not None:
             try:
                 app = session.app = self.attach(session.socket)
@@ -305,10 +334,10 @@ class Server(trio.abc.AsyncResource):
         if self.attach is None:
             self._nursery.start_soon(self._run_handler, session)
         if transport == "polling":
-            await answer_poll(request, session, self.cors, self.http_compression, extra=cookie)
+            await answer_poll(request, session, self.cors, self.http_compression, extra=extra)
             return None
         try:
-            websocket = await request.accept_websocket(extra_headers=cookie)
+            websocket = await request.accept_websocket(extra_headers=extra)
         except Exception:
             # The connection went (or stalled) before the 101 left: nobody will ever read or
             # write this session, so it ends now rather than at its ping timeout.

@@ -64,8 +64,9 @@ class ASGIWebSocket:
             if data is None:
                 data = message.get("bytes") or b""
             if len(data) > self._max_message_size:
-                await self.aclose(1009, "message too big")
-                raise WebSocketClosed(1009, "message too big")
+                await self.aclose(1009)  # the code alone, as Node's ws
+                self.closed = WebSocketClosed(1009, "message too big", local=True)
+                raise self.closed
             return data
         code = int(message.get("code", 1005))
         self.closed = WebSocketClosed(code, str(message.get("reason") or ""))

@@ -418,7 +418,9 @@ class StreamWebSocket(trio.abc.AsyncResource):
     async def _fail(self, code: int, reason: str) -> None:
         self.closed = WebSocketClosed(code, reason, local=True)
         self._parts.clear()
-        await self._send_close(code, reason)
+        # As Node's ws fails a connection for what it received: the code alone, no reason
+        # (``reason`` is for our side).
+        await self._send_close(code, "")
         self._close_seen.set()
         await self._close_stream()
 

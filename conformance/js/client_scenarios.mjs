@@ -330,6 +330,16 @@ const scenarios = {
     return result;
   },
 
+  // Against a server whose initial_headers hook sets four cookies, as engine.io-client's own
+  // cookie tests: the Cookie header of a request after the handshake (null when none).
+  async cookies(withCredentials = true) {
+    const socket = await connected(connect({ transports: ["polling"], withCredentials }));
+    const cookie = await socket.timeout(5000).emitWithAck("cookie?");
+    socket.disconnect();
+    return { cookie: cookie ?? null };
+  },
+  cookies_without_credentials: () => scenarios.cookies(false),
+
   // Against a server whose json= codec reads and writes {"$date": iso} objects as dates.
   async json_dates() {
     const socket = await connected(connect());

@@ -52,3 +52,27 @@ def test_a_send_after_the_peer_left_raises_closed() -> None:
         assert not websocket.is_open
 
     trio.run(main)
+
+
+def test_a_message_over_the_limit_closes_1009_with_no_reason() -> None:
+    """As Node's ws (and our own transport): the close carries the code alone, and the error is
+    ours (``local``: the session then closes with ``transport error``)."""
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "websocket.receive", "text": "x" * 101}
+
+    async def send(event: dict[str, object]) -> None:
+        sent.append(event)
+
+    async def main() -> None:
+        websocket = ASGIWebSocket(receive, send, max_message_size=100)
+        try:
+            await websocket.receive()
+        except WebSocketClosed as exc:
+            assert (exc.code, exc.reason, exc.local) == (1009, "message too big", True)
+        else:
+            raise AssertionError("no WebSocketClosed")
+        assert sent == [{"type": "websocket.close", "code": 1009, "reason": ""}]
+
+    trio.run(main)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import sys
@@ -32,6 +33,7 @@ SAMPLES = {
     ("recovery.md", "recovery-server"),
     ("recovery.md", "recovery-client"),
     ("json.md", "json-dates"),
+    ("deployment.md", "engine-headers"),
 }
 
 
@@ -95,6 +97,28 @@ def test_cors_config() -> None:
         (400, None, b"{"),
         (200, None, b"0"),
     ]
+
+
+def test_engine_headers() -> None:
+    sio = exec_sample(sample("deployment.md", "engine-headers"))["sio"]
+
+    async def main() -> list[str | None]:
+        with trio.fail_after(15):
+            async with trio.open_nursery() as nursery:
+                listeners = await nursery.start(partial(sio.serve, handle_signals=False))
+                port = listeners[0].socket.getsockname()[1]
+                target = "/socket.io/?EIO=4&transport=polling"
+                async with HTTPConnection(await open_stream("127.0.0.1", port),
+                                          "127.0.0.1") as conn:
+                    handshake = await conn.request("GET", target, [])
+                    sid = json.loads(handshake.body[1:])["sid"]
+                    post = await conn.request("POST", f"{target}&sid={sid}", [], b"40")
+                assert post.body == b"ok"
+                cookies = [handshake.header("set-cookie"), post.header("set-cookie")]
+                await sio.aclose()
+        return cookies
+
+    assert trio.run(main) == ["backend=web-1; Path=/; HttpOnly", None]
 
 
 def test_a_refused_origin_gets_the_bad_request_body() -> None:
