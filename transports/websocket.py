@@ -104,6 +104,9 @@ class StreamWebSocket(trio.abc.AsyncResource):
         self._close_seen = trio.Event()
         self._stream_closed = False
         self._pending = b""
+        # Whether the last read emptied the socket (it returned less than asked): the next one
+        # then waits for data first instead of trying a read that would find none.
+        self._drained = True
         # Without an extension a server decodes the common frames itself (whole text/binary
         # messages) until the first other frame; from that frame's first byte on, every byte
         # goes to wsproto, whose state is then clean since it has only seen whole messages.
@@ -326,9 +329,13 @@ class StreamWebSocket(trio.abc.AsyncResource):
     async def _read_more(self) -> None:
         if not self._pending:
             try:
-                data = await _sockio.receive_some(self.stream, self._bufsize)
+                if self._drained:
+                    data = await _sockio.receive_when_readable(self.stream, self._bufsize)
+                else:
+                    data = await _sockio.receive_some(self.stream, self._bufsize)
             except _STREAM_ERRORS:
                 data = b""
+            self._drained = len(data) < self._bufsize
             if not data:
                 self._lost()
                 await self._close_stream()
