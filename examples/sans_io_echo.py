@@ -5,7 +5,8 @@ for the WebSocket framing, ``time.monotonic()`` as the clock. It serves WebSocke
 (``io(url, {transports: ["websocket"]})``): ``echo`` events are answered through their ack, or
 emitted back when no ack was asked. docs/sans-io.md walks through it.
 
-Run: ``python3 examples/sans_io_echo.py [PORT]``; prints ``listening PORT`` once ready.
+Run: ``python3 examples/sans_io_echo.py [PORT]``; prints ``listening PORT`` once ready. Ctrl-C
+closes every session (its client sees the WebSocket close, code 1000) and exits.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Connection:
         self.engine: eio.ServerSession | None = None
         self.sio = sio.ServerConnection(now=time.monotonic())
         self.parts: list[str | bytes] = []  # fragments of the WebSocket message being read
+        self.stopping = False
 
     def run(self) -> None:
         try:
@@ -55,6 +57,21 @@ class Connection:
                 pass
         finally:
             self.sock.close()
+
+    def stop(self) -> None:
+        """From another thread (Ctrl-C): wake the loop, which then closes the session."""
+        self.stopping = True
+        try:
+            self.sock.shutdown(socket.SHUT_RD)  # the recv under way returns at once
+        except OSError:
+            pass  # the socket is closed already: the loop has ended
+
+    def close(self, now: float) -> None:
+        """Close the session; ``flush`` then closes the WebSocket (code 1000), as Node closes a
+        session on WebSocket (the close packet ``1`` is long-polling's)."""
+        if self.engine is not None and not self.engine.closed:
+            self.engine.close(now=now)
+        self.flush()
 
     def step(self) -> bool:
         """Wait for bytes or the next deadline, feed the cores, write what they queued."""
@@ -66,6 +83,9 @@ class Connection:
         except TimeoutError:
             data = None
         now = time.monotonic()
+        if self.stopping:  # the server is stopping (stop() woke the recv)
+            self.close(now)
+            return False
         if data is None:
             self.on_engine_events(self.engine.handle_timeout(now) if self.engine else [], now)
             self.on_sio_events(self.sio.handle_timeout(now=now), now)
@@ -165,15 +185,24 @@ class Connection:
 
 
 def serve(port: int) -> None:
+    """Accept clients, a thread each, until Ctrl-C; then close every session and return."""
     listener = socket.create_server(("127.0.0.1", port))
     print(f"listening {listener.getsockname()[1]}", flush=True)
-    while True:
-        client, _ = listener.accept()
-        threading.Thread(target=Connection(client).run, daemon=True).start()
+    running: list[tuple[Connection, threading.Thread]] = []
+    try:
+        while True:
+            client, _ = listener.accept()
+            connection = Connection(client)
+            thread = threading.Thread(target=connection.run, daemon=True)
+            thread.start()
+            running = [(c, t) for c, t in running if t.is_alive()] + [(connection, thread)]
+    except KeyboardInterrupt:
+        listener.close()
+        for connection, _ in running:
+            connection.stop()
+        for _, thread in running:
+            thread.join(timeout=2)
 
 
 if __name__ == "__main__":
-    try:
-        serve(int(sys.argv[1]) if len(sys.argv) > 1 else 8001)
-    except KeyboardInterrupt:
-        pass
+    serve(int(sys.argv[1]) if len(sys.argv) > 1 else 8001)

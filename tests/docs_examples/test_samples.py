@@ -3,16 +3,12 @@ are exactly those the guide tests declare (their ``SAMPLES``)."""
 
 from __future__ import annotations
 
-from . import test_guides, test_guides_asgi, test_guides_deployment
+from . import test_guides, test_guides_asgi, test_guides_cluster, test_guides_deployment
 from .samples import DOCS, RUN, blocks
 
 # docs/sans-io.md quotes examples/sans_io_echo.py, which test_sans_io_echo.py runs and holds
 # the guide to, verbatim.
 EXCERPTS = {"sans-io.md"}
-# Guides whose samples no test runs yet, each with its reason: listed here so that a new guide
-# cannot slip in untested. docs/cluster.md (the Redis cluster) has fragments that need a Redis
-# server and another server process; tests/cluster exercises the same calls, not the text.
-NOT_YET_RUN = {"cluster.md"}
 
 
 def test_every_sample_is_named_and_run() -> None:
@@ -20,12 +16,13 @@ def test_every_sample_is_named_and_run() -> None:
     unnamed: list[str] = []
     for doc in sorted(DOCS.glob("*.md")):
         for name, lang, _ in blocks(doc):
-            if lang not in RUN or doc.name in EXCERPTS | NOT_YET_RUN:
+            if lang not in RUN or doc.name in EXCERPTS:
                 continue
             if name is None:
                 unnamed.append(f"{doc.name}: a {lang} block")
             else:
                 named.add((doc.name, name))
     assert unnamed == []
-    declared = test_guides.SAMPLES | test_guides_asgi.SAMPLES | test_guides_deployment.SAMPLES
+    declared = (test_guides.SAMPLES | test_guides_asgi.SAMPLES | test_guides_cluster.SAMPLES
+                | test_guides_deployment.SAMPLES)
     assert named == declared

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 
@@ -11,10 +14,11 @@ import trio
 
 from socketio_core import connect
 from tests.interop.conftest import ROOT, _require_node_modules, _start, _stop, run_scenario
-from transports import HTTPConnection, open_stream
+from transports import HTTPConnection, WebSocketClosed, connect_websocket, open_stream
 
 EXAMPLE = ROOT / "examples" / "sans_io_echo.py"
 GUIDE = ROOT / "docs" / "sans-io.md"
+TARGET = "/socket.io/?EIO=4&transport=websocket"
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +79,43 @@ def test_the_guide_links_resolve() -> None:
         assert (GUIDE.parent / link).resolve().exists(), link
 
 
+
+
+def test_ctrl_c_closes_every_session_and_exits_cleanly() -> None:
+    """Each session is closed, and its client told: a WebSocket close with code 1000 (Node sends
+    no close packet on WebSocket either), nothing cut."""
+    process = subprocess.Popen(
+        [sys.executable, str(EXAMPLE), "0"], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline().split()[1])
+
+        async def main() -> list[list[object]]:
+            seen: list[list[object]] = []
+            with trio.fail_after(15):
+                clients = []
+                for _ in range(2):
+                    ws = await connect_websocket(await open_stream("127.0.0.1", port),
+                                                 "127.0.0.1", TARGET)
+                    assert str(await ws.receive()).startswith("0{")
+                    await ws.send("40")
+                    assert str(await ws.receive()).startswith("40{")
+                    clients.append(ws)
+                process.send_signal(signal.SIGINT)
+                for ws in clients:
+                    got: list[object] = []
+                    try:
+                        while True:
+                            got.append(await ws.receive())
+                    except WebSocketClosed as closed:
+                        got.append(closed.code)
+                    seen.append(got)
+            return seen
+
+        assert trio.run(main) == [[1000], [1000]]
+        assert process.wait(timeout=10) == 0
+        assert process.stderr is not None and process.stderr.read() == ""
+    finally:
+        process.kill()
+        process.wait()
