@@ -9,6 +9,7 @@ answers acting on a message queues are written by whoever queued them (``Writer.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Iterable, Sequence
 
@@ -18,6 +19,8 @@ from transports import Request, WebSocket, WebSocketClosed
 
 from . import protocol as eio
 from ._session import Session
+
+log = logging.getLogger("engineio_core")
 
 __all__ = ["read_websocket", "upgrade"]
 
@@ -61,9 +64,11 @@ async def upgrade(
                 await websocket.aclose()
                 return
             if any(isinstance(event, eio.Upgraded) for event in events):
+                log.debug("session %s upgraded to websocket", core.sid)
                 session.writer.probe = None
                 session.writer.websocket = websocket
             elif not core.upgrading:
+                log.debug("session %s: upgrade to websocket failed", core.sid)
                 session.writer.probe = None
                 await session.deliver(events)
                 await websocket.aclose()

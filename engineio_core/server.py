@@ -54,6 +54,13 @@ def _node_query(request: Request) -> dict[str, str]:
 
 
 
+def _log_refusal(request: Request, error: eio.ProtocolError, by: str = "") -> None:
+    log.info("refused %s %s from %s: %s (Engine.IO error %s, HTTP %s%s)", request.method,
+             request.target, request.client_host, error.message,
+             error.code if error.code is not None else 3, error.http_status or 400,
+             f", by {by}" if by else "")
+
+
 class Server(trio.abc.AsyncResource):
     """An Engine.IO v4 server.
 
@@ -239,6 +246,8 @@ class Server(trio.abc.AsyncResource):
             forwarded = self.proxies.client(request.client_host, request.headers)[1]
             secure = secure if forwarded is None else forwarded
         if not self.cors.is_allowed(origin, host=host, secure=secure):
+            log.info("refused %s %s from %s: origin %s not allowed (cors_allowed_origins)",
+                     request.method, request.target, request.client_host, origin)
             await refuse(request, eio.ProtocolError("Bad request", http_status=400, code=3),
                          None)
             return True
@@ -259,6 +268,7 @@ class Server(trio.abc.AsyncResource):
                 in self._sessions else None,
             )
         except eio.ProtocolError as error:
+            _log_refusal(request, error)
             await refuse(request, error, self.cors)
             return True
         if kind is eio.RequestKind.HANDSHAKE:
@@ -303,8 +313,9 @@ class Server(trio.abc.AsyncResource):
             if not isinstance(allowed, bool):
                 allowed = await allowed
             if not allowed:
-                await refuse(request, eio.ProtocolError("Forbidden", http_status=403, code=4),
-                             self.cors)
+                error = eio.ProtocolError("Forbidden", http_status=403, code=4)
+                _log_refusal(request, error, "allow_request")
+                await refuse(request, error, self.cors)
                 return None
         transport = "websocket" if request.is_websocket else "polling"
         now = trio.current_time()
@@ -318,6 +329,7 @@ class Server(trio.abc.AsyncResource):
         core = eio.ServerSession(sid, self.config, transport=transport, now=now, jsonp=jsonp)
         session = Session(self, core, handshake)
         self._sessions[sid] = session
+        log.debug("handshake: session %s over %s from %s", sid, transport, address)
         extra = self.header_hooks.headers(
             request, initial=True, cookie=self.cookie.header(sid) if self.cookie else None)
         if self.attach is not None:

@@ -11,6 +11,7 @@ adapter implements.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from .interfaces import FetchedSocket, LocalSocket, NamespaceLike
 
 __all__ = ["AckCollector", "Adapter", "InMemoryAdapter", "Restoring", "prepare"]
+
+log = logging.getLogger("socketio_core")
 
 #: A packet's Engine.IO messages, each prepared once for every session that sends it.
 Parts = Sequence[PreparedPacket]
@@ -315,6 +318,11 @@ class InMemoryAdapter(Adapter):
         if self._restoring:
             for restoring in self._restoring:
                 restoring.offer((packet, parts), target, offset)
+        if log.isEnabledFor(logging.DEBUG):  # once per broadcast, not per recipient
+            log.debug("broadcast %r on %s to %s%s: %d sockets", packet.data[0] if packet.data
+                      else None, self.namespace.name, sorted(target.rooms) or "all",
+                      f" except {sorted(target.except_rooms)}" if target.except_rooms else "",
+                      sent)
         return sent
 
     async def pace(self, parts: Parts, target: BroadcastTarget | None = None) -> None:

@@ -99,6 +99,13 @@ class _LinkAck(Ack):
             self._link.send_ack(self._namespace, self._id, args)
 
 
+def _shown(messages: Sequence[str | bytes | Any]) -> str:
+    """Engine.IO messages for a DEBUG line: text as it goes (200 characters at most), binary
+    as its size."""
+    return " ".join(repr(m[:200]) if isinstance(m, str) else f"<{len(m)} bytes>"
+                    for m in messages)
+
+
 class Link:
     """One Engine.IO session carrying Socket.IO: the owner of its ``ServerConnection``.
 
@@ -133,6 +140,8 @@ class Link:
         """Hand what the core queued to the Engine.IO session."""
         data = self.core.data_to_send()
         if data:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("session %s: sending %s", self.engine.sid, _shown(data))
             self.engine.send_nowait(*data)
 
     def _rearm(self) -> None:
@@ -276,6 +285,8 @@ class Link:
         ``None`` when done, or what is left to await when a handler queue is full."""
         if self._failed:
             return None
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("session %s: received %s", self.engine.sid, _shown((message,)))
         try:
             events = self.core.receive_message(message, now=trio.current_time())
         except sio.ProtocolError as error:
@@ -401,6 +412,8 @@ class Link:
         try:
             await namespace.admit(socket, admitted, middlewares=not skip)
         except ConnectError as refusal:
+            log.info("connection of session %s to %s refused by a middleware: %s",
+                     self.engine.sid, name, refusal.message)
             self.reject(name, refusal.message, refusal.data)
         finally:
             if restoring is not None:

@@ -315,6 +315,7 @@ class Socket:
         if not self.connected:
             return
         reason = str(reason)  # the core's reasons are StrEnum members: handlers get plain text
+        log.debug("socket %s left %s: %s", self.id, self.namespace.name, reason)
         for handler in list(self._handlers.get("disconnecting", [])):
             try:
                 fn, args = self._target(handler, (reason,))

@@ -132,3 +132,27 @@ def test_serve_over_tls_to_the_official_client_and_ours(tmp_path: Path) -> None:
         assert proc.finish(signal.SIGTERM) == 0
     finally:
         proc.kill()
+
+
+def test_serve_at_debug_logs_handshakes_packets_and_closes() -> None:
+    proc = Proc([console_script(), "serve", "tests.cli.tiny_app:sio", "--port", "0",
+                 "--stats", "0", "--log-level", "debug"])
+    try:
+        url = f"http://127.0.0.1:{proc.expect(LISTENING).group(1)}"
+
+        async def client() -> None:
+            with trio.fail_after(15):
+                async with connect(url, transports=("websocket",), reconnection=False) as s:
+                    assert await s.emit_with_ack("echo", "hi") == "hi"
+
+        trio.run(client)
+        proc.expect(r"DEBUG engineio_core: handshake: session (\S+) over websocket from "
+                    r"127\.0\.0\.1")
+        proc.expect(r"DEBUG socketio_core: session \S+: received '20\[\"echo\",\"hi\"\]'")
+        proc.expect(r"DEBUG socketio_core: session \S+: sending '30\[\"hi\"\]'")
+        proc.expect(r"DEBUG socketio_core: socket \S+ left /: client namespace disconnect")
+        proc.expect(r"DEBUG engineio_core: session \S+ closed: ")
+        assert proc.finish(signal.SIGTERM) == 0
+    finally:
+        proc.kill()
+    assert "Traceback" not in "".join(proc.lines)
