@@ -166,8 +166,15 @@ class Socket:
         return self._session.core.buffered_bytes() > 0 or self._session.writer.blocked
 
     async def wait_for_drain(self) -> None:
-        """Wait while the outbound buffer is over the server's high-water mark."""
+        """Wait while the outbound buffer is over the server's high-water mark (a peer that
+        takes nothing for the server's ``stall_timeout`` meanwhile is dropped)."""
         await self._session.wait_for_drain()
+
+    def saturated(self) -> bool:
+        """Whether the outbound buffer is over the server's high-water mark (``send`` would
+        wait). From then on the peer's progress is watched: a producer about to wait for
+        several sessions asks each first, so that their stall timeouts run together."""
+        return self._session.saturated()
 
     async def wait_closed(self) -> None:
         """Wait until the session is closed."""
@@ -263,6 +270,8 @@ class Session:
                              deliver=self.deliver)
         self.app: Application | None = None
         self.polls_answered = 0  # a part of ``progress``
+        # Over the high-water mark: (progress, when it was first seen at that value).
+        self._watch: tuple[int, float] | None = None
         # What the driver sleeps until (-inf while it runs: it reads every deadline again).
         self.sleeping_until = -math.inf
 
@@ -303,30 +312,37 @@ class Session:
         websocket = self.writer.websocket
         return self.polls_answered + (websocket.bytes_sent if websocket is not None else 0)
 
+    def saturated(self) -> bool:
+        """Whether the outbound buffer is over the high-water mark; while it is, the peer's
+        progress is watched (when it was last seen to change)."""
+        if self.closed.is_set() or self.core.buffered_bytes() <= self.server.max_buffered_bytes:
+            self._watch = None
+            return False
+        progress = self.progress()
+        if self._watch is None or self._watch[0] != progress:
+            self._watch = (progress, trio.current_time())
+        return True
+
     async def wait_for_drain(self) -> None:
         """Wait while the outbound buffer is over the high-water mark (or until closed).
 
-        A peer that takes nothing for the server's ``stall_timeout`` meanwhile has stopped
-        reading: it is given up on (``"transport error"``) rather than holding its producer
-        (a broadcast to its room, say) until its ping timeout. A peer still reading, however
+        A peer that takes nothing for the server's ``stall_timeout`` meanwhile (counted from
+        when it was first seen over the mark, or last seen taking something) has stopped
+        reading: it is given up on (``"transport error"``) rather than holding its producer (a
+        broadcast to its room, say) until its ping timeout. A peer still reading, however
         slowly, only slows its producer down.
         """
-        limit = self.server.max_buffered_bytes
-        if self.closed.is_set() or self.core.buffered_bytes() <= limit:
-            return
         stall = self.server.stall_timeout
-        seen = self.progress()
-        deadline = trio.current_time() + stall
-        while not self.closed.is_set() and self.core.buffered_bytes() > limit:
-            with trio.move_on_at(deadline):
-                await self.changed.wait()
-            if (now := self.progress()) != seen:
-                seen = now
-                deadline = trio.current_time() + stall
-            elif trio.current_time() >= deadline:
+        while self.saturated():
+            assert self._watch is not None
+            deadline = self._watch[1] + stall
+            if trio.current_time() >= deadline:
                 log.info("session %s: nothing written for %g s with %d bytes waiting, closing",
                          self.core.sid, stall, self.core.buffered_bytes())
                 self.abort("transport error")
+                return
+            with trio.move_on_at(deadline):
+                await self.changed.wait()
 
     def inbox(self) -> tuple[trio.MemorySendChannel[str | bytes],
                              trio.MemoryReceiveChannel[str | bytes]]:

@@ -342,7 +342,10 @@ class InMemoryAdapter(Adapter):
                 # A burst goes at the pace of the slowest client still reading: otherwise a
                 # client reading more slowly than the burst is written falls ever further
                 # behind, until it is dropped for its backlog, and memory grows meanwhile.
-                for socket in self.local_sockets(target):
+                # Each one behind is seen first, so that the stall timeouts of several that
+                # stopped reading run together rather than one after another.
+                behind = [s for s in self.local_sockets(target) if s.saturated()]
+                for socket in behind:
                     await socket.wait_for_drain()
 
     async def broadcast_with_ack(

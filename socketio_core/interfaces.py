@@ -108,6 +108,11 @@ class LocalSocket(FetchedSocket, Protocol):
         takes nothing for the engine's ``stall_timeout`` meanwhile is dropped)."""
         ...
 
+    def saturated(self) -> bool:
+        """Whether its client is behind by more than the high-water mark (its stall timeout
+        runs from the first time this is seen true)."""
+        ...
+
 
 class NamespaceLike(Protocol):
     """A namespace, as its sockets and adapter see it."""

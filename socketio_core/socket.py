@@ -189,6 +189,11 @@ class Socket:
         (``"transport error"``)."""
         await self._link.engine.wait_for_drain()
 
+    def saturated(self) -> bool:
+        """Whether the client is behind by more than the engine's ``max_buffered_bytes``
+        (``await emit`` would wait); see ``engineio_core.Socket.saturated``."""
+        return self._link.engine.saturated()
+
     def emit_nowait(self, event: str, *args: Any) -> None:
         """Send an event without waiting for the outbound buffer to drain."""
         self._emit(event, args, volatile=False)

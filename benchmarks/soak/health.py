@@ -24,6 +24,8 @@ from .wire import Gone, WSClient, sio_event
 
 __all__ = ["main"]
 
+_GRACE = 5.0  # seconds, after the stop, for the answers to the echoes in flight
+
 
 async def _run(port: int, interval: float) -> None:
     sent: dict[int, float] = {}
@@ -42,26 +44,45 @@ async def _run(port: int, interval: float) -> None:
     ids = itertools.count()
 
     async def session(client: WSClient) -> None:
+        """Echo on ``client`` until told to stop; raises ``Gone`` (not inside an exception
+        group) when the connection is lost."""
+        lost: Gone | None = None
+
         async def reader() -> None:
-            while True:
-                message = await client.recv_text()
-                if message.startswith("43"):
-                    body = message[2:]
-                    ack_id = int(body[: body.index("[")])
-                    at = sent.pop(ack_id, None)
-                    if at is not None:
-                        samples.append([at, time.monotonic() - at])
+            nonlocal lost
+            try:
+                while True:
+                    message = await client.recv_text()
+                    if message.startswith("43"):
+                        body = message[2:]
+                        ack_id = int(body[: body.index("[")])
+                        at = sent.pop(ack_id, None)
+                        if at is not None:
+                            samples.append([at, time.monotonic() - at])
+            except Gone as exc:
+                lost = exc
+                nursery.cancel_scope.cancel()
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(reader)
-            while not stop.is_set():
-                now = time.monotonic()
-                ack_id = next(ids)
-                sent[ack_id] = now
-                await client.send(sio_event("echo", ack_id, ack=ack_id))
-                with trio.move_on_after(interval):
-                    await stop.wait()
+            try:
+                while not stop.is_set():
+                    now = time.monotonic()
+                    ack_id = next(ids)
+                    sent[ack_id] = now
+                    await client.send(sio_event("echo", ack_id, ack=ack_id))
+                    with trio.move_on_after(interval):
+                        await stop.wait()
+                # The echoes still in flight get their answers (a busy server's round trip)
+                # before they are counted as unanswered.
+                with trio.move_on_after(_GRACE):
+                    while sent and lost is None:
+                        await trio.sleep(interval)
+            except Gone as exc:
+                lost = exc
             nursery.cancel_scope.cancel()
+        if lost is not None:
+            raise lost
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(watch_stdin)

@@ -71,14 +71,15 @@ def test_a_client_reading_slower_than_a_burst_gets_all_of_it_and_stays(
     assert _errors(caplog) == []
 
 
-def test_a_client_that_stopped_reading_is_dropped_and_the_burst_goes_on(
-        caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("count", [1, 3])
+def test_clients_that_stopped_reading_are_dropped_and_the_burst_goes_on(
+        count: int, caplog: pytest.LogCaptureFixture) -> None:
     reasons: list[str] = []
 
     async def main() -> None:
         async with _server(reasons) as (server, port):
             server.engine.stall_timeout = 0.5
-            stopped = await ws_joined(port, "room")
+            stopped = [await ws_joined(port, "room") for _ in range(count)]
             trigger = await WSClient.open(port)
             await trigger.sio_connect()
             with trio.fail_after(60):
@@ -86,14 +87,15 @@ def test_a_client_that_stopped_reading_is_dropped_and_the_burst_goes_on(
                 assert await ws_ack(
                     trigger, lambda i: sio_event("burst", "room", COUNT, SIZE, ack=i), 1
                 ) == "[true]"
-            with trio.fail_after(10):  # the disconnect handler runs in a task of its own
-                while not reasons:
+            with trio.fail_after(10):  # the disconnect handlers run in tasks of their own
+                while len(reasons) < count:
                     await trio.sleep(0.01)
-            assert reasons == ["transport error"]
+            assert reasons == ["transport error"] * count
             assert len(server.engine.sessions) == 1  # the trigger's
-            with pytest.raises(Gone), trio.fail_after(30):
-                while True:  # what it had not read, then the server's close
-                    await stopped.recv_message()
+            for client in stopped:
+                with pytest.raises(Gone), trio.fail_after(30):
+                    while True:  # what it had not read, then the server's close
+                        await client.recv_message()
             await trigger.close()
 
     trio.run(main)
