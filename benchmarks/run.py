@@ -113,7 +113,7 @@ GOALS = [
     ("fanout_acked", "deliveries_per_s", "node", 1.0),
     ("rooms", "deliveries_per_s", "node", 1.0),
     ("polling", "acks_per_s", "python-socketio", 2.0),
-    ("idle", "kib_per_connection", "node", -1.0),
+    ("idle", "kib_per_connection", "node", -0.8),
     ("binary", "mb_per_s", "python-socketio", 1.5),
 ]
 
