@@ -50,8 +50,6 @@ class ClusterProtocolAdapter(MemberAdapter):
         """Send an answer to the node whose uid is ``requester``."""
         raise NotImplementedError
 
-    # ----------------------------------------------------------------- operations
-
     async def broadcast(self, packet: Packet, target: BroadcastTarget) -> int:
         if not target.local:
             await self.publish(self.build(_BROADCAST, {
@@ -149,8 +147,6 @@ class ClusterProtocolAdapter(MemberAdapter):
                 f"timeout reached: only {pending.received} responses received out of "
                 f"{expected}" + self.unreachable(), list(pending.responses))
         return list(pending.responses)
-
-    # ----------------------------------------------------------------- what others publish
 
     async def on_message(self, received: ClusterMessage, offset: str | None = None) -> None:
         """A message of another node (CA ``onMessage``), with its offset when it came from a

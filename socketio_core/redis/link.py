@@ -78,8 +78,6 @@ class RedisLink:
         self.connected = trio.Event()  # set once the subscriber first holds its connection
         self.publishing = trio.Event()  # set once the publisher first holds its connection
 
-    # ----------------------------------------------------------------- lifetime
-
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
         """Open the clients and keep the subscriber and the publisher connected until
@@ -143,8 +141,6 @@ class RedisLink:
         if kind not in self._refusals_logged:
             self._refusals_logged.add(kind)
             log.warning("%s: Redis refused a publication (%s: %s)", self.name, kind, error)
-
-    # ----------------------------------------------------------------- subscriptions
 
     def _send(self, command: bytes, names: list[bytes]) -> None:
         connection = self._sub_connection
@@ -250,8 +246,6 @@ class RedisLink:
         elif kind in (b"subscribe", b"psubscribe", b"ssubscribe"):
             self._confirm(kind, push[1])
         # unsubscribe confirmations and pongs need nothing
-
-    # ----------------------------------------------------------------- publishing
 
     @property
     def queued(self) -> int:
@@ -371,8 +365,6 @@ class RedisLink:
                     self._reply(on_reply, None)
             await trio.sleep(delay)
             delay = min(delay * 2, _BACKOFF_MAX)
-
-    # ----------------------------------------------------------------- commands
 
     async def command(self, fn: Callable[[coredis.Redis[bytes]], Any],
                       timeout: float = math.inf) -> Any:
