@@ -24,6 +24,7 @@ from typing import Any, Protocol, assert_never
 
 import trio
 
+from ._client_flags import Compressed, Volatile, WithTimeout
 from .dispatch import Call, Dispatcher
 from .errors import ConnectError
 from .handlers import Ack, Handler, call_handler, start_handler
@@ -172,7 +173,6 @@ class ClientSocket(Listeners):
         # the server gave, and the last argument of the last event when it was a string.
         self._pid: str | None = None
         self._last_offset: str | None = None
-        self._compress = True
         super().__init__()
         self._send_buffer: list[_Outgoing] = []
         self._receive_buffer: list[tuple[str, tuple[Any, ...], Ack | None]] = []
@@ -529,20 +529,20 @@ class ClientSocket(Listeners):
             if waiter is item.waiter:
                 del self._acks[ack_id]
 
-    def compress(self, compress: bool) -> _Compressed:
+    def compress(self, compress: bool) -> Compressed:
         """``socket.compress(False).emit(...)``: whether the next emit may be compressed, as
         the official client's flag. Our transports compress nothing per message, so it only
-        records the wish."""
-        return _Compressed(self, compress)
+        records the wish (``.compress`` of what this returns)."""
+        return Compressed(self.emit, self.emit_with_ack, compress)
 
-    def timeout(self, seconds: float) -> _WithTimeout:
+    def timeout(self, seconds: float) -> WithTimeout:
         """``socket.timeout(s).emit_with_ack(...)``: an ack timeout for one emit."""
-        return _WithTimeout(self, seconds)
+        return WithTimeout(self.emit_with_ack, seconds)
 
     @property
-    def volatile(self) -> _Volatile:
+    def volatile(self) -> Volatile:
         """``socket.volatile.emit(...)``: dropped unless connected (never buffered or retried)."""
-        return _Volatile(self._emit_volatile)
+        return Volatile(self._emit_volatile)
 
     def _emit_volatile(self, event: str, args: tuple[Any, ...]) -> None:
         self._emit(_Outgoing(event, args), volatile=True)
@@ -591,42 +591,3 @@ class ClientSocket(Listeners):
                     self._queue.popleft()
         finally:
             self._queue_running = False
-
-
-class _Compressed:
-    __slots__ = ("_compress", "_socket")
-
-    def __init__(self, socket: ClientSocket, compress: bool) -> None:
-        self._socket = socket
-        self._compress = compress
-
-    async def emit(self, event: str, *args: Any) -> None:
-        self._socket._compress = self._compress
-        await self._socket.emit(event, *args)
-
-    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
-        self._socket._compress = self._compress
-        return await self._socket.emit_with_ack(event, *args, timeout=timeout)
-
-
-class _WithTimeout:
-    __slots__ = ("_seconds", "_socket")
-
-    def __init__(self, socket: ClientSocket, seconds: float) -> None:
-        self._socket = socket
-        self._seconds = seconds
-
-    async def emit_with_ack(self, event: str, *args: Any) -> Any:
-        return await self._socket.emit_with_ack(event, *args, timeout=self._seconds)
-
-
-class _Volatile:
-    __slots__ = ("_send",)
-
-    def __init__(self, send: Callable[[str, tuple[Any, ...]], None]) -> None:
-        self._send = send
-
-    async def emit(self, event: str, *args: Any) -> None:
-        """Send ``event`` if connected (never buffered or retried)."""
-        self._send(event, args)
-        await trio.lowlevel.checkpoint()
