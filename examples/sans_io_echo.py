@@ -87,7 +87,7 @@ class Connection:
             self.close(now)
             return False
         if data is None:
-            self.on_engine_events(self.engine.handle_timeout(now) if self.engine else [], now)
+            self.on_engine_events(self.engine.handle_timeout(now=now) if self.engine else [], now)
             self.on_sio_events(self.sio.handle_timeout(now=now), now)
         else:
             self.ws.receive_data(data or None)  # b"" means the peer closed: tell wsproto

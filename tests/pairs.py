@@ -36,7 +36,7 @@ class Pair:
         for _ in range(100):
             progress = False
             if c.should_poll() and not s.closed:
-                c.start_poll()
+                c.start_poll(now=now)
                 self.server_events += s.start_poll(now=now)
                 self.get_in_flight = progress = True
             if self.get_in_flight and s.poll_ready():

@@ -50,7 +50,6 @@ class ClusterProtocolAdapter(MemberAdapter):
         """Send an answer to the node whose uid is ``requester``."""
         raise NotImplementedError
 
-    # ----------------------------------------------------------------- operations
 
     async def broadcast(self, packet: Packet, target: BroadcastTarget) -> int:
         if not target.local:
@@ -150,7 +149,6 @@ class ClusterProtocolAdapter(MemberAdapter):
                 f"{expected}" + self.unreachable(), list(pending.responses))
         return list(pending.responses)
 
-    # ----------------------------------------------------------------- what others publish
 
     async def on_message(self, received: ClusterMessage, offset: str | None = None) -> None:
         """A message of another node (CA ``onMessage``), with its offset when it came from a

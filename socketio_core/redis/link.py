@@ -78,7 +78,6 @@ class RedisLink:
         self.connected = trio.Event()  # set once the subscriber first holds its connection
         self.publishing = trio.Event()  # set once the publisher first holds its connection
 
-    # ----------------------------------------------------------------- lifetime
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
@@ -144,7 +143,6 @@ class RedisLink:
             self._refusals_logged.add(kind)
             log.warning("%s: Redis refused a publication (%s: %s)", self.name, kind, error)
 
-    # ----------------------------------------------------------------- subscriptions
 
     def _send(self, command: bytes, names: list[bytes]) -> None:
         connection = self._sub_connection
@@ -251,7 +249,6 @@ class RedisLink:
             self._confirm(kind, push[1])
         # unsubscribe confirmations and pongs need nothing
 
-    # ----------------------------------------------------------------- publishing
 
     @property
     def queued(self) -> int:
@@ -372,7 +369,6 @@ class RedisLink:
             await trio.sleep(delay)
             delay = min(delay * 2, _BACKOFF_MAX)
 
-    # ----------------------------------------------------------------- commands
 
     async def command(self, fn: Callable[[coredis.Redis[bytes]], Any],
                       timeout: float = math.inf) -> Any:

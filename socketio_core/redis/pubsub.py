@@ -133,7 +133,6 @@ class PubSubAdapter(MemberAdapter):
         # What each pending request (by id) is: its RequestType.
         self._kinds: dict[str, int] = {}
 
-    # ----------------------------------------------------------------- publishing
 
     async def _request(self, message: dict[str, Any]) -> None:
         await self.member.link.publish(b"PUBLISH", self.channels.request,
@@ -145,7 +144,6 @@ class PubSubAdapter(MemberAdapter):
             channel = self.channels.specific_response(request.uid)
         self.member.link.publish_nowait(b"PUBLISH", channel, payload)
 
-    # ----------------------------------------------------------------- operations
 
     async def broadcast(self, packet: Packet, target: BroadcastTarget) -> int:
         if not target.local:
@@ -267,7 +265,6 @@ class PubSubAdapter(MemberAdapter):
         request = self.channels.request
         return await self.count_servers(lambda client: client.pubsub_numsub(request))
 
-    # ----------------------------------------------------------------- what others publish
 
     async def on_broadcast(self, room: bytes, payload: bytes) -> None:
         """A message of the broadcast channels (RA ``onmessage``)."""

@@ -132,7 +132,6 @@ class ShardedAdapter(ClusterProtocolAdapter):
         channel = self.channel
         return await self.count_servers(lambda client: client.pubsub_shardnumsub(channel))
 
-    # ----------------------------------------------------------------- per-room channels
 
     def _separate(self, room: str) -> bool:
         """RA-sh ``shouldUseASeparateNamespace``: public rooms, or every room in
