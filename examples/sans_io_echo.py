@@ -172,7 +172,7 @@ class Connection:
         """Socket.IO messages → the Engine.IO session → WebSocket frames → the socket."""
         if self.engine is None:
             return
-        for message in self.sio.data_to_send():
+        for message in self.sio.take_messages():
             self.engine.send_message(message)
         out = b""
         for frame in self.engine.take_ws_frames():

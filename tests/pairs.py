@@ -115,11 +115,11 @@ class StackPair:
     def pump(self) -> None:
         for _ in range(100):
             moved = False
-            for message in self.client.data_to_send():
+            for message in self.client.take_messages():
                 if not self.engine.client.closed:
                     self.engine.client.send_message(message)
                 moved = True
-            for message in self.server.data_to_send():
+            for message in self.server.take_messages():
                 if not self.engine.server.closed:
                     self.engine.server.send_message(message)
                 moved = True
