@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 
 from engineio_core.protocol import (
-    CLIENT_TRANSITIONS,
-    ClientInput,
     ClientSession,
     ClientState,
     LocalProtocolError,
@@ -305,19 +303,3 @@ def test_misuse_is_local() -> None:
     c.send_message(memoryview(b"m"))  # type: ignore[arg-type]
     assert c.take_post_body() == b"bbQ=="
 
-
-def test_every_transition_pair() -> None:
-    c = polling()
-    for state in ClientState:
-        for event in ClientInput:
-            c._state = state
-            if (state, event) in CLIENT_TRANSITIONS:
-                c._move(event)
-                assert c.state is CLIENT_TRANSITIONS[state, event]
-            else:
-                expected = (RemoteProtocolError if event in
-                            {ClientInput.OPEN_PACKET, ClientInput.PROBE_PONG}
-                            else LocalProtocolError)
-                with pytest.raises(expected):
-                    c._move(event)
-                assert c.state is state
