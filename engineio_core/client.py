@@ -204,8 +204,9 @@ class Client:
         if self.session is None or self.session.closed:
             self._done.set()
             return
-        self.session.close(now=trio.current_time())
-        self._deliver_now(self.session.events_after_error())
+        now = trio.current_time()
+        self.session.close(now=now)
+        self._deliver_now(self.session.handle_timeout(now=now))  # the close's events, if any
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Open the connection, report ``started`` once open, and run it until it closes.
@@ -338,7 +339,7 @@ class Client:
                 await self._changed.park()
                 continue
             assert deadline is not None
-            self._deliver_now(session.handle_timeout(max(self._now(), deadline)))
+            self._deliver_now(session.handle_timeout(now=max(self._now(), deadline)))
 
     async def _get(self, connection: HTTPConnection) -> bytes:
         assert self.session is not None
@@ -354,7 +355,7 @@ class Client:
         assert session is not None
         try:
             connection = await self._http()
-            session.start_poll()
+            session.start_poll(now=self._now())
             body = await self._get(connection)
         except ConnectionFailed:
             raise
@@ -377,7 +378,7 @@ class Client:
                 if session.closed or session.transport != "polling":
                     return
                 await self._changed.park()
-            session.start_poll()
+            session.start_poll(now=self._now())
             try:
                 if not connection.reusable:
                     connection = await self._http(connection)

@@ -147,7 +147,6 @@ class Server(trio.abc.AsyncResource):
         self.flusher = Flusher(self.spawn)
         self.header_hooks = HeaderHooks()
 
-    # ----------------------------------------------------------------- lifetime
 
     @property
     def sessions(self) -> Mapping[str, Socket]:
@@ -225,7 +224,6 @@ class Server(trio.abc.AsyncResource):
 
         return register if hook is None else register(hook)
 
-    # ----------------------------------------------------------------- requests
 
     async def _handle_or_404(self, request: Request) -> None:
         if not await self.handle_request(request):
@@ -370,7 +368,6 @@ class Server(trio.abc.AsyncResource):
             session.handler_done.set()
             session.close()
 
-    # ----------------------------------------------------------------- the session driver
 
     def _session_closed(self, session: Session) -> None:
         app = session.app

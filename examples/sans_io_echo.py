@@ -87,7 +87,7 @@ class Connection:
             self.close(now)
             return False
         if data is None:
-            self.on_engine_events(self.engine.handle_timeout(now) if self.engine else [], now)
+            self.on_engine_events(self.engine.handle_timeout(now=now) if self.engine else [], now)
             self.on_sio_events(self.sio.handle_timeout(now=now), now)
         else:
             self.ws.receive_data(data or None)  # b"" means the peer closed: tell wsproto
@@ -172,7 +172,7 @@ class Connection:
         """Socket.IO messages → the Engine.IO session → WebSocket frames → the socket."""
         if self.engine is None:
             return
-        for message in self.sio.data_to_send():
+        for message in self.sio.take_messages():
             self.engine.send_message(message)
         out = b""
         for frame in self.engine.take_ws_frames():

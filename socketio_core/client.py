@@ -327,7 +327,7 @@ class Manager(trio.abc.AsyncResource):
         """Send what the connection's core queued."""
         if self._conn is None or self.engine is None:
             return
-        for message in self._conn.data_to_send():
+        for message in self._conn.take_messages():
             self.engine.send(message)
 
     async def _run(self) -> None:

@@ -138,7 +138,7 @@ class Link:
 
     def flush(self) -> None:
         """Hand what the core queued to the Engine.IO session."""
-        data = self.core.data_to_send()
+        data = self.core.take_messages()
         if data:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("session %s: sending %s", self.engine.sid, _shown(data))

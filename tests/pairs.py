@@ -36,7 +36,7 @@ class Pair:
         for _ in range(100):
             progress = False
             if c.should_poll() and not s.closed:
-                c.start_poll()
+                c.start_poll(now=now)
                 self.server_events += s.start_poll(now=now)
                 self.get_in_flight = progress = True
             if self.get_in_flight and s.poll_ready():
@@ -115,11 +115,11 @@ class StackPair:
     def pump(self) -> None:
         for _ in range(100):
             moved = False
-            for message in self.client.data_to_send():
+            for message in self.client.take_messages():
                 if not self.engine.client.closed:
                     self.engine.client.send_message(message)
                 moved = True
-            for message in self.server.data_to_send():
+            for message in self.server.take_messages():
                 if not self.engine.server.closed:
                     self.engine.server.send_message(message)
                 moved = True

@@ -30,7 +30,7 @@ def _joined(*namespaces: str) -> ServerConnection:
         prefix = "" if ns == "/" else f"{ns},"
         assert conn.receive_message(f"0{prefix}", now=0.0) == [ConnectRequested(ns, {})]
         conn.accept(ns, f"S{i}")
-    conn.data_to_send()
+    conn.take_messages()
     return conn
 
 
@@ -127,7 +127,7 @@ def test_valid_neighbours_of_the_hostile_inputs_pass() -> None:
     assert conn.receive_message('2["a","\\ud800"]', now=0.0) == [
         EventReceived("/", "a", ("\ud800",))]
     conn.emit("/", "echo", ["\ud800"])
-    assert conn.data_to_send() == ['2["echo","\\ud800"]']
+    assert conn.take_messages() == ['2["echo","\\ud800"]']
 
 
 # Engine.IO polling bodies: each with the messages acted on before the malformed packet.

@@ -2,8 +2,8 @@
 
 The runtime drives it like this (after ``engine.io-client``'s ``lib/socket.ts``):
 
-Polling: while ``should_poll()``, call ``start_poll()``, send a GET with ``query()`` and feed the
-body to ``receive_poll_response(body, now=)``. While ``post_ready()``, POST ``take_post_body()``
+Polling: while ``should_poll()``, call ``start_poll(now=)``, send a GET with ``query()`` and feed
+the body to ``receive_poll_response(body, now=)``. While ``post_ready()``, POST ``take_post_body()``
 and call ``post_done(now=)`` when it is answered. A failed request: ``transport_closed(reason=
 "transport error", now=)``.
 
@@ -289,7 +289,7 @@ class ClientSession:
             return self._now if self._ping_due is None else min(self._now, self._ping_due)
         return self._ping_due
 
-    def handle_timeout(self, now: float) -> list[Event]:
+    def handle_timeout(self, *, now: float) -> list[Event]:
         """Close with ``"ping timeout"`` when no ping came in time; a no-op when early."""
         self._now = now
         if self._ping_due is not None and now >= self._ping_due:
@@ -338,7 +338,7 @@ class ClientSession:
                 and self._state in (_C.OPENING, _C.OPEN, _C.PROBING)
                 and (self._state is not _C.OPENING or self.opened is None))
 
-    def start_poll(self) -> None:
+    def start_poll(self, *, now: float) -> None:
         """Record that a GET is in flight.
 
         Raises:
@@ -346,6 +346,7 @@ class ClientSession:
         """
         if not self.should_poll():
             raise _local(f"no poll may start in state {self._state.name}")
+        self._now = now
         self._move(_J.POLL_START)
         self._polling = True
 

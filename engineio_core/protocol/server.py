@@ -298,7 +298,7 @@ class ServerSession:
                 earliest = deadline
         return earliest
 
-    def handle_timeout(self, now: float) -> list[Event]:
+    def handle_timeout(self, *, now: float) -> list[Event]:
         """Fire what is due at ``now``: the ping, the ping timeout, the upgrade timeout, the close
         timeout. Does nothing (but return pending events) when called early."""
         self._now = now

@@ -53,7 +53,7 @@ class ClientConnection(Connection[ClientEvent]):
 
     Input: ``receive_message(payload, now=)`` with each Engine.IO message payload,
     ``handle_timeout(now=)`` at ``next_deadline()``. Output: returned events, and
-    ``data_to_send()`` for the Engine.IO messages to send.
+    ``take_messages()`` for the Engine.IO messages to send.
     """
 
     _table = CLIENT_TRANSITIONS

@@ -2,7 +2,7 @@
 ack bookkeeping, the outbound queue and the closed state.
 
 Outbound data is pulled, h2 style: every call that sends queues Engine.IO messages, and
-``data_to_send()`` hands them over (text packets as ``str``, attachments as ``bytes``).
+``take_messages()`` hands them over (text packets as ``str``, attachments as ``bytes``).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class Connection(Generic[E]):
         """The namespaces currently ``CONNECTED``."""
         return frozenset(ns for ns, state in self._states.items() if state is _CONNECTED)
 
-    def data_to_send(self) -> list[str | bytes]:
+    def take_messages(self) -> list[str | bytes]:
         """Take the queued Engine.IO messages (may be empty)."""
         out, self._outbox = self._outbox, []
         return out

@@ -56,7 +56,7 @@ class ServerConnection(Connection[ServerEvent]):
 
     Input: ``receive_message(payload, now=)`` with each Engine.IO message payload (``str`` or
     ``bytes``), ``handle_timeout(now=)`` at ``next_deadline()``. Output: returned events, and
-    ``data_to_send()`` for the Engine.IO messages to send.
+    ``take_messages()`` for the Engine.IO messages to send.
     """
 
     _table = SERVER_TRANSITIONS

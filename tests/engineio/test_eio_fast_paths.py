@@ -66,7 +66,7 @@ inputs = st.lists(
 
 def step(target: ServerSession, item: Any, now: float, receive: Any) -> Any:
     if item == "tick":
-        return ("ok", target.handle_timeout(now + 100.0))
+        return ("ok", target.handle_timeout(now=now + 100.0))
     if item == "close":
         target.close(now=now)
         return ("ok", [])

@@ -144,7 +144,7 @@ def test_server_session_survives_anything(transport: str,
                 events += s.begin_upgrade(now=now)
             elif name == "timeout":
                 deadline = s.next_deadline()
-                events += s.handle_timeout(now)
+                events += s.handle_timeout(now=now)
                 after = s.next_deadline()
                 if deadline is not None and deadline <= now:
                     assert after is None or after > now
@@ -163,7 +163,7 @@ def test_server_session_survives_anything(transport: str,
                 s.take_probe_frames()
         except ProtocolError:
             events += s.events_after_error()
-    events += s.handle_timeout(now)
+    events += s.handle_timeout(now=now)
     _check_closed_once(events, s.closed)
 
 
@@ -181,7 +181,7 @@ def test_client_session_survives_anything(transport: str,
             if not opened and name in ("poll", "ws"):
                 opened = True
                 if transport == "polling":
-                    c.start_poll()
+                    c.start_poll(now=now)
                     events += c.receive_poll_response(
                         b'0{"sid":"s","upgrades":["websocket"],"pingInterval":10,'
                         b'"pingTimeout":10,"maxPayload":30}', now=now)
@@ -191,7 +191,7 @@ def test_client_session_survives_anything(transport: str,
                 continue
             if name == "poll":
                 if c.should_poll():
-                    c.start_poll()
+                    c.start_poll(now=now)
                 events += c.receive_poll_response(_as_bytes(data), now=now)
             elif name == "post":
                 if c.post_ready():
@@ -204,7 +204,7 @@ def test_client_session_survives_anything(transport: str,
             elif name == "begin":
                 events += c.begin_upgrade(now=now)
             elif name == "timeout":
-                events += c.handle_timeout(now)
+                events += c.handle_timeout(now=now)
             elif name == "close":
                 c.close(now=now)
             elif name == "tclose":
@@ -218,5 +218,5 @@ def test_client_session_survives_anything(transport: str,
                 c.take_probe_frames()
         except ProtocolError:
             events += c.events_after_error()
-    events += c.handle_timeout(now)
+    events += c.handle_timeout(now=now)
     _check_closed_once(events, c.closed)

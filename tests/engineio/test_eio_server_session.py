@@ -5,12 +5,10 @@ from __future__ import annotations
 import pytest
 
 from engineio_core.protocol import (
-    SERVER_TRANSITIONS,
     LocalProtocolError,
     MessageReceived,
     RemoteProtocolError,
     ServerConfig,
-    ServerInput,
     ServerSession,
     ServerState,
     SessionClosed,
@@ -462,22 +460,6 @@ def test_misuse_is_local() -> None:
     s.start_poll(now=1.0)
     assert s.take_poll_payload() == b"bYWI="
 
-
-def test_every_transition_pair() -> None:
-    s = polling()
-    for state in ServerState:
-        for event in ServerInput:
-            s._state = state
-            if (state, event) in SERVER_TRANSITIONS:
-                s._move(event)
-                assert s.state is SERVER_TRANSITIONS[state, event]
-            else:
-                expected = (LocalProtocolError if event in
-                            {ServerInput.WS_MESSAGE, ServerInput.LOCAL_CLOSE,
-                             ServerInput.CLOSE_SENT} else RemoteProtocolError)
-                with pytest.raises(expected):
-                    s._move(event)
-                assert s.state is state
 
 
 def test_poll_parked_is_true_between_start_poll_and_its_answer() -> None:

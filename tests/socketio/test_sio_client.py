@@ -26,7 +26,7 @@ def connected(*namespaces: str) -> ClientConnection:
         prefix = "" if namespace == "/" else namespace + ","
         events = client.receive_message(f'0{prefix}{{"sid":"s{namespace}"}}', now=0.0)
         assert events == [Connected(namespace, f"s{namespace}")]
-    client.data_to_send()
+    client.take_messages()
     return client
 
 
@@ -35,7 +35,7 @@ def test_connect_packets_exact() -> None:
     client.connect()
     client.connect("/admin", {"token": "123"})
     client.connect("/x", {})
-    assert client.data_to_send() == ["0", '0/admin,{"token":"123"}', "0/x,{}"]
+    assert client.take_messages() == ["0", '0/admin,{"token":"123"}', "0/x,{}"]
     assert client.state("/admin") is NamespaceState.CONNECTING
     assert client.next_deadline() is None
 
@@ -94,7 +94,7 @@ def test_events_acks_and_binary() -> None:
     client = connected("/", "/admin")
     assert client.emit("/admin", "hi", [1, b"\x02"], ack=True) == 0
     assert client.emit("/", "plain", []) is None
-    assert client.data_to_send() == [
+    assert client.take_messages() == [
         '51-/admin,0["hi",1,{"_placeholder":true,"num":0}]',
         b"\x02",
         '2["plain"]',
@@ -105,7 +105,7 @@ def test_events_acks_and_binary() -> None:
         EventReceived("/admin", "q", (), 5)
     ]
     client.ack("/admin", 5, ["a"])
-    assert client.data_to_send() == ['3/admin,5["a"]']
+    assert client.take_messages() == ['3/admin,5["a"]']
 
 
 def test_ack_timeout_exact() -> None:
@@ -132,10 +132,10 @@ def test_client_disconnect() -> None:
     client = connected("/admin")
     client.emit("/admin", "x", [], ack=True)
     assert client.disconnect("/admin") == (0,)
-    assert client.data_to_send() == ['2/admin,0["x"]', "1/admin,"]
+    assert client.take_messages() == ['2/admin,0["x"]', "1/admin,"]
     client.connect("/b")
     assert client.disconnect("/b") == ()
-    assert client.data_to_send() == ["0/b,"]
+    assert client.take_messages() == ["0/b,"]
     with pytest.raises(LocalProtocolError):
         client.disconnect("/b")
 

@@ -248,4 +248,4 @@ def test_receive_message_matches_the_general_path(texts: list[str], client: bool
         if fast.closed:
             return
         assert fast.namespaces == general.namespaces
-        assert fast.data_to_send() == general.data_to_send()
+        assert fast.take_messages() == general.take_messages()

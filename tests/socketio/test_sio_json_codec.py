@@ -126,16 +126,16 @@ def test_both_cores_use_the_codec_end_to_end() -> None:
     server = ServerConnection(now=0.0, json=codec)
     client = ClientConnection(json=codec)
     client.connect("/", {"since": WHEN})
-    [request] = [e for m in client.data_to_send() for e in server.receive_message(m, now=0.0)]
+    [request] = [e for m in client.take_messages() for e in server.receive_message(m, now=0.0)]
     assert request.auth == {"since": WHEN}  # type: ignore[union-attr]
     server.accept("/", "sid1")
-    [connected] = [e for m in server.data_to_send() for e in client.receive_message(m, now=0.0)]
+    [connected] = [e for m in server.take_messages() for e in client.receive_message(m, now=0.0)]
     assert connected == Connected("/", "sid1")
     server.emit("/", "tick", [WHEN, b"raw"])
-    events = [e for m in server.data_to_send() for e in client.receive_message(m, now=0.0)]
+    events = [e for m in server.take_messages() for e in client.receive_message(m, now=0.0)]
     assert events == [EventReceived("/", "tick", (WHEN, b"raw"), None)]
     client.emit("/", "tock", [{"at": WHEN}])
-    events = [e for m in client.data_to_send() for e in server.receive_message(m, now=0.0)]
+    events = [e for m in client.take_messages() for e in server.receive_message(m, now=0.0)]
     assert events == [EventReceived("/", "tock", ({"at": WHEN},), None)]
 
 
@@ -145,12 +145,12 @@ def test_without_a_codec_a_date_is_refused_without_side_effect() -> None:
     with pytest.raises(TypeError, match=r"^Object of type datetime is not JSON serializable$"):
         server.reject("/", "no", {"at": WHEN})
     assert server.state("/") is NamespaceState.CONNECTING
-    assert server.data_to_send() == []
+    assert server.take_messages() == []
     server.accept("/", "sid1")
     with pytest.raises(TypeError, match=r"^Object of type datetime is not JSON serializable$"):
         server.emit("/", "e", [WHEN], ack=True)
     assert server.emit("/", "e", [], ack=True) == 0  # the refused emit took no ack id
-    assert server.data_to_send() == ['0{"sid":"sid1"}', '20["e"]']
+    assert server.take_messages() == ['0{"sid":"sid1"}', '20["e"]']
 
 
 json_values = st.recursive(

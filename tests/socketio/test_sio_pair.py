@@ -31,13 +31,13 @@ class Pair:
 
     def to_server(self) -> list[Event]:
         events: list[Event] = []
-        for message in self.client.data_to_send():
+        for message in self.client.take_messages():
             events += self.server.receive_message(message, now=self.now)
         return events
 
     def to_client(self) -> list[Event]:
         events: list[Event] = []
-        for message in self.server.data_to_send():
+        for message in self.server.take_messages():
             events += self.client.receive_message(message, now=self.now)
         return events
 

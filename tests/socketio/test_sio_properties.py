@@ -193,7 +193,7 @@ def test_server_accepts_or_raises_protocol_error(
                     server.handle_timeout(now=now + 2)
             except ProtocolError:
                 pass
-        server.data_to_send()
+        server.take_messages()
         if server.closed:
             return
 

@@ -30,10 +30,10 @@ def test_connect_answer_carries_the_pid() -> None:
     assert server.receive_message('0{"pid":"p","offset":"T.3","token":"x"}', now=0.0) == [
         ConnectRequested("/", {"pid": "p", "offset": "T.3", "token": "x"})]
     server.accept("/", "abc", "xyz")
-    assert server.data_to_send() == ['0{"sid":"abc","pid":"xyz"}']
+    assert server.take_messages() == ['0{"sid":"abc","pid":"xyz"}']
     server.receive_message("0/admin,", now=0.0)
     server.accept("/admin", "s2")
-    assert server.data_to_send() == ['0/admin,{"sid":"s2"}']
+    assert server.take_messages() == ['0/admin,{"sid":"s2"}']
 
 
 def test_recoverable_reasons_are_nodes_list() -> None:

@@ -24,7 +24,7 @@ def connected(*namespaces: str, now: float = 0.0) -> ServerConnection:
         wire = "0" if namespace == "/" else f"0{namespace},"
         assert server.receive_message(wire, now=now) == [ConnectRequested(namespace, {})]
         server.accept(namespace, "sid-" + namespace.strip("/"))
-    server.data_to_send()
+    server.take_messages()
     return server
 
 
@@ -35,8 +35,8 @@ def test_connect_deadline_and_accept_root() -> None:
     assert server.state("/") is NamespaceState.CONNECTING
     assert server.next_deadline() == 55.0
     server.accept("/", "abc")
-    assert server.data_to_send() == ['0{"sid":"abc"}']
-    assert server.data_to_send() == []
+    assert server.take_messages() == ['0{"sid":"abc"}']
+    assert server.take_messages() == []
     assert server.next_deadline() is None
     assert server.namespaces == frozenset({"/"})
     assert server.handle_timeout(now=100.0) == []
@@ -48,18 +48,18 @@ def test_accept_namespace_with_auth() -> None:
     events = server.receive_message('0/admin,{"token":"123"}', now=1.0)
     assert events == [ConnectRequested("/admin", {"token": "123"})]
     server.accept("/admin", "s1")
-    assert server.data_to_send() == ['0/admin,{"sid":"s1"}']
+    assert server.take_messages() == ['0/admin,{"sid":"s1"}']
 
 
 def test_reject_exact_bytes() -> None:
     server = ServerConnection(now=0.0)
     server.receive_message("0/admin,", now=0.0)
     server.reject("/admin", "Invalid namespace")
-    assert server.data_to_send() == ['4/admin,{"message":"Invalid namespace"}']
+    assert server.take_messages() == ['4/admin,{"message":"Invalid namespace"}']
     assert server.state("/admin") is NamespaceState.IDLE
     server.receive_message("0", now=0.0)
     server.reject("/", "Not authorized", {"code": 401})
-    assert server.data_to_send() == ['4{"message":"Not authorized","data":{"code":401}}']
+    assert server.take_messages() == ['4{"message":"Not authorized","data":{"code":401}}']
     assert server.next_deadline() == 45.0
 
 
@@ -96,9 +96,9 @@ def test_event_received_with_and_without_ack() -> None:
         EventReceived("/admin", "x", ({"a": [1]},), 7)
     ]
     server.ack("/admin", 7, ["ok", 2])
-    assert server.data_to_send() == ['3/admin,7["ok",2]']
+    assert server.take_messages() == ['3/admin,7["ok",2]']
     server.ack("/", 1, [b"\x01"])
-    assert server.data_to_send() == ['61-1[{"_placeholder":true,"num":0}]', b"\x01"]
+    assert server.take_messages() == ['61-1[{"_placeholder":true,"num":0}]', b"\x01"]
 
 
 def test_binary_event_reassembled() -> None:
@@ -115,7 +115,7 @@ def test_emit_allocates_ack_ids_per_namespace_from_zero() -> None:
     assert server.emit("/", "b", [], ack=True) == 0
     assert server.emit("/", "c", ["x"], ack=True) == 1
     assert server.emit("/admin", "d", [], ack=True) == 0
-    assert server.data_to_send() == ['2["a",1]', '20["b"]', '21["c","x"]', '2/admin,0["d"]']
+    assert server.take_messages() == ['2["a",1]', '20["b"]', '21["c","x"]', '2/admin,0["d"]']
     assert server.next_deadline() is None
     assert server.receive_message("31[2]", now=0.0) == [AckReceived("/", 1, (2,))]
     assert server.receive_message("31[2]", now=0.0) == []
@@ -126,7 +126,7 @@ def test_emit_allocates_ack_ids_per_namespace_from_zero() -> None:
 def test_emit_binary() -> None:
     server = connected("/")
     assert server.emit("/", "file", [{"data": b"abc"}], ack=True) == 0
-    assert server.data_to_send() == [
+    assert server.take_messages() == [
         '51-0["file",{"data":{"_placeholder":true,"num":0}}]',
         b"abc",
     ]
@@ -164,7 +164,7 @@ def test_emit_reserved_or_bad_data_refused_without_side_effect() -> None:
     with pytest.raises(TypeError, match=r"^Object of type set is not JSON serializable$"):
         server.emit("/", "x", [{1, 2}], ack=True)
     assert server.emit("/", "x", [], ack=True) == 0
-    assert server.data_to_send() == ['20["x"]']
+    assert server.take_messages() == ['20["x"]']
 
 
 def test_emit_on_namespace_not_joined() -> None:
@@ -195,7 +195,7 @@ def test_server_disconnect() -> None:
     server.emit("/admin", "q", [], ack=True)
     assert server.disconnect("/admin") == (0,)
     assert server.disconnect("/") == ()
-    assert server.data_to_send() == ['2/admin,0["q"]', "1/admin,", "1"]
+    assert server.take_messages() == ['2/admin,0["q"]', "1/admin,", "1"]
     with pytest.raises(LocalProtocolError):
         server.disconnect("/")
 
