@@ -56,6 +56,9 @@ def test_prompt_editing_history_and_events_above_the_line(server_url: str) -> No
         assert "``" not in child.after
         child.sendline("nonsense")
         child.expect_exact("! unknown command 'nonsense'; try help")
+        # Ctrl-D once the prompt is drawn (readline in its raw mode): sent while the terminal
+        # was still canonical, the EOF was lost when readline switched modes, under load.
+        child.expect_exact("/> ")
         child.sendeof()  # Ctrl-D
         child.expect(pexpect.EOF)
     finally:
