@@ -247,6 +247,10 @@ class SessionHost(Protocol):
 class Session:
     """Runtime state beside one ``ServerSession`` core."""
 
+    # The events of a close asked for from outside the driver, for the driver to deliver
+    # (a class default: most sessions never hold any).
+    _closing: Sequence[eio.Event] = ()
+
     def __init__(
         self, server: SessionHost, core: eio.ServerSession, handshake: Handshake
     ) -> None:
@@ -304,7 +308,9 @@ class Session:
     def close(self) -> None:
         """Close the session (``"forced close"``) once what is queued has left."""
         if not self.closed.is_set():
-            self.core.close()
+            # Delivered by the driver, as the core's other events: the caller may be anybody's
+            # task, in the middle of its own work.
+            self._closing = [*self._closing, *self.core.close()]
             self.notify()
 
     def progress(self) -> int:
@@ -473,6 +479,10 @@ class Session:
         timers = self.server.timers
         try:
             while True:
+                if self._closing:
+                    closing, self._closing = self._closing, ()
+                    await self.deliver(closing)
+                    continue
                 now = trio.current_time()
                 deadline = core.next_deadline()
                 if deadline is not None and now >= deadline:

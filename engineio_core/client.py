@@ -204,9 +204,7 @@ class Client:
         if self.session is None or self.session.closed:
             self._done.set()
             return
-        now = trio.current_time()
-        self.session.close(now=now)
-        self._deliver_now(self.session.handle_timeout(now=now))  # the close's events, if any
+        self._deliver_now(self.session.close(now=trio.current_time()))
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Open the connection, report ``started`` once open, and run it until it closes.

@@ -70,7 +70,7 @@ class Connection:
         """Close the session; ``flush`` then closes the WebSocket (code 1000), as Node closes a
         session on WebSocket (the close packet ``1`` is long-polling's)."""
         if self.engine is not None and not self.engine.closed:
-            self.engine.close(now=now)
+            self.on_engine_events(self.engine.close(now=now), now)
         self.flush()
 
     def step(self) -> bool:
@@ -154,7 +154,7 @@ class Connection:
                     self.on_sio_events(self.sio.receive_message(event.data, now=now), now)
                 except sio.ProtocolError:
                     if self.engine is not None:
-                        self.engine.close(now=now)
+                        self.on_engine_events(self.engine.close(now=now), now)
 
     def on_sio_events(self, events: list[sio.ServerEvent], now: float) -> None:
         for event in events:
@@ -166,7 +166,7 @@ class Connection:
                 else:
                     self.sio.emit(event.namespace, "echo", event.args)
             elif isinstance(event, sio.ConnectTimedOut) and self.engine is not None:
-                self.engine.close(now=now)
+                self.on_engine_events(self.engine.close(now=now), now)
 
     def flush(self) -> None:
         """Socket.IO messages → the Engine.IO session → WebSocket frames → the socket."""

@@ -250,16 +250,18 @@ class ClientSession:
     def _fail(self, error: ProtocolError) -> None:
         self._close(_J.FAIL, error.reason, error.message)
 
-    def close(self, *, now: float | None = None) -> None:
-        """Close with reason ``"forced close"``; idempotent (see the module docstring)."""
+    def close(self, *, now: float | None = None) -> list[Event]:
+        """Close with reason ``"forced close"``; idempotent (see the module docstring).
+        Returns the events of the close itself (``SessionClosed`` when it closes at once,
+        ``UpgradeFailed`` for an upgrade it cuts short)."""
         if now is not None:
             self._now = now
         if self._state in (_C.DRAINING, _C.CLOSING, _C.CLOSED):
-            return
+            return []
         if self._state is _C.OPENING:
             self._close(_J.LOCAL_CLOSE, "forced close")
             self._outbox.clear()
-            return
+            return self._events()
         if self.upgrading:
             self._abort_upgrade("socket closed")
         self._move(_J.LOCAL_CLOSE)
@@ -268,6 +270,7 @@ class ClientSession:
         else:  # the queued frames are the writer's already: nothing to wait for
             self._move(_J.DRAINED)
             self._close(_J.CLOSE_SENT, "forced close")
+        return self._events()
 
     def _maybe_drained(self) -> None:
         """While draining, once every queued message was posted and answered: queue "1"."""

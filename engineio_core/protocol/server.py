@@ -12,7 +12,8 @@ Inputs (each takes ``now``, seconds, and returns the events that became due, in 
     ``transport_closed(reason=, now=)``  the active transport died (``"transport close"`` for a
                                          clean WebSocket close, ``"transport error"`` otherwise).
     ``handle_timeout(now=)``             fires the deadlines that are due; a no-op when early.
-    ``close(now=None)``                  the application closes the session ("forced close").
+    ``close(now=None)``                  the application closes the session ("forced close");
+                                         returns its events (``SessionClosed`` on WebSocket).
     ``send_message(data)``               queue an outbound message.
 
 Outputs:
@@ -23,9 +24,9 @@ Outputs:
     ``events_after_error()`` → the events left behind by a ``ProtocolError`` (e.g. the messages
     decoded before it and ``SessionClosed``).
 
-Events that do not come from an input (``close()`` on a WebSocket, the close packet leaving with
-a poll) are due at once: ``next_deadline()`` then returns the time of the last input, and the next
-``handle_timeout`` (or any other input) returns them.
+Events that do not come from an input (the close packet leaving with a poll) are due at once:
+``next_deadline()`` then returns the time of the last input, and the next ``handle_timeout`` (or
+any other input) returns them.
 
 Rules, after Node's ``engine.io`` (``lib/socket.ts``, ``lib/transports/polling.ts``):
 
@@ -249,7 +250,7 @@ class ServerSession:
     def _fail(self, error: ProtocolError) -> None:
         self._close(_I.FAIL, error.reason, error.message, poll_reply=PacketType.CLOSE)
 
-    def close(self, *, now: float | None = None) -> None:
+    def close(self, *, now: float | None = None) -> list[Event]:
         """Close the session with reason ``"forced close"``; idempotent.
 
         On polling, ``"1"`` is queued after the pending messages and the session closes when a
@@ -259,19 +260,21 @@ class ServerSession:
         upgrade it waits for the outcome: ``"5"`` on the probe closes on WebSocket, a poll gets
         ``"1"`` (aborting the upgrade), a failed upgrade closes on polling. From then on new
         messages are dropped and received ones ignored.
+
+        Returns the events of the close itself (``SessionClosed`` when it closes at once).
         """
         if now is not None:
             self._now = now
         if self._state in (_S.CLOSING, _S.CLOSED) or self._close_after_upgrade:
-            return
+            return []
         if self._state is _S.WEBSOCKET:
             self._close(_I.LOCAL_CLOSE, "forced close", poll_reply=None)
-            return
-        if self.upgrading:
+        elif self.upgrading:
             self._close_after_upgrade = True
             self._ping_at = self._pong_due = None
-            return
-        self._close_on_polling()
+        else:
+            self._close_on_polling()
+        return self._events()
 
     def _close_on_polling(self) -> None:
         self._move(_I.LOCAL_CLOSE)

@@ -164,13 +164,14 @@ def test_client_close_over_polling_with_nothing_queued_posts_close_at_once() -> 
 
 def test_client_close_over_websocket_and_while_opening() -> None:
     c = websocket()
-    c.close(now=1.0)
+    assert c.close(now=1.0) == [SessionClosed("forced close")]
     assert c.take_ws_frames() == ["4early"]
-    assert c.handle_timeout(now=1.0) == [SessionClosed("forced close")]
+    assert c.handle_timeout(now=1.0) == []
+    assert c.close(now=1.0) == []  # idempotent
     o = ClientSession(now=0.0)
     o.send_message("x")
-    o.close(now=0.5)
-    assert o.closed and o.handle_timeout(now=0.5) == [SessionClosed("forced close")]
+    assert o.close(now=0.5) == [SessionClosed("forced close")]
+    assert o.closed and o.handle_timeout(now=0.5) == []
 
 
 def test_upgrade_with_traffic_in_flight() -> None:
@@ -224,8 +225,8 @@ def test_probe_closed_and_close_during_upgrade() -> None:
     assert c.should_poll()
     d = polling()
     d.begin_upgrade(now=1.0)
-    d.close(now=1.0)
-    assert d.handle_timeout(now=1.0) == [UpgradeFailed("socket closed")]
+    assert d.close(now=1.0) == [UpgradeFailed("socket closed")]
+    assert d.handle_timeout(now=1.0) == []
     assert d.take_post_body() == b"1"
     e = polling()
     e.begin_upgrade(now=1.0)

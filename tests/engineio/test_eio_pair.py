@@ -32,7 +32,7 @@ def test_polling_pair_handshake_messages_heartbeat_and_close() -> None:
     p.advance(1000.0)
     assert not p.client.closed and not p.server.closed
     assert p.take() == ([], [])
-    p.client.close(now=p.now)
+    p.client_events += p.client.close(now=p.now)
     p.pump()
     p.advance(p.now)
     assert p.take() == ([SessionClosed("forced close")], [SessionClosed("transport close")])
@@ -57,7 +57,7 @@ def test_upgrade_with_traffic_in_flight() -> None:
     assert p.take() == ([MessageReceived(b"\x09")], [MessageReceived("after")])
     p.advance(500.0)
     assert not p.server.closed
-    p.server.close(now=p.now)
+    p.server_events += p.server.close(now=p.now)
     p.pump()
     p.advance(p.now)
     _, server_events = p.take()
@@ -149,7 +149,7 @@ def test_server_session_survives_anything(transport: str,
                 if deadline is not None and deadline <= now:
                     assert after is None or after > now
             elif name == "close":
-                s.close(now=now)
+                events += s.close(now=now)
             elif name == "tclose":
                 events += s.transport_closed(reason="transport error", now=now)
             elif name == "pclose":
@@ -206,7 +206,7 @@ def test_client_session_survives_anything(transport: str,
             elif name == "timeout":
                 events += c.handle_timeout(now=now)
             elif name == "close":
-                c.close(now=now)
+                events += c.close(now=now)
             elif name == "tclose":
                 events += c.transport_closed(reason="transport close", now=now)
             elif name == "pclose":

@@ -250,11 +250,11 @@ def test_client_close_while_closing() -> None:
 def test_server_close_on_websocket_flushes_frames() -> None:
     s = websocket()
     s.send_message("last")
-    s.close(now=2.0)
+    assert s.close(now=2.0) == [SessionClosed("forced close")]
     assert s.closed and s.transport == "websocket"
     assert s.take_ws_frames() == ["4last"]
-    assert s.next_deadline() == 2.0
-    assert s.handle_timeout(now=2.0) == [SessionClosed("forced close")]
+    assert s.next_deadline() is None
+    assert s.close(now=2.0) == []  # idempotent
     s.send_message("ignored")
     assert s.take_ws_frames() == []
 
