@@ -11,11 +11,9 @@ connection only ends its own task.
 from __future__ import annotations
 
 import logging
-import re
 import ssl
 from collections.abc import Awaitable, Callable
 from functools import partial
-from http import HTTPStatus
 from urllib.parse import parse_qs, unquote
 
 import h11
@@ -30,9 +28,10 @@ from . import _sockio
 from ._admission import Admission, serve_admitted
 from ._config import HTTPConfig
 from ._errors import BadRequest, BodyTooLarge, HTTPError, RequestTimeout
-from ._headers import UNFRAMED, as_bytes, framed
+from ._headers import as_bytes, framed
+from ._http_connection import STREAM_ERRORS, Connection, fast_head, reason
 from ._interfaces import HeaderList, Request
-from ._request_head import PlainHead, parse_plain_head
+from ._request_head import PlainHead
 from .websocket import StreamWebSocket, server_websocket
 
 __all__ = ["HTTPRequest", "Handler", "handle_stream", "serve_http"]
@@ -41,70 +40,13 @@ log = logging.getLogger("transports.http")
 
 Handler = Callable[[Request], Awaitable[None]]
 
-_STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError)
-
 # What a connection's h11 state becomes once a WebSocket took the connection over: one shared
 # object in place of a connection's own parser state and buffers, never used again.
 _HANDED_OVER = h11.Connection(h11.SERVER)
 
 
-# Response heads written without h11's event objects (see ``_fast_head``). Header lines are
-# cached by the (name, value) pair as given: a server sends the same few again and again.
-_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")  # RFC 9110 field-name, as h11 checks it
-_FIELD_VALUE = re.compile(rb"(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?")  # h11's field-value
-_NOT_FAST = (b"host", b"connection")  # h11 reorders or rewrites these: its path writes them
-_SKIP = b""
 # The client states in which a response is plain for h11 (not one proposing an upgrade, say).
 _PLAIN_REQUEST = (h11.DONE, h11.SEND_BODY)
-# Header lines made by a connection, by the (name, value) pair as given: a server sends the same
-# few again and again, and a long-polling client sends each of its requests on one connection.
-HeadLines = dict[tuple[str | bytes, str | bytes], bytes | None]
-
-
-def _header_line(name: str | bytes, value: str | bytes, made: HeadLines) -> bytes | None:
-    """``b"Name: value\\r\\n"``; ``_SKIP`` for a framing header; ``None`` for one h11 must
-    write (a header it reorders or rewrites, or an invalid one it refuses). ``made``: the lines
-    this connection made already."""
-    key = (name, value)
-    try:
-        return made[key]
-    except KeyError:
-        pass
-    except TypeError:  # unhashable (a bytearray): h11's path takes it
-        return None
-    raw_name, raw_value = as_bytes(name), as_bytes(value)
-    lower = raw_name.lower()
-    if lower in UNFRAMED:  # respond() sets the framing itself
-        line = _SKIP
-    elif (lower in _NOT_FAST or not _TOKEN.fullmatch(raw_name)
-            or not _FIELD_VALUE.fullmatch(raw_value)):
-        line = None
-    else:
-        line = b"%s: %s\r\n" % (raw_name, raw_value)
-    if len(made) >= 64:
-        made.clear()  # bounded, whatever values a handler makes up
-    made[key] = line
-    return line
-
-
-def _fast_head(status: int, headers: HeaderList, length: int, made: HeadLines) -> bytes | None:
-    """The response head h11 would write for these headers on a kept-alive connection, or
-    ``None`` when h11 has to write it (anything but plain Content-Length framing)."""
-    if not 200 <= status < 1000 or status in (204, 304):
-        return None
-    lines = [_STATUS_LINES.get(status) or _status_line(status)]
-    for name, value in headers:
-        line = _header_line(name, value, made)
-        if line is None:
-            return None
-        if line:
-            lines.append(line)
-    lines.append(b"content-length: %d\r\n\r\n" % length)
-    return b"".join(lines)
-
-
-def _status_line(status: int) -> bytes:
-    return b"HTTP/1.1 %d %s\r\n" % (status, _reason(status))
 
 
 def _parse_query(raw_query: str) -> dict[str, list[str]]:
@@ -121,271 +63,6 @@ def _parse_query(raw_query: str) -> dict[str, list[str]]:
             else:
                 query[name] = [value]
     return query
-
-
-def _reason(status: int) -> bytes:
-    try:
-        return HTTPStatus(status).phrase.encode("ascii")
-    except ValueError:
-        return b""
-
-
-_STATUS_LINES = {status.value: _status_line(status.value) for status in HTTPStatus}
-
-
-class _Connection:
-    """One server connection: the stream, its h11 state and the deadlines in force."""
-
-    def __init__(self, stream: trio.abc.Stream, config: HTTPConfig,
-                 admitted: Callable[[], None] | None = None) -> None:
-        self.stream = stream
-        self.config = config
-        # Called once the first request is answered (the listener may then accept another).
-        self.admitted = admitted
-        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=config.max_header_bytes)
-        self.must_close = False
-        self.websocket: StreamWebSocket | None = None
-        self.cycles = 0
-        # The response to the current request was written without h11 (``_fast_head``): h11 then
-        # only parsed this cycle, and the next one gets a fresh h11 connection.
-        self.wrote_head = False
-        self.carried = False  # the next request had begun arriving when this cycle ended
-        # The lean path (``_request_head``): at the start of a cycle, while h11 holds nothing,
-        # what arrives waits in ``pending``; a plain GET or POST is then served from it without
-        # h11 (``lean`` is its head), and anything else is handed to h11 as it came.
-        self.pending = b""
-        self.lean: PlainHead | None = None
-        self.lean_raw = b""  # the lean request's bytes taken so far, for catch_up
-        self.lean_left = 0  # its body bytes not read yet
-        self.head_lines: HeadLines | None = None  # made by the first fast response head
-
-    def lines(self) -> HeadLines:
-        """The response header lines this connection made already (see ``_fast_head``)."""
-        if self.head_lines is None:
-            self.head_lines = {}
-        return self.head_lines
-
-    async def read(self, deadline: float) -> bytes | None:
-        """Read some bytes (``b""`` at the end); ``None`` when ``deadline`` passed first."""
-        with trio.CancelScope(deadline=deadline):
-            try:
-                return await _sockio.receive_when_readable(
-                    self.stream, self.config.receive_buffer_size)
-            except _STREAM_ERRORS:
-                return b""
-        return None
-
-    async def receive(self, deadline: float) -> bytes | None:
-        """Read some bytes into h11; ``None`` when ``deadline`` passed first."""
-        data = await self.read(deadline)
-        if data is not None:
-            self.h11.receive_data(data)
-        return data
-
-    def to_h11(self) -> None:
-        """Hand what waits in ``pending`` to h11, which reads the connection from now on."""
-        if self.pending:
-            self.h11.receive_data(self.pending)
-            self.pending = b""
-
-    def catch_up(self) -> None:
-        """Bring h11 to where the lean request is (its head and the body read so far), for a
-        path that needs h11 after all; the connection is h11's from then on."""
-        if self.lean is None:
-            return
-        self.h11.receive_data(self.lean_raw)
-        event = self.h11.next_event()
-        assert isinstance(event, h11.Request), event  # h11 takes every lean head
-        if self.lean_left == 0 and self.lean.content_length:
-            while not isinstance(self.h11.next_event(), h11.EndOfMessage):
-                pass
-        self.lean = None
-        self.lean_raw = b""
-        self.to_h11()
-
-    async def send(self, *events: h11.Event) -> None:
-        await self.write(b"".join(self.h11.send(e) or b"" for e in events))
-
-    async def write(self, data: bytes) -> None:
-        sent = _sockio.write_now(self.stream, data)
-        if sent == len(data):
-            return
-        if sent:
-            data = data[sent:]
-        # The socket buffer is full (or this is not a plain socket): wait for the client, but
-        # only so long.
-        with trio.move_on_after(self.config.send_timeout):
-            await self.stream.send_all(data)
-            return
-        # A client that stopped reading would otherwise hold this task and its socket for ever.
-        self.must_close = True
-        await trio.aclose_forcefully(self.stream)
-        raise trio.BrokenResourceError("the client stopped reading the response")
-
-    def answered(self) -> None:
-        """The current request is answered: the connection no longer counts as opening."""
-        if self.admitted is not None:
-            self.admitted()
-            self.admitted = None
-
-    async def send_error(self, status: int) -> None:
-        """Answer ``status`` with a short text body and ``Connection: close``, if still possible."""
-        self.answered()
-        self.must_close = True
-        self.catch_up()
-        if self.wrote_head or self.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
-            return
-        body = f"{status} {_reason(status).decode()}\n".encode()
-        headers = [(b"content-type", b"text/plain; charset=utf-8"),
-                   (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
-        try:
-            await self.send(h11.Response(status_code=status, headers=headers,
-                                         reason=_reason(status)),
-                            h11.Data(data=body), h11.EndOfMessage())
-        except (h11.LocalProtocolError, *_STREAM_ERRORS):
-            pass
-
-    async def next_request(self) -> h11.Request | PlainHead | None:
-        """Wait for the next request head; ``None`` when the connection should end."""
-        cfg = self.config
-        idle = cfg.keep_alive_timeout if self.cycles else cfg.header_timeout
-        deadline = trio.current_time() + idle
-        started = self.carried if self.cycles else False
-        if started:
-            deadline = trio.current_time() + cfg.header_timeout
-        received = False
-        while self.h11.their_state is h11.IDLE and not self.h11.trailing_data[0]:
-            # Nothing in h11: the lean path may serve this request.
-            pending = self.pending
-            if pending:
-                head = parse_plain_head(pending)
-                if head is not None:
-                    self.lean = head
-                    self.lean_raw = pending[:head.size]
-                    self.lean_left = head.content_length
-                    self.pending = pending[head.size:]
-                    if not received:
-                        await trio.lowlevel.checkpoint()  # as below, for pipelined requests
-                    return head
-                word = b"POST " if pending[:1] == b"P" else b"GET "
-                if (b"\r\n\r\n" in pending or len(pending) > cfg.max_header_bytes
-                        or not word.startswith(pending[:len(word)])):
-                    break  # not a plain head, complete or not: h11's
-            received = True
-            data = await self.read(deadline)
-            if data is None:
-                if started:
-                    self.to_h11()
-                    await self.send_error(408)
-                return None
-            if not data:
-                self.to_h11()
-                self.h11.receive_data(b"")
-                break
-            self.pending += data
-            if not started:
-                started = True
-                deadline = trio.current_time() + cfg.header_timeout
-        self.to_h11()
-        while True:
-            try:
-                event = self.h11.next_event()
-            except h11.RemoteProtocolError as exc:
-                await self.send_error(exc.error_status_hint)
-                return None
-            if isinstance(event, h11.Request):
-                if not received:
-                    # Pipelined: responses are written without a checkpoint, so one here keeps
-                    # a client that queued many requests from holding the run loop.
-                    await trio.lowlevel.checkpoint()
-                return event
-            if event is not h11.NEED_DATA:
-                return None
-            received = True
-            data = await self.receive(deadline)
-            if data is None:
-                if started:
-                    await self.send_error(408)
-                return None
-            if data and not started:
-                started = True
-                deadline = trio.current_time() + cfg.header_timeout
-
-    async def finish_cycle(self) -> bool:
-        """After a response: drain a small unread body, then reuse the connection if allowed."""
-        if self.lean is not None:
-            return await self._finish_lean()
-        conn = self.h11
-        if not self.must_close and conn.their_state is h11.SEND_BODY:
-            deadline = trio.current_time() + self.config.body_timeout
-            drained = 0
-            while conn.their_state is h11.SEND_BODY and drained <= self.config.drain_limit:
-                try:
-                    event = conn.next_event()
-                except h11.RemoteProtocolError:
-                    return False
-                if event is h11.NEED_DATA:
-                    if not await self.receive(deadline):
-                        return False
-                elif isinstance(event, h11.Data):
-                    drained += len(event.data)
-        if self.wrote_head:
-            # A kept-alive exchange h11 did not see answered: the next one starts afresh, with
-            # what the client already sent of it.
-            if self.must_close or conn.their_state is not h11.DONE:
-                return False
-            data, closed = conn.trailing_data
-            self.h11 = h11.Connection(
-                h11.SERVER, max_incomplete_event_size=self.config.max_header_bytes)
-            if closed:
-                self.h11.receive_data(bytes(data))
-                self.h11.receive_data(b"")
-            else:
-                self.pending = bytes(data)  # the lean path may take the next request
-            self.carried = bool(data)
-            self.wrote_head = False
-            self.cycles += 1
-            return True
-        if self.must_close or conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
-            return False
-        conn.start_next_cycle()
-        self.carried = bool(conn.trailing_data[0])
-        self.cycles += 1
-        return True
-
-    async def _finish_lean(self) -> bool:
-        """``finish_cycle`` for a lean request: h11 saw none of it, and stays as it was."""
-        left = self.lean_left
-        if left and not self.must_close:
-            deadline = trio.current_time() + self.config.body_timeout
-            while len(self.pending) < left:
-                data = await self.read(deadline)
-                if not data:
-                    return False
-                self.pending += data
-            self.pending = self.pending[left:]
-        self.lean = None
-        self.lean_raw = b""
-        self.lean_left = 0
-        if self.must_close:
-            return False
-        self.wrote_head = False
-        self.carried = bool(self.pending)
-        self.cycles += 1
-        return True
-
-    async def close(self) -> None:
-        """Half-close, discard what the client still sends for ``linger_timeout``, then close."""
-        try:
-            if isinstance(self.stream, trio.abc.HalfCloseableStream):
-                await self.stream.send_eof()
-                with trio.move_on_after(self.config.linger_timeout):
-                    while await self.stream.receive_some(self.config.receive_buffer_size):
-                        pass
-        except (*_STREAM_ERRORS, trio.BusyResourceError):
-            pass
-        finally:
-            await trio.aclose_forcefully(self.stream)
 
 
 class HTTPRequest:
@@ -405,7 +82,7 @@ class HTTPRequest:
     _by_name: dict[bytes, str] | None = None  # the headers by name, made by the first header()
 
     def __init__(
-        self, conn: _Connection, event: h11.Request | PlainHead, client: tuple[str, int],
+        self, conn: Connection, event: h11.Request | PlainHead, client: tuple[str, int],
         secure: bool, headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         self._conn = conn
@@ -558,7 +235,7 @@ class HTTPRequest:
                 try:
                     data = await _sockio.receive_when_readable(
                         conn.stream, conn.config.receive_buffer_size)
-                except _STREAM_ERRORS:
+                except STREAM_ERRORS:
                     data = b""
                 if not data:
                     conn.must_close = True
@@ -574,7 +251,7 @@ class HTTPRequest:
             try:
                 data = await _sockio.receive_when_readable(
                     conn.stream, conn.config.receive_buffer_size)
-            except _STREAM_ERRORS:
+            except STREAM_ERRORS:
                 data = b""
             if not data:
                 conn.must_close = True
@@ -603,7 +280,7 @@ class HTTPRequest:
             if conn.lean_left > conn.config.drain_limit:
                 conn.must_close = True
             if not conn.must_close and self.method != "HEAD" and self._plain():
-                head = _fast_head(status, headers, len(body), conn.lines())
+                head = fast_head(status, headers, len(body), conn.lines())
                 if head is not None:
                     await conn.write(head + body if body else head)
                     return
@@ -618,7 +295,7 @@ class HTTPRequest:
                 and self.method not in ("HEAD", "CONNECT") and self._plain()):
             # The common case, byte for byte what h11 would write, without its event objects and
             # header normalisation; anything else goes through h11 below.
-            head = _fast_head(status, headers, len(body), conn.lines())
+            head = fast_head(status, headers, len(body), conn.lines())
             if head is not None:
                 conn.wrote_head = True
                 await conn.write(head + body if body else head)
@@ -627,7 +304,7 @@ class HTTPRequest:
         if conn.must_close:
             out.append((b"connection", b"close"))
         events: list[h11.Event] = [
-            h11.Response(status_code=status, headers=out, reason=_reason(status))]
+            h11.Response(status_code=status, headers=out, reason=reason(status))]
         if body and self.method != "HEAD":
             events.append(h11.Data(data=body))
         events.append(h11.EndOfMessage())
@@ -716,10 +393,10 @@ async def handle_stream(
         secure = isinstance(stream, trio.SSLStream)
     if client is None:
         client = _peer(stream)
-    conn = _Connection(stream, cfg, admitted)
+    conn = Connection(stream, cfg, admitted)
     try:
         await _serve(conn, handler, client, secure)
-    except _STREAM_ERRORS:
+    except STREAM_ERRORS:
         log.debug("connection from %s lost", client)
     except Exception:
         log.exception("HTTP connection from %s failed", client)
@@ -731,7 +408,7 @@ async def handle_stream(
 
 
 async def _serve(
-    conn: _Connection, handler: Handler, client: tuple[str, int], secure: bool
+    conn: Connection, handler: Handler, client: tuple[str, int], secure: bool
 ) -> None:
     while True:
         request = await _next_request(conn, client, secure)
@@ -744,7 +421,7 @@ async def _serve(
                 conn.must_close = True
                 await conn.send_error(exc.status)
                 return
-        except _STREAM_ERRORS:
+        except STREAM_ERRORS:
             raise
         except Exception:
             log.exception("HTTP handler failed on %s %s", request.method, request.target)
@@ -763,7 +440,7 @@ async def _serve(
 
 
 async def _next_request(
-    conn: _Connection, client: tuple[str, int], secure: bool
+    conn: Connection, client: tuple[str, int], secure: bool
 ) -> HTTPRequest | None:
     # Apart from ``_serve`` so that h11's event does not stay alive as long as the request (a
     # WebSocket's whole life).
@@ -835,7 +512,7 @@ async def _serve_socket(
     try:
         with trio.fail_after(config.header_timeout):
             await tls.do_handshake()
-    except (*_STREAM_ERRORS, trio.TooSlowError):
+    except (*STREAM_ERRORS, trio.TooSlowError):
         await trio.aclose_forcefully(tls)
         return
     await handle_stream(tls, handler, config, client=client, secure=True, admitted=admitted)
