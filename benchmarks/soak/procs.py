@@ -140,6 +140,11 @@ class ServerProcess:
             return False
         return True
 
+    def cpu_seconds(self) -> float:
+        """The CPU time (user + system) the server process used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def fds(self) -> int:
         return len(os.listdir(f"/proc/{self.pid}/fd"))
 

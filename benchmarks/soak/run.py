@@ -134,7 +134,9 @@ def describe(scenario: str, r: dict[str, Any], params: dict[str, Any]) -> str:
                 f"{r['peak_growth_mb']:+.0f} MB for {r['sent_mb']:.0f} MB sent{errors}")
     if scenario == "flood":
         h = r["health"]
-        return (f"{r['served']}/{r['connections']} served, {r['per_s']:.0f}/s; established "
+        cpu = r.get("cpu_ms_per_accept")
+        cost = f" ({cpu:.2f} ms CPU each)" if cpu is not None else ""
+        return (f"{r['served']}/{r['connections']} served, {r['per_s']:.0f}/s{cost}; established "
                 f"client's echo p50 {_ms(h['p50_ms'])}, p99 {_ms(h['p99_ms'])}, "
                 f"{h['unanswered']} unanswered{errors}")
     raise ValueError(scenario)

@@ -545,6 +545,7 @@ async def flood(server: ServerProcess, *, connections: int, pin: bool = False,
     clients: list[WSClient] = []
     failed = 0
     last = 0.0
+    cpu = server.cpu_seconds()
     start = time.monotonic()
     try:
         async def one() -> None:
@@ -563,6 +564,7 @@ async def flood(server: ServerProcess, *, connections: int, pin: bool = False,
                 for _ in range(connections):
                     nursery.start_soon(one)
         end = time.monotonic()
+        cpu = server.cpu_seconds() - cpu
         opened = (await server.stats())["sessions"] - before
     finally:
         samples = health.stop()
@@ -574,6 +576,7 @@ async def flood(server: ServerProcess, *, connections: int, pin: bool = False,
         "connections": connections, "served": served, "failed": failed,
         "sessions_while_open": opened,
         "per_s": served / (last - start) if served and last > start else 0.0,
+        "cpu_ms_per_accept": 1000 * cpu / served if served else None,
         "health": latency_summary(samples, start, end),
         "sessions_after": left,
     }
