@@ -18,11 +18,6 @@ from urllib.parse import parse_qs, unquote
 
 import h11
 import trio
-from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection
-from wsproto.events import Request as WSRequest
-from wsproto.extensions import Extension, PerMessageDeflate
-from wsproto.utilities import RemoteProtocolError as WSRemoteProtocolError
 
 from . import _sockio
 from ._admission import Admission, serve_admitted
@@ -32,6 +27,7 @@ from ._headers import as_bytes, framed
 from ._http_connection import STREAM_ERRORS, Connection, fast_head, reason
 from ._interfaces import HeaderList, Request
 from ._request_head import PlainHead
+from ._ws_handshake import HandshakeError, server_handshake
 from .websocket import StreamWebSocket, server_websocket
 
 __all__ = ["HTTPRequest", "Handler", "handle_stream", "serve_http"]
@@ -321,6 +317,7 @@ class HTTPRequest:
         Raises:
             BadRequest: not a valid WebSocket handshake (the server answers 400).
             RuntimeError: already answered.
+            ValueError: a ``subprotocol`` the client did not offer, or an invalid extra header.
         """
         conn = self._conn
         if self.responded:
@@ -336,28 +333,21 @@ class HTTPRequest:
                     conn.must_close = True
                     raise RequestTimeout("the upgrade request stalled")
         trailing, _ = conn.h11.trailing_data
-        ws = WSConnection(ConnectionType.SERVER)
         try:
-            ws.initiate_upgrade_connection(self.headers, self.target)
-            request = next(e for e in ws.events() if isinstance(e, WSRequest))
-        except WSRemoteProtocolError as exc:
+            data, extensions = server_handshake(
+                self.method, self.headers, per_message_deflate=conn.config.per_message_deflate,
+                subprotocol=subprotocol,
+                extra_headers=[(as_bytes(k), as_bytes(v)) for k, v in extra_headers])
+        except HandshakeError as exc:
             conn.must_close = True
             raise BadRequest(f"invalid WebSocket handshake: {exc}") from exc
-        extensions: list[Extension] = []
-        offered = [str(e).split(";", 1)[0].strip() for e in request.extensions]
-        if conn.config.per_message_deflate and "permessage-deflate" in offered:
-            extensions.append(PerMessageDeflate())
-        accept = AcceptConnection(
-            subprotocol=subprotocol, extensions=extensions,
-            extra_headers=[(as_bytes(k), as_bytes(v)) for k, v in extra_headers])
-        data = ws.send(accept)
         self.responded = True
         conn.answered()
         cfg = conn.config
         websocket = server_websocket(
-            conn.stream, ws, accept, max_message_size=cfg.max_message_size,
-            close_timeout=cfg.close_timeout, receive_buffer_size=cfg.receive_buffer_size,
-            received=bytes(trailing))
+            conn.stream, extensions=extensions, subprotocol=subprotocol,
+            max_message_size=cfg.max_message_size, close_timeout=cfg.close_timeout,
+            receive_buffer_size=cfg.receive_buffer_size, received=bytes(trailing))
         conn.websocket = websocket
         conn.h11 = _HANDED_OVER  # the WebSocket owns the connection now; h11's state can go
         await conn.stream.send_all(data)

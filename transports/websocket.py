@@ -27,7 +27,7 @@ from wsproto.events import (
     Request,
     TextMessage,
 )
-from wsproto.extensions import PerMessageDeflate
+from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.utilities import RemoteProtocolError as WSRemoteProtocolError
 
 from . import _sockio
@@ -72,7 +72,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
     def __init__(
         self,
         stream: trio.abc.Stream,
-        connection: WSConnection | Connection,
+        connection: WSConnection | Connection | None,
         *,
         max_message_size: int,
         close_timeout: float = 5.0,
@@ -87,7 +87,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
         self.closed: WebSocketClosed | None = None
         # Once the handshake is done only its frame layer is needed: holding that alone lets
         # the handshake's HTTP state go.
-        conn: WSConnection | Connection = (
+        conn: WSConnection | Connection | None = (
             connection.connection
             if isinstance(connection, WSConnection) and connection.connection is not None
             else connection)
@@ -110,9 +110,9 @@ class StreamWebSocket(trio.abc.AsyncResource):
         # Without an extension a server decodes the common frames itself (whole text/binary
         # messages) until the first other frame; from that frame's first byte on, every byte
         # goes to wsproto, whose state is then clean since it has only seen whole messages.
-        self._shares = not (self.extensions or conn.client)
+        self._shares = not (self.extensions or (conn is not None and conn.client))
         self._fast = self._shares
-        if self._fast and conn.state is ConnectionState.OPEN:
+        if self._fast and (conn is None or conn.state is ConnectionState.OPEN):
             # wsproto's connection is 1.7 KiB, and the fast path may never need it: it is made
             # again when first needed (``_proto``), the same as the handshake left it.
             self._conn: WSConnection | Connection | None = None
@@ -442,22 +442,25 @@ class StreamWebSocket(trio.abc.AsyncResource):
 
 def server_websocket(
     stream: trio.abc.Stream,
-    connection: WSConnection,
-    accept: AcceptConnection,
     *,
+    extensions: Sequence[Extension] = (),
+    subprotocol: str | None = None,
     max_message_size: int,
     close_timeout: float,
     receive_buffer_size: int,
     received: bytes = b"",
 ) -> StreamWebSocket:
-    """Wrap a server ``connection`` that just sent ``accept`` (internal to the HTTP server).
+    """The server's WebSocket on ``stream`` once its 101 was written (internal to the HTTP
+    server, which made the handshake: ``_ws_handshake``), with the ``extensions`` agreed.
 
     ``received``: the bytes that followed the handshake request (the first frames).
     """
+    # Without extensions wsproto's connection is only made if a frame needs it (``_proto``).
+    connection = Connection(ConnectionType.SERVER, list(extensions)) if extensions else None
     return StreamWebSocket(
         stream, connection, max_message_size=max_message_size, close_timeout=close_timeout,
-        receive_buffer_size=receive_buffer_size, subprotocol=accept.subprotocol,
-        extensions=[e.name for e in accept.extensions], received=received)
+        receive_buffer_size=receive_buffer_size, subprotocol=subprotocol,
+        extensions=[e.name for e in extensions], received=received)
 
 
 async def connect_websocket(
