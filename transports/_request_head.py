@@ -2,10 +2,12 @@
 
 Only what h11 would parse the same way and answer plainly: ``GET`` or ``POST``, ``HTTP/1.1``,
 CRLF line ends, one ``Host``, at most one ``Content-Length`` (and none on a GET), no
-``Transfer-Encoding``, ``Expect``, ``Upgrade`` or ``Connection: close``/``upgrade``, no folded
-lines. Anything else is left to h11 (``parse_plain_head`` returns ``None``), which stays the
-reference for every rule: what this accepts, h11 accepts with the same method, target and headers
-(a hypothesis test holds it to that).
+``Transfer-Encoding``, ``Expect`` or ``Connection: close``, no folded lines; ``Upgrade`` and
+``Connection: upgrade`` on a GET only (a WebSocket handshake, which then never goes through h11:
+``HTTPRequest.accept_websocket``; a handler that answers it with a response instead hands it to
+h11 first, ``Connection.catch_up``). Anything else is left to h11 (``parse_plain_head`` returns
+``None``), which stays the reference for every rule: what this accepts, h11 accepts with the same
+method, target and headers (a hypothesis test holds it to that).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ _REQUEST_LINE = re.compile(rb"(GET|POST) ([\x21-\x7e]+) HTTP/1\.1")
 _HEADER = re.compile(
     rb"([-!#$%&'*+.^_`|~0-9a-zA-Z]+):[ \t]*((?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?)[ \t]*")
 _DIGITS = re.compile(rb"[0-9]{1,18}")
-_REFUSED = frozenset((b"transfer-encoding", b"expect", b"upgrade"))
+_REFUSED = frozenset((b"transfer-encoding", b"expect"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,7 @@ def parse_plain_head(buf: bytes | bytearray) -> PlainHead | None:
     headers: list[tuple[bytes, bytes]] = []
     hosts = 0
     length: bytes | None = None
+    upgrade = False
     for line in lines[1:]:
         match = _HEADER.fullmatch(line)
         if match is None:
@@ -65,7 +68,9 @@ def parse_plain_head(buf: bytes | bytearray) -> PlainHead | None:
         value = match[2]
         if name in _REFUSED:
             return None
-        if name == b"host":
+        if name == b"upgrade":
+            upgrade = True
+        elif name == b"host":
             hosts += 1
         elif name == b"content-length":
             if length is not None or _DIGITS.fullmatch(value) is None:
@@ -73,11 +78,13 @@ def parse_plain_head(buf: bytes | bytearray) -> PlainHead | None:
             length = value
         elif name == b"connection":
             lowered = value.lower()
-            if b"close" in lowered or b"upgrade" in lowered:
+            if b"close" in lowered:
                 return None
+            if b"upgrade" in lowered:
+                upgrade = True
         headers.append((name, value))
     method = request[1].decode("ascii")
     content_length = int(length) if length is not None else 0
-    if hosts != 1 or (method == "GET" and content_length):
+    if hosts != 1 or (method == "GET" and content_length) or (upgrade and method != "GET"):
         return None
     return PlainHead(method, request[2], headers, content_length, end + 4)

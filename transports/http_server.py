@@ -324,15 +324,19 @@ class HTTPRequest:
             raise RuntimeError("this request was already answered")
         if not self.is_websocket:
             raise BadRequest("not a WebSocket upgrade request")
-        while True:
-            event = conn.h11.next_event()
-            if event is h11.PAUSED:
-                break
-            if event is h11.NEED_DATA:
-                if not await conn.receive(trio.current_time() + conn.config.body_timeout):
-                    conn.must_close = True
-                    raise RequestTimeout("the upgrade request stalled")
-        trailing, _ = conn.h11.trailing_data
+        if conn.lean is not None:
+            # h11 never saw this head (``_request_head``): what followed it is in ``pending``.
+            trailing = conn.pending
+        else:
+            while True:
+                event = conn.h11.next_event()
+                if event is h11.PAUSED:
+                    break
+                if event is h11.NEED_DATA:
+                    if not await conn.receive(trio.current_time() + conn.config.body_timeout):
+                        conn.must_close = True
+                        raise RequestTimeout("the upgrade request stalled")
+            trailing = bytes(conn.h11.trailing_data[0])
         try:
             data, extensions = server_handshake(
                 self.method, self.headers, per_message_deflate=conn.config.per_message_deflate,
@@ -347,9 +351,11 @@ class HTTPRequest:
         websocket = server_websocket(
             conn.stream, extensions=extensions, subprotocol=subprotocol,
             max_message_size=cfg.max_message_size, close_timeout=cfg.close_timeout,
-            receive_buffer_size=cfg.receive_buffer_size, received=bytes(trailing))
+            receive_buffer_size=cfg.receive_buffer_size, received=trailing)
         conn.websocket = websocket
         conn.h11 = _HANDED_OVER  # the WebSocket owns the connection now; h11's state can go
+        conn.lean = None
+        conn.pending = conn.lean_raw = b""
         await conn.stream.send_all(data)
         return websocket
 
