@@ -83,6 +83,7 @@ def _status_line(status: int) -> bytes:
 
 
 def reason(status: int) -> bytes:
+    """The reason phrase of ``status`` (``b""`` for one HTTP does not name)."""
     try:
         return HTTPStatus(status).phrase.encode("ascii")
     except ValueError:
@@ -163,9 +164,15 @@ class Connection:
         self.to_h11()
 
     async def send(self, *events: h11.Event) -> None:
+        """Write ``events`` through h11 (``write``'s rules)."""
         await self.write(b"".join(self.h11.send(e) or b"" for e in events))
 
     async def write(self, data: bytes) -> None:
+        """Write ``data``; a client that takes none of it for ``send_timeout`` is cut off.
+
+        Raises:
+            trio.BrokenResourceError: the client stopped reading (the stream is closed).
+        """
         sent = _sockio.write_now(self.stream, data)
         if sent == len(data):
             return
