@@ -683,6 +683,10 @@ class HTTPRequest:
             received=bytes(trailing))
         conn.websocket = websocket
         conn.h11 = _HANDED_OVER  # the WebSocket owns the connection now; h11's state can go
+        # The request stays referenced for the WebSocket's whole life (its handler's frames);
+        # its index of headers by name is a cache that header() would make again: an idle
+        # session need not keep it (about 700 bytes).
+        self._by_name = None
         await conn.stream.send_all(data)
         return websocket
 
