@@ -94,6 +94,7 @@ class ReadableOrWoken:
         self.woken = False
 
     def wake(self) -> None:
+        """End the current wait (and every later one) with ``False``."""
         self.woken = True
         if self._task is not None:
             _watcher().disarm(self._fd)
