@@ -79,8 +79,8 @@ async def answer_poll(
 async def _park_poll(request: Request, session: Session) -> None:
     """Wait until the parked GET has an answer, watching its connection meanwhile.
 
-    One task does both: it reads the socket (``wait_disconnected``) inside a cancel scope
-    that the session's next change cancels, instead of a nursery and a watcher task per GET.
+    One task does both: it watches the socket (``wait_disconnected``) until the session's
+    next change wakes it, instead of a nursery and a watcher task per GET.
     """
     core = session.core
     watched = True
@@ -88,14 +88,12 @@ async def _park_poll(request: Request, session: Session) -> None:
         if not watched:
             await session.changed.wait()
             continue
-        with trio.CancelScope() as scope:
-            session.changed.cancel_on_notify(scope)
-            try:
-                await request.wait_disconnected()
-            except RuntimeError:  # a GET with an unread body: not watched
-                watched = False
-                continue
-        if scope.cancelled_caught:
+        try:
+            disconnected = await request.wait_disconnected(session.changed.call_on_notify)
+        except RuntimeError:  # a GET with an unread body: not watched
+            watched = False
+            continue
+        if not disconnected:
             continue
         # As Node ("poll connection closed prematurely"): a transport error. The answer then
         # written to the gone client fails quietly.

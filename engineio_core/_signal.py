@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import trio
 
 
@@ -13,11 +15,11 @@ class Signal:
     atomically, with no checkpoint between them).
     """
 
-    __slots__ = ("_event", "_scopes", "_waiting")
+    __slots__ = ("_callbacks", "_event", "_waiting")
 
     def __init__(self) -> None:
         self._event: trio.Event | None = None  # made by the first waiter: idle, it costs nothing
-        self._scopes: list[trio.CancelScope] | None = None
+        self._callbacks: list[Callable[[], None]] | None = None
         self._waiting = 0
 
     def notify(self) -> None:
@@ -27,19 +29,19 @@ class Signal:
             if self._event is not None:
                 self._event.set()
                 self._event = None
-            if self._scopes is not None:
-                scopes, self._scopes = self._scopes, None
-                for scope in scopes:
-                    scope.cancel()
+            if self._callbacks is not None:
+                callbacks, self._callbacks = self._callbacks, None
+                for callback in callbacks:
+                    callback()
             self._waiting = 0
 
-    def cancel_on_notify(self, scope: trio.CancelScope) -> None:
-        """Have the next ``notify()`` cancel ``scope``: a task can then wait for something else
-        (a socket) and for this signal at once, without a second task. Cancelling a scope
-        already left does nothing."""
-        if self._scopes is None:
-            self._scopes = []
-        self._scopes.append(scope)
+    def call_on_notify(self, callback: Callable[[], None]) -> None:
+        """Have the next ``notify()`` call ``callback``: a task can then wait for something else
+        (a socket) and for this signal at once, without a second task. The callback must do
+        nothing once its waiter has gone on."""
+        if self._callbacks is None:
+            self._callbacks = []
+        self._callbacks.append(callback)
         self._waiting += 1
 
     async def wait(self) -> None:

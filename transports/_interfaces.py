@@ -7,7 +7,7 @@ is written against these Protocols only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -149,8 +149,11 @@ class Request(Protocol):
         """
         ...
 
-    async def wait_disconnected(self) -> None:
-        """Return when the client goes away (for a parked response)."""
+    async def wait_disconnected(
+        self, wake: Callable[[Callable[[], None]], None] | None = None
+    ) -> bool:
+        """Return ``True`` when the client goes away (for a parked response); ``False`` when
+        woken first by the callback registered with ``wake(callback)``, when given."""
         ...
 
     async def respond(self, status: int, headers: HeaderList = (), body: bytes = b"") -> None:

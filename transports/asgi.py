@@ -214,12 +214,19 @@ class ASGIRequest:
                 self._body_done = True
                 return b"".join(chunks)
 
-    async def wait_disconnected(self) -> None:
-        """Return when the client goes away."""
-        while True:
-            message = await self._receive()
-            if message["type"] in ("http.disconnect", "websocket.disconnect"):
-                return
+    async def wait_disconnected(
+        self, wake: Callable[[Callable[[], None]], None] | None = None
+    ) -> bool:
+        """Return ``True`` when the client goes away; ``False`` when woken first by the
+        callback registered with ``wake(callback)``, when given."""
+        with trio.CancelScope() as scope:
+            if wake is not None:
+                wake(scope.cancel)
+            while True:
+                message = await self._receive()
+                if message["type"] in ("http.disconnect", "websocket.disconnect"):
+                    return True
+        return False
 
     async def respond(self, status: int, headers: HeaderList = (), body: bytes = b"") -> None:
         """Send a whole response (on a WebSocket scope: refuse it with this response)."""

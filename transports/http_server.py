@@ -11,6 +11,7 @@ connection only ends its own task.
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -19,7 +20,7 @@ from urllib.parse import parse_qs, unquote
 import h11
 import trio
 
-from . import _sockio
+from . import _sockio, _watch
 from ._admission import Admission, serve_admitted
 from ._config import HTTPConfig
 from ._errors import BadRequest, BodyTooLarge, HTTPError, RequestTimeout
@@ -215,34 +216,49 @@ class HTTPRequest:
         self._body_done = True
         return body
 
-    async def wait_disconnected(self) -> None:
-        """Return when the client closes or breaks the connection; for parked responses.
+    async def wait_disconnected(
+        self, wake: Callable[[Callable[[], None]], None] | None = None
+    ) -> bool:
+        """Return ``True`` when the client closes or breaks the connection; for parked responses.
 
-        Run it in a task beside a long wait (a parked long-polling GET) and cancel it before
-        answering or returning. Only valid once the body was read or there is none (``GET``):
-        it reads the socket, keeping any pipelined bytes for the next request (up to a request
-        head's worth; past that it stops reading and only returns when cancelled).
+        ``wake(callback)``, when given, registers a callback to be called (once, from any task)
+        to end the wait early: it then returns ``False``. Without it, run it beside a long wait
+        and cancel it before answering. Only valid once the body was read or there is none
+        (``GET``): it reads the socket, keeping any pipelined bytes for the next request (up to
+        a request head's worth; past that it stops reading and only returns when woken or
+        cancelled).
         """
         conn = self._conn
         if conn.lean is not None:
             if conn.lean_left:
                 raise RuntimeError("read the request body before waiting for a disconnect")
-            while True:
-                try:
-                    data = await _sockio.receive_when_readable(
-                        conn.stream, conn.config.receive_buffer_size)
-                except STREAM_ERRORS:
-                    data = b""
-                if not data:
-                    conn.must_close = True
-                    return
-                conn.pending += data
-                if len(conn.pending) > conn.config.max_header_bytes:
-                    await trio.sleep_forever()
-        if conn.h11.their_state is h11.SEND_BODY and self._remaining() == 0:
-            conn.h11.next_event()  # the EndOfMessage of an empty body
-        if conn.h11.their_state is h11.SEND_BODY:
-            raise RuntimeError("read the request body before waiting for a disconnect")
+        else:
+            if conn.h11.their_state is h11.SEND_BODY and self._remaining() == 0:
+                conn.h11.next_event()  # the EndOfMessage of an empty body
+            if conn.h11.their_state is h11.SEND_BODY:
+                raise RuntimeError("read the request body before waiting for a disconnect")
+        if wake is not None and _sockio.is_direct(conn.stream) and _watch.available():
+            return await self._until_disconnected_or_woken(wake)
+        if wake is None:
+            await self._until_disconnected()
+            return True
+        with trio.CancelScope() as scope:
+            wake(scope.cancel)
+            await self._until_disconnected()
+        return not scope.cancelled_caught
+
+    def _took(self, data: bytes) -> bool:
+        """Keep bytes read from a parked request's connection; whether it may read on."""
+        conn = self._conn
+        if conn.lean is not None:
+            conn.pending += data
+            return len(conn.pending) <= conn.config.max_header_bytes
+        conn.h11.receive_data(bytes(data))
+        # A client pipelining more than a head's worth waits its turn.
+        return len(conn.h11.trailing_data[0]) <= conn.config.max_header_bytes
+
+    async def _until_disconnected(self) -> None:
+        conn = self._conn
         while True:
             try:
                 data = await _sockio.receive_when_readable(
@@ -252,9 +268,31 @@ class HTTPRequest:
             if not data:
                 conn.must_close = True
                 return
-            conn.h11.receive_data(bytes(data))
-            if len(conn.h11.trailing_data[0]) > conn.config.max_header_bytes:
-                await trio.sleep_forever()  # a client pipelining that much waits its turn
+            if not self._took(data):
+                await trio.sleep_forever()
+
+    async def _until_disconnected_or_woken(
+        self, wake: Callable[[Callable[[], None]], None]
+    ) -> bool:
+        conn = self._conn
+        assert isinstance(conn.stream, trio.SocketStream)
+        sock = conn.stream.socket
+        watched: trio.socket.SocketType | None = sock
+        parked = _watch.ReadableOrWoken()
+        wake(parked.wake)
+        while await parked.wait(watched):
+            try:
+                data = os.read(sock.fileno(), conn.config.receive_buffer_size)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                conn.must_close = True
+                return True
+            if not self._took(data):
+                watched = None
+        return False
 
     async def respond(self, status: int, headers: HeaderList = (), body: bytes = b"") -> None:
         """Send a whole response; ``Content-Length`` is set from ``body`` (omitted for HEAD).
@@ -356,6 +394,10 @@ class HTTPRequest:
         conn.h11 = _HANDED_OVER  # the WebSocket owns the connection now; h11's state can go
         conn.lean = None
         conn.pending = conn.lean_raw = b""
+        # The request stays referenced for the WebSocket's whole life (its handler's frames);
+        # its index of headers by name is a cache that header() would make again: an idle
+        # session need not keep it (about 700 bytes).
+        self._by_name = None
         await conn.stream.send_all(data)
         return websocket
 
@@ -486,6 +528,8 @@ async def serve_http(
     if listeners is None:
         listeners = await trio.open_tcp_listeners(port, host=host)
     admission = Admission(cfg.accept_limit, cfg.accept_hold)
+    if ssl_context is None:
+        _watch.prepare()  # its task made now, with the server's, not while serving
     await serve_admitted(partial(_serve_socket, handler=handler, config=cfg,
                                  ssl_context=ssl_context),
                          listeners, admission, handler_nursery=handler_nursery,

@@ -448,6 +448,58 @@ def test_parked_request_notices_the_client_leaving() -> None:
     run(main)
 
 
+@pytest.mark.parametrize("over", ["tcp", "memory"])
+def test_parked_request_woken_or_left(over: str) -> None:
+    # Over TCP the wait is the epoll watch (no cancel); over memory streams a cancel scope.
+    results: list[bool] = []
+    wakes: list[Callable[[], None]] = []
+
+    async def handler(request: Request) -> None:
+        if request.path == "/park":
+            results.append(await request.wait_disconnected(wakes.append))
+            await request.respond(200, [], b"woken" if not results[-1] else b"")
+            return
+        await echo(request)
+
+    async def exchange(stream: trio.abc.Stream) -> None:
+        # Woken: the request after it, pipelined while it was parked, is kept and served.
+        await stream.send_all(b"GET /park HTTP/1.1\r\nHost: h\r\n\r\n")
+        await trio.sleep(0.2)
+        await stream.send_all(b"GET /next HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        await trio.sleep(0.2)
+        assert results == [] and len(wakes) == 1
+        wakes.pop()()
+        answers = await read_all(stream)
+        assert results == [False]
+        assert answers.count(b"200 OK") == 2
+        assert b"woken" in answers and answers.endswith(b"GET ")
+
+    async def leave(stream: trio.abc.Stream) -> None:
+        await stream.send_all(b"GET /park HTTP/1.1\r\nHost: h\r\n\r\n")
+        await trio.sleep(0.2)
+        await stream.aclose()
+        while len(results) < 2:  # bounded by main's fail_after
+            await trio.sleep(0.01)
+        assert results == [False, True]
+
+    async def main() -> None:
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                if over == "tcp":
+                    listeners = await nursery.start(partial(serve_http, handler, "127.0.0.1", 0))
+                    port = listeners[0].socket.getsockname()[1]
+                    await exchange(await trio.open_tcp_stream("127.0.0.1", port))
+                    await leave(await trio.open_tcp_stream("127.0.0.1", port))
+                else:
+                    for step in (exchange, leave):
+                        client, server = trio.testing.memory_stream_pair()
+                        nursery.start_soon(handle_stream, server, handler, None)
+                        await step(client)
+                nursery.cancel_scope.cancel()
+
+    run(main, mock=False)
+
+
 def test_wait_disconnected_needs_the_body_read() -> None:
     async def handler(request: Request) -> None:
         if request.method == "POST":

@@ -135,6 +135,25 @@ def test_server_close_is_seen_by_the_client() -> None:
     run(main)
 
 
+def test_request_headers_still_answered_after_the_handover() -> None:
+    # accept_websocket drops the request's index of headers by name (a long-lived WebSocket
+    # need not keep it); header() makes it again when asked.
+    async def handler(request: Request) -> None:
+        assert request.header("host") == "example.test"
+        ws = await request.accept_websocket()
+        assert vars(request).get("_by_name") is None
+        assert request.header("HOST") == "example.test"
+        assert request.header("sec-websocket-version") == "13"
+        await ws.send(request.path + "?" + request.raw_query)
+        await echo_loop(ws)
+
+    async def main() -> None:
+        async with ws_pair(handler) as ws:
+            assert await ws.receive() == "/ws?x=1"
+
+    run(main)
+
+
 @asynccontextmanager
 async def raw_client(
     handler: Handler, config: HTTPConfig | None = None

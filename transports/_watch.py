@@ -1,0 +1,131 @@
+"""Waiting in one task for a socket to become readable or for a wake-up, with no cancel.
+
+A parked long-polling GET watches its connection and waits for its session's output at once.
+trio's ``wait_readable`` ends early only by cancelling it, and a cancel (the scope's bookkeeping,
+``Cancelled`` raised through every frame between) was most of what waking such a GET cost, once
+per message. Here the socket is registered with an epoll of our own (Linux), which one system
+task per trio run watches; the waiting task parks itself, and whichever comes first, the socket
+or the wake-up, reschedules it. Elsewhere ``available()`` is false and callers cancel a scope.
+"""
+
+from __future__ import annotations
+
+import select
+
+import outcome
+import trio
+
+__all__ = ["ReadableOrWoken", "available", "prepare"]
+
+_EPOLL = hasattr(select, "epoll")
+_EVENTS = (select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLONESHOT) if _EPOLL else 0
+
+
+def available() -> bool:
+    """Whether ``ReadableOrWoken`` works here (Linux's epoll)."""
+    return _EPOLL
+
+
+class _Watcher:
+    """The sockets parked tasks wait on, in one epoll watched by one system task."""
+
+    __slots__ = ("_epoll", "_parked")
+
+    def __init__(self) -> None:
+        self._epoll = select.epoll()
+        self._parked: dict[int, ReadableOrWoken] = {}
+        trio.lowlevel.spawn_system_task(self._run, name="transports readability watch")
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                await trio.lowlevel.wait_readable(self._epoll.fileno())
+                for fd, _ in self._epoll.poll(0):
+                    # One-shot: the kernel disarmed the socket; arm() rearms it.
+                    parked = self._parked.pop(fd, None)
+                    if parked is not None:
+                        parked._resume(True)
+        finally:
+            self._epoll.close()
+
+    def arm(self, fd: int, parked: ReadableOrWoken) -> None:
+        self._parked[fd] = parked
+        try:
+            self._epoll.register(fd, _EVENTS)
+        except FileExistsError:  # fired once already, disarmed by the kernel
+            self._epoll.modify(fd, _EVENTS)
+
+    def disarm(self, fd: int) -> None:
+        if self._parked.pop(fd, None) is not None:
+            try:
+                self._epoll.unregister(fd)
+            except OSError:  # closed meanwhile: the kernel dropped it already
+                pass
+
+
+_WATCHER: trio.lowlevel.RunVar[_Watcher] = trio.lowlevel.RunVar("transports_watcher")
+
+
+def prepare() -> None:
+    """Make this run's watch (and its system task) now rather than at its first use."""
+    if _EPOLL:
+        _watcher()
+
+
+def _watcher() -> _Watcher:
+    try:
+        return _WATCHER.get()
+    except LookupError:
+        watcher = _Watcher()
+        _WATCHER.set(watcher)
+        return watcher
+
+
+class ReadableOrWoken:
+    """For one task: ``wait(sock)`` returns ``True`` once ``sock`` is readable, ``False`` once
+    ``wake()`` was called (then at once for every later wait). ``wake()`` may come from any
+    task, before or during a wait, any number of times."""
+
+    __slots__ = ("_fd", "_task", "woken")
+
+    def __init__(self) -> None:
+        self._task: trio.lowlevel.Task | None = None
+        self._fd = -1
+        self.woken = False
+
+    def wake(self) -> None:
+        """End the current wait (and every later one) with ``False``."""
+        self.woken = True
+        if self._task is not None:
+            _watcher().disarm(self._fd)
+            self._resume(False)
+
+    def _resume(self, readable: bool) -> None:
+        task = self._task
+        if task is not None:
+            self._task = None
+            trio.lowlevel.reschedule(task, outcome.Value(readable))
+
+    async def wait(self, sock: trio.socket.SocketType | None) -> bool:
+        """Park until ``sock`` is readable (``None``: only until the wake-up)."""
+        if self.woken:
+            await trio.lowlevel.checkpoint()
+            return False
+        if self._task is not None:
+            raise trio.BusyResourceError("another task is already waiting here")
+        if sock is not None:
+            fd = sock.fileno()
+            if fd < 0:
+                raise trio.ClosedResourceError("socket was already closed")
+            self._fd = fd
+            _watcher().arm(fd, self)
+        else:
+            self._fd = -1
+        self._task = trio.lowlevel.current_task()
+        readable: bool = await trio.lowlevel.wait_task_rescheduled(self._abort)
+        return readable
+
+    def _abort(self, _: object) -> trio.lowlevel.Abort:
+        self._task = None
+        _watcher().disarm(self._fd)
+        return trio.lowlevel.Abort.SUCCEEDED
