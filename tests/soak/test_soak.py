@@ -34,7 +34,9 @@ def test_churn_leaves_no_session_fd_or_task_behind() -> None:
     assert result["sessions_after"] == 0
     first, last = result["marks"][0], result["marks"][-1]
     assert last["sockets"] == 0
-    assert last["fds"] == first["fds"]
+    # One fd either way is a connection still closing at one mark (seen under a loaded full
+    # suite, in both directions); a leak per connection would show hundreds.
+    assert abs(last["fds"] - first["fds"]) <= 1
     assert last["task_names"] == first["task_names"]
 
 
