@@ -73,7 +73,7 @@ class Node:
 
 @asynccontextmanager
 async def nodes(adapter: str, redis: RedisServer, count: int = 2,
-                timeout: float = 1.0) -> AsyncIterator[list[Node]]:
+                timeout: float = 1.0, **options: Any) -> AsyncIterator[list[Node]]:
     async with trio.open_nursery() as nursery:
         try:
             async with AsyncExitStack() as stack:
@@ -81,7 +81,7 @@ async def nodes(adapter: str, redis: RedisServer, count: int = 2,
                 for _ in range(count):
                     cluster = await stack.enter_async_context(
                         member(adapter, redis.url, timeout))
-                    server = Server(adapter=cluster.adapter)
+                    server = Server(adapter=cluster.adapter, **options)
                     await cluster.ready()
                     listeners = await nursery.start(server.serve, HOST, 0)
                     made.append(Node(cluster, server,

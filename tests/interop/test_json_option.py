@@ -12,37 +12,13 @@ import pytest
 import trio
 
 from socketio_core import Server, Socket, connect
+from tests.json_dates import DateEncoder, DateJSON, date_hook
 from tests.server.live_util import serving
 
 from .conftest import CONFORMANCE, SCENARIOS_JS
 
 HOST = "127.0.0.1"
 WHEN = datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=datetime.UTC)
-
-
-class DateEncoder(json.JSONEncoder):
-    def default(self, o: Any) -> Any:
-        if isinstance(o, datetime.datetime):
-            return {"$date": o.isoformat()}
-        return super().default(o)
-
-
-def date_hook(value: dict[str, Any]) -> Any:
-    if set(value) == {"$date"}:
-        return datetime.datetime.fromisoformat(value["$date"])
-    return value
-
-
-class DateJSON:
-    """Written as python-socketio's documentation shows a custom json module."""
-
-    @staticmethod
-    def dumps(obj: Any, **kwargs: Any) -> str:
-        return json.dumps(obj, cls=DateEncoder, **kwargs)
-
-    @staticmethod
-    def loads(text: str) -> Any:
-        return json.loads(text, object_hook=date_hook)
 
 
 def date_server(option: Any) -> Server:

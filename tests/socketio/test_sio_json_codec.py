@@ -25,33 +25,9 @@ from socketio_core.protocol import (
     as_codec,
     encode,
 )
+from tests.json_dates import DateEncoder, DateJSON, date_hook
 
 T = PacketType
-
-
-class DateEncoder(json.JSONEncoder):
-    def default(self, o: Any) -> Any:
-        if isinstance(o, datetime.datetime):
-            return {"$date": o.isoformat()}
-        return super().default(o)
-
-
-def date_hook(value: dict[str, Any]) -> Any:
-    if set(value) == {"$date"}:
-        return datetime.datetime.fromisoformat(value["$date"])
-    return value
-
-
-class DateJSON:
-    """A module-like codec, as python-socketio users write them."""
-
-    @staticmethod
-    def dumps(obj: Any, **kwargs: Any) -> str:
-        return json.dumps(obj, cls=DateEncoder, **kwargs)
-
-    @staticmethod
-    def loads(text: str) -> Any:
-        return json.loads(text, object_hook=date_hook)
 
 
 PAIR = (DateEncoder(separators=(",", ":")).encode, json.JSONDecoder(object_hook=date_hook).decode)
