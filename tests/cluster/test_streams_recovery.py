@@ -6,7 +6,7 @@ and Python nodes, with the official client, is in test_mixed_streams.py.)"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -17,6 +17,7 @@ from socketio_core import Manager, Server, Socket
 from socketio_core.redis import StreamsCluster
 
 from .redis_server import RedisServer
+from .test_faults import run, until
 
 HOST = "127.0.0.1"
 FAST = {"reconnection_delay": 0.02, "reconnection_delay_max": 0.05,
@@ -28,20 +29,6 @@ def redis_running(redis_server: RedisServer) -> Iterator[None]:
     redis_server.start()
     yield
     redis_server.start()
-
-
-def run(fn: Callable[[], Awaitable[None]], timeout: float = 60) -> None:
-    async def bounded() -> None:
-        with trio.fail_after(timeout):
-            await fn()
-
-    trio.run(bounded)
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 15) -> None:
-    with trio.fail_after(timeout):
-        while not predicate():
-            await trio.sleep(0.02)
 
 
 @asynccontextmanager
