@@ -177,14 +177,23 @@ class Server(trio.abc.AsyncResource):
 
     async def aclose(self) -> None:
         """Close every session (``"forced close"``, their queues flushed), let the handlers see
-        it and return (for up to ``shutdown_timeout`` seconds in all), then stop serving."""
+        it and return (for up to ``shutdown_timeout`` seconds in all), then stop serving.
+
+        A session whose peer has not taken its close within three quarters of that time (a
+        polling client that stopped polling) is closed without its queue, so its handlers
+        still see the close in the last quarter."""
         self._closing = True
         sessions = list(self._sessions.values())
         for session in sessions:
             session.close()
-        with trio.move_on_after(self.shutdown_timeout):
+        end = trio.current_time() + self.shutdown_timeout
+        with trio.move_on_at(end - self.shutdown_timeout / 4):
             for session in sessions:
                 await session.closed.wait()
+        for session in sessions:
+            session.abort("forced close")
+        with trio.move_on_at(end):
+            for session in sessions:
                 await session.handler_done.wait()
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()

@@ -4,6 +4,7 @@ SIGTERM, and nothing prints a traceback. Real processes, real signals, our clien
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import sys
@@ -16,6 +17,7 @@ import trio
 from socketio_core import Server, Socket, connect
 from tests.cli.proc import Proc, console_script
 from tests.interop.conftest import ROOT
+from transports import HTTPConnection, open_stream
 
 LISTENING = r"listening on http://127\.0\.0\.1:(\d+)/socket\.io/"
 
@@ -167,3 +169,33 @@ def test_without_handle_signals_serve_leaves_signals_alone() -> None:
 
     trio.run(main)
     assert server.shutdown_signal is None
+
+
+def test_a_polling_client_that_stopped_polling_still_gets_its_disconnect_handler_run() -> None:
+    # Its close can never be flushed (no GET comes): without the abort at three quarters of
+    # shutdown_timeout, the session outlived aclose and the handler never ran.
+    server = Server()
+    server.engine.shutdown_timeout = 0.4
+    seen: list[str] = []
+
+    @server.on("connection")
+    def on_connection(socket: Socket) -> None:
+        socket.on("disconnect", seen.append)
+
+    async def main() -> None:
+        with trio.fail_after(15):
+            async with trio.open_nursery() as nursery:
+                listeners = await nursery.start(server.serve)
+                port = listeners[0].socket.getsockname()[1]
+                connection = HTTPConnection(await open_stream("127.0.0.1", port), "127.0.0.1")
+                target = "/socket.io/?EIO=4&transport=polling"
+                opened = await connection.request("GET", target)
+                target += "&sid=" + json.loads(opened.body[1:])["sid"]
+                assert (await connection.request("POST", target, [], b"40")).body == b"ok"
+                assert (await connection.request("GET", target)).body.startswith(b"40{")
+                await server.aclose()
+                assert not server.engine.sessions
+                await connection.aclose()
+
+    trio.run(main)
+    assert seen == ["server shutting down"]
