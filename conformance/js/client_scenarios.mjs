@@ -15,8 +15,14 @@ function connect(opts = {}, nsp = "/") {
   return io(url + (nsp === "/" ? "" : nsp), { forceNew: true, reconnection: false, ...opts });
 }
 
+// Resolves on "connect"; a client that will not retry rejects on its "connect_error" at once
+// instead of waiting for the scenario's timeout.
 async function connected(socket) {
-  if (!socket.connected) await once(socket, "connect");
+  if (socket.connected) return socket;
+  await new Promise((resolve, reject) => {
+    socket.once("connect", resolve);
+    if (!socket.io.reconnection()) socket.once("connect_error", reject);
+  });
   return socket;
 }
 
