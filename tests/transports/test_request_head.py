@@ -97,7 +97,7 @@ def test_the_generated_heads_reach_every_path() -> None:
     assert find(heads(), lambda b: _h11(b) is None)
 
 
-@settings(max_examples=3000)
+@settings(max_examples=1000)
 @given(heads())
 def test_a_plain_head_is_what_h11_parses(buf: bytes) -> None:
     _check(buf)
