@@ -5,7 +5,7 @@ Nothing here performs I/O, reads the clock or draws random numbers.
 
 from __future__ import annotations
 
-from .client import CLIENT_TRANSITIONS, ClientInput, ClientSession, ClientState
+from .client import ClientSession
 from .config import TRANSPORTS, ServerConfig, available_upgrades, open_packet_data
 from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from .events import Event, MessageReceived, Opened, SessionClosed, Upgraded, UpgradeFailed
@@ -21,7 +21,15 @@ from .packet import (
 from .payload import SEPARATOR, decode_payload, encode_payload
 from .prepared import PreparedPacket, prepare_message, prepare_packet
 from .request import ERROR_MESSAGES, RequestKind, check_request, error_body, request_error
-from .server import SERVER_TRANSITIONS, ServerInput, ServerSession, ServerState
+from .server import ServerSession
+from .states import (
+    CLIENT_TRANSITIONS,
+    SERVER_TRANSITIONS,
+    ClientInput,
+    ClientState,
+    ServerInput,
+    ServerState,
+)
 
 __all__ = [
     "CLIENT_TRANSITIONS",

@@ -18,6 +18,9 @@ from then on the probe is the active WebSocket (``take_ws_frames`` returns what 
 written yet, then everything queued). ``UpgradeFailed``: close the probe, keep polling.
 ``probe_closed(now=)`` when the probe dies.
 
+State: the session's machines (its lifecycle, the GET and the POST in flight, the transport,
+the upgrade attempt) are tables in ``states.py``; ``states`` shows them.
+
 Time: ``next_deadline()`` / ``handle_timeout(now=)``. No ping within ``ping_interval +
 ping_timeout`` (from the open or the last ping) closes with ``"ping timeout"``.
 
@@ -49,68 +52,30 @@ from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from .events import Event, MessageReceived, Opened, SessionClosed, Upgraded, UpgradeFailed
 from .packet import Packet, PacketType, decode_ws_frame, encode_ws_frame
 from .payload import SEPARATOR, decode_payload, encode_payload
+from .states import (
+    CLIENT_TRANSITIONS,
+    SLOT_TRANSITIONS,
+    TRANSPORT_TRANSITIONS,
+    UPGRADE_TRANSITIONS,
+    ClientInput,
+    ClientState,
+    Slot,
+    SlotInput,
+    Transport,
+    TransportInput,
+    UpgradeAttempt,
+    UpgradeInput,
+)
 
-__all__ = ["CLIENT_TRANSITIONS", "ClientInput", "ClientSession", "ClientState"]
-
-
-class ClientState(enum.Enum):
-    """The states of a ``ClientSession``."""
-    OPENING = "opening"  # waiting for the open packet
-    OPEN = "open"
-    PROBING = "probing"  # "2probe" queued on the probe, waiting for "3probe"
-    PAUSING = "pausing"  # "3probe" received, waiting for the polls in flight to end
-    DRAINING = "draining"  # close() on polling: the queued messages' POSTs still to complete
-    CLOSING = "closing"  # drained: "1" queued, waiting for a POST to take it
-    CLOSED = "closed"
-
-
-class ClientInput(enum.Enum):
-    """What can happen to a ``ClientSession``: the inputs of its transition table."""
-    OPEN_PACKET = enum.auto()
-    POLL_START = enum.auto()
-    POLL_RESPONSE = enum.auto()
-    POST_TAKE = enum.auto()
-    POST_DONE = enum.auto()
-    WS_MESSAGE = enum.auto()
-    BEGIN_UPGRADE = enum.auto()
-    PROBE_PONG = enum.auto()
-    PAUSED = enum.auto()
-    PROBE_ABORT = enum.auto()
-    LOCAL_CLOSE = enum.auto()
-    DRAINED = enum.auto()
-    CLOSE_SENT = enum.auto()
-    FAIL = enum.auto()
+__all__ = ["ClientSession"]
 
 
 _C = ClientState
 _J = ClientInput
-_OPEN_LIKE = (_C.OPEN, _C.PROBING, _C.PAUSING)
-
-CLIENT_TRANSITIONS: dict[tuple[ClientState, ClientInput], ClientState] = {
-    (_C.OPENING, _J.OPEN_PACKET): _C.OPEN,
-    (_C.OPENING, _J.POLL_START): _C.OPENING,
-    (_C.OPENING, _J.POLL_RESPONSE): _C.OPENING,
-    (_C.OPENING, _J.WS_MESSAGE): _C.OPENING,
-    (_C.OPENING, _J.LOCAL_CLOSE): _C.CLOSED,
-    **{(s, i): s for s in (_C.OPEN, _C.PROBING)
-       for i in (_J.POLL_START, _J.POLL_RESPONSE, _J.POST_TAKE, _J.POST_DONE)},
-    (_C.OPEN, _J.WS_MESSAGE): _C.OPEN,
-    (_C.PAUSING, _J.POLL_RESPONSE): _C.PAUSING,
-    (_C.PAUSING, _J.POST_DONE): _C.PAUSING,
-    (_C.OPEN, _J.BEGIN_UPGRADE): _C.PROBING,
-    (_C.PROBING, _J.PROBE_PONG): _C.PAUSING,
-    (_C.PAUSING, _J.PAUSED): _C.OPEN,
-    (_C.PROBING, _J.PROBE_ABORT): _C.OPEN,
-    (_C.PAUSING, _J.PROBE_ABORT): _C.OPEN,
-    (_C.OPEN, _J.LOCAL_CLOSE): _C.DRAINING,
-    **{(s, i): s for s in (_C.DRAINING, _C.CLOSING)
-       for i in (_J.POLL_RESPONSE, _J.POST_TAKE, _J.POST_DONE, _J.WS_MESSAGE, _J.LOCAL_CLOSE)},
-    (_C.DRAINING, _J.DRAINED): _C.CLOSING,
-    (_C.CLOSING, _J.CLOSE_SENT): _C.CLOSED,
-    (_C.CLOSED, _J.LOCAL_CLOSE): _C.CLOSED,
-    **{(s, _J.FAIL): _C.CLOSED for s in ClientState},
-}
-"""Every allowed ``(state, input) -> next state``; any other pair raises."""
+_IDLE = Slot.IDLE
+_BUSY = Slot.BUSY
+_POLLING = Transport.POLLING
+_ON_WS = Transport.WEBSOCKET
 
 _REMOTE_INPUTS = frozenset({_J.OPEN_PACKET, _J.PROBE_PONG})
 _UNLIMITED = 2**62
@@ -166,7 +131,7 @@ class ClientSession:
                  transports: tuple[str, ...] = ("polling", "websocket")) -> None:
         if transport not in transports or transport not in ("polling", "websocket"):
             raise _local(f"transport {transport!r} is not enabled")
-        self._transport = transport
+        self._transport = Transport(transport)
         self._transports = transports
         self._upgrade = upgrade
         self._state = _C.OPENING
@@ -174,9 +139,9 @@ class ClientSession:
         self._outbox: deque[Packet] = deque()
         self._probe_out: list[str | bytes] = []
         self._pending: list[Event] = []
-        self._polling = False
-        self._posting = False
-        self._upgrade_tried = False
+        self._poll = _IDLE
+        self._post = _IDLE
+        self._upgrade_attempt = UpgradeAttempt.NOT_TRIED
         self._ping_due: float | None = None
         self.opened: Opened | None = None
         self.close_reason: str | None = None
@@ -187,9 +152,15 @@ class ClientSession:
         return self._state
 
     @property
+    def states(self) -> dict[str, enum.Enum]:
+        """The state of each machine of the session, by the names of ``CLIENT_TABLES``."""
+        return {"session": self._state, "poll": self._poll, "post": self._post,
+                "transport": self._transport, "upgrade": self._upgrade_attempt}
+
+    @property
     def transport(self) -> str:
         """The transport carrying the session: ``"websocket"`` once upgraded."""
-        return self._transport
+        return self._transport.value
 
     @property
     def sid(self) -> str | None:
@@ -208,7 +179,7 @@ class ClientSession:
 
     def query(self) -> dict[str, str]:
         """The query parameters of the next request on the active transport."""
-        params = {"EIO": "4", "transport": self._transport}
+        params = {"EIO": "4", "transport": self._transport.value}
         if self.sid is not None:
             params["sid"] = self.sid
         return params
@@ -265,7 +236,7 @@ class ClientSession:
         if self.upgrading:
             self._abort_upgrade("socket closed")
         self._move(_J.LOCAL_CLOSE)
-        if self._transport == "polling":
+        if self._transport is _POLLING:
             self._maybe_drained()
         else:  # the queued frames are the writer's already: nothing to wait for
             self._move(_J.DRAINED)
@@ -274,7 +245,7 @@ class ClientSession:
 
     def _maybe_drained(self) -> None:
         """While draining, once every queued message was posted and answered: queue "1"."""
-        if self._state is _C.DRAINING and not self._outbox and not self._posting:
+        if self._state is _C.DRAINING and not self._outbox and self._post is _IDLE:
             self._move(_J.DRAINED)
             self._outbox.append(Packet(PacketType.CLOSE))
 
@@ -282,7 +253,8 @@ class ClientSession:
         """The active transport failed (``"transport error"``) or closed (``"transport
         close"``). Ignored when already closed."""
         self._now = now
-        self._polling = self._posting = False
+        self._poll = SLOT_TRANSITIONS[self._poll, SlotInput.DROP]
+        self._post = SLOT_TRANSITIONS[self._post, SlotInput.DROP]
         self._close(_J.FAIL, reason)
         return self._events()
 
@@ -337,7 +309,7 @@ class ClientSession:
 
     def should_poll(self) -> bool:
         """Whether the runtime should send a polling GET now."""
-        return (self._transport == "polling" and not self._polling
+        return (self._transport is _POLLING and self._poll is _IDLE
                 and self._state in (_C.OPENING, _C.OPEN, _C.PROBING)
                 and (self._state is not _C.OPENING or self.opened is None))
 
@@ -350,8 +322,9 @@ class ClientSession:
         if not self.should_poll():
             raise _local(f"no poll may start in state {self._state.name}")
         self._now = now
+        poll = SLOT_TRANSITIONS[self._poll, SlotInput.START]
         self._move(_J.POLL_START)
-        self._polling = True
+        self._poll = poll
 
     def receive_poll_response(self, body: bytes, *, now: float) -> list[Event]:
         """The body answering the GET in flight. Ignored once closed.
@@ -362,12 +335,14 @@ class ClientSession:
         """
         self._now = now
         if self._state is _C.CLOSED:
-            self._polling = False
+            self._poll = SLOT_TRANSITIONS[self._poll, SlotInput.DROP]
             return self._events()
-        if not self._polling:
-            raise _local("no poll is in flight")
+        try:
+            poll = SLOT_TRANSITIONS[self._poll, SlotInput.END]
+        except KeyError:
+            raise _local("no poll is in flight") from None
         self._move(_J.POLL_RESPONSE)
-        self._polling = False
+        self._poll = poll
         try:
             packets = decode_payload(body, max_payload=_UNLIMITED)
         except RemoteProtocolError as error:
@@ -387,7 +362,7 @@ class ClientSession:
         self._now = now
         if self._state is _C.CLOSED:
             return self._events()
-        if self._transport != "websocket":
+        if self._transport is not _ON_WS:
             raise _local("the session is not on WebSocket")
         self._move(_J.WS_MESSAGE)
         try:
@@ -400,8 +375,9 @@ class ClientSession:
 
     def should_upgrade(self) -> bool:
         """Whether the runtime should open a probe WebSocket now."""
-        return (self._upgrade and not self._upgrade_tried and self._state is _C.OPEN
-                and self._transport == "polling" and "websocket" in self._transports
+        return (self._upgrade and self._upgrade_attempt is UpgradeAttempt.NOT_TRIED
+                and self._state is _C.OPEN and self._transport is _POLLING
+                and "websocket" in self._transports
                 and self.opened is not None and "websocket" in self.opened.upgrades)
 
     def begin_upgrade(self, *, now: float) -> list[Event]:
@@ -413,8 +389,9 @@ class ClientSession:
         self._now = now
         if not self.should_upgrade():
             raise _local(f"no upgrade may start in state {self._state.name}")
+        attempt = UPGRADE_TRANSITIONS[self._upgrade_attempt, UpgradeInput.BEGIN]
         self._move(_J.BEGIN_UPGRADE)
-        self._upgrade_tried = True
+        self._upgrade_attempt = attempt
         self._probe_out.append(encode_ws_frame(Packet(PacketType.PING, "probe")))
         return self._events()
 
@@ -424,9 +401,9 @@ class ClientSession:
         self._pending.append(UpgradeFailed(reason))
 
     def _maybe_finish_pause(self) -> None:
-        if self._state is _C.PAUSING and not self._polling and not self._posting:
+        if self._state is _C.PAUSING and self._poll is _IDLE and self._post is _IDLE:
             self._move(_J.PAUSED)
-            self._transport = "websocket"
+            self._transport = TRANSPORT_TRANSITIONS[self._transport, TransportInput.UPGRADED]
             self._probe_out.append(encode_ws_frame(Packet(PacketType.UPGRADE)))
             self._pending.append(Upgraded())
 
@@ -472,7 +449,7 @@ class ClientSession:
 
     def post_ready(self) -> bool:
         """Whether the runtime should POST ``take_post_body()`` now."""
-        return (self._transport == "polling" and not self._posting and bool(self._outbox)
+        return (self._transport is _POLLING and self._post is _IDLE and bool(self._outbox)
                 and self._state in (_C.OPEN, _C.PROBING, _C.DRAINING, _C.CLOSING))
 
     def _writable_count(self) -> int:
@@ -501,9 +478,10 @@ class ClientSession:
         """
         if not self.post_ready():
             raise _local("nothing may be posted now")
+        post = SLOT_TRANSITIONS[self._post, SlotInput.START]
         self._move(_J.POST_TAKE)
         packets = [self._outbox.popleft() for _ in range(self._writable_count())]
-        self._posting = True
+        self._post = post
         if self._state is _C.CLOSING and packets[-1].type is PacketType.CLOSE:
             self._close(_J.CLOSE_SENT, "forced close")
         return encode_payload(packets)
@@ -512,19 +490,21 @@ class ClientSession:
         """The POST in flight was answered (``ok``)."""
         self._now = now
         if self._state is _C.CLOSED:
-            self._posting = False
+            self._post = SLOT_TRANSITIONS[self._post, SlotInput.DROP]
             return self._events()
-        if not self._posting:
-            raise _local("no POST is in flight")
+        try:
+            post = SLOT_TRANSITIONS[self._post, SlotInput.END]
+        except KeyError:
+            raise _local("no POST is in flight") from None
         self._move(_J.POST_DONE)
-        self._posting = False
+        self._post = post
         self._maybe_finish_pause()
         self._maybe_drained()
         return self._events()
 
     def take_ws_frames(self) -> list[str | bytes]:
         """The frames to write on the active WebSocket, in order (``[]`` while on polling)."""
-        if self._transport != "websocket" or self._state is _C.OPENING:
+        if self._transport is not _ON_WS or self._state is _C.OPENING:
             return []
         frames = self._probe_out + [encode_ws_frame(p) for p in self._outbox]
         self._probe_out = []

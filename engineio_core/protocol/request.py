@@ -17,7 +17,8 @@ from collections.abc import Mapping
 
 from .config import ServerConfig
 from .errors import RemoteProtocolError
-from .server import ServerSession, ServerState
+from .server import ServerSession
+from .states import ServerState
 
 __all__ = ["ERROR_MESSAGES", "RequestKind", "check_request", "error_body", "request_error"]
 

@@ -28,6 +28,9 @@ Events that do not come from an input (the close packet leaving with a poll) are
 ``next_deadline()`` then returns the time of the last input, and the next ``handle_timeout`` (or
 any other input) returns them.
 
+The session's state machines (its lifecycle, the parked GET, the transport, a deferred close)
+are tables in ``states.py``; ``states`` shows them.
+
 Rules, after Node's ``engine.io`` (``lib/socket.ts``, ``lib/transports/polling.ts``):
 
 - Heartbeat: a ping is queued ``ping_interval`` after the open (or after the last pong); no pong
@@ -70,33 +73,22 @@ from .jsonp import decode_jsonp_body, encode_jsonp
 from .packet import Packet, PacketType, decode_ws_frame
 from .payload import SEPARATOR, check_payload_size, iter_payload_text
 from .prepared import PreparedPacket, prepare_message, prepare_packet
+from .states import (
+    CLOSE_TRANSITIONS,
+    SERVER_TRANSITIONS,
+    SLOT_TRANSITIONS,
+    TRANSPORT_TRANSITIONS,
+    CloseInput,
+    CloseRequest,
+    ServerInput,
+    ServerState,
+    Slot,
+    SlotInput,
+    Transport,
+    TransportInput,
+)
 
-__all__ = ["SERVER_TRANSITIONS", "ServerInput", "ServerSession", "ServerState"]
-
-
-class ServerState(enum.Enum):
-    """The states of a ``ServerSession``."""
-    POLLING = "polling"  # open on long-polling, no upgrade under way
-    PROBING = "probing"  # a probe WebSocket is connected, "2probe" not seen yet
-    UPGRADING = "upgrading"  # "3probe" sent, waiting for "5"
-    WEBSOCKET = "websocket"  # open on WebSocket
-    CLOSING = "closing"  # close() on polling: "1" queued, waiting for a poll to take it
-    CLOSED = "closed"
-
-
-class ServerInput(enum.Enum):
-    """What can happen to a ``ServerSession``: the inputs of its transition table."""
-    POLL_GET = enum.auto()
-    POLL_POST = enum.auto()
-    WS_MESSAGE = enum.auto()
-    BEGIN_UPGRADE = enum.auto()
-    PROBE_PING = enum.auto()
-    PROBE_UPGRADE = enum.auto()
-    PROBE_ABORT = enum.auto()
-    LOCAL_CLOSE = enum.auto()
-    CLOSE_SENT = enum.auto()
-    REMOTE_CLOSE = enum.auto()
-    FAIL = enum.auto()
+__all__ = ["ServerSession"]
 
 
 _S = ServerState
@@ -105,26 +97,13 @@ _I = ServerInput
 _WEBSOCKET = ServerState.WEBSOCKET
 _CLOSING = ServerState.CLOSING
 _CLOSED = ServerState.CLOSED
-_POLLING_LIKE = (_S.POLLING, _S.PROBING, _S.UPGRADING)
-
-SERVER_TRANSITIONS: dict[tuple[ServerState, ServerInput], ServerState] = {
-    **{(s, i): s for s in (*_POLLING_LIKE, _S.CLOSING) for i in (_I.POLL_GET, _I.POLL_POST)},
-    (_S.POLLING, _I.BEGIN_UPGRADE): _S.PROBING,
-    (_S.PROBING, _I.PROBE_PING): _S.UPGRADING,
-    (_S.UPGRADING, _I.PROBE_PING): _S.UPGRADING,
-    (_S.PROBING, _I.PROBE_UPGRADE): _S.WEBSOCKET,
-    (_S.UPGRADING, _I.PROBE_UPGRADE): _S.WEBSOCKET,
-    (_S.PROBING, _I.PROBE_ABORT): _S.POLLING,
-    (_S.UPGRADING, _I.PROBE_ABORT): _S.POLLING,
-    (_S.WEBSOCKET, _I.WS_MESSAGE): _S.WEBSOCKET,
-    **{(s, _I.LOCAL_CLOSE): _S.CLOSING for s in (*_POLLING_LIKE, _S.CLOSING)},
-    (_S.WEBSOCKET, _I.LOCAL_CLOSE): _S.CLOSED,
-    (_S.CLOSED, _I.LOCAL_CLOSE): _S.CLOSED,
-    (_S.CLOSING, _I.CLOSE_SENT): _S.CLOSED,
-    **{(s, _I.REMOTE_CLOSE): _S.CLOSED for s in (*_POLLING_LIKE, _S.WEBSOCKET, _S.CLOSING)},
-    **{(s, _I.FAIL): _S.CLOSED for s in ServerState},
-}
-"""Every allowed ``(state, input) -> next state``; any other pair raises."""
+_IDLE = Slot.IDLE
+_BUSY = Slot.BUSY
+_START = SlotInput.START
+_END = SlotInput.END
+_ON_WS = Transport.WEBSOCKET
+_NO_CLOSE = CloseRequest.NONE
+_DEFERRED = CloseRequest.DEFERRED
 
 _SEPARATOR = SEPARATOR.encode("ascii")
 _LOCAL_INPUTS = frozenset({_I.WS_MESSAGE, _I.LOCAL_CLOSE, _I.CLOSE_SENT})
@@ -163,21 +142,21 @@ class ServerSession:
         self.config = config
         self.jsonp = jsonp
         self._state = _S.WEBSOCKET if transport == "websocket" else _S.POLLING
+        self._poll = _IDLE
+        self._transport = Transport(transport)
+        # close() during an upgrade waits for its outcome, as Node does: a client that paused
+        # polling for the upgrade would otherwise hear nothing until its ping timeout.
+        self._close_request = _NO_CLOSE
         self._now = now
         self._outbox: list[PreparedPacket] = [
             prepare_packet(Packet(PacketType.OPEN, open_packet_data(sid, config, transport)))]
         self._buffered = 0
         self._probe_out: list[PreparedPacket] = []
-        self._parked = False
         self._pending: list[Event] = []
         self._ping_at: float | None = now + config.ping_interval
         self._pong_due: float | None = None
         self._upgrade_due: float | None = None
         self._close_due: float | None = None
-        self._closed_on_ws = False
-        # close() during an upgrade waits for its outcome, as Node does: a client that paused
-        # polling for the upgrade would otherwise hear nothing until its ping timeout.
-        self._close_after_upgrade = False
         self.close_reason: str | None = None
 
     @property
@@ -186,9 +165,15 @@ class ServerSession:
         return self._state
 
     @property
+    def states(self) -> dict[str, enum.Enum]:
+        """The state of each machine of the session, by the names of ``SERVER_TABLES``."""
+        return {"session": self._state, "poll": self._poll, "transport": self._transport,
+                "close": self._close_request}
+
+    @property
     def transport(self) -> str:
         """The transport carrying the session: ``"polling"`` until the upgrade completes."""
-        return "websocket" if self._state is _WEBSOCKET or self._on_ws_closed() else "polling"
+        return self._transport.value
 
     @property
     def upgrading(self) -> bool:
@@ -199,9 +184,6 @@ class ServerSession:
     def closed(self) -> bool:
         """Whether the session is closed."""
         return self._state is _CLOSED
-
-    def _on_ws_closed(self) -> bool:
-        return self._state is _CLOSED and self._closed_on_ws
 
     def _move(self, event: ServerInput) -> None:
         try:
@@ -235,9 +217,9 @@ class ServerSession:
         if self.upgrading:
             self._probe_out.clear()
             self._pending.append(UpgradeFailed("socket closed"))
-        self._close_after_upgrade = False
+        if self._close_request is _DEFERRED:
+            self._settle_close()
         self._move(event)
-        self._closed_on_ws = was_ws
         self._ping_at = self._pong_due = self._upgrade_due = self._close_due = None
         if not (was_ws and reason == "forced close"):
             self._outbox.clear()
@@ -265,12 +247,12 @@ class ServerSession:
         """
         if now is not None:
             self._now = now
-        if self._state in (_S.CLOSING, _S.CLOSED) or self._close_after_upgrade:
+        if self._state in (_S.CLOSING, _S.CLOSED) or self._close_request is _DEFERRED:
             return []
         if self._state is _S.WEBSOCKET:
             self._close(_I.LOCAL_CLOSE, "forced close", poll_reply=None)
         elif self.upgrading:
-            self._close_after_upgrade = True
+            self._close_request = CLOSE_TRANSITIONS[self._close_request, CloseInput.DEFER]
             self._ping_at = self._pong_due = None
         else:
             self._close_on_polling()
@@ -318,7 +300,7 @@ class ServerSession:
         return self._events()
 
     def _on_packet(self, packet: Packet, now: float) -> None:
-        if self._state is _S.CLOSING or self._close_after_upgrade:
+        if self._state is _S.CLOSING or self._close_request is _DEFERRED:
             if packet.type is PacketType.CLOSE:
                 self._close(_I.REMOTE_CLOSE, "transport close", poll_reply=PacketType.NOOP)
             return
@@ -349,13 +331,15 @@ class ServerSession:
         """
         self._now = now
         self._check_request(_I.POLL_GET)
-        if self._parked:
+        try:
+            poll = SLOT_TRANSITIONS[self._poll, _START]
+        except KeyError:  # a GET is parked already
             error = _bad_request("Bad request")
             self._close(_I.FAIL, "transport error", "overlap from client",
                         poll_reply=PacketType.CLOSE)
-            raise error
+            raise error from None
         self._move(_I.POLL_GET)
-        self._parked = True
+        self._poll = poll
         return self._events()
 
     def receive_poll_body(self, body: bytes, *, now: float) -> list[Event]:
@@ -408,7 +392,7 @@ class ServerSession:
                 from the client: the session closes first.
         """
         self._now = now
-        if self._state is _WEBSOCKET and not self._close_after_upgrade:
+        if self._state is _WEBSOCKET:  # (a close is deferred only during an upgrade)
             # The usual message: nothing else to check, and the WebSocket state stays as it is.
             limit = self.config.max_payload
             if type(data) is str:
@@ -462,9 +446,12 @@ class ServerSession:
         self._upgrade_due = None
         self._probe_out.clear()
         self._pending.append(UpgradeFailed(reason))
-        if self._close_after_upgrade:
-            self._close_after_upgrade = False
+        if self._close_request is _DEFERRED:
+            self._settle_close()
             self._close_on_polling()
+
+    def _settle_close(self) -> None:
+        self._close_request = CLOSE_TRANSITIONS[self._close_request, CloseInput.SETTLE]
 
     def receive_probe_message(self, data: str | bytes, *, now: float) -> list[Event]:
         """A message on the probe. ``"2probe"`` queues ``"3probe"``; ``"5"`` completes the upgrade
@@ -483,9 +470,10 @@ class ServerSession:
             self._probe_out.append(prepare_packet(Packet(PacketType.PONG, "probe")))
         elif packet.type is PacketType.UPGRADE:
             self._move(_I.PROBE_UPGRADE)
+            self._transport = TRANSPORT_TRANSITIONS[self._transport, TransportInput.UPGRADED]
             self._upgrade_due = None
             self._pending.append(Upgraded())
-            if self._close_after_upgrade:
+            if self._close_request is _DEFERRED:
                 self._close(_I.LOCAL_CLOSE, "forced close", poll_reply=None)
         else:
             self._abort_upgrade("probe error")
@@ -513,7 +501,7 @@ class ServerSession:
         """
         prepared = data if isinstance(data, PreparedPacket) else prepare_message(data)
         state = self._state
-        if state is _CLOSING or state is _CLOSED or self._close_after_upgrade:
+        if state is _CLOSING or state is _CLOSED or self._close_request is _DEFERRED:
             return
         self._outbox.append(prepared)
         self._buffered += prepared.size
@@ -525,13 +513,13 @@ class ServerSession:
     @property
     def poll_parked(self) -> bool:
         """Whether a polling GET is parked (``start_poll`` called, not yet answered)."""
-        return self._parked
+        return self._poll is _BUSY
 
     def poll_ready(self) -> bool:
         """Whether the parked GET should be answered now."""
-        if not self._parked:
+        if self._poll is _IDLE:
             return False
-        return (bool(self._outbox) or self._close_after_upgrade
+        return (bool(self._outbox) or self._close_request is _DEFERRED
                 or self._state in (_S.UPGRADING, _S.WEBSOCKET, _S.CLOSED))
 
     def take_poll_payload(self) -> bytes:
@@ -541,13 +529,14 @@ class ServerSession:
         Raises:
             LocalProtocolError: no GET is parked.
         """
-        if not self._parked:
+        try:
+            self._poll = SLOT_TRANSITIONS[self._poll, _END]
+        except KeyError:
             raise LocalProtocolError("no poll request is parked", http_status=None,
-                                     ws_close_code=None)
-        self._parked = False
-        if self._close_after_upgrade:
+                                     ws_close_code=None) from None
+        if self._close_request is _DEFERRED:
             self._abort_upgrade("socket closed")  # the poll takes the "1" instead
-        if self.transport == "websocket":
+        if self._transport is _ON_WS:
             return self._poll_body([prepare_packet(Packet(PacketType.NOOP))])
         packets = self._outbox or [prepare_packet(Packet(PacketType.NOOP))]
         self._outbox = []
@@ -567,7 +556,7 @@ class ServerSession:
         With ``max_bytes``, only the first packets up to about that size (at least one): the
         rest stays queued, and counts in ``buffered_bytes``, until taken.
         """
-        if self.transport != "websocket":
+        if self._transport is not _ON_WS:
             return []
         packets = self._probe_out + self._outbox if self._probe_out else self._outbox
         self._probe_out = []

@@ -17,7 +17,7 @@ from engineio_core.protocol import (
     ServerSession,
 )
 from engineio_core.protocol.packet import decode_ws_frame, message_packet
-from engineio_core.protocol.server import ServerInput, ServerState
+from engineio_core.protocol.states import ServerInput, ServerState
 
 LIMIT = 24
 

@@ -1,8 +1,9 @@
 """Both Engine.IO sessions driven through their public inputs only, in any order, with
 hypothesis (as h2 tests its state machine): every input either works or raises our
-``ProtocolError``, never anything else; every change of state is a path of the transition
-table; a local error changes nothing; a closed session stays closed; and ``SessionClosed`` is
-reported once, last."""
+``ProtocolError``, never anything else; every change of state, of each of the session's
+machines (``states.SERVER_TABLES``, ``states.CLIENT_TABLES``), is a path of that machine's
+table; the machines move together as ``states.py`` says; a local error changes nothing; a
+closed session stays closed; and ``SessionClosed`` is reported once, last."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engineio_core.protocol import (
-    CLIENT_TRANSITIONS,
-    SERVER_TRANSITIONS,
     ClientSession,
     ClientState,
     Event,
@@ -24,6 +23,14 @@ from engineio_core.protocol import (
     ServerSession,
     ServerState,
     SessionClosed,
+)
+from engineio_core.protocol.states import (
+    CLIENT_TABLES,
+    SERVER_TABLES,
+    CloseRequest,
+    Slot,
+    Transport,
+    UpgradeAttempt,
 )
 
 CONFIG = ServerConfig(ping_interval=25.0, ping_timeout=20.0, max_payload=100,
@@ -50,8 +57,26 @@ def _reachable(table: dict[tuple[Any, Any], Any]) -> dict[Any, set[Any]]:
     return reach
 
 
-SERVER_REACH = _reachable(SERVER_TRANSITIONS)
-CLIENT_REACH = _reachable(CLIENT_TRANSITIONS)
+SERVER_REACH = {name: _reachable(table) for name, table in SERVER_TABLES.items()}
+CLIENT_REACH = {name: _reachable(table) for name, table in CLIENT_TABLES.items()}
+
+
+def _server_machines_agree(s: ServerSession) -> None:
+    states = s.states
+    on_ws = states["transport"] is Transport.WEBSOCKET
+    assert (s.state is ServerState.WEBSOCKET) == (on_ws and not s.closed)
+    if states["close"] is CloseRequest.DEFERRED:
+        assert s.upgrading
+    assert s.poll_parked == (states["poll"] is Slot.BUSY)
+
+
+def _client_machines_agree(c: ClientSession) -> None:
+    states = c.states
+    if c.upgrading:
+        assert states["upgrade"] is UpgradeAttempt.TRIED
+        assert states["transport"] is Transport.POLLING
+    if c.state is ClientState.PAUSING:
+        assert states["poll"] is Slot.BUSY or states["post"] is Slot.BUSY
 
 
 def _server_ops(s: ServerSession) -> dict[str, Callable[[float, int], Any]]:
@@ -93,17 +118,19 @@ def _client_ops(c: ClientSession) -> dict[str, Callable[[float, int], Any]]:
 
 
 def _drive(session: Any, ops: dict[str, Callable[[float, int], Any]],
-           steps: list[tuple[str, int, float]], reach: dict[Any, set[Any]],
-           closed_state: Any) -> None:
+           steps: list[tuple[str, int, float]], reach: dict[str, dict[Any, set[Any]]],
+           closed_state: Any, agree: Callable[[Any], None]) -> None:
     now = 0.0
     events: list[Event] = []
     for name, i, step in steps:
         now += step
         before = session.state
+        machines = session.states
         try:
             result = ops[name](now, i)
         except LocalProtocolError:
             assert session.state is before, f"{name}: a local error changed the state"
+            assert session.states == machines, f"{name}: a local error changed a machine"
             continue
         except ProtocolError:
             events += session.events_after_error()
@@ -111,7 +138,11 @@ def _drive(session: Any, ops: dict[str, Callable[[float, int], Any]],
             if isinstance(result, list) and all(isinstance(e, Event) for e in result):
                 events += result
         after = session.state
-        assert after in reach[before], f"{name}: {before.name} -> {after.name} not in the table"
+        for machine, state in session.states.items():
+            was = machines[machine]
+            assert state in reach[machine][was], \
+                f"{name}: {machine} {was.name} -> {state.name} not in the table"
+        agree(session)
         if before is closed_state:
             assert after is closed_state
         assert session.closed == (after is closed_state)
@@ -136,7 +167,7 @@ def test_the_server_session_follows_its_table(
     transport: str, steps: list[tuple[str, int, float]]
 ) -> None:
     s = ServerSession("s", CONFIG, transport=transport, now=0.0)
-    _drive(s, _server_ops(s), steps, SERVER_REACH, ServerState.CLOSED)
+    _drive(s, _server_ops(s), steps, SERVER_REACH, ServerState.CLOSED, _server_machines_agree)
 
 
 @settings(max_examples=400, deadline=None)
@@ -145,4 +176,4 @@ def test_the_client_session_follows_its_table(
     transport: str, steps: list[tuple[str, int, float]]
 ) -> None:
     c = ClientSession(transport=transport, now=0.0)
-    _drive(c, _client_ops(c), steps, CLIENT_REACH, ClientState.CLOSED)
+    _drive(c, _client_ops(c), steps, CLIENT_REACH, ClientState.CLOSED, _client_machines_agree)

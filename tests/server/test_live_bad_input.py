@@ -197,7 +197,7 @@ async def _post_with_a_parked_poll(live: Live, sid: str, body: bytes,
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(poll)
-        await settle(lambda: live.server.sessions[sid]._session.core._parked)
+        await settle(lambda: live.server.sessions[sid]._session.core.poll_parked)
         response: HTTPResponse = await live.request("POST", target, body, headers=headers or [])
     return response, parked
 
@@ -280,7 +280,7 @@ def test_a_second_parked_get_is_400_and_closes_the_session_as_transport_error() 
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(park)
                 await settle(lambda: live.server.sessions[sid]._session.core.poll_ready()
-                             is False and live.server.sessions[sid]._session.core._parked)
+                             is False and live.server.sessions[sid]._session.core.poll_parked)
                 second = await live.request("GET", target)
             # As Node: the overlapping GET gets 400, the parked one the close packet.
             assert second.status == 400
@@ -305,7 +305,7 @@ def test_a_request_dropped_by_the_client_closes_the_session_as_transport_error(c
             if cut == "parked GET":
                 await stream.send_all(f"GET {EIO}?EIO=4&transport=polling&sid={sid} HTTP/1.1"
                                       f"\r\nHost: x\r\n\r\n".encode())
-                await settle(lambda: live.server.sessions[sid]._session.core._parked)
+                await settle(lambda: live.server.sessions[sid]._session.core.poll_parked)
             else:
                 await stream.send_all(f"POST {EIO}?EIO=4&transport=polling&sid={sid} HTTP/1.1"
                                       f"\r\nHost: x\r\nContent-Length: 100\r\n\r\n4ab".encode())

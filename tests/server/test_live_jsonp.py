@@ -60,7 +60,7 @@ def test_a_jsonp_session_upgrades_to_websocket() -> None:
                     polls.append(await live.request("GET", session))
 
                 nursery.start_soon(poll)
-                await settle(lambda: live.server.sessions[sid]._session.core._parked)
+                await settle(lambda: live.server.sessions[sid]._session.core.poll_parked)
                 await ws.send("2probe")
                 assert await ws.receive() == "3probe"
             assert unwrap(polls[0], "5") == "6"  # the parked GET is released, still as JSONP
