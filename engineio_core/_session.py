@@ -268,10 +268,10 @@ class Session:
                            trio.MemoryReceiveChannel[str | bytes]] | None = None
         self.receiver: Receiver | None = None
         self.receive_lock: trio.StrictFIFOLock | None = None
-        self.socket = Socket(self)
+        # ``None`` once the session is over (``release``).
+        self.socket: Socket | None = Socket(self)
         # The WebSocket (and an upgrade's probe) are the writer's: it owns the write side.
-        self.writer = Writer(core, server.flusher, changed=self.changed, wake=self.wake,
-                             deliver=self.deliver)
+        self.writer = Writer(core, server.flusher, changed=self.changed, wake=self.wake)
         self.app: Application | None = None
         self.polls_answered = 0  # a part of ``progress``
         # Over the high-water mark: (progress, when it was first seen at that value).
@@ -496,7 +496,7 @@ class Session:
                             continue
                         if deadline is None or due < deadline:
                             deadline = due
-                if await self.writer.drain():
+                if await self.writer.drain(self.deliver):
                     continue
                 if self.closed.is_set():
                     break
@@ -516,3 +516,14 @@ class Session:
                     with trio.move_on_after(1.0) as scope:
                         scope.shield = True
                         await websocket.aclose()
+            if self.closed.is_set():
+                self.release()
+
+    def release(self) -> None:
+        """The session is over (closed, its driver gone): drop its references to what refers
+        back to it (its ``Socket``, its application and receiver). Those are reference cycles
+        while it lives; left in place, every closed session would wait for a full collection
+        of the garbage collector, whose pauses grow with the number of live sessions."""
+        self.socket = None
+        self.app = None
+        self.receiver = None

@@ -32,6 +32,9 @@ from ._signal import Signal, Wakeup
 
 __all__ = ["Writer"]
 
+# Acts on the core's events (the session's ``deliver``).
+Deliver = Callable[[Sequence[eio.Event]], Awaitable[None]]
+
 _GONE = (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError)
 _DRAIN_BATCH = 256 * 1024  # bytes joined into one write by the session's task
 
@@ -100,7 +103,9 @@ class Writer:
         flusher: the server's, for what the session queues after it wrote in a step.
         changed: notified when the core's outbound buffer emptied (producers waiting for drain).
         wake: wakes the session's task, which then calls ``drain``.
-        deliver: acts on the core's events when a write failed (the transport closed).
+
+    It holds nothing of the session but these (the session's ``deliver`` is passed to the calls
+    that need it), so that the session and its writer are no reference cycle.
 
     Attributes:
         websocket: the session's WebSocket once it carries the session (``None`` on polling).
@@ -110,18 +115,17 @@ class Writer:
         deferred: output is waiting for the flusher (the session wrote in this step already).
     """
 
-    __slots__ = ("_changed", "_core", "_deliver", "_flusher", "_wake", "_written", "blocked",
+    __slots__ = ("_changed", "_core", "_flusher", "_wake", "_written", "blocked",
                  "deferred", "probe", "websocket")
 
     def __init__(self, core: eio.ServerSession, flusher: Flusher, *, changed: Signal,
-                 wake: Wakeup, deliver: Callable[[Sequence[eio.Event]], Awaitable[None]]) -> None:
+                 wake: Wakeup) -> None:
         self._core = core
         self._flusher = flusher
         self._written = -1  # the step of the last write made by flush
         self.deferred = False
         self._changed = changed
         self._wake = wake
-        self._deliver = deliver
         self.websocket: WebSocket | None = None
         self.probe: WebSocket | None = None
         self.blocked = False
@@ -161,15 +165,16 @@ class Writer:
         self.blocked = True
         self._wake.notify()
 
-    async def drain(self) -> bool:
+    async def drain(self, deliver: Deliver) -> bool:
         """The session's task: write the probe's frames, what the socket did not take and what
         was queued meanwhile, waiting for the socket as long as it takes. Returns whether
-        anything was written; a failed write closes the transport it was for."""
+        anything was written; a failed write closes the transport it was for (``deliver``
+        acts on the core's events then)."""
         core = self._core
         wrote = False
         if self.probe is not None and (frames := core.take_probe_frames()):
             wrote = True
-            await self.send_probe(self.probe, frames)
+            await self.send_probe(self.probe, frames, deliver)
         websocket = self.websocket
         if websocket is None or core.transport != "websocket":
             self.blocked = False
@@ -194,15 +199,17 @@ class Writer:
                     await websocket.send_many(frames)
                 self._changed.notify()
         except _GONE:
-            await self._deliver(core.transport_closed(reason="transport error",
+            await deliver(core.transport_closed(reason="transport error",
                                                       now=trio.current_time()))
         finally:
             self.blocked = False
         return wrote
 
-    async def send_probe(self, probe: WebSocket, frames: list[str | bytes]) -> None:
-        """Write ``frames`` on the upgrade's probe; a failed write aborts the upgrade only."""
+    async def send_probe(self, probe: WebSocket, frames: list[str | bytes],
+                         deliver: Deliver) -> None:
+        """Write ``frames`` on the upgrade's probe; a failed write aborts the upgrade only
+        (``deliver`` acts on the core's events then)."""
         try:
             await probe.send_many(frames)
         except _GONE:
-            await self._deliver(self._core.probe_closed(now=trio.current_time()))
+            await deliver(self._core.probe_closed(now=trio.current_time()))

@@ -75,7 +75,7 @@ async def upgrade(
                 return
         if session.writer.probe is websocket:
             if frames := core.take_probe_frames():
-                await session.writer.send_probe(websocket, frames)
+                await session.writer.send_probe(websocket, frames, session.deliver)
         else:
             session.writer.flush()  # what was queued for polling goes on the WebSocket now
         await session.deliver(events)

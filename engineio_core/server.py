@@ -151,7 +151,7 @@ class Server(trio.abc.AsyncResource):
     @property
     def sessions(self) -> Mapping[str, Socket]:
         """The open sessions by sid."""
-        return {sid: s.socket for sid, s in self._sessions.items()}
+        return {sid: s.socket for sid, s in self._sessions.items() if s.socket is not None}
 
     async def serve(
         self,
@@ -335,13 +335,15 @@ class Server(trio.abc.AsyncResource):
         jsonp = eio.jsonp_index(j) if j is not None else None
         core = eio.ServerSession(sid, self.config, transport=transport, now=now, jsonp=jsonp)
         session = Session(self, core, handshake)
+        socket = session.socket
+        assert socket is not None
         self._sessions[sid] = session
         log.debug("handshake: session %s over %s from %s", sid, transport, address)
         extra = self.header_hooks.headers(
             request, initial=True, cookie=self.cookie.header(sid) if self.cookie else None)
         if self.attach is not None:
             try:
-                app = session.app = self.attach(session.socket)
+                app = session.app = self.attach(socket)
             except Exception:
                 log.exception("attaching session %s failed", sid)
                 session.handler_done.set()
@@ -351,7 +353,8 @@ class Server(trio.abc.AsyncResource):
                 session.receiver = app.receive
         self._nursery.start_soon(session.drive)
         if self.attach is None:
-            self._nursery.start_soon(self._run_handler, session)
+            # The socket too: the session drops it once over, maybe before this task starts.
+            self._nursery.start_soon(self._run_handler, session, socket)
         if transport == "polling":
             await answer_poll(request, session, self.cors, self.http_compression, extra=extra)
             return None
@@ -367,10 +370,10 @@ class Server(trio.abc.AsyncResource):
         session.writer.flush()  # the open packet
         return session, websocket
 
-    async def _run_handler(self, session: Session) -> None:
+    async def _run_handler(self, session: Session, socket: Socket) -> None:
         assert self.handler is not None
         try:
-            await self.handler(session.socket)
+            await self.handler(socket)
         except Exception:
             log.exception("connection handler of session %s failed", session.core.sid)
         finally:

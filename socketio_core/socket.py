@@ -74,15 +74,26 @@ class Socket:
         self._any: list[Handler] = []
         self._any_outgoing: list[Handler] = []
         self._middlewares: list[Handler] = []
-        self._dispatcher = Dispatcher(link.spawn, self._failed, _DISPATCH_QUEUE)
+        # Not a bound method of the socket: the dispatcher would be a cycle with it.
+        self._dispatcher = Dispatcher(link.spawn, partial(_handler_failed, namespace.name, sid),
+                                      _DISPATCH_QUEUE)
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} on {self.namespace.name}>"
 
     def _failed(self, event: str) -> None:
         """Log the exception being handled, which a handler of ``event`` raised."""
-        log.exception("handler of %r failed (namespace %r, socket %s)",
-                      event, self.namespace.name, self.id)
+        _handler_failed(self.namespace.name, self.id, event)
+
+    def _drop_handlers(self) -> None:
+        """Forget every handler, once the last of them (``disconnect``'s) has started: handlers
+        registered on a socket commonly close over it (``@socket.on`` in a connection handler),
+        a reference cycle that would leave the closed socket to the garbage collector."""
+        self._handlers = {}
+        self._handlers_shared = False
+        self._any = []
+        self._any_outgoing = []
+        self._middlewares = []
 
     @property
     def server(self) -> ServerLike:
@@ -339,7 +350,8 @@ class Socket:
         self._held = None
         self.namespace.forget(self)
         self._dispatcher.submit_nowait(
-            "disconnect", partial(self._start_reserved, "disconnect", (reason,)))
+            "disconnect", partial(self._start_reserved, "disconnect", (reason,)),
+            self._drop_handlers)
         self._dispatcher.close()
 
     def handle_error(self, error: Exception) -> None:
@@ -392,6 +404,7 @@ class Socket:
         self._held = None
         self.connected = False
         self.namespace.forget(self)
+        self._dispatcher.submit_nowait("connection", self._drop_handlers)
         self._dispatcher.close()
         self._link.reject(self.namespace.name, refusal.message, refusal.data)
 
@@ -460,6 +473,11 @@ class Socket:
                 self._dispatcher.submit_first("error", self._calls("error", (error,)))
                 return
         self._dispatcher.submit_first(event, self._event_calls(event, args, ack))
+
+
+def _handler_failed(namespace: str, sid: str, event: str) -> None:
+    """Log the exception being handled, which a handler of ``event`` raised."""
+    log.exception("handler of %r failed (namespace %r, socket %s)", event, namespace, sid)
 
 
 class _VolatileSocket:

@@ -66,6 +66,12 @@ class WebSocketClosed(TransportError):
         self.local = local
         super().__init__(f"WebSocket closed with code {code}" + (f": {reason}" if reason else ""))
 
+    def fresh(self) -> WebSocketClosed:
+        """A new error with the same code, reason and ``local``, to raise. A WebSocket keeps
+        its close as a value it never raises: a raised error keeps its traceback, whose frames
+        hold the WebSocket, a reference cycle that only the garbage collector would free."""
+        return WebSocketClosed(self.code, self.reason, local=self.local)
+
 
 class HTTPClientError(TransportError):
     """The server's HTTP answer could not be read (protocol error, closed early, bad handshake).

@@ -57,7 +57,7 @@ class ASGIWebSocket:
     async def receive(self) -> str | bytes:
         """The next whole message; raises ``WebSocketClosed`` once the peer is gone."""
         if self.closed is not None:
-            raise self.closed
+            raise self.closed.fresh()
         message = await self._receive()
         if message["type"] == "websocket.receive":
             data: str | bytes | None = message.get("text")
@@ -66,11 +66,11 @@ class ASGIWebSocket:
             if len(data) > self._max_message_size:
                 await self.aclose(1009)  # the code alone, as Node's ws
                 self.closed = WebSocketClosed(1009, "message too big", local=True)
-                raise self.closed
+                raise self.closed.fresh()
             return data
         code = int(message.get("code", 1005))
         self.closed = WebSocketClosed(code, str(message.get("reason") or ""))
-        raise self.closed
+        raise self.closed.fresh()
 
     def receive_buffered(self) -> list[str | bytes]:
         """Nothing: an ASGI server hands messages over one ``receive`` at a time."""
@@ -99,7 +99,7 @@ class ASGIWebSocket:
 
     async def _send_one(self, message: str | bytes) -> None:
         if self.closed is not None:
-            raise self.closed
+            raise self.closed.fresh()
         event: Message = {"type": "websocket.send"}
         event["text" if isinstance(message, str) else "bytes"] = message
         try:
@@ -107,7 +107,7 @@ class ASGIWebSocket:
         except (OSError, RuntimeError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             # ASGI servers signal a send after the peer left in their own ways.
             self.closed = WebSocketClosed(1006, "connection lost")
-            raise self.closed from exc
+            raise self.closed.fresh() from exc
         self.bytes_sent += len(message)
 
     @property

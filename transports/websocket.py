@@ -60,7 +60,8 @@ class StreamWebSocket(trio.abc.AsyncResource):
         stream: the underlying trio stream (owned: closed with the WebSocket).
         subprotocol: the negotiated subprotocol, if any.
         extensions: the names of the negotiated extensions (e.g. ``["permessage-deflate"]``).
-        closed: ``None`` while open, else the ``WebSocketClosed`` that ``receive``/``send`` raise.
+        closed: ``None`` while open, else a ``WebSocketClosed`` like those ``receive``/``send``
+            raise (a copy of it is raised each time: see ``WebSocketClosed.fresh``).
         bytes_sent: how many bytes the stream has taken so far through the message writes
             (a writer that sees it grow knows its peer is still reading).
     """
@@ -157,7 +158,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
                 if self._messages:
                     return self._messages.pop(0)
                 if self.closed is not None:
-                    raise self.closed
+                    raise self.closed.fresh()
                 await self._read_more()
         finally:
             self._reading = False
@@ -192,7 +193,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
             await self._write_lock.acquire()
         try:
             if not self.is_open:
-                raise self.closed or WebSocketClosed(_ABNORMAL, "connection closing")
+                raise self._closed_error()
             data = b"".join(map(self._frame, messages))
             if data:
                 await self._send_all(data)
@@ -232,7 +233,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
         try:
             if not self.is_open:
                 self._owed = b""
-                raise self.closed or WebSocketClosed(_ABNORMAL, "connection closing")
+                raise self._closed_error()
             await self._send_all(b"")
         finally:
             self._write_lock.release()
@@ -261,7 +262,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
         """Send a Ping frame (the answering Pong is consumed by the reader)."""
         async with self._write_lock:
             if not self.is_open:
-                raise self.closed or WebSocketClosed(_ABNORMAL, "connection closing")
+                raise self._closed_error()
             await self._send_all(self._proto().send(Ping(payload=payload)))
 
     async def aclose(self, code: int = 1000, reason: str = "") -> None:
@@ -315,8 +316,11 @@ class StreamWebSocket(trio.abc.AsyncResource):
             await _sockio.send_all(self.stream, data, self._count_sent)
         except _STREAM_ERRORS as exc:
             self._lost()
-            assert self.closed is not None
-            raise self.closed from exc
+            raise self._closed_error() from exc
+
+    def _closed_error(self) -> WebSocketClosed:
+        return (self.closed.fresh() if self.closed is not None
+                else WebSocketClosed(_ABNORMAL, "connection closing"))
 
     def _count_sent(self, n: int) -> None:
         self.bytes_sent += n

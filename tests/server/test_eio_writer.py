@@ -13,7 +13,7 @@ import pytest
 import trio
 
 import engineio_core
-from engineio_core._writer import Writer
+from engineio_core._writer import Deliver, Writer
 from tests.server.live_util import HOST, live_server
 from transports import StreamWebSocket, connect_websocket, open_stream
 
@@ -50,9 +50,9 @@ def _drains(monkeypatch: pytest.MonkeyPatch) -> dict[int, int]:
     counts: dict[int, int] = {}
     drain = Writer.drain
 
-    async def counted(writer: Writer) -> bool:
+    async def counted(writer: Writer, deliver: Deliver) -> bool:
         counts[id(writer)] = counts.get(id(writer), 0) + 1
-        return await drain(writer)
+        return await drain(writer, deliver)
 
     monkeypatch.setattr(Writer, "drain", counted)
     return counts
