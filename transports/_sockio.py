@@ -18,7 +18,10 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-__all__ = ["is_direct", "receive_some", "receive_when_readable", "send_all", "write_now"]
+from . import _watch
+
+__all__ = ["is_direct", "receive_some", "receive_watched", "receive_when_readable", "send_all",
+           "write_now"]
 
 _POSIX = os.name == "posix"  # os.read/os.write on a socket's descriptor work there
 
@@ -121,6 +124,34 @@ async def receive_when_readable(stream: trio.abc.Stream, max_bytes: int) -> byte
             continue
         except OSError as exc:
             raise _stream_error(exc) from exc
+
+
+async def receive_watched(stream: trio.SocketStream, readable: _watch.Readable, max_bytes: int,
+                          *, wait_first: bool) -> bytes:
+    """``receive_some`` on a direct ``stream`` whose socket ``readable`` watches: it waits with
+    ``readable`` (first, if ``wait_first``: the last read emptied the socket).
+
+    Raises:
+        trio.ClosedResourceError: ``readable`` was closed, before or during the wait.
+    """
+    sock = stream.socket
+    waited = wait_first
+    if wait_first:
+        await readable.wait()
+    else:
+        await trio.lowlevel.checkpoint_if_cancelled()
+    while True:
+        try:
+            data = os.read(_fd(sock), max_bytes)
+        except BlockingIOError:
+            waited = True
+            await readable.wait()
+            continue
+        except OSError as exc:
+            raise _stream_error(exc) from exc
+        if not waited:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        return data
 
 
 def write_now(stream: trio.abc.Stream, data: bytes) -> int:

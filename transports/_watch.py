@@ -1,11 +1,17 @@
-"""Waiting in one task for a socket to become readable or for a wake-up, with no cancel.
+"""Waiting for sockets on an epoll of our own (Linux), watched by one system task per trio run.
 
 A parked long-polling GET watches its connection and waits for its session's output at once.
 trio's ``wait_readable`` ends early only by cancelling it, and a cancel (the scope's bookkeeping,
 ``Cancelled`` raised through every frame between) was most of what waking such a GET cost, once
-per message. Here the socket is registered with an epoll of our own (Linux), which one system
-task per trio run watches; the waiting task parks itself, and whichever comes first, the socket
-or the wake-up, reschedules it. Elsewhere ``available()`` is false and callers cancel a scope.
+per message. Here the socket is registered with the epoll (one-shot); the waiting task parks
+itself, and whichever comes first, the socket or the wake-up, reschedules it
+(``ReadableOrWoken``).
+
+A WebSocket's reader waits for its socket after nearly every message. trio registers a socket
+one-shot and so re-arms it (an ``epoll_ctl``) for each wait; here the socket is registered once,
+edge-triggered, for as long as it is read (``Readable``), and a wait costs no system call.
+
+Elsewhere ``available()`` is false: callers cancel a scope, or wait with trio.
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ import select
 import outcome
 import trio
 
-__all__ = ["ReadableOrWoken", "available", "prepare"]
+__all__ = ["Readable", "ReadableOrWoken", "available", "prepare"]
 
 _EPOLL = hasattr(select, "epoll")
 _EVENTS = (select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLONESHOT) if _EPOLL else 0
+_EDGES = (select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLET) if _EPOLL else 0
 
 
 def available() -> bool:
@@ -29,11 +36,12 @@ def available() -> bool:
 class _Watcher:
     """The sockets parked tasks wait on, in one epoll watched by one system task."""
 
-    __slots__ = ("_epoll", "_parked")
+    __slots__ = ("_epoll", "_parked", "_watched")
 
     def __init__(self) -> None:
         self._epoll = select.epoll()
         self._parked: dict[int, ReadableOrWoken] = {}
+        self._watched: dict[int, Readable] = {}
         trio.lowlevel.spawn_system_task(self._run, name="transports readability watch")
 
     async def _run(self) -> None:
@@ -45,6 +53,8 @@ class _Watcher:
                     parked = self._parked.pop(fd, None)
                     if parked is not None:
                         parked._resume(True)
+                    elif (watched := self._watched.get(fd)) is not None:
+                        watched._fire()
         finally:
             self._epoll.close()
 
@@ -57,6 +67,23 @@ class _Watcher:
 
     def disarm(self, fd: int) -> None:
         if self._parked.pop(fd, None) is not None:
+            try:
+                self._epoll.unregister(fd)
+            except OSError:  # closed meanwhile: the kernel dropped it already
+                pass
+
+
+    def watch(self, fd: int, readable: Readable) -> None:
+        self._watched[fd] = readable
+        try:
+            self._epoll.register(fd, _EDGES)
+        except FileExistsError:  # left by a one-shot wait that fired (a parked GET before)
+            self._epoll.modify(fd, _EDGES)
+
+    def unwatch(self, fd: int, readable: Readable) -> None:
+        # Not if the number went to another socket since (this one closed under its reader).
+        if self._watched.get(fd) is readable:
+            del self._watched[fd]
             try:
                 self._epoll.unregister(fd)
             except OSError:  # closed meanwhile: the kernel dropped it already
@@ -129,3 +156,66 @@ class ReadableOrWoken:
         self._task = None
         _watcher().disarm(self._fd)
         return trio.lowlevel.Abort.SUCCEEDED
+
+
+class Readable:
+    """One task's waits for ``sock`` to become readable, on one registration made here and
+    kept until ``close()`` (edge-triggered: no system call per wait).
+
+    ``wait()`` returns once data or an end of stream may have arrived since the previous
+    ``wait()`` returned, so it is only correct after a read found the socket empty (it failed
+    with ``BlockingIOError``, or returned less than it asked for); it may return when nothing
+    is there after all (the caller's read then fails and it waits again).
+    """
+
+    __slots__ = ("_fd", "_ready", "_task")
+
+    def __init__(self, sock: trio.socket.SocketType) -> None:
+        fd = sock.fileno()
+        if fd < 0:
+            raise trio.ClosedResourceError("socket was already closed")
+        self._fd = fd
+        self._task: trio.lowlevel.Task | None = None
+        self._ready = False
+        _watcher().watch(fd, self)
+
+    def _fire(self) -> None:
+        task = self._task
+        if task is None:
+            self._ready = True
+        else:
+            self._task = None
+            trio.lowlevel.reschedule(task)
+
+    async def wait(self) -> None:
+        """Park until the socket may have become readable (a checkpoint either way).
+
+        Raises:
+            trio.ClosedResourceError: ``close()`` was called, before or during the wait.
+            trio.BusyResourceError: another task is already waiting here.
+        """
+        if self._ready:
+            self._ready = False
+            await trio.lowlevel.checkpoint()
+            return
+        if self._fd < 0:
+            raise trio.ClosedResourceError("socket was already closed")
+        if self._task is not None:
+            raise trio.BusyResourceError("another task is already waiting here")
+        self._task = trio.lowlevel.current_task()
+        await trio.lowlevel.wait_task_rescheduled(self._abort)
+
+    def _abort(self, _: object) -> trio.lowlevel.Abort:
+        self._task = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def close(self) -> None:
+        """Drop the registration (before the socket is closed); a task waiting gets
+        ``trio.ClosedResourceError``. Idempotent."""
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            _watcher().unwatch(fd, self)
+        task, self._task = self._task, None
+        if task is not None:
+            trio.lowlevel.reschedule(
+                task, outcome.Error(trio.ClosedResourceError("socket was closed")))

@@ -30,7 +30,7 @@ from wsproto.events import (
 from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.utilities import RemoteProtocolError as WSRemoteProtocolError
 
-from . import _sockio
+from . import _sockio, _watch
 from ._errors import HTTPClientError, WebSocketClosed
 from ._wsframes import build_frame, mask_frame, take_messages
 
@@ -108,6 +108,10 @@ class StreamWebSocket(trio.abc.AsyncResource):
         # Whether the last read emptied the socket (it returned less than asked): the next one
         # then waits for data first instead of trying a read that would find none.
         self._drained = True
+        # A plain socket on Linux is waited for on one registration kept for the WebSocket's
+        # life (made at the first read), rather than one trio re-arms for each wait.
+        self._watchable = _sockio.is_direct(stream) and _watch.available()
+        self._readable: _watch.Readable | None = None
         # Without an extension a server decodes the common frames itself (whole text/binary
         # messages) until the first other frame; from that frame's first byte on, every byte
         # goes to wsproto, whose state is then clean since it has only seen whole messages.
@@ -333,7 +337,15 @@ class StreamWebSocket(trio.abc.AsyncResource):
     async def _read_more(self) -> None:
         if not self._pending:
             try:
-                if self._drained:
+                if self._watchable:
+                    stream = self.stream
+                    assert isinstance(stream, trio.SocketStream)
+                    readable = self._readable
+                    if readable is None:
+                        readable = self._readable = _watch.Readable(stream.socket)
+                    data = await _sockio.receive_watched(
+                        stream, readable, self._bufsize, wait_first=self._drained)
+                elif self._drained:
                     data = await _sockio.receive_when_readable(self.stream, self._bufsize)
                 else:
                     data = await _sockio.receive_some(self.stream, self._bufsize)
@@ -441,6 +453,8 @@ class StreamWebSocket(trio.abc.AsyncResource):
             if self.closed is None:
                 self.closed = WebSocketClosed(_ABNORMAL, "connection lost")
             self._close_seen.set()
+            if self._readable is not None:
+                self._readable.close()
             await self.stream.aclose()
 
 
