@@ -289,6 +289,7 @@ class Session:
         self._inbox: tuple[trio.MemorySendChannel[str | bytes],
                            trio.MemoryReceiveChannel[str | bytes]] | None = None
         self.receiver: Receiver | None = None
+        # Held while a delivery awaits what its receiver left (made then: about 330 bytes).
         self.receive_lock: trio.StrictFIFOLock | None = None
         # ``None`` once the session is over (``release``).
         self.socket: Socket | None = Socket(self)
@@ -415,8 +416,7 @@ class Session:
 
     async def set_receiver(self, receiver: Receiver) -> None:
         """See ``Socket.set_receiver``."""
-        lock = self.receive_lock = trio.StrictFIFOLock()
-        async with lock:
+        async with self._receive_lock():
             self.receiver = receiver
             while self._inbox is not None:
                 try:
@@ -424,6 +424,14 @@ class Session:
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
                 await self._call_receiver(earlier, queued=True)
+            if self.closed.is_set():
+                self.receiver = None  # it gets nothing more (and the session may be released)
+
+    def _receive_lock(self) -> trio.StrictFIFOLock:
+        lock = self.receive_lock
+        if lock is None:
+            lock = self.receive_lock = trio.StrictFIFOLock()
+        return lock
 
     async def deliver(self, events: Sequence[eio.Event]) -> None:
         """Act on the core's events; messages go to the receiver, or to the application's inbox
@@ -459,8 +467,7 @@ class Session:
     async def _receive(self, data: str | bytes) -> None:
         """Hand one message to the receiver: one delivery at a time, in arrival order."""
         lock = self.receive_lock
-        assert lock is not None
-        if not lock.locked():
+        if lock is None or not lock.locked():
             # Nearly always: nobody else is delivering, and the receiver runs with no checkpoint
             # before it returns, so nothing can come between. Only what it leaves to await needs
             # the lock (taken at once, still free), to keep the next delivery behind it.
@@ -468,6 +475,7 @@ class Session:
                 return
             rest = self._start_receiver(data)
             if rest is not None:
+                lock = self._receive_lock()
                 lock.acquire_nowait()
                 try:
                     await self._finish_receiver(rest)

@@ -340,7 +340,6 @@ class Server(trio.abc.AsyncResource):
                 session.handler_done.set()
                 session.close()
             else:
-                session.receive_lock = trio.StrictFIFOLock()
                 session.receiver = app.receive
         session.park()
         if self.attach is None:
