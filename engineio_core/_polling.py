@@ -32,11 +32,11 @@ async def _fire_due(session: Session, now: float) -> None:
 
 
 def wake_if_sooner(session: Session, before: float | None) -> None:
-    """Wake the driver only when the core's next deadline moved earlier than ``before`` (what
-    the driver, woken for every earlier change, sleeps until): a scheduler pass saved per poll."""
+    """Have the driver run by the core's next deadline when it moved earlier than ``before``
+    (the one filed for the driver, or earlier)."""
     after = session.core.next_deadline()
     if after is not None and (before is None or after < before):
-        session.wake.notify()
+        session.wake_by(after)
 
 
 async def answer_poll(
@@ -147,7 +147,7 @@ async def post(
         return
     if events:
         await session.deliver(events)
-    # A pong only moves the deadline later, a message not at all: the driver sleeps on.
+    # A pong only moves the deadline later, a message not at all: the one filed stands.
     wake_if_sooner(session, before)
     # Node runs the handlers before it answers "ok", so a poll sent after "ok" finds their
     # replies. A receiver ran in deliver() already; an application iterating the socket

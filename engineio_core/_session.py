@@ -1,10 +1,13 @@
 """One Engine.IO session at run time: the ``Socket`` the application holds, the ``Session``
-beside its ``protocol.ServerSession`` core, and the session's driver task.
+beside its ``protocol.ServerSession`` core, and the session's driver.
 
 The session hands what its core decides to the application (a receiver called in the reading
 task, or an inbox to iterate), keeps its close and its outbound high-water mark, and its driver
 (``Session.drive``) is the one task that fires the core's deadlines (and its application's) and
-writes the WebSocket frames nobody else wrote.
+writes the WebSocket frames nobody else wrote. The driver runs only while it has work: it files
+the session's next deadline with the server's timer and ends, and is started again when that
+deadline comes or when someone has work for it sooner (``DriverAlarm``); an idle session holds
+no task of its own.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from ._signal import Flag, Signal
 from ._timers import Alarm, Timers
 from ._writer import Flusher, Writer
 
-__all__ = ["AllowRequest", "Application", "Handshake", "LazyHeaders", "Receiver", "Session",
-           "SessionHost", "Socket", "SocketHandler"]
+__all__ = ["AllowRequest", "Application", "DriverAlarm", "Handshake", "LazyHeaders", "Receiver",
+           "Session", "SessionHost", "Socket", "SocketHandler"]
 
 log = logging.getLogger("engineio_core")
 
@@ -181,11 +184,9 @@ class Socket:
         await self._session.closed.wait()
 
     def wake_at(self, deadline: float) -> None:
-        """Have the session's driver awake by ``deadline``: an ``Application``'s next deadline
+        """Have the session's driver run by ``deadline``: an ``Application``'s next deadline
         moved earlier than the one it last reported."""
-        session = self._session
-        if deadline < session.sleeping_until:
-            session.wake.notify()
+        self._session.wake_by(deadline)
 
     def __aiter__(self) -> AsyncIterator[str | bytes]:
         return self._session.inbox()[1].__aiter__()
@@ -222,7 +223,7 @@ class SessionHost(Protocol):
 
     @property
     def timers(self) -> Timers:
-        """The server-wide timer its driver sleeps on."""
+        """The server-wide timer that starts its driver at its next deadline."""
         ...
 
     @property
@@ -244,6 +245,27 @@ class SessionHost(Protocol):
         ...
 
 
+class DriverAlarm(Alarm):
+    """Starts its session's driver when rung (by the server's timer at the session's next
+    deadline, or by whoever has work for the driver sooner), unless the driver runs already:
+    a running driver looks at all its work again before it ends."""
+
+    __slots__ = ("_session",)
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self._session: Session | None = session
+
+    def ring(self) -> None:
+        """Have the driver run now."""
+        if self._session is not None:
+            self._session.start_driver()
+
+    def forget(self) -> None:
+        """The session is over: nothing starts its driver any more."""
+        self._session = None
+
+
 class Session:
     """Runtime state beside one ``ServerSession`` core."""
 
@@ -261,12 +283,13 @@ class Session:
         # ``changed`` wakes whoever waits on the session's output (a parked poll, a producer
         # waiting for drain); ``wake`` wakes the driver.
         self.changed = Signal()
-        self.wake = Alarm()
+        self.wake = DriverAlarm(self)
         self.closed = Flag()
         self.close_reason: str | None = None
         self._inbox: tuple[trio.MemorySendChannel[str | bytes],
                            trio.MemoryReceiveChannel[str | bytes]] | None = None
         self.receiver: Receiver | None = None
+        # Held while a delivery awaits what its receiver left (made then: about 330 bytes).
         self.receive_lock: trio.StrictFIFOLock | None = None
         # ``None`` once the session is over (``release``).
         self.socket: Socket | None = Socket(self)
@@ -276,13 +299,44 @@ class Session:
         self.polls_answered = 0  # a part of ``progress``
         # Over the high-water mark: (progress, when it was first seen at that value).
         self._watch: tuple[int, float] | None = None
-        # What the driver sleeps until (-inf while it runs: it reads every deadline again).
+        self._driving = False  # the driver's task is started
+        # The deadline filed with the timer when the driver last ended (-inf until ``park``
+        # and while the driver runs: it reads every deadline again before it ends).
         self.sleeping_until = -math.inf
 
     def notify(self) -> None:
-        """Wake the driver and everyone waiting on the session."""
+        """Run the driver, and wake everyone waiting on the session."""
         self.changed.notify()
-        self.wake.notify()
+        self.wake.ring()
+
+    def start_driver(self) -> None:
+        """Start the driver's task, unless it runs already (it then sees the new work before
+        it ends)."""
+        if not self._driving:
+            self._driving = self.server.spawn(self.drive)
+
+    def wake_by(self, deadline: float) -> None:
+        """Have the driver run by ``deadline`` (a deadline of the core or the application that
+        moved earlier than the one filed); nothing to do while the driver runs."""
+        if deadline < self.sleeping_until:
+            self.server.timers.set(self.wake, deadline)
+            self.sleeping_until = deadline
+
+    def park(self) -> None:
+        """File the session's first deadline with the timer (its driver is not running: a new
+        session has no work for it yet)."""
+        deadline = self.core.next_deadline()
+        if self.app is not None and (due := self.app.next_deadline()) is not None:
+            if deadline is None or due < deadline:
+                deadline = due
+        self._sleep_until(deadline)
+
+    def _sleep_until(self, deadline: float | None) -> None:
+        wake = self.wake
+        # An earlier entry still filed stays: it rings early, and the driver files again.
+        if deadline is not None and (wake.at is None or deadline < wake.at):
+            self.server.timers.set(wake, deadline)
+        self.sleeping_until = deadline if deadline is not None else math.inf
 
     def send(self, messages: Sequence[str | bytes | eio.PreparedPacket]) -> None:
         """Queue ``messages`` (dropped once closed); a peer whose backlog passes four times the
@@ -362,8 +416,7 @@ class Session:
 
     async def set_receiver(self, receiver: Receiver) -> None:
         """See ``Socket.set_receiver``."""
-        lock = self.receive_lock = trio.StrictFIFOLock()
-        async with lock:
+        async with self._receive_lock():
             self.receiver = receiver
             while self._inbox is not None:
                 try:
@@ -371,6 +424,14 @@ class Session:
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
                 await self._call_receiver(earlier, queued=True)
+            if self.closed.is_set():
+                self.receiver = None  # it gets nothing more (and the session may be released)
+
+    def _receive_lock(self) -> trio.StrictFIFOLock:
+        lock = self.receive_lock
+        if lock is None:
+            lock = self.receive_lock = trio.StrictFIFOLock()
+        return lock
 
     async def deliver(self, events: Sequence[eio.Event]) -> None:
         """Act on the core's events; messages go to the receiver, or to the application's inbox
@@ -406,8 +467,7 @@ class Session:
     async def _receive(self, data: str | bytes) -> None:
         """Hand one message to the receiver: one delivery at a time, in arrival order."""
         lock = self.receive_lock
-        assert lock is not None
-        if not lock.locked():
+        if lock is None or not lock.locked():
             # Nearly always: nobody else is delivering, and the receiver runs with no checkpoint
             # before it returns, so nothing can come between. Only what it leaves to await needs
             # the lock (taken at once, still free), to keep the next delivery behind it.
@@ -415,6 +475,7 @@ class Session:
                 return
             rest = self._start_receiver(data)
             if rest is not None:
+                lock = self._receive_lock()
                 lock.acquire_nowait()
                 try:
                     await self._finish_receiver(rest)
@@ -473,10 +534,14 @@ class Session:
         log.debug("session %s closed: %s", self.core.sid, reason)
 
     async def drive(self) -> None:
-        """The one task that owns the session's timers (its application's too) and writes what
-        its WebSocket did not take at once (``Writer.drain``)."""
+        """The task that fires the session's deadlines (its application's too) and writes what
+        its WebSocket did not take at once (``Writer.drain``), started whenever there is such
+        work (``start_driver``). It ends once none is left, with the next deadline filed with
+        the server's timer; once the session closed, after closing its WebSockets."""
         core = self.core
-        timers = self.server.timers
+        self.sleeping_until = -math.inf
+        self.server.flusher.new_step()
+        idle = False
         try:
             while True:
                 if self._closing:
@@ -500,24 +565,21 @@ class Session:
                     continue
                 if self.closed.is_set():
                     break
-                wake = self.wake
-                if deadline is not None and (wake.at is None or deadline < wake.at):
-                    timers.set(wake, deadline)
-                self.sleeping_until = deadline if deadline is not None else math.inf
-                try:
-                    await wake.wait()
-                finally:
-                    self.sleeping_until = -math.inf
-                self.server.flusher.new_step()
+                # Nothing left before ``deadline`` (and no checkpoint since the checks above).
+                self._sleep_until(deadline)
+                idle = True
+                return
         finally:
-            timers.set(self.wake, None)
-            for websocket in (self.writer.websocket, self.writer.probe):
-                if websocket is not None:
-                    with trio.move_on_after(1.0) as scope:
-                        scope.shield = True
-                        await websocket.aclose()
-            if self.closed.is_set():
-                self.release()
+            if not idle:  # the session closed, or the server's nursery is going
+                self.server.timers.set(self.wake, None)
+                for websocket in (self.writer.websocket, self.writer.probe):
+                    if websocket is not None:
+                        with trio.move_on_after(1.0) as scope:
+                            scope.shield = True
+                            await websocket.aclose()
+                if self.closed.is_set():
+                    self.release()
+            self._driving = False
 
     def release(self) -> None:
         """The session is over (closed, its driver gone): drop its references to what refers
@@ -527,3 +589,4 @@ class Session:
         self.socket = None
         self.app = None
         self.receiver = None
+        self.wake.forget()

@@ -1,8 +1,9 @@
-"""The server-wide timer: one heap of deadlines and one task that rings each session's alarm.
+"""The server-wide timer: one heap of deadlines and one task that rings each at its time.
 
-A session's driver sleeps until its next deadline; rather than a cancel scope per sleeping
-session (about a kilobyte each), the driver files its deadline here and waits on its ``Alarm``,
-which this timer rings when the deadline is due (or anyone else rings sooner).
+A session's driver runs only when it has work: it files the session's next deadline here and
+ends, and the timer rings the session's ``Alarm`` when that deadline is due, which starts the
+driver again. An idle session then holds no task (a task, its coroutines and a cancel scope
+cost kilobytes per session).
 """
 
 from __future__ import annotations
@@ -19,18 +20,21 @@ from ._signal import Wakeup
 __all__ = ["Alarm", "Timers"]
 
 
-class Alarm(Wakeup):
-    """A driver's wake-up, which the server's timer task also rings at ``at``."""
+class Alarm:
+    """What the timer rings: filed for one time at once (``at``), rung when it is due."""
 
     __slots__ = ("at",)
 
     def __init__(self) -> None:
-        super().__init__()
         self.at: float | None = None  # the time of its latest entry in the timer heap
+
+    def ring(self) -> None:
+        """The time filed has come (called by the timer's task)."""
+        raise NotImplementedError
 
 
 class Timers:
-    """Every sleeping driver's next deadline, kept by one task started on demand.
+    """Every idle session's next deadline, kept by one task started on demand.
 
     Args:
         spawn: starts a task in the server's nursery; returns ``False`` when serving is over.
@@ -62,9 +66,9 @@ class Timers:
             self._running = self._spawn(self._run)
 
     async def _run(self) -> None:
-        """Ring each driver's alarm at the deadline it sleeps until. An entry is void once its
-        alarm is set for another time (the driver moved its deadline earlier, or was woken
-        and has yet to sleep again)."""
+        """Ring each alarm at its time. An entry is void once its alarm is set for another
+        time (the session's deadline moved earlier, or its driver runs and has yet to file the
+        next one)."""
         heap = self._heap
         try:
             while self._live:
@@ -74,7 +78,7 @@ class Timers:
                     if alarm.at == at:
                         self._live -= 1
                         alarm.at = None
-                        alarm.notify()
+                        alarm.ring()
                 self._sleeping_until = heap[0][0] if heap else math.inf
                 try:
                     with trio.move_on_at(self._sleeping_until):
@@ -82,7 +86,7 @@ class Timers:
                 finally:
                     self._sleeping_until = -math.inf
         finally:
-            # Every entry is void, or the nursery is going (its drivers void theirs as they go).
+            # Every entry is void, or the nursery is going.
             self._running = False
             if not self._live:
                 heap.clear()

@@ -28,7 +28,8 @@ import trio
 from transports import WebSocket, WebSocketClosed, frame_message
 
 from . import protocol as eio
-from ._signal import Signal, Wakeup
+from ._signal import Signal
+from ._timers import Alarm
 
 __all__ = ["Writer"]
 
@@ -102,7 +103,7 @@ class Writer:
         core: the session's core, whose queued packets it writes.
         flusher: the server's, for what the session queues after it wrote in a step.
         changed: notified when the core's outbound buffer emptied (producers waiting for drain).
-        wake: wakes the session's task, which then calls ``drain``.
+        wake: starts the session's task, which then calls ``drain``.
 
     It holds nothing of the session but these (the session's ``deliver`` is passed to the calls
     that need it), so that the session and its writer are no reference cycle.
@@ -119,7 +120,7 @@ class Writer:
                  "deferred", "probe", "websocket")
 
     def __init__(self, core: eio.ServerSession, flusher: Flusher, *, changed: Signal,
-                 wake: Wakeup) -> None:
+                 wake: Alarm) -> None:
         self._core = core
         self._flusher = flusher
         self._written = -1  # the step of the last write made by flush
@@ -163,7 +164,7 @@ class Writer:
 
     def _hand_over(self) -> None:
         self.blocked = True
-        self._wake.notify()
+        self._wake.ring()
 
     async def drain(self, deliver: Deliver) -> bool:
         """The session's task: write the probe's frames, what the socket did not take and what

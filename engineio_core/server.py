@@ -3,9 +3,9 @@
 Data path: a request reaches ``Server.handle_request`` → the request check of the core →
 handshake, a polling GET or POST (``_polling``), or a WebSocket (``_wsreader``: an upgrade's
 probe, then the reader). Each session is a ``_session.Session`` beside its
-``protocol.ServerSession`` core, with one driver task; everything a session decides lives in the
-core, and the runtime only moves bytes (``_writer``) and sleeps until the session's next deadline
-(``_timers``).
+``protocol.ServerSession`` core, with a driver task that runs while it has work; everything a
+session decides lives in the core, and the runtime only moves bytes (``_writer``) and starts the
+driver again at the session's next deadline (``_timers``).
 """
 
 from __future__ import annotations
@@ -349,9 +349,8 @@ class Server(trio.abc.AsyncResource):
                 session.handler_done.set()
                 session.close()
             else:
-                session.receive_lock = trio.StrictFIFOLock()
                 session.receiver = app.receive
-        self._nursery.start_soon(session.drive)
+        session.park()
         if self.attach is None:
             # The socket too: the session drops it once over, maybe before this task starts.
             self._nursery.start_soon(self._run_handler, session, socket)

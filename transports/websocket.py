@@ -95,14 +95,17 @@ class StreamWebSocket(trio.abc.AsyncResource):
         self._max_message_size = max_message_size
         self._close_timeout = close_timeout
         self._bufsize = receive_buffer_size
-        self._write_lock = trio.StrictFIFOLock()
+        # Made by the first write that may wait (about 330 bytes): an idle WebSocket, whose
+        # frames go out with send_framed_nowait, never needs it.
+        self._write_lock: trio.StrictFIFOLock | None = None
         self._owed = b""  # see send_framed_nowait
         self.bytes_sent = 0
         self._parts: list[str | bytes] = []
         self._size = 0
         self._messages: list[str | bytes] = []
         self._reading = False
-        self._close_seen = trio.Event()
+        self._close_seen = False  # the closing handshake is over (or the socket went)
+        self._close_event: trio.Event | None = None  # made for a task waiting for it
         self._stream_closed = False
         self._pending = b""
         # Whether the last read emptied the socket (it returned less than asked): the next one
@@ -192,9 +195,10 @@ class StreamWebSocket(trio.abc.AsyncResource):
         try:
             # The lock is nearly always free: taking it without a scheduler pass saves one per
             # write (the socket write that follows yields anyway).
-            self._write_lock.acquire_nowait()
+            lock = self._lock()
+            lock.acquire_nowait()
         except trio.WouldBlock:
-            await self._write_lock.acquire()
+            await lock.acquire()
         try:
             if not self.is_open:
                 raise self._closed_error()
@@ -202,7 +206,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
             if data:
                 await self._send_all(data)
         finally:
-            self._write_lock.release()
+            lock.release()
 
     def send_framed_nowait(self, data: bytes) -> bool:
         """Write whole frames made by ``frame_message`` (on a WebSocket whose ``frames_shared``
@@ -212,7 +216,8 @@ class StreamWebSocket(trio.abc.AsyncResource):
         anything else sent on this WebSocket, and someone must await ``flush`` (which raises
         ``WebSocketClosed`` if the connection is closed or broke).
         """
-        if self._owed or self._write_lock.locked() or not self.is_open:
+        lock = self._write_lock
+        if self._owed or (lock is not None and lock.locked()) or not self.is_open:
             self._owed += data  # after what is already under way
             return False
         sent = _sockio.write_now(self.stream, data)
@@ -231,16 +236,17 @@ class StreamWebSocket(trio.abc.AsyncResource):
         if not self._owed:
             return
         try:
-            self._write_lock.acquire_nowait()
+            lock = self._lock()
+            lock.acquire_nowait()
         except trio.WouldBlock:
-            await self._write_lock.acquire()
+            await lock.acquire()
         try:
             if not self.is_open:
                 self._owed = b""
                 raise self._closed_error()
             await self._send_all(b"")
         finally:
-            self._write_lock.release()
+            lock.release()
 
     @property
     def frames_shared(self) -> bool:
@@ -264,7 +270,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
 
     async def ping(self, payload: bytes = b"") -> None:
         """Send a Ping frame (the answering Pong is consumed by the reader)."""
-        async with self._write_lock:
+        async with self._lock():
             if not self.is_open:
                 raise self._closed_error()
             await self._send_all(self._proto().send(Ping(payload=payload)))
@@ -283,11 +289,14 @@ class StreamWebSocket(trio.abc.AsyncResource):
                 self.closed = WebSocketClosed(code, reason)
             with trio.move_on_after(self._close_timeout):
                 if self._reading:
-                    await self._close_seen.wait()
+                    if not self._close_seen:
+                        if self._close_event is None:
+                            self._close_event = trio.Event()
+                        await self._close_event.wait()
                 else:
                     self._reading = True
                     try:
-                        while not self._close_seen.is_set():
+                        while not self._close_seen:
                             await self._read_more()
                             await self._process_events()
                     finally:
@@ -297,7 +306,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
 
     async def _send_close(self, code: int, reason: str) -> None:
         with trio.move_on_after(self._close_timeout):
-            async with self._write_lock:
+            async with self._lock():
                 if self._proto().state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
                     data = self._take_owed(
                         self._proto().send(CloseConnection(code=code, reason=reason)))
@@ -322,6 +331,17 @@ class StreamWebSocket(trio.abc.AsyncResource):
             self._lost()
             raise self._closed_error() from exc
 
+    def _lock(self) -> trio.StrictFIFOLock:
+        lock = self._write_lock
+        if lock is None:
+            lock = self._write_lock = trio.StrictFIFOLock()
+        return lock
+
+    def _saw_close(self) -> None:
+        self._close_seen = True
+        if self._close_event is not None:
+            self._close_event.set()
+
     def _closed_error(self) -> WebSocketClosed:
         return (self.closed.fresh() if self.closed is not None
                 else WebSocketClosed(_ABNORMAL, "connection closing"))
@@ -332,7 +352,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
     def _lost(self) -> None:
         if self.closed is None:
             self.closed = WebSocketClosed(_ABNORMAL, "connection lost")
-        self._close_seen.set()
+        self._saw_close()
 
     async def _read_more(self) -> None:
         if not self._pending:
@@ -393,7 +413,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
             self._partial = buf  # a large frame arriving: no copy per read
 
     async def _process_events(self) -> None:
-        if self._fast or (self.closed is not None and self._close_seen.is_set()):
+        if self._fast or (self.closed is not None and self._close_seen):
             return
         for event in self._proto().events():
             if isinstance(event, Message):
@@ -412,7 +432,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
                     self._parts.clear()
                     self._size = 0
             elif isinstance(event, Ping):
-                async with self._write_lock:
+                async with self._lock():
                     if self._proto().state is ConnectionState.OPEN:
                         await self._send_all(self._proto().send(event.response()))
             elif isinstance(event, CloseConnection):
@@ -426,7 +446,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
             await self._fail(event.code, event.reason or "")
             return
         if self._proto().state is ConnectionState.REMOTE_CLOSING:
-            async with self._write_lock:
+            async with self._lock():
                 if self._proto().state is ConnectionState.REMOTE_CLOSING:
                     try:
                         await self.stream.send_all(
@@ -435,7 +455,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
                         pass
         if self.closed is None:
             self.closed = WebSocketClosed(event.code, event.reason or "")
-        self._close_seen.set()
+        self._saw_close()
         await self._close_stream()
 
     async def _fail(self, code: int, reason: str) -> None:
@@ -444,7 +464,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
         # As Node's ws fails a connection for what it received: the code alone, no reason
         # (``reason`` is for our side).
         await self._send_close(code, "")
-        self._close_seen.set()
+        self._saw_close()
         await self._close_stream()
 
     async def _close_stream(self) -> None:
@@ -452,7 +472,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
             self._stream_closed = True
             if self.closed is None:
                 self.closed = WebSocketClosed(_ABNORMAL, "connection lost")
-            self._close_seen.set()
+            self._saw_close()
             if self._readable is not None:
                 self._readable.close()
             await self.stream.aclose()
