@@ -350,8 +350,8 @@ class Session:
             log.info("session %s: outbound buffer over %d bytes, closing", self.core.sid,
                      4 * self.server.max_buffered_bytes)
             self.abort("transport error")
-        self.changed.notify()
-        self.writer.flush()
+        if not self.writer.flush():  # else it notified, once it wrote
+            self.changed.notify()
 
     def abort(self, reason: str) -> None:
         """Close now, dropping what is queued: the peer is gone or hopeless."""

@@ -38,6 +38,7 @@ Deliver = Callable[[Sequence[eio.Event]], Awaitable[None]]
 
 _GONE = (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError)
 _DRAIN_BATCH = 256 * 1024  # bytes joined into one write by the session's task
+_current_task = trio.lowlevel.current_task  # once per delivery: one lookup, not three
 
 
 class Flusher:
@@ -116,8 +117,8 @@ class Writer:
         deferred: output is waiting for the flusher (the session wrote in this step already).
     """
 
-    __slots__ = ("_changed", "_core", "_flusher", "_wake", "_written", "blocked",
-                 "deferred", "probe", "websocket")
+    __slots__ = ("_changed", "_core", "_flusher", "_shared", "_wake", "_websocket", "_written",
+                 "blocked", "deferred", "probe")
 
     def __init__(self, core: eio.ServerSession, flusher: Flusher, *, changed: Signal,
                  wake: Alarm) -> None:
@@ -127,40 +128,53 @@ class Writer:
         self.deferred = False
         self._changed = changed
         self._wake = wake
-        self.websocket: WebSocket | None = None
+        self._websocket: WebSocket | None = None
+        self._shared = False  # the WebSocket's frames_shared, read once per delivery
         self.probe: WebSocket | None = None
         self.blocked = False
 
-    def flush(self) -> None:
+    @property
+    def websocket(self) -> WebSocket | None:
+        """The session's WebSocket once it carries the session (``None`` on polling)."""
+        return self._websocket
+
+    @websocket.setter
+    def websocket(self, websocket: WebSocket | None) -> None:
+        self._websocket = websocket
+        self._shared = websocket is not None and websocket.frames_shared
+
+    def flush(self) -> bool:
         """Write what the core queued for the active WebSocket as far as the socket takes it,
-        from the calling task and without yielding; hand the rest to the session's task."""
-        websocket = self.websocket
+        from the calling task and without yielding; hand the rest to the session's task.
+        Returns whether it wrote and notified ``changed`` (the buffer emptied)."""
+        websocket = self._websocket
         if websocket is None or self.blocked or self.deferred:
-            return  # polling; or the session's task or the flusher writes it, after the rest
-        if not websocket.frames_shared:
+            return False  # polling; or the session's task or the flusher writes it, after the rest
+        if not self._shared:
             # Frames made by the connection itself (compressed ones): its task makes and sends
             # them.
             if self._core.transport == "websocket":
                 self._hand_over()
-            return
+            return False
         flusher = self._flusher
-        if flusher.task is not trio.lowlevel.current_task():
+        if flusher.task is not _current_task():
             flusher.new_step()
         elif self._written == flusher.step:
             self.deferred = True
             flusher.defer(self)
-            return
+            return False
         packets = self._core.take_ws_packets()
         if not packets:
-            return
+            return False
         self._written = flusher.step
         # A broadcast's message is framed once, by the first session that writes it.
         data = (packets[0].wire(frame_message) if len(packets) == 1
                 else b"".join([p.wire(frame_message) for p in packets]))
         if websocket.send_framed_nowait(data):
             self._changed.notify()  # the buffer emptied: a producer waiting for drain goes on
-        else:
-            self._hand_over()
+            return True
+        self._hand_over()
+        return False
 
     def _hand_over(self) -> None:
         self.blocked = True

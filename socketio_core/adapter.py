@@ -291,7 +291,7 @@ class InMemoryAdapter(Adapter):
 
     def select(self, target: BroadcastTarget) -> list[str]:
         """The local sids a target selects."""
-        return list(self.rooms.select(target.rooms, target.except_rooms))
+        return self.rooms.select(target.rooms, target.except_rooms)  # a list of its own
 
     async def broadcast(self, packet: Packet, target: BroadcastTarget) -> int:
         """Encode the packet once and queue the same parts for every selected socket."""

@@ -26,6 +26,10 @@ __all__ = ["Readable", "ReadableOrWoken", "available", "prepare"]
 _EPOLL = hasattr(select, "epoll")
 _EVENTS = (select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLONESHOT) if _EPOLL else 0
 _EDGES = (select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLET) if _EPOLL else 0
+# A Readable woken by the watch with fewer than _BUSY sockets ready waits with trio for the
+# next _RESAMPLE waits (see Readable).
+_BUSY = 4
+_RESAMPLE = 16
 
 
 def available() -> bool:
@@ -48,13 +52,14 @@ class _Watcher:
         try:
             while True:
                 await trio.lowlevel.wait_readable(self._epoll.fileno())
-                for fd, _ in self._epoll.poll(0):
+                ready = self._epoll.poll(0)
+                for fd, _ in ready:
                     # One-shot: the kernel disarmed the socket; arm() rearms it.
                     parked = self._parked.pop(fd, None)
                     if parked is not None:
                         parked._resume(True)
                     elif (watched := self._watched.get(fd)) is not None:
-                        watched._fire()
+                        watched._fire(len(ready))
         finally:
             self._epoll.close()
 
@@ -159,8 +164,15 @@ class ReadableOrWoken:
 
 
 class Readable:
-    """One task's waits for ``sock`` to become readable, on one registration made here and
-    kept until ``close()`` (edge-triggered: no system call per wait).
+    """One task's waits for ``sock`` to become readable.
+
+    On a busy server, the socket stays registered with the watch, edge-triggered, and a wait
+    costs no system call; but each wake-up of the watch's task costs about as much as several
+    of trio's waits (re-arming the watch's own descriptor, the poll, the task's step and one
+    scheduler pass more before the reader runs), so this pays only when it finds several
+    sockets ready at once. A reader woken in a smaller batch than ``_BUSY`` waits with trio
+    from its next wait on (one ``epoll_ctl`` per wait), and tries the watch again every
+    ``_RESAMPLE`` waits.
 
     ``wait()`` returns once data or an end of stream may have arrived since the previous
     ``wait()`` returned, so it is only correct after a read found the socket empty (it failed
@@ -168,23 +180,28 @@ class Readable:
     is there after all (the caller's read then fails and it waits again).
     """
 
-    __slots__ = ("_fd", "_ready", "_task")
+    __slots__ = ("_busy", "_countdown", "_fd", "_ready", "_sock", "_task", "_watched", "_watcher")
 
     def __init__(self, sock: trio.socket.SocketType) -> None:
         fd = sock.fileno()
         if fd < 0:
             raise trio.ClosedResourceError("socket was already closed")
         self._fd = fd
+        self._sock = sock
         self._task: trio.lowlevel.Task | None = None
         self._ready = False
-        _watcher().watch(fd, self)
+        self._watched = False  # registered with the watch
+        self._busy = False  # wait on the watch
+        self._countdown = 0  # waits with trio until the watch is tried again
+        self._watcher = _watcher()
 
-    def _fire(self) -> None:
+    def _fire(self, batch: int) -> None:
         task = self._task
         if task is None:
             self._ready = True
         else:
             self._task = None
+            self._busy = batch >= _BUSY
             trio.lowlevel.reschedule(task)
 
     async def wait(self) -> None:
@@ -198,12 +215,27 @@ class Readable:
             self._ready = False
             await trio.lowlevel.checkpoint()
             return
-        if self._fd < 0:
+        fd = self._fd
+        if fd < 0:
             raise trio.ClosedResourceError("socket was already closed")
         if self._task is not None:
             raise trio.BusyResourceError("another task is already waiting here")
-        self._task = trio.lowlevel.current_task()
-        await trio.lowlevel.wait_task_rescheduled(self._abort)
+        if not self._busy:
+            self._countdown -= 1
+        if self._busy or self._countdown < 0:
+            self._countdown = _RESAMPLE
+            if not self._watched:
+                # Data already there is reported at once: no edge is missed.
+                self._watcher.watch(fd, self)
+                self._watched = True
+            self._task = trio.lowlevel.current_task()
+            await trio.lowlevel.wait_task_rescheduled(self._abort)
+            return
+        if self._watched:
+            # trio's wait sees what is there (level-triggered), whatever edges were seen.
+            self._watched = False
+            self._watcher.unwatch(fd, self)
+        await trio.lowlevel.wait_readable(self._sock)
 
     def _abort(self, _: object) -> trio.lowlevel.Abort:
         self._task = None
@@ -213,8 +245,13 @@ class Readable:
         """Drop the registration (before the socket is closed); a task waiting gets
         ``trio.ClosedResourceError``. Idempotent."""
         fd, self._fd = self._fd, -1
-        if fd >= 0:
-            _watcher().unwatch(fd, self)
+        if fd < 0:
+            return
+        if self._watched:
+            self._watched = False
+            self._watcher.unwatch(fd, self)
+        else:
+            trio.lowlevel.notify_closing(self._sock)  # a wait with trio
         task, self._task = self._task, None
         if task is not None:
             trio.lowlevel.reschedule(

@@ -57,7 +57,8 @@ class StreamWebSocket(trio.abc.AsyncResource):
     ``HTTPRequest.accept_websocket`` or ``connect_websocket``.
 
     Attributes:
-        stream: the underlying trio stream (owned: closed with the WebSocket).
+        stream: the underlying trio stream (owned: closed with the WebSocket; close the
+            WebSocket rather than the stream while a task receives, so that its wait ends).
         subprotocol: the negotiated subprotocol, if any.
         extensions: the names of the negotiated extensions (e.g. ``["permessage-deflate"]``).
         closed: ``None`` while open, else a ``WebSocketClosed`` like those ``receive``/``send``
@@ -113,7 +114,10 @@ class StreamWebSocket(trio.abc.AsyncResource):
         self._drained = True
         # A plain socket on Linux is waited for on one registration kept for the WebSocket's
         # life (made at the first read), rather than one trio re-arms for each wait.
-        self._watchable = _sockio.is_direct(stream) and _watch.available()
+        # A plain socket's, for the writes that do not wait (``send_framed_nowait``).
+        self._sock = (stream.socket if _sockio.is_direct(stream)
+                      and isinstance(stream, trio.SocketStream) else None)
+        self._watchable = self._sock is not None and _watch.available()
         self._readable: _watch.Readable | None = None
         # Without an extension a server decodes the common frames itself (whole text/binary
         # messages) until the first other frame; from that frame's first byte on, every byte
@@ -217,10 +221,21 @@ class StreamWebSocket(trio.abc.AsyncResource):
         ``WebSocketClosed`` if the connection is closed or broke).
         """
         lock = self._write_lock
-        if self._owed or (lock is not None and lock.locked()) or not self.is_open:
+        conn = self._conn
+        if (self._owed or self.closed is not None or (lock is not None and lock.locked())
+                or (conn is not None and conn.state is not ConnectionState.OPEN)):
             self._owed += data  # after what is already under way
             return False
-        sent = _sockio.write_now(self.stream, data)
+        sent = 0
+        sock = self._sock
+        if sock is not None:
+            # As _sockio.write_now, inline: this runs once per message and recipient.
+            fd = sock.fileno()
+            if fd >= 0:
+                try:
+                    sent = os.write(fd, data)
+                except OSError:  # EPIPE once shut for writing: flush's send_all raises
+                    pass
         self.bytes_sent += sent
         if sent == len(data):
             return True

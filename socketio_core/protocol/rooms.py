@@ -106,6 +106,8 @@ class RoomIndex:
         rooms = list(rooms)
         if not rooms:
             return [sid for sid in self._sids if sid not in excluded]
+        if len(rooms) == 1 and not excluded:  # the common broadcast: one room's members
+            return list(self._rooms.get(rooms[0], ()))
         selected: dict[str, None] = {}
         for room in rooms:
             for sid in self._rooms.get(room, ()):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 import trio
@@ -20,98 +22,184 @@ async def _parked(task_done: list[bool]) -> bool:
     return not task_done
 
 
-def test_a_wait_ends_when_data_or_the_end_of_stream_arrives() -> None:
+@asynccontextmanager
+async def watched(sock: trio.socket.SocketType, mode: str) -> AsyncIterator[_watch.Readable]:
+    """A ``Readable`` for ``sock`` whose waits are on the watch ("busy") or trio's ("alone"),
+    whatever the scheduler's load."""
+    readable = _watch.Readable(sock)
+    force(readable, mode)
+    yield readable
+
+
+def force(readable: _watch.Readable, mode: str) -> None:
+    """Have ``readable``'s next wait be on the watch ("busy") or trio's ("alone")."""
+    readable._busy = mode == "busy"
+    readable._countdown = 1 << 30  # never tries the watch by itself
+
+
+MODES = pytest.mark.parametrize("mode", ["busy", "alone"])
+
+
+@MODES
+def test_a_wait_ends_when_data_or_the_end_of_stream_arrives(mode: str) -> None:
     async def main() -> None:
         a, b = trio.socket.socketpair()
         with a, b:
-            readable = _watch.Readable(a)
-            done: list[bool] = []
+            async with watched(a, mode) as readable:
+                done: list[bool] = []
 
-            async def wait() -> None:
-                await readable.wait()
-                done.append(True)
+                async def wait() -> None:
+                    await readable.wait()
+                    done.append(True)
 
-            with trio.fail_after(5):
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(wait)
-                    assert await _parked(done)  # nothing to read yet
-                    await b.send(b"one")
-                assert os.read(a.fileno(), 100) == b"one"  # emptied: a short read
-                done.clear()
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(wait)
-                    # The edge of "one" was consumed: the socket is empty, the wait goes on.
-                    assert await _parked(done)
-                    b.shutdown(trio.socket.SHUT_WR)
-                assert os.read(a.fileno(), 100) == b""
-            readable.close()
+                with trio.fail_after(5):
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(wait)
+                        assert await _parked(done)  # nothing to read yet
+                        assert readable._watched is (mode == "busy")
+                        await b.send(b"one")
+                    assert os.read(a.fileno(), 100) == b"one"  # emptied: a short read
+                    done.clear()
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(wait)
+                        # The edge of "one" was consumed: the socket is empty, the wait goes on.
+                        assert await _parked(done)
+                        b.shutdown(trio.socket.SHUT_WR)
+                    assert os.read(a.fileno(), 100) == b""
+                readable.close()
 
     trio.run(main)
 
 
-def test_data_arriving_between_waits_is_not_lost() -> None:
+@MODES
+def test_data_arriving_between_waits_is_not_lost(mode: str) -> None:
     async def main() -> None:
         a, b = trio.socket.socketpair()
         with a, b:
-            readable = _watch.Readable(a)
-            with trio.fail_after(5):
-                await b.send(b"x")
-                await readable.wait()
-                assert os.read(a.fileno(), 100) == b"x"
-                # Sent while nobody waits, seen by the watch's task meanwhile: the next wait
-                # returns at once.
-                await b.send(b"y")
-                await trio.testing.wait_all_tasks_blocked()
-                await readable.wait()
-                assert os.read(a.fileno(), 100) == b"y"
-            readable.close()
-
-    trio.run(main)
-
-
-def test_close_ends_a_wait_and_every_later_one() -> None:
-    async def main() -> None:
-        a, b = trio.socket.socketpair()
-        with a, b:
-            readable = _watch.Readable(a)
-            with trio.fail_after(5):
-                async with trio.open_nursery() as nursery:
-                    failed: list[BaseException] = []
-
-                    async def wait() -> None:
-                        try:
-                            await readable.wait()
-                        except trio.ClosedResourceError as exc:
-                            failed.append(exc)
-
-                    nursery.start_soon(wait)
+            async with watched(a, mode) as readable:
+                with trio.fail_after(5):
+                    await b.send(b"x")
+                    await readable.wait()
+                    assert os.read(a.fileno(), 100) == b"x"
+                    # Sent while nobody waits (the watch's task may see it meanwhile): the
+                    # next wait returns at once.
+                    await b.send(b"y")
                     await trio.testing.wait_all_tasks_blocked()
-                    readable.close()
-                assert len(failed) == 1
-                with pytest.raises(trio.ClosedResourceError):
                     await readable.wait()
-                readable.close()  # idempotent
+                    assert os.read(a.fileno(), 100) == b"y"
+                readable.close()
 
     trio.run(main)
 
 
-def test_a_cancelled_wait_leaves_the_watch_usable_and_one_waiter_at_a_time() -> None:
+def test_a_reader_moves_between_the_watch_and_trio_without_losing_data() -> None:
     async def main() -> None:
         a, b = trio.socket.socketpair()
         with a, b:
             readable = _watch.Readable(a)
             with trio.fail_after(5):
-                with trio.move_on_after(0.05) as scope:
+                for _ in range(3):
+                    force(readable, "busy")
+                    await b.send(b"w")
                     await readable.wait()
-                assert scope.cancelled_caught
-                async with trio.open_nursery() as nursery:
+                    assert readable._watched
+                    assert os.read(a.fileno(), 100) == b"w"
+                    force(readable, "alone")
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(readable.wait)
+                        await trio.testing.wait_all_tasks_blocked()
+                        assert not readable._watched
+                        await b.send(b"t")
+                    assert os.read(a.fileno(), 100) == b"t"
+            readable.close()
+
+    trio.run(main)
+
+
+def test_readers_stay_on_the_watch_while_woken_together_and_try_it_again_when_alone() -> None:
+    async def main() -> None:
+        pairs = [trio.socket.socketpair() for _ in range(_watch._BUSY)]
+        readables = [_watch.Readable(a) for a, _ in pairs]
+        with trio.fail_after(5):
+            async with trio.open_nursery() as nursery:
+                for readable in readables:
+                    force(readable, "busy")
                     nursery.start_soon(readable.wait)
+                await trio.testing.wait_all_tasks_blocked()
+                for _, b in pairs:  # all at once: one wake-up of the watch for all
+                    os.write(b.fileno(), b"x")
+            # Woken in one batch of _BUSY: each stays on the watch.
+            assert all(r._busy and r._watched for r in readables)
+            alone, (a, b) = readables[0], pairs[0]
+            os.read(a.fileno(), 100)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(alone.wait)
+                await trio.testing.wait_all_tasks_blocked()
+                await b.send(b"y")
+            assert not alone._busy  # woken alone: trio's waits from now on
+            os.read(a.fileno(), 100)
+            for turn in range(_watch._RESAMPLE + 1):
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(alone.wait)
                     await trio.testing.wait_all_tasks_blocked()
-                    with pytest.raises(trio.BusyResourceError):
-                        await readable.wait()
+                    # The first _RESAMPLE waits are trio's, then the watch is tried again.
+                    assert alone._watched is (turn == _watch._RESAMPLE)
                     await b.send(b"z")
                 assert os.read(a.fileno(), 100) == b"z"
+        for readable in readables:
             readable.close()
+        for a, b in pairs:
+            a.close()
+            b.close()
+
+    trio.run(main)
+
+
+@MODES
+def test_close_ends_a_wait_and_every_later_one(mode: str) -> None:
+    async def main() -> None:
+        a, b = trio.socket.socketpair()
+        with a, b:
+            async with watched(a, mode) as readable:
+                with trio.fail_after(5):
+                    async with trio.open_nursery() as nursery:
+                        failed: list[BaseException] = []
+
+                        async def wait() -> None:
+                            try:
+                                await readable.wait()
+                            except trio.ClosedResourceError as exc:
+                                failed.append(exc)
+
+                        nursery.start_soon(wait)
+                        await trio.testing.wait_all_tasks_blocked()
+                        readable.close()
+                    assert len(failed) == 1
+                    with pytest.raises(trio.ClosedResourceError):
+                        await readable.wait()
+                    readable.close()  # idempotent
+
+    trio.run(main)
+
+
+@MODES
+def test_a_cancelled_wait_leaves_the_watch_usable_and_one_waiter_at_a_time(mode: str) -> None:
+    async def main() -> None:
+        a, b = trio.socket.socketpair()
+        with a, b:
+            async with watched(a, mode) as readable:
+                with trio.fail_after(5):
+                    with trio.move_on_after(0.05) as scope:
+                        await readable.wait()
+                    assert scope.cancelled_caught
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(readable.wait)
+                        await trio.testing.wait_all_tasks_blocked()
+                        with pytest.raises(trio.BusyResourceError):
+                            await readable.wait()
+                        await b.send(b"z")
+                    assert os.read(a.fileno(), 100) == b"z"
+                readable.close()
 
     trio.run(main)
 
@@ -119,20 +207,29 @@ def test_a_cancelled_wait_leaves_the_watch_usable_and_one_waiter_at_a_time() -> 
 def test_a_number_reused_by_another_socket_keeps_its_watch() -> None:
     async def main() -> None:
         a, b = trio.socket.socketpair()
-        stale = _watch.Readable(a)
-        fd = a.fileno()
-        a.close()  # under the watch, as a stream closed directly would be
-        c, d = trio.socket.socketpair()
-        with b, c, d:
-            if c.fileno() != fd and d.fileno() == fd:
-                c, d = d, c
-            readable = _watch.Readable(c)
-            stale.close()  # must not drop the new socket's registration
+        async with watched(a, "busy") as stale:
             with trio.fail_after(5):
-                await d.send(b"w")
-                await readable.wait()
-            assert os.read(c.fileno(), 100) == b"w"
-            readable.close()
+                await b.send(b"v")
+                await stale.wait()  # registered with the watch
+            fd = a.fileno()
+            a.close()  # under the watch, as a stream closed directly would be
+            c, d = trio.socket.socketpair()
+            with b, c, d:
+                if c.fileno() != fd and d.fileno() == fd:
+                    c, d = d, c
+                readable = _watch.Readable(c)
+                force(readable, "busy")
+                with trio.fail_after(5):
+                    await d.send(b"w")
+                    await readable.wait()  # registered under the same number
+                    assert readable._watched
+                    stale.close()  # must not drop the new socket's registration
+                    assert os.read(c.fileno(), 100) == b"w"
+                    force(readable, "busy")
+                    await d.send(b"x")
+                    await readable.wait()
+                assert os.read(c.fileno(), 100) == b"x"
+                readable.close()
 
     trio.run(main)
 
