@@ -23,6 +23,7 @@ from typing import Any
 
 import trio
 
+from ._gc import gc_threshold, parse_gc_threshold
 from .namespace import Namespace
 from .server import Server
 from .socket import Socket
@@ -172,6 +173,13 @@ async def serve(server: Server, host: str, port: int, stats: float, **options: A
         await server.wait_closed()
 
 
+def _gc_threshold(text: str) -> tuple[int, ...]:
+    try:
+        return parse_gc_threshold(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="socketio-core", description="Run or poke Socket.IO servers (trio-socketio-core).")
@@ -189,6 +197,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--app-dir", default=".", help="where MODULE is looked for (.)")
     run.add_argument("--ssl-certfile", metavar="PEM", help="serve HTTPS with this certificate")
     run.add_argument("--ssl-keyfile", metavar="PEM", help="its private key")
+    run.add_argument("--gc-threshold", type=_gc_threshold, metavar="N,N,N",
+                     help="the garbage collector's thresholds while serving, as 700,10,1000 "
+                          "(off: Python's)")
     from .cli_connect import HELP, add_arguments
 
     add_arguments(commands.add_parser(
@@ -212,8 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # except*: trio's nurseries hand errors on in exception groups.
     try:
         server = load_server(args.target, factory=args.factory, app_dir=args.app_dir)
-        trio.run(partial(serve, server, args.host, args.port, args.stats,
-                         ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile))
+        with gc_threshold(args.gc_threshold):
+            trio.run(partial(serve, server, args.host, args.port, args.stats,
+                             ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile))
         if server.shutdown_signal == signal.SIGINT:
             code = 128 + signal.SIGINT
     except* CLIError as group:

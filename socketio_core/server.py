@@ -12,7 +12,7 @@ import os
 import re
 import signal
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from types import MappingProxyType
 from typing import Any, Unpack, overload
@@ -25,6 +25,7 @@ from engineio_core.options import ServerOptions
 from transports import Handler as HTTPHandler
 from transports import Request, serve_http
 
+from . import _gc
 from ._stop_signals import StopSignals, stop_signals
 from .adapter import Adapter, InMemoryAdapter
 from .broadcast import BroadcastOperator
@@ -401,15 +402,22 @@ class Server(trio.abc.AsyncResource):
         log.info("%s: shutting down", stops.signum.name)
         await self.aclose()
 
-    def run(self, host: str | None = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+    def run(self, host: str | None = "127.0.0.1", port: int = 8000, *,
+            gc_threshold: Sequence[int] | None = None, **options: Any) -> None:
         """Serve from a script until Ctrl-C or SIGTERM, as ``uvicorn.run`` does: ``serve``
         (the same options) under ``trio.run``.
 
         Either signal closes the server cleanly (see ``serve``). After Ctrl-C the program then
         exits with status 130, as on a ``KeyboardInterrupt``, without its traceback (by raising
         ``SystemExit(130)``); after SIGTERM this returns.
+
+        ``gc_threshold``: the garbage collector's thresholds while serving
+        (``gc.set_threshold``, restored after), such as ``(700, 10, 1000)``: full collections,
+        which pause the whole process for longer the more connections it holds, become that
+        much rarer. Off by default; see ``docs/deployment.md`` for when it is safe.
         """
-        trio.run(partial(self.serve, host, port, **options))
+        with _gc.gc_threshold(gc_threshold):
+            trio.run(partial(self.serve, host, port, **options))
         if self.shutdown_signal == signal.SIGINT:
             raise SystemExit(128 + signal.SIGINT)
 

@@ -66,10 +66,11 @@ PINNED = {"resets", "hostile", "flood"}  # those that start a health client
 
 
 async def run_scenario(kind: str, scenario: str, params: dict[str, Any], *,
-                       pin: bool = False) -> dict[str, Any]:
+                       pin: bool = False, gc_threshold: str | None = None) -> dict[str, Any]:
     """One scenario against a fresh server of ``kind``; adds the server's exit status, its
-    crashes and (ours) its ERROR records."""
-    server = ServerProcess(kind, pin=pin)
+    crashes and (ours) its ERROR records. ``gc_threshold``: ours runs with it."""
+    extra = ("--gc-threshold", gc_threshold) if kind == "ours" and gc_threshold else ()
+    server = ServerProcess(kind, pin=pin, extra=extra)
     server.start()
     try:
         extra = {"pin": pin} if scenario in PINNED else {}
@@ -208,7 +209,8 @@ async def _main(args: argparse.Namespace) -> dict[str, dict[str, dict[str, Any]]
         for kind in args.servers:
             started = time.monotonic()
             print(f"# {scenario} on {kind} ...", file=sys.stderr, flush=True)
-            result = await run_scenario(kind, scenario, sizes[scenario], pin=args.pin)
+            result = await run_scenario(kind, scenario, sizes[scenario], pin=args.pin,
+                                        gc_threshold=args.gc_threshold)
             result["seconds"] = time.monotonic() - started
             results[scenario][kind] = result
             print(f"#   {describe(scenario, result, sizes[scenario])}", file=sys.stderr,
@@ -225,6 +227,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--small", action="store_true", help="the CI sizes")
     parser.add_argument("--no-pin", dest="pin", action="store_false")
     parser.add_argument("--json", help="write every figure here")
+    parser.add_argument("--gc-threshold", metavar="N,N,N",
+                        help="run our server with these garbage collector thresholds (as "
+                             "socketio-core serve --gc-threshold); Python's own by default")
     args = parser.parse_args(argv)
     for name in args.scenarios:
         if name not in FULL:

@@ -1,7 +1,7 @@
 """Our server under soak: the soak contract, the issue's options, its log on stderr.
 
-Usage: ``python -m benchmarks.soak.server --port PORT [--tracemalloc]`` (prints ``listening PORT``
-once ready; SIGTERM closes it and exits 0).
+Usage: ``python -m benchmarks.soak.server --port PORT [--tracemalloc] [--gc-threshold N,N,N]``
+(prints ``listening PORT`` once ready; SIGTERM closes it and exits 0).
 
 The contract, the same as ``node_server.mjs``'s, on the default namespace:
     ``echo(*args)``: with an ack asked, ack with the same arguments; else emit ``echo`` back.
@@ -136,12 +136,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument("--gc-threshold", metavar="N,N,N",
+                        help="gc.set_threshold while serving (as socketio-core serve's option)")
     args = parser.parse_args()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("LOG %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     if args.tracemalloc:
         tracemalloc.start(10)
+    if args.gc_threshold:
+        gc.set_threshold(*(int(n) for n in args.gc_threshold.split(",")))
     trio.run(serve, args.port)
 
 

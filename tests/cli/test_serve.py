@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import signal
 import ssl
@@ -56,6 +57,27 @@ def test_serve_with_a_factory_and_python_dash_m() -> None:
                  "--factory", "--port", "0", "--stats", "0"])
     try:
         proc.expect(LISTENING)
+        assert proc.finish() == 0
+    finally:
+        proc.kill()
+
+
+@pytest.mark.parametrize(("option", "threshold"), [([], list(gc.get_threshold())),
+                                                   (["--gc-threshold", "700,10,1000"],
+                                                    [700, 10, 1000])])
+def test_serve_leaves_the_gc_thresholds_alone_unless_told(
+        option: list[str], threshold: list[int]) -> None:
+    proc = Proc([console_script(), "serve", "tests.cli.tiny_app:sio", "--port", "0",
+                 "--stats", "0", *option])
+    try:
+        url = f"http://127.0.0.1:{proc.expect(LISTENING).group(1)}"
+
+        async def ask() -> object:
+            with trio.fail_after(10):
+                async with connect(url, transports=("websocket",), reconnection=False) as c:
+                    return await c.emit_with_ack("gc-threshold")
+
+        assert trio.run(ask) == threshold
         assert proc.finish() == 0
     finally:
         proc.kill()

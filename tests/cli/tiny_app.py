@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from socketio_core import Server, Socket
@@ -17,6 +18,10 @@ def connected(socket: Socket) -> None:
     @socket.on("echo")
     def echo(*args: Any) -> tuple[Any, ...]:
         return args
+
+    @socket.on("gc-threshold")
+    def gc_threshold() -> list[int]:
+        return list(gc.get_threshold())
 
 
 def make() -> Server:
