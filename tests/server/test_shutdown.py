@@ -66,6 +66,16 @@ async def clients_hear_the_close(port: int, stop: Callable[[], None]) -> list[st
     return reasons
 
 
+def disconnect_reasons(*servers: Server) -> list[str]:
+    """The disconnect reasons every socket of ``servers`` will see, in order."""
+    seen: list[str] = []
+    for server in servers:
+        @server.on("connection")
+        def on_connection(socket: Socket) -> None:
+            socket.on("disconnect", seen.append)
+    return seen
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("program", list(PROGRAMS))
 def test_a_signal_closes_the_server_cleanly(program: str, sig: signal.Signals) -> None:
@@ -129,11 +139,7 @@ def test_a_second_ctrl_c_stops_a_shutdown_that_hangs() -> None:
 def test_two_servers_in_one_run_share_the_signal_and_restore_the_handlers() -> None:
     before = signal.getsignal(signal.SIGINT)
     first, second = Server(), Server()
-    seen: list[str] = []
-    for server in (first, second):
-        @server.on("connection")
-        def on_connection(socket: Socket) -> None:
-            socket.on("disconnect", seen.append)
+    seen = disconnect_reasons(first, second)
 
     async def main() -> None:
         with trio.fail_after(15):
@@ -176,11 +182,7 @@ def test_a_polling_client_that_stopped_polling_still_gets_its_disconnect_handler
     # shutdown_timeout, the session outlived aclose and the handler never ran.
     server = Server()
     server.engine.shutdown_timeout = 0.4
-    seen: list[str] = []
-
-    @server.on("connection")
-    def on_connection(socket: Socket) -> None:
-        socket.on("disconnect", seen.append)
+    seen = disconnect_reasons(server)
 
     async def main() -> None:
         with trio.fail_after(15):
