@@ -130,7 +130,7 @@ class Connection:
         with trio.CancelScope(deadline=deadline):
             try:
                 return await _sockio.receive_when_readable(
-                    self.stream, self.config.receive_buffer_size)
+                    self.stream, self.config.receive_buffer_size, watched=True)
             except STREAM_ERRORS:
                 return b""
         return None

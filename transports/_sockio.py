@@ -109,16 +109,20 @@ async def receive_some(stream: trio.abc.Stream, max_bytes: int) -> bytes:
         return data
 
 
-async def receive_when_readable(stream: trio.abc.Stream, max_bytes: int) -> bytes:
+async def receive_when_readable(stream: trio.abc.Stream, max_bytes: int, *,
+                                watched: bool = False) -> bytes:
     """``receive_some`` for a caller that expects to wait: it waits for readability before the
-    first read, skipping a read that would fail (an idle keep-alive connection, say)."""
+    first read, skipping a read that would fail (an idle keep-alive connection, say).
+    ``watched``: wait through ``_watch`` where it works (a connection waiting for its next
+    request: see there)."""
     if not is_direct(stream):
         return bytes(await stream.receive_some(max_bytes))
     assert isinstance(stream, trio.SocketStream)
     sock = stream.socket
+    wait = _watch.wait_readable if watched and _watch.available() else trio.lowlevel.wait_readable
     while True:
         try:
-            await trio.lowlevel.wait_readable(sock)
+            await wait(sock)
             return os.read(_fd(sock), max_bytes)
         except BlockingIOError:
             continue

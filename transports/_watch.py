@@ -11,17 +11,24 @@ A WebSocket's reader waits for its socket after nearly every message. trio regis
 one-shot and so re-arms it (an ``epoll_ctl``) for each wait; here the socket is registered once,
 edge-triggered, for as long as it is read (``Readable``), and a wait costs no system call.
 
+A connection's wait for its next request goes through the same epoll (``wait_readable``), and a
+socket's one-shot registration that a wait left armed (a parked GET woken, a wait cancelled) is
+kept for its next wait: a long-polling cycle (the GET parks, is woken, its connection waits for
+the next GET) then costs one ``epoll_ctl`` (re-arming after the request arrived) where trio's
+``wait_readable`` and an arm and a disarm cost three.
+
 Elsewhere ``available()`` is false: callers cancel a scope, or wait with trio.
 """
 
 from __future__ import annotations
 
 import select
+import weakref
 
 import outcome
 import trio
 
-__all__ = ["Readable", "ReadableOrWoken", "available", "prepare"]
+__all__ = ["Readable", "ReadableOrWoken", "available", "prepare", "wait_readable"]
 
 _EPOLL = hasattr(select, "epoll")
 _EVENTS = (select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLONESHOT) if _EPOLL else 0
@@ -40,11 +47,14 @@ def available() -> bool:
 class _Watcher:
     """The sockets parked tasks wait on, in one epoll watched by one system task."""
 
-    __slots__ = ("_epoll", "_parked", "_watched")
+    __slots__ = ("_armed", "_epoll", "_parked", "_watched")
 
     def __init__(self) -> None:
         self._epoll = select.epoll()
         self._parked: dict[int, ReadableOrWoken] = {}
+        # fd -> the socket whose registration is armed (not fired since it was armed). A weak
+        # reference: a closed socket's fd may come back as another socket's, unregistered.
+        self._armed: dict[int, weakref.ref[trio.socket.SocketType]] = {}
         self._watched: dict[int, Readable] = {}
         trio.lowlevel.spawn_system_task(self._run, name="transports readability watch")
 
@@ -55,6 +65,7 @@ class _Watcher:
                 ready = self._epoll.poll(0)
                 for fd, _ in ready:
                     # One-shot: the kernel disarmed the socket; arm() rearms it.
+                    self._armed.pop(fd, None)
                     parked = self._parked.pop(fd, None)
                     if parked is not None:
                         parked._resume(True)
@@ -63,19 +74,21 @@ class _Watcher:
         finally:
             self._epoll.close()
 
-    def arm(self, fd: int, parked: ReadableOrWoken) -> None:
+    def arm(self, sock: trio.socket.SocketType, fd: int, parked: ReadableOrWoken) -> None:
         self._parked[fd] = parked
+        armed = self._armed.get(fd)
+        if armed is not None and armed() is sock:
+            return  # still armed by its last wait, which ended without it
         try:
+            self._epoll.modify(fd, _EVENTS)  # fired once already, disarmed by the kernel
+        except FileNotFoundError:  # new here (or its fd was another socket's, since closed)
             self._epoll.register(fd, _EVENTS)
-        except FileExistsError:  # fired once already, disarmed by the kernel
-            self._epoll.modify(fd, _EVENTS)
+        self._armed[fd] = weakref.ref(sock)
 
     def disarm(self, fd: int) -> None:
-        if self._parked.pop(fd, None) is not None:
-            try:
-                self._epoll.unregister(fd)
-            except OSError:  # closed meanwhile: the kernel dropped it already
-                pass
+        # The registration stays armed for the socket's next wait; should it fire before, the
+        # loop above finds nobody parked and forgets it.
+        self._parked.pop(fd, None)
 
 
     def watch(self, fd: int, readable: Readable) -> None:
@@ -150,7 +163,7 @@ class ReadableOrWoken:
             if fd < 0:
                 raise trio.ClosedResourceError("socket was already closed")
             self._fd = fd
-            _watcher().arm(fd, self)
+            _watcher().arm(sock, fd, self)
         else:
             self._fd = -1
         self._task = trio.lowlevel.current_task()
@@ -161,6 +174,11 @@ class ReadableOrWoken:
         self._task = None
         _watcher().disarm(self._fd)
         return trio.lowlevel.Abort.SUCCEEDED
+
+
+async def wait_readable(sock: trio.socket.SocketType) -> None:
+    """``trio.lowlevel.wait_readable(sock)`` through the watch (only where ``available()``)."""
+    await ReadableOrWoken().wait(sock)
 
 
 class Readable:

@@ -1,8 +1,12 @@
-"""The persistent, edge-triggered readability watch a WebSocket's reader waits on (Linux)."""
+"""The epoll watch (``transports._watch``) on real sockets: the persistent, edge-triggered
+registration a WebSocket's reader waits on; the one-shot one of HTTP waits, reused by the socket's
+next wait, forgotten when it fires with nobody waiting, and never taken for another socket that
+got the same descriptor number; and the handover of one socket from the one to the other."""
 
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -258,5 +262,90 @@ def test_a_websocket_reader_waits_on_the_watch_and_closing_ends_it() -> None:
                     # The reader waits again: closing the WebSocket from another task ends it.
                     nursery.start_soon(server.aclose)
                 assert ended and ended[0].code == 1000
+
+    trio.run(main)
+
+
+
+def _pair() -> tuple[trio.socket.SocketType, trio.socket.SocketType]:
+    a, b = socket.socketpair()
+    return trio.socket.from_stdlib_socket(a), trio.socket.from_stdlib_socket(b)
+
+
+async def _woken_wait(sock: trio.socket.SocketType) -> None:
+    """A wait that ends woken, not readable: it leaves the registration armed."""
+    parked = _watch.ReadableOrWoken()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(parked.wait, sock)
+        await trio.testing.wait_all_tasks_blocked()
+        parked.wake()
+    assert await parked.wait(sock) is False  # and every later wait, at once
+
+
+def test_the_next_wait_after_a_wake_sees_data_sent_later() -> None:
+    async def main() -> None:
+        with trio.fail_after(10):
+            a, b = _pair()
+            await _woken_wait(a)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_watch.wait_readable, a)
+                await trio.testing.wait_all_tasks_blocked()
+                await b.send(b"x")
+            assert os.read(a.fileno(), 10) == b"x"
+            # Fired: the next wait arms it again.
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_watch.wait_readable, a)
+                await trio.testing.wait_all_tasks_blocked()
+                await b.send(b"y")
+            assert os.read(a.fileno(), 10) == b"y"
+
+    trio.run(main)
+
+
+def test_data_that_fired_with_nobody_waiting_is_seen_by_the_next_wait() -> None:
+    async def main() -> None:
+        with trio.fail_after(10):
+            a, b = _pair()
+            await _woken_wait(a)
+            await b.send(b"x")
+            await trio.testing.wait_all_tasks_blocked()  # the watch saw it, nobody parked
+            await _watch.wait_readable(a)
+            assert os.read(a.fileno(), 10) == b"x"
+
+    trio.run(main)
+
+
+def test_a_cancelled_wait_leaves_the_next_one_working() -> None:
+    async def main() -> None:
+        with trio.fail_after(10):
+            a, b = _pair()
+            with trio.move_on_after(0.05) as scope:
+                await _watch.wait_readable(a)
+            assert scope.cancelled_caught
+            await b.send(b"x")
+            await _watch.wait_readable(a)
+            assert os.read(a.fileno(), 10) == b"x"
+
+    trio.run(main)
+
+
+def test_a_descriptor_number_reused_by_another_socket_is_registered_anew() -> None:
+    async def main() -> None:
+        with trio.fail_after(10):
+            a, b = _pair()
+            await _woken_wait(a)  # a's registration left armed
+            number = a.fileno()
+            c, d = _pair()
+            a.close()  # the kernel drops a's registration
+            os.dup2(c.fileno(), number)  # number now names c's socket
+            again = trio.socket.from_stdlib_socket(socket.socket(fileno=number))
+            c.close()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_watch.wait_readable, again)
+                await trio.testing.wait_all_tasks_blocked()
+                await d.send(b"x")  # a wait taken for a's armed registration would hang here
+            assert os.read(again.fileno(), 10) == b"x"
+            for sock in (b, d, again):
+                sock.close()
 
     trio.run(main)
