@@ -11,7 +11,8 @@ A WebSocket's reader waits for its socket after nearly every message. trio regis
 one-shot and so re-arms it (an ``epoll_ctl``) for each wait; here the socket is registered once,
 edge-triggered, for as long as it is read (``Readable``), and a wait costs no system call.
 
-A connection's wait for its next request goes through the same epoll (``wait_readable``), and a
+A connection's wait for its next request goes through the same epoll, with its deadline kept by
+the watch too (one cancel scope in the watch for every wait, rather than one per wait), and a
 socket's one-shot registration that a wait left armed (a parked GET woken, a wait cancelled) is
 kept for its next wait: a long-polling cycle (the GET parks, is woken, its connection waits for
 the next GET) then costs one ``epoll_ctl`` (re-arming after the request arrived) where trio's
@@ -22,13 +23,16 @@ Elsewhere ``available()`` is false: callers cancel a scope, or wait with trio.
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import math
 import select
 import weakref
 
 import outcome
 import trio
 
-__all__ = ["Readable", "ReadableOrWoken", "available", "prepare", "wait_readable"]
+__all__ = ["Readable", "ReadableOrWoken", "available", "prepare"]
 
 _EPOLL = hasattr(select, "epoll")
 _EVENTS = (select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLONESHOT) if _EPOLL else 0
@@ -47,7 +51,7 @@ def available() -> bool:
 class _Watcher:
     """The sockets parked tasks wait on, in one epoll watched by one system task."""
 
-    __slots__ = ("_armed", "_epoll", "_parked", "_watched")
+    __slots__ = ("_armed", "_epoll", "_order", "_parked", "_scope", "_timers", "_watched")
 
     def __init__(self) -> None:
         self._epoll = select.epoll()
@@ -56,23 +60,61 @@ class _Watcher:
         # reference: a closed socket's fd may come back as another socket's, unregistered.
         self._armed: dict[int, weakref.ref[trio.socket.SocketType]] = {}
         self._watched: dict[int, Readable] = {}
+        # (deadline, order, waiter): at most one live entry a waiter (its _entry), put back
+        # with the waiter's later deadline when it comes due while the waiter waits on.
+        self._timers: list[tuple[float, int, ReadableOrWoken]] = []
+        self._order = itertools.count()
+        self._scope: trio.CancelScope | None = None
         trio.lowlevel.spawn_system_task(self._run, name="transports readability watch")
 
     async def _run(self) -> None:
         try:
             while True:
-                await trio.lowlevel.wait_readable(self._epoll.fileno())
-                ready = self._epoll.poll(0)
-                for fd, _ in ready:
-                    # One-shot: the kernel disarmed the socket; arm() rearms it.
-                    self._armed.pop(fd, None)
-                    parked = self._parked.pop(fd, None)
-                    if parked is not None:
-                        parked._resume(True)
-                    elif (watched := self._watched.get(fd)) is not None:
-                        watched._fire(len(ready))
+                timers = self._timers
+                with trio.CancelScope(deadline=timers[0][0] if timers else math.inf) as scope:
+                    self._scope = scope
+                    while True:
+                        await trio.lowlevel.wait_readable(self._epoll.fileno())
+                        ready = self._epoll.poll(0)
+                        for fd, _ in ready:
+                            # One-shot: the kernel disarmed the socket; arm() rearms it.
+                            self._armed.pop(fd, None)
+                            parked = self._parked.pop(fd, None)
+                            if parked is not None:
+                                parked._resume(True)
+                            elif (watched := self._watched.get(fd)) is not None:
+                                watched._fire(len(ready))
+                self._scope = None
+                self._expire(trio.current_time())
         finally:
             self._epoll.close()
+
+    def schedule(self, waiter: ReadableOrWoken, deadline: float) -> None:
+        waiter._deadline = deadline
+        entry = waiter._entry
+        if entry is not None and entry <= deadline:
+            return  # due first: seen then, and put back for the rest of its wait
+        waiter._entry = deadline
+        heapq.heappush(self._timers, (deadline, next(self._order), waiter))
+        scope = self._scope
+        if scope is not None and deadline < scope.deadline:
+            scope.deadline = deadline
+
+    def _expire(self, now: float) -> None:
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            due, _, waiter = heapq.heappop(timers)
+            if waiter._entry != due:
+                continue  # replaced by an earlier entry
+            waiter._entry = None
+            if waiter._task is None or waiter._deadline == math.inf:
+                continue  # its wait ended (its next one queues it again)
+            if waiter._deadline <= now:
+                self.disarm(waiter._fd)
+                waiter._resume(False)
+            else:
+                waiter._entry = waiter._deadline
+                heapq.heappush(timers, (waiter._deadline, next(self._order), waiter))
 
     def arm(self, sock: trio.socket.SocketType, fd: int, parked: ReadableOrWoken) -> None:
         self._parked[fd] = parked
@@ -128,14 +170,17 @@ def _watcher() -> _Watcher:
 
 class ReadableOrWoken:
     """For one task: ``wait(sock)`` returns ``True`` once ``sock`` is readable, ``False`` once
-    ``wake()`` was called (then at once for every later wait). ``wake()`` may come from any
-    task, before or during a wait, any number of times."""
+    ``wake()`` was called (then at once for every later wait) or its deadline passed. ``wake()``
+    may come from any task, before or during a wait, any number of times. One object may serve
+    many waits (a connection's, for each next request)."""
 
-    __slots__ = ("_fd", "_task", "woken")
+    __slots__ = ("_deadline", "_entry", "_fd", "_task", "woken")
 
     def __init__(self) -> None:
         self._task: trio.lowlevel.Task | None = None
         self._fd = -1
+        self._deadline = math.inf
+        self._entry: float | None = None
         self.woken = False
 
     def wake(self) -> None:
@@ -151,8 +196,10 @@ class ReadableOrWoken:
             self._task = None
             trio.lowlevel.reschedule(task, outcome.Value(readable))
 
-    async def wait(self, sock: trio.socket.SocketType | None) -> bool:
-        """Park until ``sock`` is readable (``None``: only until the wake-up)."""
+    async def wait(self, sock: trio.socket.SocketType | None,
+                   deadline: float = math.inf) -> bool:
+        """Park until ``sock`` is readable (``None``: only until the wake-up), or ``deadline``
+        (trio's clock) passes: then ``False``, as when woken."""
         if self.woken:
             await trio.lowlevel.checkpoint()
             return False
@@ -163,9 +210,14 @@ class ReadableOrWoken:
             if fd < 0:
                 raise trio.ClosedResourceError("socket was already closed")
             self._fd = fd
-            _watcher().arm(sock, fd, self)
+            watcher = _watcher()
+            watcher.arm(sock, fd, self)
+            if deadline != math.inf:
+                watcher.schedule(self, deadline)
         else:
             self._fd = -1
+            if deadline != math.inf:
+                raise ValueError("a deadline needs a socket")
         self._task = trio.lowlevel.current_task()
         readable: bool = await trio.lowlevel.wait_task_rescheduled(self._abort)
         return readable
@@ -174,11 +226,6 @@ class ReadableOrWoken:
         self._task = None
         _watcher().disarm(self._fd)
         return trio.lowlevel.Abort.SUCCEEDED
-
-
-async def wait_readable(sock: trio.socket.SocketType) -> None:
-    """``trio.lowlevel.wait_readable(sock)`` through the watch (only where ``available()``)."""
-    await ReadableOrWoken().wait(sock)
 
 
 class Readable:

@@ -267,6 +267,10 @@ def test_a_websocket_reader_waits_on_the_watch_and_closing_ends_it() -> None:
 
 
 
+async def wait_readable(sock: trio.socket.SocketType) -> None:
+    assert await _watch.ReadableOrWoken().wait(sock)
+
+
 def _pair() -> tuple[trio.socket.SocketType, trio.socket.SocketType]:
     a, b = socket.socketpair()
     return trio.socket.from_stdlib_socket(a), trio.socket.from_stdlib_socket(b)
@@ -288,13 +292,13 @@ def test_the_next_wait_after_a_wake_sees_data_sent_later() -> None:
             a, b = _pair()
             await _woken_wait(a)
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(_watch.wait_readable, a)
+                nursery.start_soon(wait_readable, a)
                 await trio.testing.wait_all_tasks_blocked()
                 await b.send(b"x")
             assert os.read(a.fileno(), 10) == b"x"
             # Fired: the next wait arms it again.
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(_watch.wait_readable, a)
+                nursery.start_soon(wait_readable, a)
                 await trio.testing.wait_all_tasks_blocked()
                 await b.send(b"y")
             assert os.read(a.fileno(), 10) == b"y"
@@ -309,7 +313,7 @@ def test_data_that_fired_with_nobody_waiting_is_seen_by_the_next_wait() -> None:
             await _woken_wait(a)
             await b.send(b"x")
             await trio.testing.wait_all_tasks_blocked()  # the watch saw it, nobody parked
-            await _watch.wait_readable(a)
+            await wait_readable(a)
             assert os.read(a.fileno(), 10) == b"x"
 
     trio.run(main)
@@ -320,10 +324,10 @@ def test_a_cancelled_wait_leaves_the_next_one_working() -> None:
         with trio.fail_after(10):
             a, b = _pair()
             with trio.move_on_after(0.05) as scope:
-                await _watch.wait_readable(a)
+                await wait_readable(a)
             assert scope.cancelled_caught
             await b.send(b"x")
-            await _watch.wait_readable(a)
+            await wait_readable(a)
             assert os.read(a.fileno(), 10) == b"x"
 
     trio.run(main)
@@ -341,7 +345,7 @@ def test_a_descriptor_number_reused_by_another_socket_is_registered_anew() -> No
             again = trio.socket.from_stdlib_socket(socket.socket(fileno=number))
             c.close()
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(_watch.wait_readable, again)
+                nursery.start_soon(wait_readable, again)
                 await trio.testing.wait_all_tasks_blocked()
                 await d.send(b"x")  # a wait taken for a's armed registration would hang here
             assert os.read(again.fileno(), 10) == b"x"
@@ -349,3 +353,39 @@ def test_a_descriptor_number_reused_by_another_socket_is_registered_anew() -> No
                 sock.close()
 
     trio.run(main)
+
+
+def test_deadlines_end_waits_in_their_order_and_a_waiter_serves_many_waits() -> None:
+    async def main() -> None:
+        with trio.fail_after(1000):  # the mock clock's seconds
+            (a, b), (c, d) = _pair(), _pair()
+            later, sooner = _watch.ReadableOrWoken(), _watch.ReadableOrWoken()
+            ended: list[tuple[str, bool, float]] = []
+
+            async def wait(name: str, waiter: _watch.ReadableOrWoken,
+                           sock: trio.socket.SocketType, deadline: float) -> None:
+                ended.append((name, await waiter.wait(sock, deadline), trio.current_time()))
+
+            start = trio.current_time()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(wait, "later", later, a, start + 30)
+                await trio.testing.wait_all_tasks_blocked()
+                nursery.start_soon(wait, "sooner", sooner, c, start + 10)  # queued after
+            assert ended == [("sooner", False, start + 10), ("later", False, start + 30)]
+            # The same waiter again, its old entry gone: data before the deadline wins.
+            ended.clear()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(wait, "later", later, a, start + 60)
+                await trio.sleep(5)
+                await b.send(b"x")
+            assert ended == [("later", True, start + 35)]
+            # A wait whose deadline moved later than the entry queued for it ends at its own.
+            ended.clear()
+            await later.wait(a, start + 36)  # readable: its entry (36) stays queued
+            os.read(a.fileno(), 10)
+            await wait("later", later, a, start + 50)
+            assert ended == [("later", False, start + 50)]
+            for sock in (a, b, c, d):
+                sock.close()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
