@@ -18,6 +18,12 @@ kept for its next wait: a long-polling cycle (the GET parks, is woken, its conne
 the next GET) then costs one ``epoll_ctl`` (re-arming after the request arrived) where trio's
 ``wait_readable`` and an arm and a disarm cost three.
 
+A socket is armed one-shot for HTTP waits or watched edge-triggered by a WebSocket's reader,
+never both at once (the other raises ``trio.BusyResourceError``). The upgrade hands one socket
+from the first to the second: watching it drops what its HTTP waits left armed. A number that a
+closed socket had, taken by another socket, drops the closed one's waiter (its wait raises
+``trio.ClosedResourceError``), so that no event of the new socket reaches it.
+
 Elsewhere ``available()`` is false: callers cancel a scope, or wait with trio.
 """
 
@@ -110,34 +116,56 @@ class _Watcher:
             if waiter._task is None or waiter._deadline == math.inf:
                 continue  # its wait ended (its next one queues it again)
             if waiter._deadline <= now:
-                self.disarm(waiter._fd)
+                self.disarm(waiter._fd, waiter)
                 waiter._resume(False)
             else:
                 waiter._entry = waiter._deadline
                 heapq.heappush(timers, (waiter._deadline, next(self._order), waiter))
 
     def arm(self, sock: trio.socket.SocketType, fd: int, parked: ReadableOrWoken) -> None:
-        self._parked[fd] = parked
+        watched = self._watched.get(fd)
+        if watched is not None:
+            if watched._sock is sock:
+                raise trio.BusyResourceError("socket is watched for its reader, not armed")
+            self._watched.pop(fd)._lose()  # its socket closed under it: the number is reused
         armed = self._armed.get(fd)
         if armed is not None and armed() is sock:
+            if self._parked.setdefault(fd, parked) is not parked:
+                raise trio.BusyResourceError("another task is already waiting for this socket")
             return  # still armed by its last wait, which ended without it
+        if (stale := self._parked.pop(fd, None)) is not None:
+            stale._lose()  # its socket closed while it waited: the number is reused
+        self._parked[fd] = parked
         try:
             self._epoll.modify(fd, _EVENTS)  # fired once already, disarmed by the kernel
         except FileNotFoundError:  # new here (or its fd was another socket's, since closed)
             self._epoll.register(fd, _EVENTS)
         self._armed[fd] = weakref.ref(sock)
 
-    def disarm(self, fd: int) -> None:
+    def disarm(self, fd: int, parked: ReadableOrWoken) -> None:
         # The registration stays armed for the socket's next wait; should it fire before, the
         # loop above finds nobody parked and forgets it.
-        self._parked.pop(fd, None)
-
+        if self._parked.get(fd) is parked:
+            del self._parked[fd]
 
     def watch(self, fd: int, readable: Readable) -> None:
+        # An fd is armed one-shot for HTTP waits or watched edge-triggered for a WebSocket's
+        # reader, never both: the upgrade hands the same socket from the one to the other.
+        sock = readable._sock
+        if (armed := self._armed.pop(fd, None)) is not None and armed() is sock:
+            if fd in self._parked:
+                self._armed[fd] = armed
+                raise trio.BusyResourceError("socket is armed for a wait, not watched")
+        elif (stale := self._parked.pop(fd, None)) is not None:
+            stale._lose()  # its socket closed while it waited: the number is reused
+        if (watched := self._watched.get(fd)) is not None and watched is not readable:
+            if watched._sock is sock:
+                raise trio.BusyResourceError("socket is already watched for another reader")
+            watched._lose()  # its socket closed under it: the number is reused
         self._watched[fd] = readable
         try:
             self._epoll.register(fd, _EDGES)
-        except FileExistsError:  # left by a one-shot wait that fired (a parked GET before)
+        except FileExistsError:  # left by a one-shot wait (the HTTP request before)
             self._epoll.modify(fd, _EDGES)
 
     def unwatch(self, fd: int, readable: Readable) -> None:
@@ -187,7 +215,7 @@ class ReadableOrWoken:
         """End the current wait (and every later one) with ``False``."""
         self.woken = True
         if self._task is not None:
-            _watcher().disarm(self._fd)
+            _watcher().disarm(self._fd, self)
             self._resume(False)
 
     def _resume(self, readable: bool) -> None:
@@ -224,8 +252,15 @@ class ReadableOrWoken:
 
     def _abort(self, _: object) -> trio.lowlevel.Abort:
         self._task = None
-        _watcher().disarm(self._fd)
+        _watcher().disarm(self._fd, self)
         return trio.lowlevel.Abort.SUCCEEDED
+
+    def _lose(self) -> None:
+        # Its socket was closed while it waited (the watch dropped it): as trio's waits then.
+        task, self._task = self._task, None
+        if task is not None:
+            trio.lowlevel.reschedule(
+                task, outcome.Error(trio.ClosedResourceError("socket was closed")))
 
 
 class Readable:
@@ -305,6 +340,16 @@ class Readable:
     def _abort(self, _: object) -> trio.lowlevel.Abort:
         self._task = None
         return trio.lowlevel.Abort.SUCCEEDED
+
+    def _lose(self) -> None:
+        # Its socket was closed under it, not through close(), and the watch dropped it (the
+        # number went to another socket): its waits end as after close().
+        self._fd = -1
+        self._watched = False
+        task, self._task = self._task, None
+        if task is not None:
+            trio.lowlevel.reschedule(
+                task, outcome.Error(trio.ClosedResourceError("socket was closed")))
 
     def close(self) -> None:
         """Drop the registration (before the socket is closed); a task waiting gets

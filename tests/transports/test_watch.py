@@ -6,6 +6,7 @@ got the same descriptor number; and the handover of one socket from the one to t
 from __future__ import annotations
 
 import os
+import select
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -266,7 +267,6 @@ def test_a_websocket_reader_waits_on_the_watch_and_closing_ends_it() -> None:
     trio.run(main)
 
 
-
 async def wait_readable(sock: trio.socket.SocketType) -> None:
     assert await _watch.ReadableOrWoken().wait(sock)
 
@@ -389,3 +389,140 @@ def test_deadlines_end_waits_in_their_order_and_a_waiter_serves_many_waits() -> 
                 sock.close()
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def _reused(sock: trio.socket.SocketType) -> tuple[trio.socket.SocketType, trio.socket.SocketType]:
+    """Close ``sock``; a new connected pair whose first socket has its descriptor number."""
+    c, d = _pair()
+    number = sock.fileno()
+    sock.close()
+    os.dup2(c.fileno(), number)
+    again = trio.socket.from_stdlib_socket(socket.socket(fileno=number))
+    c.close()
+    return again, d
+
+
+def test_an_upgrade_hands_the_socket_from_its_http_waits_to_its_reader() -> None:
+    async def main() -> None:
+        with trio.fail_after(10):
+            a, b = _pair()
+            with a, b:
+                fd = a.fileno()
+                watcher = _watch._watcher()
+                # A parked GET woken: its one-shot registration stays armed for the next wait.
+                await _woken_wait(a)
+                armed = watcher._armed[fd]
+                assert armed() is a
+                # The WebSocket's reader takes the socket over, edge-triggered: nothing fires
+                # before its wait is cancelled, so only watch() can drop the armed record.
+                readable = _watch.Readable(a)
+                force(readable, "busy")
+                with trio.CancelScope() as scope:
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(readable.wait)
+                        await trio.testing.wait_all_tasks_blocked()
+                        assert watcher._watched[fd] is readable
+                        assert fd not in watcher._armed
+                        scope.cancel()
+                # Registered for life: every wait is woken by the data sent after it.
+                for data in (b"one", b"two"):
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(readable.wait)
+                        await trio.testing.wait_all_tasks_blocked()
+                        await b.send(data)
+                    assert os.read(fd, 10) == data
+                    force(readable, "busy")
+                readable.close()
+                assert fd not in watcher._watched
+                with pytest.raises(FileNotFoundError):
+                    watcher._epoll.modify(fd, select.EPOLLIN)  # unregistered
+                # An HTTP wait on it again registers it anew (a stale armed record would have
+                # it wait for a registration that is not there, forever).
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(wait_readable, a)
+                    await trio.testing.wait_all_tasks_blocked()
+                    await b.send(b"three")
+                assert os.read(fd, 10) == b"three"
+
+    trio.run(main)
+
+
+def test_a_socket_is_never_armed_and_watched_at_once() -> None:
+    async def main() -> None:
+        with trio.fail_after(10):
+            a, b = _pair()
+            with a, b:
+                readable = _watch.Readable(a)
+                force(readable, "busy")
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(readable.wait)
+                    await trio.testing.wait_all_tasks_blocked()
+                    with pytest.raises(trio.BusyResourceError):
+                        await _watch.ReadableOrWoken().wait(a)
+                    await b.send(b"x")  # the reader's wait still works
+                assert os.read(a.fileno(), 10) == b"x"
+                readable.close()
+
+                parked = _watch.ReadableOrWoken()
+                other = _watch.Readable(a)
+                force(other, "busy")
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(parked.wait, a)
+                    await trio.testing.wait_all_tasks_blocked()
+                    with pytest.raises(trio.BusyResourceError):
+                        await other.wait()
+                    with pytest.raises(trio.BusyResourceError):
+                        await _watch.ReadableOrWoken().wait(a)
+                    await b.send(b"y")  # the parked wait still works
+                assert os.read(a.fileno(), 10) == b"y"
+                other.close()
+
+    trio.run(main)
+
+
+@pytest.mark.parametrize("closed", ["watched", "armed"])
+@pytest.mark.parametrize("reused", ["watched", "armed"])
+def test_a_reused_number_never_wakes_the_closed_sockets_waiter(closed: str, reused: str) -> None:
+    async def main() -> None:
+        with trio.fail_after(10):
+            a, b = _pair()
+            outcomes: list[str] = []
+
+            async def stale_wait() -> None:
+                try:
+                    if closed == "watched":
+                        stale = _watch.Readable(a)
+                        force(stale, "busy")
+                        await stale.wait()
+                    else:
+                        await _watch.ReadableOrWoken().wait(a)
+                except trio.ClosedResourceError:
+                    outcomes.append("stale closed")
+                else:
+                    outcomes.append("stale woken")
+
+            async def new_wait(sock: trio.socket.SocketType) -> None:
+                if reused == "watched":
+                    readable = _watch.Readable(sock)
+                    force(readable, "busy")
+                    await readable.wait()
+                    readable.close()
+                else:
+                    assert await _watch.ReadableOrWoken().wait(sock)
+                outcomes.append("new woken")
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(stale_wait)
+                await trio.testing.wait_all_tasks_blocked()
+                # a closed under its waiter (the kernel drops its registration), its number
+                # taken by another socket
+                again, d = _reused(a)
+                with again, b, d:
+                    async with trio.open_nursery() as inner:
+                        inner.start_soon(new_wait, again)
+                        await trio.testing.wait_all_tasks_blocked()
+                        assert outcomes == ["stale closed"]
+                        await d.send(b"x")
+            assert outcomes == ["stale closed", "new woken"]
+
+    trio.run(main)
