@@ -13,7 +13,7 @@ from http import HTTPStatus
 import h11
 import trio
 
-from . import _sockio
+from . import _sockio, _watch
 from ._config import HTTPConfig
 from ._headers import UNFRAMED, as_bytes
 from ._interfaces import HeaderList
@@ -99,6 +99,7 @@ class Connection:
     def __init__(self, stream: trio.abc.Stream, config: HTTPConfig,
                  admitted: Callable[[], None] | None = None) -> None:
         self.stream = stream
+        self.reader = _watch.ReadableOrWoken() if _sockio.watchable(stream) else None
         self.config = config
         # Called once the first request is answered (the listener may then accept another).
         self.admitted = admitted
@@ -127,6 +128,12 @@ class Connection:
 
     async def read(self, deadline: float) -> bytes | None:
         """Read some bytes (``b""`` at the end); ``None`` when ``deadline`` passed first."""
+        if self.reader is not None:  # the epoll watch keeps the deadline: no scope per read
+            try:
+                return await _sockio.receive_before(
+                    self.stream, self.reader, deadline, self.config.receive_buffer_size)
+            except STREAM_ERRORS:
+                return b""
         with trio.CancelScope(deadline=deadline):
             try:
                 return await _sockio.receive_when_readable(

@@ -11,12 +11,29 @@ A WebSocket's reader waits for its socket after nearly every message. trio regis
 one-shot and so re-arms it (an ``epoll_ctl``) for each wait; here the socket is registered once,
 edge-triggered, for as long as it is read (``Readable``), and a wait costs no system call.
 
+A connection's wait for its next request goes through the same epoll, with its deadline kept by
+the watch too (one cancel scope in the watch for every wait, rather than one per wait), and a
+socket's one-shot registration that a wait left armed (a parked GET woken, a wait cancelled) is
+kept for its next wait: a long-polling cycle (the GET parks, is woken, its connection waits for
+the next GET) then costs one ``epoll_ctl`` (re-arming after the request arrived) where trio's
+``wait_readable`` and an arm and a disarm cost three.
+
+A socket is armed one-shot for HTTP waits or watched edge-triggered by a WebSocket's reader,
+never both at once (the other raises ``trio.BusyResourceError``). The upgrade hands one socket
+from the first to the second: watching it drops what its HTTP waits left armed. A number that a
+closed socket had, taken by another socket, drops the closed one's waiter (its wait raises
+``trio.ClosedResourceError``), so that no event of the new socket reaches it.
+
 Elsewhere ``available()`` is false: callers cancel a scope, or wait with trio.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import math
 import select
+import weakref
 
 import outcome
 import trio
@@ -40,49 +57,115 @@ def available() -> bool:
 class _Watcher:
     """The sockets parked tasks wait on, in one epoll watched by one system task."""
 
-    __slots__ = ("_epoll", "_parked", "_watched")
+    __slots__ = ("_armed", "_epoll", "_order", "_parked", "_scope", "_timers", "_watched")
 
     def __init__(self) -> None:
         self._epoll = select.epoll()
         self._parked: dict[int, ReadableOrWoken] = {}
+        # fd -> the socket whose registration is armed (not fired since it was armed). A weak
+        # reference: a closed socket's fd may come back as another socket's, unregistered.
+        self._armed: dict[int, weakref.ref[trio.socket.SocketType]] = {}
         self._watched: dict[int, Readable] = {}
+        # (deadline, order, waiter): at most one live entry a waiter (its _entry), put back
+        # with the waiter's later deadline when it comes due while the waiter waits on.
+        self._timers: list[tuple[float, int, ReadableOrWoken]] = []
+        self._order = itertools.count()
+        self._scope: trio.CancelScope | None = None
         trio.lowlevel.spawn_system_task(self._run, name="transports readability watch")
 
     async def _run(self) -> None:
         try:
             while True:
-                await trio.lowlevel.wait_readable(self._epoll.fileno())
-                ready = self._epoll.poll(0)
-                for fd, _ in ready:
-                    # One-shot: the kernel disarmed the socket; arm() rearms it.
-                    parked = self._parked.pop(fd, None)
-                    if parked is not None:
-                        parked._resume(True)
-                    elif (watched := self._watched.get(fd)) is not None:
-                        watched._fire(len(ready))
+                timers = self._timers
+                with trio.CancelScope(deadline=timers[0][0] if timers else math.inf) as scope:
+                    self._scope = scope
+                    while True:
+                        await trio.lowlevel.wait_readable(self._epoll.fileno())
+                        ready = self._epoll.poll(0)
+                        for fd, _ in ready:
+                            # One-shot: the kernel disarmed the socket; arm() rearms it.
+                            self._armed.pop(fd, None)
+                            parked = self._parked.pop(fd, None)
+                            if parked is not None:
+                                parked._resume(True)
+                            elif (watched := self._watched.get(fd)) is not None:
+                                watched._fire(len(ready))
+                self._scope = None
+                self._expire(trio.current_time())
         finally:
             self._epoll.close()
 
-    def arm(self, fd: int, parked: ReadableOrWoken) -> None:
+    def schedule(self, waiter: ReadableOrWoken, deadline: float) -> None:
+        waiter._deadline = deadline
+        entry = waiter._entry
+        if entry is not None and entry <= deadline:
+            return  # due first: seen then, and put back for the rest of its wait
+        waiter._entry = deadline
+        heapq.heappush(self._timers, (deadline, next(self._order), waiter))
+        scope = self._scope
+        if scope is not None and deadline < scope.deadline:
+            scope.deadline = deadline
+
+    def _expire(self, now: float) -> None:
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            due, _, waiter = heapq.heappop(timers)
+            if waiter._entry != due:
+                continue  # replaced by an earlier entry
+            waiter._entry = None
+            if waiter._task is None or waiter._deadline == math.inf:
+                continue  # its wait ended (its next one queues it again)
+            if waiter._deadline <= now:
+                self.disarm(waiter._fd, waiter)
+                waiter._resume(False)
+            else:
+                waiter._entry = waiter._deadline
+                heapq.heappush(timers, (waiter._deadline, next(self._order), waiter))
+
+    def arm(self, sock: trio.socket.SocketType, fd: int, parked: ReadableOrWoken) -> None:
+        watched = self._watched.get(fd)
+        if watched is not None:
+            if watched._sock is sock:
+                raise trio.BusyResourceError("socket is watched for its reader, not armed")
+            self._watched.pop(fd)._lose()  # its socket closed under it: the number is reused
+        armed = self._armed.get(fd)
+        if armed is not None and armed() is sock:
+            if self._parked.setdefault(fd, parked) is not parked:
+                raise trio.BusyResourceError("another task is already waiting for this socket")
+            return  # still armed by its last wait, which ended without it
+        if (stale := self._parked.pop(fd, None)) is not None:
+            stale._lose()  # its socket closed while it waited: the number is reused
         self._parked[fd] = parked
         try:
+            self._epoll.modify(fd, _EVENTS)  # fired once already, disarmed by the kernel
+        except FileNotFoundError:  # new here (or its fd was another socket's, since closed)
             self._epoll.register(fd, _EVENTS)
-        except FileExistsError:  # fired once already, disarmed by the kernel
-            self._epoll.modify(fd, _EVENTS)
+        self._armed[fd] = weakref.ref(sock)
 
-    def disarm(self, fd: int) -> None:
-        if self._parked.pop(fd, None) is not None:
-            try:
-                self._epoll.unregister(fd)
-            except OSError:  # closed meanwhile: the kernel dropped it already
-                pass
-
+    def disarm(self, fd: int, parked: ReadableOrWoken) -> None:
+        # The registration stays armed for the socket's next wait; should it fire before, the
+        # loop above finds nobody parked and forgets it.
+        if self._parked.get(fd) is parked:
+            del self._parked[fd]
 
     def watch(self, fd: int, readable: Readable) -> None:
+        # An fd is armed one-shot for HTTP waits or watched edge-triggered for a WebSocket's
+        # reader, never both: the upgrade hands the same socket from the one to the other.
+        sock = readable._sock
+        if (armed := self._armed.pop(fd, None)) is not None and armed() is sock:
+            if fd in self._parked:
+                self._armed[fd] = armed
+                raise trio.BusyResourceError("socket is armed for a wait, not watched")
+        elif (stale := self._parked.pop(fd, None)) is not None:
+            stale._lose()  # its socket closed while it waited: the number is reused
+        if (watched := self._watched.get(fd)) is not None and watched is not readable:
+            if watched._sock is sock:
+                raise trio.BusyResourceError("socket is already watched for another reader")
+            watched._lose()  # its socket closed under it: the number is reused
         self._watched[fd] = readable
         try:
             self._epoll.register(fd, _EDGES)
-        except FileExistsError:  # left by a one-shot wait that fired (a parked GET before)
+        except FileExistsError:  # left by a one-shot wait (the HTTP request before)
             self._epoll.modify(fd, _EDGES)
 
     def unwatch(self, fd: int, readable: Readable) -> None:
@@ -115,21 +198,24 @@ def _watcher() -> _Watcher:
 
 class ReadableOrWoken:
     """For one task: ``wait(sock)`` returns ``True`` once ``sock`` is readable, ``False`` once
-    ``wake()`` was called (then at once for every later wait). ``wake()`` may come from any
-    task, before or during a wait, any number of times."""
+    ``wake()`` was called (then at once for every later wait) or its deadline passed. ``wake()``
+    may come from any task, before or during a wait, any number of times. One object may serve
+    many waits (a connection's, for each next request)."""
 
-    __slots__ = ("_fd", "_task", "woken")
+    __slots__ = ("_deadline", "_entry", "_fd", "_task", "woken")
 
     def __init__(self) -> None:
         self._task: trio.lowlevel.Task | None = None
         self._fd = -1
+        self._deadline = math.inf
+        self._entry: float | None = None
         self.woken = False
 
     def wake(self) -> None:
         """End the current wait (and every later one) with ``False``."""
         self.woken = True
         if self._task is not None:
-            _watcher().disarm(self._fd)
+            _watcher().disarm(self._fd, self)
             self._resume(False)
 
     def _resume(self, readable: bool) -> None:
@@ -138,8 +224,10 @@ class ReadableOrWoken:
             self._task = None
             trio.lowlevel.reschedule(task, outcome.Value(readable))
 
-    async def wait(self, sock: trio.socket.SocketType | None) -> bool:
-        """Park until ``sock`` is readable (``None``: only until the wake-up)."""
+    async def wait(self, sock: trio.socket.SocketType | None,
+                   deadline: float = math.inf) -> bool:
+        """Park until ``sock`` is readable (``None``: only until the wake-up), or ``deadline``
+        (trio's clock) passes: then ``False``, as when woken."""
         if self.woken:
             await trio.lowlevel.checkpoint()
             return False
@@ -150,17 +238,29 @@ class ReadableOrWoken:
             if fd < 0:
                 raise trio.ClosedResourceError("socket was already closed")
             self._fd = fd
-            _watcher().arm(fd, self)
+            watcher = _watcher()
+            watcher.arm(sock, fd, self)
+            if deadline != math.inf:
+                watcher.schedule(self, deadline)
         else:
             self._fd = -1
+            if deadline != math.inf:
+                raise ValueError("a deadline needs a socket")
         self._task = trio.lowlevel.current_task()
         readable: bool = await trio.lowlevel.wait_task_rescheduled(self._abort)
         return readable
 
     def _abort(self, _: object) -> trio.lowlevel.Abort:
         self._task = None
-        _watcher().disarm(self._fd)
+        _watcher().disarm(self._fd, self)
         return trio.lowlevel.Abort.SUCCEEDED
+
+    def _lose(self) -> None:
+        # Its socket was closed while it waited (the watch dropped it): as trio's waits then.
+        task, self._task = self._task, None
+        if task is not None:
+            trio.lowlevel.reschedule(
+                task, outcome.Error(trio.ClosedResourceError("socket was closed")))
 
 
 class Readable:
@@ -240,6 +340,16 @@ class Readable:
     def _abort(self, _: object) -> trio.lowlevel.Abort:
         self._task = None
         return trio.lowlevel.Abort.SUCCEEDED
+
+    def _lose(self) -> None:
+        # Its socket was closed under it, not through close(), and the watch dropped it (the
+        # number went to another socket): its waits end as after close().
+        self._fd = -1
+        self._watched = False
+        task, self._task = self._task, None
+        if task is not None:
+            trio.lowlevel.reschedule(
+                task, outcome.Error(trio.ClosedResourceError("socket was closed")))
 
     def close(self) -> None:
         """Drop the registration (before the socket is closed); a task waiting gets

@@ -1,8 +1,13 @@
-"""The persistent, edge-triggered readability watch a WebSocket's reader waits on (Linux)."""
+"""The epoll watch (``transports._watch``) on real sockets: the persistent, edge-triggered
+registration a WebSocket's reader waits on; the one-shot one of HTTP waits, reused by the socket's
+next wait, forgotten when it fires with nobody waiting, and never taken for another socket that
+got the same descriptor number; and the handover of one socket from the one to the other."""
 
 from __future__ import annotations
 
 import os
+import select
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -258,5 +263,266 @@ def test_a_websocket_reader_waits_on_the_watch_and_closing_ends_it() -> None:
                     # The reader waits again: closing the WebSocket from another task ends it.
                     nursery.start_soon(server.aclose)
                 assert ended and ended[0].code == 1000
+
+    trio.run(main)
+
+
+async def wait_readable(sock: trio.socket.SocketType) -> None:
+    assert await _watch.ReadableOrWoken().wait(sock)
+
+
+def _pair() -> tuple[trio.socket.SocketType, trio.socket.SocketType]:
+    a, b = socket.socketpair()
+    return trio.socket.from_stdlib_socket(a), trio.socket.from_stdlib_socket(b)
+
+
+async def _woken_wait(sock: trio.socket.SocketType) -> None:
+    """A wait that ends woken, not readable: it leaves the registration armed."""
+    parked = _watch.ReadableOrWoken()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(parked.wait, sock)
+        await trio.testing.wait_all_tasks_blocked()
+        parked.wake()
+    assert await parked.wait(sock) is False  # and every later wait, at once
+
+
+def test_the_next_wait_after_a_wake_sees_data_sent_later() -> None:
+    async def main() -> None:
+        with trio.fail_after(10):
+            a, b = _pair()
+            await _woken_wait(a)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(wait_readable, a)
+                await trio.testing.wait_all_tasks_blocked()
+                await b.send(b"x")
+            assert os.read(a.fileno(), 10) == b"x"
+            # Fired: the next wait arms it again.
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(wait_readable, a)
+                await trio.testing.wait_all_tasks_blocked()
+                await b.send(b"y")
+            assert os.read(a.fileno(), 10) == b"y"
+
+    trio.run(main)
+
+
+def test_data_that_fired_with_nobody_waiting_is_seen_by_the_next_wait() -> None:
+    async def main() -> None:
+        with trio.fail_after(10):
+            a, b = _pair()
+            await _woken_wait(a)
+            await b.send(b"x")
+            await trio.testing.wait_all_tasks_blocked()  # the watch saw it, nobody parked
+            await wait_readable(a)
+            assert os.read(a.fileno(), 10) == b"x"
+
+    trio.run(main)
+
+
+def test_a_cancelled_wait_leaves_the_next_one_working() -> None:
+    async def main() -> None:
+        with trio.fail_after(10):
+            a, b = _pair()
+            with trio.move_on_after(0.05) as scope:
+                await wait_readable(a)
+            assert scope.cancelled_caught
+            await b.send(b"x")
+            await wait_readable(a)
+            assert os.read(a.fileno(), 10) == b"x"
+
+    trio.run(main)
+
+
+def test_a_descriptor_number_reused_by_another_socket_is_registered_anew() -> None:
+    async def main() -> None:
+        with trio.fail_after(10):
+            a, b = _pair()
+            await _woken_wait(a)  # a's registration left armed
+            number = a.fileno()
+            c, d = _pair()
+            a.close()  # the kernel drops a's registration
+            os.dup2(c.fileno(), number)  # number now names c's socket
+            again = trio.socket.from_stdlib_socket(socket.socket(fileno=number))
+            c.close()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(wait_readable, again)
+                await trio.testing.wait_all_tasks_blocked()
+                await d.send(b"x")  # a wait taken for a's armed registration would hang here
+            assert os.read(again.fileno(), 10) == b"x"
+            for sock in (b, d, again):
+                sock.close()
+
+    trio.run(main)
+
+
+def test_deadlines_end_waits_in_their_order_and_a_waiter_serves_many_waits() -> None:
+    async def main() -> None:
+        with trio.fail_after(1000):  # the mock clock's seconds
+            (a, b), (c, d) = _pair(), _pair()
+            later, sooner = _watch.ReadableOrWoken(), _watch.ReadableOrWoken()
+            ended: list[tuple[str, bool, float]] = []
+
+            async def wait(name: str, waiter: _watch.ReadableOrWoken,
+                           sock: trio.socket.SocketType, deadline: float) -> None:
+                ended.append((name, await waiter.wait(sock, deadline), trio.current_time()))
+
+            start = trio.current_time()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(wait, "later", later, a, start + 30)
+                await trio.testing.wait_all_tasks_blocked()
+                nursery.start_soon(wait, "sooner", sooner, c, start + 10)  # queued after
+            assert ended == [("sooner", False, start + 10), ("later", False, start + 30)]
+            # The same waiter again, its old entry gone: data before the deadline wins.
+            ended.clear()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(wait, "later", later, a, start + 60)
+                await trio.sleep(5)
+                await b.send(b"x")
+            assert ended == [("later", True, start + 35)]
+            # A wait whose deadline moved later than the entry queued for it ends at its own.
+            ended.clear()
+            await later.wait(a, start + 36)  # readable: its entry (36) stays queued
+            os.read(a.fileno(), 10)
+            await wait("later", later, a, start + 50)
+            assert ended == [("later", False, start + 50)]
+            for sock in (a, b, c, d):
+                sock.close()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def _reused(sock: trio.socket.SocketType) -> tuple[trio.socket.SocketType, trio.socket.SocketType]:
+    """Close ``sock``; a new connected pair whose first socket has its descriptor number."""
+    c, d = _pair()
+    number = sock.fileno()
+    sock.close()
+    os.dup2(c.fileno(), number)
+    again = trio.socket.from_stdlib_socket(socket.socket(fileno=number))
+    c.close()
+    return again, d
+
+
+def test_an_upgrade_hands_the_socket_from_its_http_waits_to_its_reader() -> None:
+    async def main() -> None:
+        with trio.fail_after(10):
+            a, b = _pair()
+            with a, b:
+                fd = a.fileno()
+                watcher = _watch._watcher()
+                # A parked GET woken: its one-shot registration stays armed for the next wait.
+                await _woken_wait(a)
+                armed = watcher._armed[fd]
+                assert armed() is a
+                # The WebSocket's reader takes the socket over, edge-triggered: nothing fires
+                # before its wait is cancelled, so only watch() can drop the armed record.
+                readable = _watch.Readable(a)
+                force(readable, "busy")
+                with trio.CancelScope() as scope:
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(readable.wait)
+                        await trio.testing.wait_all_tasks_blocked()
+                        assert watcher._watched[fd] is readable
+                        assert fd not in watcher._armed
+                        scope.cancel()
+                # Registered for life: every wait is woken by the data sent after it.
+                for data in (b"one", b"two"):
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(readable.wait)
+                        await trio.testing.wait_all_tasks_blocked()
+                        await b.send(data)
+                    assert os.read(fd, 10) == data
+                    force(readable, "busy")
+                readable.close()
+                assert fd not in watcher._watched
+                with pytest.raises(FileNotFoundError):
+                    watcher._epoll.modify(fd, select.EPOLLIN)  # unregistered
+                # An HTTP wait on it again registers it anew (a stale armed record would have
+                # it wait for a registration that is not there, forever).
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(wait_readable, a)
+                    await trio.testing.wait_all_tasks_blocked()
+                    await b.send(b"three")
+                assert os.read(fd, 10) == b"three"
+
+    trio.run(main)
+
+
+def test_a_socket_is_never_armed_and_watched_at_once() -> None:
+    async def main() -> None:
+        with trio.fail_after(10):
+            a, b = _pair()
+            with a, b:
+                readable = _watch.Readable(a)
+                force(readable, "busy")
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(readable.wait)
+                    await trio.testing.wait_all_tasks_blocked()
+                    with pytest.raises(trio.BusyResourceError):
+                        await _watch.ReadableOrWoken().wait(a)
+                    await b.send(b"x")  # the reader's wait still works
+                assert os.read(a.fileno(), 10) == b"x"
+                readable.close()
+
+                parked = _watch.ReadableOrWoken()
+                other = _watch.Readable(a)
+                force(other, "busy")
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(parked.wait, a)
+                    await trio.testing.wait_all_tasks_blocked()
+                    with pytest.raises(trio.BusyResourceError):
+                        await other.wait()
+                    with pytest.raises(trio.BusyResourceError):
+                        await _watch.ReadableOrWoken().wait(a)
+                    await b.send(b"y")  # the parked wait still works
+                assert os.read(a.fileno(), 10) == b"y"
+                other.close()
+
+    trio.run(main)
+
+
+@pytest.mark.parametrize("closed", ["watched", "armed"])
+@pytest.mark.parametrize("reused", ["watched", "armed"])
+def test_a_reused_number_never_wakes_the_closed_sockets_waiter(closed: str, reused: str) -> None:
+    async def main() -> None:
+        with trio.fail_after(10):
+            a, b = _pair()
+            outcomes: list[str] = []
+
+            async def stale_wait() -> None:
+                try:
+                    if closed == "watched":
+                        stale = _watch.Readable(a)
+                        force(stale, "busy")
+                        await stale.wait()
+                    else:
+                        await _watch.ReadableOrWoken().wait(a)
+                except trio.ClosedResourceError:
+                    outcomes.append("stale closed")
+                else:
+                    outcomes.append("stale woken")
+
+            async def new_wait(sock: trio.socket.SocketType) -> None:
+                if reused == "watched":
+                    readable = _watch.Readable(sock)
+                    force(readable, "busy")
+                    await readable.wait()
+                    readable.close()
+                else:
+                    assert await _watch.ReadableOrWoken().wait(sock)
+                outcomes.append("new woken")
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(stale_wait)
+                await trio.testing.wait_all_tasks_blocked()
+                # a closed under its waiter (the kernel drops its registration), its number
+                # taken by another socket
+                again, d = _reused(a)
+                with again, b, d:
+                    async with trio.open_nursery() as inner:
+                        inner.start_soon(new_wait, again)
+                        await trio.testing.wait_all_tasks_blocked()
+                        assert outcomes == ["stale closed"]
+                        await d.send(b"x")
+            assert outcomes == ["stale closed", "new woken"]
 
     trio.run(main)
