@@ -126,7 +126,7 @@ def _number(value: float) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=500, help="per node")
     parser.add_argument("--broadcasts", type=int, default=300)

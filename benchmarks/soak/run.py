@@ -219,7 +219,7 @@ async def _main(args: argparse.Namespace) -> dict[str, dict[str, dict[str, Any]]
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--servers", default="ours,node",
                         type=lambda s: [x for x in s.split(",") if x])
     parser.add_argument("--scenarios", default=",".join(FULL),
