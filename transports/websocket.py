@@ -112,11 +112,11 @@ class StreamWebSocket(trio.abc.AsyncResource):
         # Whether the last read emptied the socket (it returned less than asked): the next one
         # then waits for data first instead of trying a read that would find none.
         self._drained = True
-        # A plain socket on Linux is waited for on one registration kept for the WebSocket's
-        # life (made at the first read), rather than one trio re-arms for each wait.
         # A plain socket's, for the writes that do not wait (``send_framed_nowait``).
         self._sock = (stream.socket if _sockio.is_direct(stream)
                       and isinstance(stream, trio.SocketStream) else None)
+        # A plain socket on Linux is waited for on one registration kept for the WebSocket's
+        # life (made at the first read), rather than one trio re-arms for each wait.
         self._watchable = self._sock is not None and _watch.available()
         self._readable: _watch.Readable | None = None
         # Without an extension a server decodes the common frames itself (whole text/binary
