@@ -4,6 +4,7 @@ send, a deadline due, output the socket did not take), started by the server's t
 from __future__ import annotations
 
 import trio
+import trio.testing
 
 import socketio_core
 from benchmarks.soak.wire import WSClient
@@ -24,19 +25,19 @@ def test_an_idle_websocket_session_holds_only_its_reader_task() -> None:
                 port = listeners[0].socket.getsockname()[1]
                 clients = [await WSClient.open(port)]
                 await clients[0].sio_connect()
-                await trio.sleep(0.05)
+                await trio.testing.wait_all_tasks_blocked(cushion=0.02)
                 one = _tasks()
                 for _ in range(4):
                     client = await WSClient.open(port)
                     await client.sio_connect()
                     clients.append(client)
-                await trio.sleep(0.05)
+                await trio.testing.wait_all_tasks_blocked(cushion=0.02)
                 # The connection's task (it reads the WebSocket) and nothing else per session.
                 assert _tasks() - one == 4
                 for client in clients:  # each driver ran for its ping, and ended
                     assert await client.recv_message() == "2"
                     await client.send("3")
-                await trio.sleep(0.05)
+                await trio.testing.wait_all_tasks_blocked(cushion=0.02)
                 assert _tasks() - one == 4
                 assert len(server.sockets) == 5
                 for client in clients:  # and again at the next interval

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 import pytest
 import trio
+import trio.testing
 
 import engineio_core
 from benchmarks.soak.scenarios import _cycle_polling, _cycle_upgrade, _cycle_ws
@@ -52,8 +53,10 @@ def _kinds(garbage: list[object]) -> list[tuple[str, int]]:
 async def _sessions_gone(sessions: Callable[[], int]) -> None:
     while sessions():
         await trio.sleep(0.01)
-    # The session's driver and reader tasks finish after the session left the table.
-    await trio.sleep(0.1)
+    # The session's driver and reader tasks finish after the session left the table: wait until
+    # every task is blocked (they are gone) rather than for a guessed time, so that what they
+    # held is freed or garbage by the time the collector looks.
+    await trio.testing.wait_all_tasks_blocked(cushion=0.02)
 
 
 @pytest.mark.parametrize("reset", [False, True], ids=["clean", "reset"])
