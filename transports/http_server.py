@@ -268,6 +268,9 @@ class HTTPRequest:
             if not data:
                 conn.must_close = True
                 return
+            if (len(data) == conn.config.receive_buffer_size
+                    and isinstance(conn.stream, trio.SocketStream)):
+                _watch.unread(conn.stream.socket)  # for the connection's next wait, on the watch
             if not self._took(data):
                 await trio.sleep_forever()
 
@@ -290,6 +293,8 @@ class HTTPRequest:
             if not data:
                 conn.must_close = True
                 return True
+            if len(data) == conn.config.receive_buffer_size:
+                _watch.unread(sock)  # no edge announces what this read left
             if not self._took(data):
                 watched = None
         return False
