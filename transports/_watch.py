@@ -17,8 +17,10 @@ socket is registered at its first wait, edge-triggered, for as long as it is ope
 long-polling cycle (the GET parks, is woken, its connection waits for the next GET; a POST
 answered, its connection waits for the next) costs no ``epoll_ctl`` at all, where trio's
 ``wait_readable`` costs one per wait. An edge that fires with nobody waiting is kept for the
-socket's next wait. Edges ask one thing of the readers: a read that filled its buffer may have
-left bytes behind, which no edge will announce (``unread``).
+socket's next wait, and the peer's end (or an error), reported once, for every later wait: the
+read that takes the last bytes does not see the end that came with them. Edges ask one thing
+of the readers: a read that filled its buffer may have left bytes behind, which no edge will
+announce (``unread``).
 
 A socket is armed for HTTP waits or watched by a WebSocket's reader, never both at once (the
 other raises ``trio.BusyResourceError``). The upgrade hands one socket from the first to the
@@ -44,6 +46,8 @@ __all__ = ["Readable", "ReadableOrWoken", "available", "prepare", "unread"]
 
 _EPOLL = hasattr(select, "epoll")
 _EDGES = (select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLET) if _EPOLL else 0
+# The peer's end (or an error): reported with the last bytes' edge, no edge follows it.
+_ENDED = (select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR) if _EPOLL else 0
 # A Readable woken by the watch with fewer than _BUSY sockets ready waits with trio for the
 # next _RESAMPLE waits (see Readable).
 _BUSY = 4
@@ -58,8 +62,8 @@ def available() -> bool:
 class _Watcher:
     """The sockets parked tasks wait on, in one epoll watched by one system task."""
 
-    __slots__ = ("_armed", "_epoll", "_order", "_parked", "_ready", "_scope", "_timers",
-                 "_watched")
+    __slots__ = ("_armed", "_ended", "_epoll", "_order", "_parked", "_ready", "_scope",
+                 "_timers", "_watched")
 
     def __init__(self) -> None:
         self._epoll = select.epoll()
@@ -70,6 +74,9 @@ class _Watcher:
         # Armed fds whose edge fired with nobody parked (or whose reader left bytes unread):
         # their next wait returns at once.
         self._ready: set[int] = set()
+        # Armed fds whose peer ended (or that failed): every later wait returns at once, since
+        # a read that took the last bytes before the end leaves it with no edge to come.
+        self._ended: set[int] = set()
         self._watched: dict[int, Readable] = {}
         # (deadline, order, waiter): at most one live entry a waiter (its _entry), put back
         # with the waiter's later deadline when it comes due while the waiter waits on.
@@ -87,7 +94,9 @@ class _Watcher:
                     while True:
                         await trio.lowlevel.wait_readable(self._epoll.fileno())
                         ready = self._epoll.poll(0)
-                        for fd, _ in ready:
+                        for fd, flags in ready:
+                            if flags & _ENDED and fd in self._armed:
+                                self._ended.add(fd)
                             parked = self._parked.pop(fd, None)
                             if parked is not None:
                                 parked._resume(True)
@@ -137,7 +146,7 @@ class _Watcher:
             self._watched.pop(fd)._lose()  # its socket closed under it: the number is reused
         armed = self._armed.get(fd)
         if armed is not None and armed() is sock:
-            if fd in self._ready:
+            if fd in self._ready or fd in self._ended:
                 self._ready.discard(fd)
                 return False
             if self._parked.setdefault(fd, parked) is not parked:
@@ -146,6 +155,7 @@ class _Watcher:
         if (stale := self._parked.pop(fd, None)) is not None:
             stale._lose()  # its socket closed while it waited: the number is reused
         self._ready.discard(fd)  # an edge of the socket that had the number before
+        self._ended.discard(fd)
         self._parked[fd] = parked
         try:
             # Registering reports what is there already: no edge is missed.
@@ -181,6 +191,7 @@ class _Watcher:
                 raise trio.BusyResourceError("socket is already watched for another reader")
             watched._lose()  # its socket closed under it: the number is reused
         self._ready.discard(fd)  # the registration below reports what is there
+        self._ended.discard(fd)
         self._watched[fd] = readable
         try:
             self._epoll.register(fd, _EDGES)

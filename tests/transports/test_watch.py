@@ -347,6 +347,23 @@ def test_a_wait_is_registered_once_and_after_a_full_read_returns_at_once() -> No
     trio.run(main)
 
 
+def test_the_end_that_came_with_the_last_bytes_is_seen_by_every_later_wait() -> None:
+    async def main() -> None:
+        with trio.fail_after(10):
+            a, b = _pair()
+            with a, b:
+                await b.send(b"last")
+                b.shutdown(socket.SHUT_WR)
+                await trio.testing.wait_all_tasks_blocked()
+                await wait_readable(a)  # one edge for both, seen or not by the watch yet
+                assert os.read(a.fileno(), 100) == b"last"  # a short read, the end still due
+                for _ in range(2):
+                    await wait_readable(a)  # no edge comes for the end: it was reported
+                    assert os.read(a.fileno(), 100) == b""
+
+    trio.run(main)
+
+
 def test_a_cancelled_wait_leaves_the_next_one_working() -> None:
     async def main() -> None:
         with trio.fail_after(10):
