@@ -104,6 +104,9 @@ class Connection:
         # Called once the first request is answered (the listener may then accept another).
         self.admitted = admitted
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=config.max_header_bytes)
+        # h11 was given nothing since its cycle began (it is IDLE, its buffer empty): kept here
+        # rather than asked of h11 before each request (its trailing_data copies its buffer).
+        self.h11_fresh = True
         self.must_close = False
         self.websocket: StreamWebSocket | None = None
         self.cycles = 0
@@ -146,11 +149,13 @@ class Connection:
         """Read some bytes into h11; ``None`` when ``deadline`` passed first."""
         data = await self.read(deadline)
         if data is not None:
+            self.h11_fresh = False
             self.h11.receive_data(data)
         return data
 
     def to_h11(self) -> None:
         """Hand what waits in ``pending`` to h11, which reads the connection from now on."""
+        self.h11_fresh = False
         if self.pending:
             self.h11.receive_data(self.pending)
             self.pending = b""
@@ -160,6 +165,7 @@ class Connection:
         path that needs h11 after all; the connection is h11's from then on."""
         if self.lean is None:
             return
+        self.h11_fresh = False
         self.h11.receive_data(self.lean_raw)
         event = self.h11.next_event()
         assert isinstance(event, h11.Request), event  # h11 takes every lean head
@@ -227,7 +233,7 @@ class Connection:
         if started:
             deadline = trio.current_time() + cfg.header_timeout
         received = False
-        while self.h11.their_state is h11.IDLE and not self.h11.trailing_data[0]:
+        while self.h11_fresh:
             # Nothing in h11: the lean path may serve this request.
             pending = self.pending
             if pending:
@@ -310,6 +316,7 @@ class Connection:
             data, closed = conn.trailing_data
             self.h11 = h11.Connection(
                 h11.SERVER, max_incomplete_event_size=self.config.max_header_bytes)
+            self.h11_fresh = not closed
             if closed:
                 self.h11.receive_data(bytes(data))
                 self.h11.receive_data(b"")
@@ -323,6 +330,7 @@ class Connection:
             return False
         conn.start_next_cycle()
         self.carried = bool(conn.trailing_data[0])
+        self.h11_fresh = not self.carried  # h11 is IDLE again
         self.cycles += 1
         return True
 

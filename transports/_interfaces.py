@@ -110,14 +110,22 @@ class Request(Protocol):
     target: str
     path: str
     raw_query: str
-    query: dict[str, str]
-    query_lists: dict[str, list[str]]
     headers: list[tuple[bytes, bytes]]
     http_version: str
     client: tuple[str, int]
     secure: bool
     scheme: str
     responded: bool
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The first value of each query parameter."""
+        ...
+
+    @property
+    def query_lists(self) -> dict[str, list[str]]:
+        """Every value of each query parameter."""
+        ...
 
     @property
     def client_host(self) -> str:

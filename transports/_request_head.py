@@ -34,6 +34,8 @@ class PlainHead:
         headers: ``(name, value)`` pairs, names lowercased, as h11 gives them.
         content_length: the body's size (0 when not given).
         size: how many bytes of the buffer the head took (its blank line included).
+        upgrade: whether it proposes an upgrade (``Upgrade``, or ``upgrade`` in
+            ``Connection``): only then can it be a WebSocket handshake.
     """
 
     method: str
@@ -41,6 +43,7 @@ class PlainHead:
     headers: list[tuple[bytes, bytes]]
     content_length: int
     size: int
+    upgrade: bool
 
 
 def parse_plain_head(buf: bytes | bytearray) -> PlainHead | None:
@@ -88,4 +91,4 @@ def parse_plain_head(buf: bytes | bytearray) -> PlainHead | None:
     content_length = int(length) if length is not None else 0
     if hosts != 1 or (method == "GET" and content_length) or (upgrade and method != "GET"):
         return None
-    return PlainHead(method, request[2], headers, content_length, end + 4)
+    return PlainHead(method, request[2], headers, content_length, end + 4, upgrade)

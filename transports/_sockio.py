@@ -125,11 +125,14 @@ async def receive_before(stream: trio.abc.Stream, waiter: _watch.ReadableOrWoken
         try:
             if not await waiter.wait(sock, deadline):
                 return None
-            return os.read(_fd(sock), max_bytes)
+            data = os.read(_fd(sock), max_bytes)
         except BlockingIOError:
             continue
         except OSError as exc:
             raise _stream_error(exc) from exc
+        if len(data) == max_bytes:
+            _watch.unread(sock)  # the edge that woke this wait will not come again
+        return data
 
 
 async def receive_when_readable(stream: trio.abc.Stream, max_bytes: int) -> bytes:

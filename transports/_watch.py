@@ -12,16 +12,20 @@ one-shot and so re-arms it (an ``epoll_ctl``) for each wait; here the socket is 
 edge-triggered, for as long as it is read (``Readable``), and a wait costs no system call.
 
 A connection's wait for its next request goes through the same epoll, with its deadline kept by
-the watch too (one cancel scope in the watch for every wait, rather than one per wait), and a
-socket's one-shot registration that a wait left armed (a parked GET woken, a wait cancelled) is
-kept for its next wait: a long-polling cycle (the GET parks, is woken, its connection waits for
-the next GET) then costs one ``epoll_ctl`` (re-arming after the request arrived) where trio's
-``wait_readable`` and an arm and a disarm cost three.
+the watch too (one cancel scope in the watch for every wait, rather than one per wait). Its
+socket is registered at its first wait, edge-triggered, for as long as it is open: a
+long-polling cycle (the GET parks, is woken, its connection waits for the next GET; a POST
+answered, its connection waits for the next) costs no ``epoll_ctl`` at all, where trio's
+``wait_readable`` costs one per wait. An edge that fires with nobody waiting is kept for the
+socket's next wait, and the peer's end (or an error), reported once, for every later wait: the
+read that takes the last bytes does not see the end that came with them. Edges ask one thing
+of the readers: a read that filled its buffer may have left bytes behind, which no edge will
+announce (``unread``).
 
-A socket is armed one-shot for HTTP waits or watched edge-triggered by a WebSocket's reader,
-never both at once (the other raises ``trio.BusyResourceError``). The upgrade hands one socket
-from the first to the second: watching it drops what its HTTP waits left armed. A number that a
-closed socket had, taken by another socket, drops the closed one's waiter (its wait raises
+A socket is armed for HTTP waits or watched by a WebSocket's reader, never both at once (the
+other raises ``trio.BusyResourceError``). The upgrade hands one socket from the first to the
+second: watching it drops what its HTTP waits registered. A number that a closed socket had,
+taken by another socket, drops the closed one's waiter (its wait raises
 ``trio.ClosedResourceError``), so that no event of the new socket reaches it.
 
 Elsewhere ``available()`` is false: callers cancel a scope, or wait with trio.
@@ -38,11 +42,12 @@ import weakref
 import outcome
 import trio
 
-__all__ = ["Readable", "ReadableOrWoken", "available", "prepare"]
+__all__ = ["Readable", "ReadableOrWoken", "available", "prepare", "unread"]
 
 _EPOLL = hasattr(select, "epoll")
-_EVENTS = (select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLONESHOT) if _EPOLL else 0
 _EDGES = (select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLET) if _EPOLL else 0
+# The peer's end (or an error): reported with the last bytes' edge, no edge follows it.
+_ENDED = (select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR) if _EPOLL else 0
 # A Readable woken by the watch with fewer than _BUSY sockets ready waits with trio for the
 # next _RESAMPLE waits (see Readable).
 _BUSY = 4
@@ -57,14 +62,21 @@ def available() -> bool:
 class _Watcher:
     """The sockets parked tasks wait on, in one epoll watched by one system task."""
 
-    __slots__ = ("_armed", "_epoll", "_order", "_parked", "_scope", "_timers", "_watched")
+    __slots__ = ("_armed", "_ended", "_epoll", "_order", "_parked", "_ready", "_scope",
+                 "_timers", "_watched")
 
     def __init__(self) -> None:
         self._epoll = select.epoll()
         self._parked: dict[int, ReadableOrWoken] = {}
-        # fd -> the socket whose registration is armed (not fired since it was armed). A weak
-        # reference: a closed socket's fd may come back as another socket's, unregistered.
+        # fd -> the socket registered for HTTP waits. A weak reference: a closed socket's fd may
+        # come back as another socket's, unregistered.
         self._armed: dict[int, weakref.ref[trio.socket.SocketType]] = {}
+        # Armed fds whose edge fired with nobody parked (or whose reader left bytes unread):
+        # their next wait returns at once.
+        self._ready: set[int] = set()
+        # Armed fds whose peer ended (or that failed): every later wait returns at once, since
+        # a read that took the last bytes before the end leaves it with no edge to come.
+        self._ended: set[int] = set()
         self._watched: dict[int, Readable] = {}
         # (deadline, order, waiter): at most one live entry a waiter (its _entry), put back
         # with the waiter's later deadline when it comes due while the waiter waits on.
@@ -82,14 +94,16 @@ class _Watcher:
                     while True:
                         await trio.lowlevel.wait_readable(self._epoll.fileno())
                         ready = self._epoll.poll(0)
-                        for fd, _ in ready:
-                            # One-shot: the kernel disarmed the socket; arm() rearms it.
-                            self._armed.pop(fd, None)
+                        for fd, flags in ready:
+                            if flags & _ENDED and fd in self._armed:
+                                self._ended.add(fd)
                             parked = self._parked.pop(fd, None)
                             if parked is not None:
                                 parked._resume(True)
                             elif (watched := self._watched.get(fd)) is not None:
                                 watched._fire(len(ready))
+                            else:
+                                self._ready.add(fd)
                 self._scope = None
                 self._expire(trio.current_time())
         finally:
@@ -122,7 +136,9 @@ class _Watcher:
                 waiter._entry = waiter._deadline
                 heapq.heappush(timers, (waiter._deadline, next(self._order), waiter))
 
-    def arm(self, sock: trio.socket.SocketType, fd: int, parked: ReadableOrWoken) -> None:
+    def arm(self, sock: trio.socket.SocketType, fd: int, parked: ReadableOrWoken) -> bool:
+        """Park ``parked`` on ``sock``; ``False`` instead when ``sock`` may be readable already
+        (an edge seen with nobody parked, or bytes left unread)."""
         watched = self._watched.get(fd)
         if watched is not None:
             if watched._sock is sock:
@@ -130,21 +146,33 @@ class _Watcher:
             self._watched.pop(fd)._lose()  # its socket closed under it: the number is reused
         armed = self._armed.get(fd)
         if armed is not None and armed() is sock:
+            if fd in self._ready or fd in self._ended:
+                self._ready.discard(fd)
+                return False
             if self._parked.setdefault(fd, parked) is not parked:
                 raise trio.BusyResourceError("another task is already waiting for this socket")
-            return  # still armed by its last wait, which ended without it
+            return True  # registered by an earlier wait
         if (stale := self._parked.pop(fd, None)) is not None:
             stale._lose()  # its socket closed while it waited: the number is reused
+        self._ready.discard(fd)  # an edge of the socket that had the number before
+        self._ended.discard(fd)
         self._parked[fd] = parked
         try:
-            self._epoll.modify(fd, _EVENTS)  # fired once already, disarmed by the kernel
-        except FileNotFoundError:  # new here (or its fd was another socket's, since closed)
-            self._epoll.register(fd, _EVENTS)
+            # Registering reports what is there already: no edge is missed.
+            self._epoll.register(fd, _EDGES)
+        except FileExistsError:  # the number's earlier socket is still open somewhere
+            self._epoll.modify(fd, _EDGES)
         self._armed[fd] = weakref.ref(sock)
+        return True
+
+    def unread(self, sock: trio.socket.SocketType, fd: int) -> None:
+        armed = self._armed.get(fd)
+        if armed is not None and armed() is sock:
+            self._ready.add(fd)
 
     def disarm(self, fd: int, parked: ReadableOrWoken) -> None:
-        # The registration stays armed for the socket's next wait; should it fire before, the
-        # loop above finds nobody parked and forgets it.
+        # The registration stays for the socket's next wait; should it fire before, the loop
+        # above finds nobody parked and keeps the edge for that wait.
         if self._parked.get(fd) is parked:
             del self._parked[fd]
 
@@ -162,6 +190,8 @@ class _Watcher:
             if watched._sock is sock:
                 raise trio.BusyResourceError("socket is already watched for another reader")
             watched._lose()  # its socket closed under it: the number is reused
+        self._ready.discard(fd)  # the registration below reports what is there
+        self._ended.discard(fd)
         self._watched[fd] = readable
         try:
             self._epoll.register(fd, _EDGES)
@@ -196,11 +226,25 @@ def _watcher() -> _Watcher:
         return watcher
 
 
+def unread(sock: trio.socket.SocketType) -> None:
+    """Say that a read of ``sock`` (armed for ``ReadableOrWoken`` waits) may have left bytes
+    behind (it filled its buffer): its next wait returns at once."""
+    fd = sock.fileno()
+    if _EPOLL and fd >= 0:
+        _watcher().unread(sock, fd)
+
+
 class ReadableOrWoken:
-    """For one task: ``wait(sock)`` returns ``True`` once ``sock`` is readable, ``False`` once
-    ``wake()`` was called (then at once for every later wait) or its deadline passed. ``wake()``
-    may come from any task, before or during a wait, any number of times. One object may serve
-    many waits (a connection's, for each next request)."""
+    """For one task: ``wait(sock)`` returns ``True`` once ``sock`` may be readable, ``False``
+    once ``wake()`` was called (then at once for every later wait) or its deadline passed.
+    ``wake()`` may come from any task, before or during a wait, any number of times. One object
+    may serve many waits (a connection's, for each next request).
+
+    The socket's registration is edge-triggered: a wait returns for bytes that arrived since the
+    socket's previous wait returned (or that were there at its first), so a caller reads until
+    a read returns less than it asked for, or calls ``unread`` (as ``Readable``'s callers); a
+    wait may also return when nothing is there after all (the caller's read then fails with
+    ``BlockingIOError`` and it waits again)."""
 
     __slots__ = ("_deadline", "_entry", "_fd", "_task", "woken")
 
@@ -239,7 +283,9 @@ class ReadableOrWoken:
                 raise trio.ClosedResourceError("socket was already closed")
             self._fd = fd
             watcher = _watcher()
-            watcher.arm(sock, fd, self)
+            if not watcher.arm(sock, fd, self):
+                await trio.lowlevel.checkpoint()
+                return True
             if deadline != math.inf:
                 watcher.schedule(self, deadline)
         else:

@@ -76,25 +76,32 @@ class HTTPRequest:
         http_version: ``"1.1"`` or ``"1.0"``.
     """
 
-    _by_name: dict[bytes, str] | None = None  # the headers by name, made by the first header()
+    # The headers by (lowercase) name, made by the first header().
+    _by_name: dict[str, str] | None = None
+    # Made when first asked (a polling request asks for neither).
+    _query_lists: dict[str, list[str]] | None = None
+    _query: dict[str, str] | None = None
 
     def __init__(
         self, conn: Connection, event: h11.Request | PlainHead, client: tuple[str, int],
         secure: bool, headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         self._conn = conn
-        self.method = event.method if isinstance(event.method, str) else event.method.decode(
-            "ascii")
-        self.target = event.target.decode("latin-1")
-        raw_path, _, self.raw_query = self.target.partition("?")
-        self.path = unquote(raw_path)
-        self.query_lists = _parse_query(self.raw_query)
-        self.query = {k: v[0] for k, v in self.query_lists.items()}
+        self._websocket: bool | None
+        if type(event) is PlainHead:
+            self.method = event.method
+            self.http_version = "1.1"
+            self._websocket = None if event.upgrade else False  # a plain GET or POST: not one
+        else:
+            assert isinstance(event, h11.Request)
+            self.method = event.method.decode("ascii")
+            self.http_version = event.http_version.decode("ascii")
+            self._websocket = None
+        self.target = target = event.target.decode("latin-1")
+        raw_path, _, self.raw_query = target.partition("?")
+        self.path = unquote(raw_path) if "%" in raw_path else raw_path
         self.headers: list[tuple[bytes, bytes]] = (
             list(event.headers) if headers is None else headers)
-        self._websocket: bool | None = None
-        self.http_version = ("1.1" if isinstance(event, PlainHead)
-                             else event.http_version.decode("ascii"))
         self.client = client
         self.secure = secure
         self.scheme = "https" if secure else "http"
@@ -103,21 +110,38 @@ class HTTPRequest:
         self._body_done = False
 
     @property
+    def query_lists(self) -> dict[str, list[str]]:
+        """Every value of each query parameter."""
+        if self._query_lists is None:
+            self._query_lists = _parse_query(self.raw_query)
+        return self._query_lists
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The first value of each query parameter."""
+        if self._query is None:
+            self._query = {k: v[0] for k, v in self.query_lists.items()}
+        return self._query
+
+    @property
     def client_host(self) -> str:
         """The peer's address (``""`` when unknown)."""
         return self.client[0]
 
     def header(self, name: str) -> str | None:
         """The value of header ``name`` (any case), repeated fields joined by ``", "``."""
-        key = name.lower().encode("latin-1")
         by_name = self._by_name
         if by_name is None:
             # Several headers are asked for per request: one pass over them answers all.
             by_name = self._by_name = {}
             for k, v in self.headers:
-                value = v.decode("latin-1")
-                by_name[k] = value if k not in by_name else f"{by_name[k]}, {value}"
-        return by_name.get(key)
+                key = k.decode("latin-1")
+                text = v.decode("latin-1")
+                by_name[key] = text if key not in by_name else f"{by_name[key]}, {text}"
+        value = by_name.get(name)
+        if value is None and not name.islower():  # callers mostly ask in lowercase
+            return by_name.get(name.lower())
+        return value
 
     @property
     def origin(self) -> str | None:
@@ -253,6 +277,7 @@ class HTTPRequest:
         if conn.lean is not None:
             conn.pending += data
             return len(conn.pending) <= conn.config.max_header_bytes
+        conn.h11_fresh = False
         conn.h11.receive_data(bytes(data))
         # A client pipelining more than a head's worth waits its turn.
         return len(conn.h11.trailing_data[0]) <= conn.config.max_header_bytes
@@ -268,6 +293,9 @@ class HTTPRequest:
             if not data:
                 conn.must_close = True
                 return
+            if (len(data) == conn.config.receive_buffer_size
+                    and isinstance(conn.stream, trio.SocketStream)):
+                _watch.unread(conn.stream.socket)  # for the connection's next wait, on the watch
             if not self._took(data):
                 await trio.sleep_forever()
 
@@ -290,6 +318,8 @@ class HTTPRequest:
             if not data:
                 conn.must_close = True
                 return True
+            if len(data) == conn.config.receive_buffer_size:
+                _watch.unread(sock)  # no edge announces what this read left
             if not self._took(data):
                 watched = None
         return False
@@ -485,9 +515,16 @@ async def _next_request(
     event = await conn.next_request()
     if event is None:
         return None
-    headers = list(event.headers)
-    head_size = len(event.target) + sum(len(k) + len(v) + 4 for k, v in headers)
-    if len(headers) > conn.config.max_headers or head_size > conn.config.max_header_bytes:
+    cfg = conn.config
+    if type(event) is PlainHead:
+        headers = event.headers  # made for this request: no copy
+        # Its size as counted below is at most its size as sent, plus one a header.
+        counted = event.size + len(headers) > cfg.max_header_bytes
+    else:
+        headers = list(event.headers)
+        counted = True
+    if len(headers) > cfg.max_headers or (counted and len(event.target) + sum(
+            len(k) + len(v) + 4 for k, v in headers) > cfg.max_header_bytes):
         await conn.send_error(431)
         return None
     return HTTPRequest(conn, event, client, secure, headers)

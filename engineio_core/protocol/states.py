@@ -42,6 +42,13 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
+
+class _Member(enum.Enum):
+    """An Enum whose members hash by identity (each is a singleton): the tables below are
+    looked up a few times per request, and ``Enum.__hash__`` is a Python call each time."""
+
+    __hash__ = object.__hash__
+
 __all__ = [
     "CLIENT_TABLES",
     "CLIENT_TRANSITIONS",
@@ -66,7 +73,7 @@ __all__ = [
 ]
 
 
-class ServerState(enum.Enum):
+class ServerState(_Member):
     """The states of a ``ServerSession``."""
     POLLING = "polling"  # open on long-polling, no upgrade under way
     PROBING = "probing"  # a probe WebSocket is connected, "2probe" not seen yet
@@ -76,7 +83,7 @@ class ServerState(enum.Enum):
     CLOSED = "closed"
 
 
-class ServerInput(enum.Enum):
+class ServerInput(_Member):
     """What can happen to a ``ServerSession``: the inputs of its transition table."""
     POLL_GET = enum.auto()
     POLL_POST = enum.auto()
@@ -115,7 +122,7 @@ SERVER_TRANSITIONS: dict[tuple[ServerState, ServerInput], ServerState] = {
 """Every allowed ``(ServerState, ServerInput) -> next state``; any other pair raises."""
 
 
-class ClientState(enum.Enum):
+class ClientState(_Member):
     """The states of a ``ClientSession``."""
     OPENING = "opening"  # waiting for the open packet
     OPEN = "open"
@@ -126,7 +133,7 @@ class ClientState(enum.Enum):
     CLOSED = "closed"
 
 
-class ClientInput(enum.Enum):
+class ClientInput(_Member):
     """What can happen to a ``ClientSession``: the inputs of its transition table."""
     OPEN_PACKET = enum.auto()
     POLL_START = enum.auto()
@@ -174,13 +181,13 @@ CLIENT_TRANSITIONS: dict[tuple[ClientState, ClientInput], ClientState] = {
 """Every allowed ``(ClientState, ClientInput) -> next state``; any other pair raises."""
 
 
-class Slot(enum.Enum):
+class Slot(_Member):
     """One request slot: the server's parked GET, the client's GET or POST in flight."""
     IDLE = "idle"
     BUSY = "busy"
 
 
-class SlotInput(enum.Enum):
+class SlotInput(_Member):
     """The inputs of ``SLOT_TRANSITIONS``."""
     START = enum.auto()  # the GET parks (server); the GET or the POST is sent (client)
     END = enum.auto()  # it is answered (server); its response arrived (client)
@@ -196,13 +203,13 @@ SLOT_TRANSITIONS: dict[tuple[Slot, SlotInput], Slot] = {
 """Every allowed ``(Slot, SlotInput) -> next state``; any other pair raises."""
 
 
-class Transport(enum.Enum):
+class Transport(_Member):
     """The transport carrying a session; the value is its name on the wire."""
     POLLING = "polling"
     WEBSOCKET = "websocket"
 
 
-class TransportInput(enum.Enum):
+class TransportInput(_Member):
     """The inputs of ``TRANSPORT_TRANSITIONS``."""
     UPGRADED = enum.auto()
 
@@ -213,13 +220,13 @@ TRANSPORT_TRANSITIONS: dict[tuple[Transport, TransportInput], Transport] = {
 """Every allowed ``(Transport, TransportInput) -> next state``: an upgrade, never back."""
 
 
-class CloseRequest(enum.Enum):
+class CloseRequest(_Member):
     """Whether the server's ``close()`` waits for an upgrade's outcome."""
     NONE = "none"
     DEFERRED = "deferred"
 
 
-class CloseInput(enum.Enum):
+class CloseInput(_Member):
     """The inputs of ``CLOSE_TRANSITIONS``."""
     DEFER = enum.auto()  # close() while an upgrade is under way
     SETTLE = enum.auto()  # the upgrade ended (or the session closed): the close is carried out
@@ -232,13 +239,13 @@ CLOSE_TRANSITIONS: dict[tuple[CloseRequest, CloseInput], CloseRequest] = {
 """Every allowed ``(CloseRequest, CloseInput) -> next state``; any other pair raises."""
 
 
-class UpgradeAttempt(enum.Enum):
+class UpgradeAttempt(_Member):
     """Whether the client has probed a WebSocket yet (once per session)."""
     NOT_TRIED = "not tried"
     TRIED = "tried"
 
 
-class UpgradeInput(enum.Enum):
+class UpgradeInput(_Member):
     """The inputs of ``UPGRADE_TRANSITIONS``."""
     BEGIN = enum.auto()
 

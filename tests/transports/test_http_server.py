@@ -26,6 +26,7 @@ from transports import (
     http_request,
     serve_http,
 )
+from transports._http_connection import Connection
 from transports.http_server import _parse_query
 
 Handler = Callable[[Request], Awaitable[None]]
@@ -643,6 +644,61 @@ def test_lean_and_h11_requests_interleave_on_one_connection() -> None:
                 assert _responses(await read_all(client)) == expected
 
     run(main)
+
+
+_MIXED = [
+    (b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n", (200, b"/a:")),
+    (b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello", (200, b"/b:hello")),
+    (b"PUT /c HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi", (200, b"/c:hi")),
+    (b"GET /odd HTTP/1.1\r\nHost: h\r\n\r\n", (204, b"")),
+    (b"POST /d HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+     (200, b"/d:abc")),
+    (b"GET /e HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi", (200, b"/e:")),
+    (b"POST /odd HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx", (204, b"")),
+]
+
+
+@given(st.lists(st.sampled_from(_MIXED), min_size=1, max_size=6),
+       st.lists(st.integers(1, 40), max_size=8))
+def test_the_connection_knows_when_h11_holds_nothing(
+    sequence: list[tuple[bytes, tuple[int, bytes]]], cuts: list[int]
+) -> None:
+    # What the lean path asks before each request (h11 IDLE, its buffer empty), kept by the
+    # connection instead of asked of h11: checked against h11 before every request, with the
+    # lean and h11's requests mixed, pipelined and cut anywhere.
+    data = b"".join(request for request, _ in sequence)
+    pieces, at = [], 0
+    for cut in cuts:
+        pieces.append(data[at:at + cut])
+        at += cut
+    pieces.append(data[at:])
+    asked: list[bool] = []
+    original = Connection.next_request
+
+    async def checked(conn: Connection) -> object:
+        expected = conn.h11.their_state is h11.IDLE and not conn.h11.trailing_data[0]
+        assert conn.h11_fresh == expected
+        asked.append(expected)
+        return await original(conn)
+
+    async def main() -> None:
+        client, server = trio.testing.memory_stream_pair()
+        with trio.fail_after(60):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(handle_stream, server, _answer_each)
+                for piece in pieces:
+                    if piece:
+                        await client.send_all(piece)
+                await client.send_eof()
+                responses = _responses(await read_all(client))
+        assert responses == [response for _, response in sequence]
+
+    Connection.next_request = checked  # type: ignore[method-assign]
+    try:
+        run(main)
+    finally:
+        Connection.next_request = original  # type: ignore[method-assign]
+    assert len(asked) >= len(sequence)
 
 
 def test_a_lean_post_body_in_pieces_and_a_stalled_one() -> None:

@@ -1,7 +1,8 @@
 """The epoll watch (``transports._watch``) on real sockets: the persistent, edge-triggered
-registration a WebSocket's reader waits on; the one-shot one of HTTP waits, reused by the socket's
-next wait, forgotten when it fires with nobody waiting, and never taken for another socket that
-got the same descriptor number; and the handover of one socket from the one to the other."""
+registration a WebSocket's reader waits on; the one of HTTP waits, edge-triggered too, kept for
+the socket's next waits, its edges that fire with nobody waiting kept for the next one, and never
+taken for another socket that got the same descriptor number; and the handover of one socket
+from the one to the other."""
 
 from __future__ import annotations
 
@@ -277,7 +278,7 @@ def _pair() -> tuple[trio.socket.SocketType, trio.socket.SocketType]:
 
 
 async def _woken_wait(sock: trio.socket.SocketType) -> None:
-    """A wait that ends woken, not readable: it leaves the registration armed."""
+    """A wait that ends woken, not readable: it leaves the socket registered."""
     parked = _watch.ReadableOrWoken()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(parked.wait, sock)
@@ -315,6 +316,50 @@ def test_data_that_fired_with_nobody_waiting_is_seen_by_the_next_wait() -> None:
             await trio.testing.wait_all_tasks_blocked()  # the watch saw it, nobody parked
             await wait_readable(a)
             assert os.read(a.fileno(), 10) == b"x"
+
+    trio.run(main)
+
+
+def test_a_wait_is_registered_once_and_after_a_full_read_returns_at_once() -> None:
+    async def main() -> None:
+        with trio.fail_after(10):
+            a, b = _pair()
+            with a, b:
+                watcher = _watch._watcher()
+                fd = a.fileno()
+                await b.send(b"0123456789")
+                # Registered at its first wait, edge-triggered: what was there already counts.
+                await wait_readable(a)
+                registered = watcher._armed[fd]
+                assert os.read(fd, 4) == b"0123"  # the buffer filled: bytes may be left
+                _watch.unread(a)
+                await wait_readable(a)  # no edge comes for them; unread() stands for one
+                assert os.read(fd, 100) == b"456789"  # a short read: the socket is empty
+                waiter = _watch.ReadableOrWoken()
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(waiter.wait, a)
+                    await trio.testing.wait_all_tasks_blocked()
+                    assert watcher._parked[fd] is waiter  # empty: the wait goes on
+                    await b.send(b"x")
+                assert os.read(fd, 100) == b"x"
+                assert watcher._armed[fd] is registered  # the same registration throughout
+
+    trio.run(main)
+
+
+def test_the_end_that_came_with_the_last_bytes_is_seen_by_every_later_wait() -> None:
+    async def main() -> None:
+        with trio.fail_after(10):
+            a, b = _pair()
+            with a, b:
+                await b.send(b"last")
+                b.shutdown(socket.SHUT_WR)
+                await trio.testing.wait_all_tasks_blocked()
+                await wait_readable(a)  # one edge for both, seen or not by the watch yet
+                assert os.read(a.fileno(), 100) == b"last"  # a short read, the end still due
+                for _ in range(2):
+                    await wait_readable(a)  # no edge comes for the end: it was reported
+                    assert os.read(a.fileno(), 100) == b""
 
     trio.run(main)
 
