@@ -133,15 +133,20 @@ def test_a_prepared_message_to_an_idle_socket_skips_the_queue_and_keeps_its_plac
             assert queued == []  # written at once, never queued in the core
             socket.send_nowait(second)  # same step: queued for the flusher, behind it
             socket.send_nowait("third")
-            assert queued == [second, "third"]
+            assert queued[0] is second and len(queued) == 2
             assert [await ws.receive() for _ in range(3)] == ["4first", "4second", "4third"]
             server.flusher.new_step()
-            socket.send_nowait("plain")  # a str goes through the queue, as before
-            socket.send_nowait(first)  # behind it, even in a new step
-            assert [await ws.receive() for _ in range(2)] == ["4plain", "4first"]
+            socket.send_nowait("plain")  # a str (an emit, an ack) goes at once too
+            assert len(queued) == 2
+            socket.send_nowait("a", "b")  # several: through the queue, together
+            assert len(queued) == 4
+            server.flusher.new_step()
+            socket.send_nowait(first)  # behind them, even in a new step
+            assert queued[-1] is first
+            assert [await ws.receive() for _ in range(4)] == ["4plain", "4a", "4b", "4first"]
             socket._session.abort("transport error")
             socket.send_nowait(second)  # a closed session takes nothing
-            assert queued[-1] == first
+            assert queued[-1] is first
 
     trio.run(main)
 
