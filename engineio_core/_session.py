@@ -343,6 +343,15 @@ class Session:
         high-water mark is given up on (``"transport error"``)."""
         if self.closed.is_set():
             return
+        if len(messages) == 1:
+            # One message (a broadcast's, for each recipient; an emit; an ack) on an idle
+            # WebSocket goes out at once, without the core's queue.
+            message = messages[0]
+            if not isinstance(message, eio.PreparedPacket):
+                message = eio.prepare_message(message)  # as send_message would
+            if self.writer.write_now(message):
+                return
+            messages = (message,)
         for message in messages:
             self.core.send_message(message)
         if self.core.buffered_bytes() > 4 * self.server.max_buffered_bytes:

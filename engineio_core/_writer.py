@@ -176,6 +176,27 @@ class Writer:
         self._hand_over()
         return False
 
+    def write_now(self, message: eio.PreparedPacket) -> bool:
+        """Write one prepared message at once, bypassing the core's queue, when ``flush``
+        would have written just it now: the socket idle, nothing queued, the session not yet
+        written in this step. Returns ``False`` when the caller must queue it (and ``flush``)
+        instead. What the socket does not take is left to the session's task, as ``flush``
+        does; ``changed`` is notified either way, as after ``flush``."""
+        websocket = self._websocket
+        if (websocket is None or self.blocked or self.deferred or not self._shared
+                or not self._core.sends_at_once()):
+            return False
+        flusher = self._flusher
+        if flusher.task is not _current_task():
+            flusher.new_step()
+        elif self._written == flusher.step:
+            return False  # queued, then deferred to the flusher by flush
+        self._written = flusher.step
+        if not websocket.send_framed_nowait(message.wire(frame_message)):
+            self._hand_over()
+        self._changed.notify()
+        return True
+
     def _hand_over(self) -> None:
         self.blocked = True
         self._wake.ring()

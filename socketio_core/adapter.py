@@ -23,11 +23,13 @@ from .protocol import (
     BroadcastTarget,
     JSONCodec,
     Packet,
+    PacketType,
     RoomIndex,
     Session,
     encode,
     session_includes,
 )
+from .protocol.packet import encode_event
 
 if TYPE_CHECKING:
     from .interfaces import FetchedSocket, LocalSocket, NamespaceLike
@@ -46,7 +48,11 @@ def prepare(packet: Packet, json: JSONCodec | None = None) -> list[PreparedPacke
     """``packet`` encoded once (with the application's ``json`` codec, if any), as prepared
     messages any number of sessions may queue (each framed once, by the first session that
     writes it)."""
-    return [prepare_message(part) for part in encode(packet, json=json)]
+    if packet.type is PacketType.EVENT:  # a broadcast: the plain arguments' shorter path
+        parts = encode_event(PacketType.EVENT, packet.namespace, packet.data, packet.id, json)
+    else:
+        parts = encode(packet, json=json)
+    return [prepare_message(part) for part in parts]
 
 # Bytes broadcast since a broadcast last yielded (in any server of the process: yielding more
 # often than needed is harmless).

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["BroadcastOperator", "RemoteSocket"]
 
+_EVERYONE = BroadcastTarget()  # immutable: every operator without a selection shares it
+
 
 class BroadcastOperator:
     """Sockets of one namespace selected by rooms, minus excluded rooms.
@@ -39,7 +41,7 @@ class BroadcastOperator:
 
     def __init__(self, adapter: Adapter, target: BroadcastTarget | None = None) -> None:
         self.adapter = adapter
-        self.target = target if target is not None else BroadcastTarget()
+        self.target = target if target is not None else _EVERYONE
 
     @property
     def namespace(self) -> NamespaceLike:

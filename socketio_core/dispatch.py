@@ -118,7 +118,8 @@ class Dispatcher:
                 rest = call()
                 if rest is None:
                     continue
-                coro = rest if isinstance(rest, Coroutine) else _awaited(rest)
+                coro = (rest if type(rest) is types.CoroutineType or isinstance(rest, Coroutine)
+                        else _awaited(rest))
                 trap = coro.send(None)
             except StopIteration:
                 continue  # finished without waiting

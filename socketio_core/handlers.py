@@ -6,6 +6,7 @@ import inspect
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
+from types import CoroutineType
 from typing import Any, TypeVar
 
 __all__ = ["Ack", "Handler", "NamespaceHandler", "ack_args", "call_handler", "start_handler"]
@@ -36,10 +37,12 @@ class NamespaceHandler:
     """A namespace-level handler ``fn(socket, *args)`` in the handler table its sockets share:
     the socket calling it passes itself first."""
 
-    __slots__ = ("handler",)
+    __slots__ = ("declares_ack", "handler")
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
+        # Looked up once here rather than in the weak table on every event.
+        self.declares_ack = _declares_ack(handler)
 
     def __call__(self, socket: Any, *args: Any) -> Any:
         return self.handler(socket, *args)
@@ -69,8 +72,9 @@ def _declares_ack(handler: Handler) -> bool:
 
 
 def _awaitable(value: Any) -> bool:
-    # A plain handler returns None nearly always: no ABC check for it.
-    return value is not None and inspect.isawaitable(value)
+    # A plain handler returns None nearly always, an async one a coroutine: no ABC check for
+    # either.
+    return value is not None and (type(value) is CoroutineType or inspect.isawaitable(value))
 
 
 def ack_args(result: Any) -> tuple[Any, ...]:
@@ -99,11 +103,12 @@ async def call_handler(handler: Handler, args: tuple[Any, ...], ack: Ack | None)
 
 
 def start_handler(
-    handler: Handler, args: tuple[Any, ...], ack: Ack | None
+    handler: Handler, args: tuple[Any, ...], ack: Ack | None, declares_ack: bool | None = None
 ) -> Awaitable[None] | None:
     """Call ``handler`` now, as ``call_handler`` would; returns what is left to await (an async
-    handler's coroutine, then its ack), or ``None`` when a plain handler has finished."""
-    if _declares_ack(handler):
+    handler's coroutine, then its ack), or ``None`` when a plain handler has finished.
+    ``declares_ack``: whether it takes the ``Ack`` itself, when the caller knows already."""
+    if _declares_ack(handler) if declares_ack is None else declares_ack:
         result = handler(*args, ack=ack)
         return result if _awaitable(result) else None
     result = handler(*args)

@@ -112,7 +112,7 @@ class Namespace:
 
     def to(self, *rooms: Rooms) -> BroadcastOperator:
         """Every socket of the namespace in ``rooms`` (names, or iterables of names)."""
-        return self._all.to(*rooms)
+        return BroadcastOperator(self.adapter).to(*rooms)
 
     in_ = to
 

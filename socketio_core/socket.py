@@ -427,7 +427,7 @@ class Socket:
         handler = handlers[0]
         try:
             if isinstance(handler, NamespaceHandler):  # as _target, without the extra tuple
-                rest = start_handler(handler.handler, (self, *args), ack)
+                rest = start_handler(handler.handler, (self, *args), ack, handler.declares_ack)
             else:
                 rest = start_handler(handler, args, ack)
         except Exception:

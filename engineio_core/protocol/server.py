@@ -506,6 +506,16 @@ class ServerSession:
         self._outbox.append(prepared)
         self._buffered += prepared.size
 
+    def sends_at_once(self) -> bool:
+        """Whether a message sent now may go on the active WebSocket without being queued:
+        open, on the WebSocket, with nothing queued (so ``send_message`` then
+        ``take_ws_packets`` would hand back just that message). A runtime that writes a
+        prepared message itself when this holds leaves the core as it would have found it."""
+        state = self._state
+        return (self._transport is _ON_WS and not self._outbox and not self._probe_out
+                and state is not _CLOSING and state is not _CLOSED
+                and self._close_request is not _DEFERRED)
+
     def buffered_bytes(self) -> int:
         """Roughly how many bytes wait to be sent (payload sizes plus one per packet)."""
         return self._buffered

@@ -191,11 +191,18 @@ _FLAT = frozenset({str, int, bool, type(None)})
 
 
 def dumps_flat(data: list[Any]) -> str | None:
-    """``dumps(*deconstruct(data)[::2])`` for a list holding only ``str``, ``int``, ``bool`` and
-    ``None`` (exact types: the usual event arguments), without the walk and the copy; ``None``
-    for any other list, which needs ``deconstruct``."""
+    """``dumps(*deconstruct(data)[::2])`` for a list holding only ``str``, ``int``, ``bool``,
+    ``None`` and floats written alike by ``repr`` and JavaScript (exact types: the usual event
+    arguments), without the walk and the copy; ``None`` for any other list, which needs
+    ``deconstruct``."""
     for item in data:
-        if type(item) not in _FLAT:
+        kind = type(item)
+        if kind not in _FLAT and (
+            # A float is written by ``repr`` (the encoder's) as JavaScript writes it when it
+            # has a fraction (JS writes 5.0 as "5") and is at least 1e-4 (below that, ``repr``
+            # takes an exponent and JavaScript does not); non-finite ones fail the range.
+            kind is not float or item.is_integer() or not 1e-4 <= abs(item) < 1e16
+        ):
             return None
     return _escape_surrogates(_encode_plain(data))
 

@@ -33,6 +33,8 @@ def flatten_rooms(*rooms: Rooms) -> tuple[str, ...]:
 
 
 def _flatten(rooms: tuple[Rooms, ...]) -> frozenset[str]:
+    if len(rooms) == 1 and type(rooms[0]) is str:  # ``to(room)``: once per broadcast
+        return frozenset(rooms)  # type: ignore[arg-type]
     return frozenset(flatten_rooms(*rooms))
 
 
@@ -141,13 +143,21 @@ class BroadcastTarget:
 
     def to(self, *rooms: Rooms) -> BroadcastTarget:
         """Also target ``rooms`` (each argument a room name or an iterable of names)."""
-        return replace(self, rooms=self.rooms | _flatten(rooms))
+        added = _flatten(rooms)
+        # Built directly rather than with ``dataclasses.replace`` (which looks the fields up
+        # each time): ``server.to(room)`` comes once per broadcast.
+        return BroadcastTarget(self.rooms | added if self.rooms else added, self.except_rooms,
+                               self.volatile, self.compress, self.local, self.timeout,
+                               self.expect_single_response)
 
     in_ = to
 
     def except_(self, *rooms: Rooms) -> BroadcastTarget:
         """Leave out the sockets in ``rooms``."""
-        return replace(self, except_rooms=self.except_rooms | _flatten(rooms))
+        removed = _flatten(rooms)
+        return BroadcastTarget(self.rooms, self.except_rooms | removed, self.volatile,
+                               self.compress, self.local, self.timeout,
+                               self.expect_single_response)
 
     def with_volatile(self, volatile: bool = True) -> BroadcastTarget:
         """A copy with ``volatile`` set."""

@@ -144,3 +144,29 @@ def test_a_bounded_take_leaves_the_rest_queued_and_counted() -> None:
     assert session.buffered_bytes() == 200
     assert session.take_ws_packets() == queued[3:]
     assert session.buffered_bytes() == 0
+
+
+def _sends_just(session: ServerSession, prepared: PreparedPacket) -> bool:
+    """Whether queueing ``prepared`` then taking the WebSocket's packets hands back just it."""
+    session.send_message(prepared)
+    return session.take_ws_packets() == [prepared]
+
+
+def test_sends_at_once_when_queue_then_take_would_hand_back_just_the_message() -> None:
+    message = prepare_message("m")
+    fresh = ServerSession("s", ServerConfig(), transport="websocket", now=0.0)
+    assert not fresh.sends_at_once()  # the open packet waits
+    fresh.take_ws_packets()
+    assert fresh.sends_at_once()
+    assert _sends_just(fresh, message) and fresh.sends_at_once()
+    fresh.send_message(prepare_message("queued"))
+    assert not fresh.sends_at_once()  # it would go behind what is queued
+    fresh.take_ws_packets()
+    assert fresh.sends_at_once()
+    fresh.close()
+    assert not fresh.sends_at_once()  # the close is queued; a late message is dropped
+
+    polling = ServerSession("s", ServerConfig(), transport="polling", now=0.0)
+    polling.start_poll(now=0.0)
+    polling.take_poll_payload()
+    assert not polling.sends_at_once()  # the WebSocket is not the transport

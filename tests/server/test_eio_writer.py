@@ -113,6 +113,44 @@ def test_what_follows_in_the_same_step_leaves_together_in_the_next_pass(
     trio.run(main)
 
 
+def test_a_prepared_message_to_an_idle_socket_skips_the_queue_and_keeps_its_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def main() -> None:
+        async with _sessions(1) as (server, [socket], [ws]):
+            await trio.sleep(0.05)
+            queued: list[object] = []
+            send_message = engineio_core.protocol.ServerSession.send_message
+
+            def counted(core: engineio_core.protocol.ServerSession, data: object) -> None:
+                queued.append(data)
+                send_message(core, data)  # type: ignore[arg-type]
+
+            monkeypatch.setattr(engineio_core.protocol.ServerSession, "send_message", counted)
+            first, second = (engineio_core.protocol.prepare_message(text)
+                             for text in ("first", "second"))
+            socket.send_nowait(first)
+            assert queued == []  # written at once, never queued in the core
+            socket.send_nowait(second)  # same step: queued for the flusher, behind it
+            socket.send_nowait("third")
+            assert queued[0] is second and len(queued) == 2
+            assert [await ws.receive() for _ in range(3)] == ["4first", "4second", "4third"]
+            server.flusher.new_step()
+            socket.send_nowait("plain")  # a str (an emit, an ack) goes at once too
+            assert len(queued) == 2
+            socket.send_nowait("a", "b")  # several: through the queue, together
+            assert len(queued) == 4
+            server.flusher.new_step()
+            socket.send_nowait(first)  # behind them, even in a new step
+            assert queued[-1] is first
+            assert [await ws.receive() for _ in range(4)] == ["4plain", "4a", "4b", "4first"]
+            socket._session.abort("transport error")
+            socket.send_nowait(second)  # a closed session takes nothing
+            assert queued[-1] is first
+
+    trio.run(main)
+
+
 def test_a_peer_that_reads_slowly_gets_everything_in_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

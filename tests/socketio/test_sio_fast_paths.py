@@ -83,13 +83,31 @@ def test_dumps_flat_matches_deconstruct_and_dumps(items: list[Any]) -> None:
         assert fast == jsjson.dumps(ready, plain=plain)
 
 
-@pytest.mark.parametrize("items", [["a", 1, None, True], ["\ud800", "é"], []])
+@settings(max_examples=400)
+@given(st.lists(st.floats() | st.integers(-(2**60), 2**60) | st.floats(-1e-3, 1e-3)
+                | st.floats(1e15, 1e17) | st.sampled_from([1e-4, -1e-4, 0.5, -0.0]), max_size=4))
+def test_dumps_flat_writes_floats_as_javascript(items: list[Any]) -> None:
+    fast = jsjson.dumps_flat(items)
+    floats = [item for item in items if type(item) is float]
+    if all(not f.is_integer() and 1e-4 <= abs(f) < 1e16 for f in floats):
+        assert fast is not None
+    if fast is not None:
+        ready, _, plain = jsjson.deconstruct(items)
+        assert fast == jsjson.dumps(ready, plain=plain)
+        assert fast == "[" + ",".join(
+            jsjson.js_number(item) if type(item) is float else json.dumps(item)
+            for item in items) + "]"
+
+
+@pytest.mark.parametrize("items", [["a", 1, None, True], ["\ud800", "é"], [], [0.1, -2.5],
+                                   [1717171717.125, 0.0001]])
 def test_dumps_flat_takes_flat_lists(items: list[Any]) -> None:
     ready, _, plain = jsjson.deconstruct(items)
     assert jsjson.dumps_flat(items) == jsjson.dumps(ready, plain=plain)
 
 
-@pytest.mark.parametrize("items", [[1.0], [b"x"], [[]], [{}], [Colour.RED], [("a",)]])
+@pytest.mark.parametrize("items", [[1.0], [-0.0], [0.00005], [1e300], [float("nan")],
+                                   [float("inf")], [b"x"], [[]], [{}], [Colour.RED], [("a",)]])
 def test_dumps_flat_refuses_what_needs_the_walk(items: list[Any]) -> None:
     assert jsjson.dumps_flat(items) is None
 

@@ -106,3 +106,13 @@ def test_broadcast_target_is_immutable_and_chains() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         target.volatile = False  # type: ignore[misc]
     assert index().select(target.rooms, target.except_rooms) == []
+
+
+def test_broadcast_target_to_and_except_keep_every_other_field() -> None:
+    # Built field by field (no dataclasses.replace): each other field must come through.
+    full = BroadcastTarget(frozenset({"a"}), frozenset({"b"}), volatile=True, compress=False,
+                           local=True, timeout=2.5, expect_single_response=True)
+    assert full.to("c", ["d"]) == dataclasses.replace(full, rooms=frozenset({"a", "c", "d"}))
+    assert full.except_("e") == dataclasses.replace(full, except_rooms=frozenset({"b", "e"}))
+    assert BroadcastTarget().to("r") == BroadcastTarget(rooms=frozenset({"r"}))
+    assert BroadcastTarget().to(["r", "s"], "r").rooms == frozenset({"r", "s"})
