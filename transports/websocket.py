@@ -176,7 +176,28 @@ class StreamWebSocket(trio.abc.AsyncResource):
                     return message
                 if self.closed is not None:
                     raise self.closed.fresh()
-                await self._read_more()
+                readable = self._readable
+                if readable is None or self._pending or not (self._drained and self._fast):
+                    await self._read_more()
+                    continue
+                # The usual wait of a server's WebSocket, as _read_more would make it, made
+                # here: no frame of ours is left between the reader and trio's wait, for as
+                # long as the connection is idle (each one an object the garbage collector's
+                # full collections visit, thousands of them on a busy server).
+                try:
+                    await readable.wait()
+                    assert self._sock is not None  # (as for every watched WebSocket)
+                    data = _sockio.read_now(self._sock, self._bufsize)
+                except _STREAM_ERRORS:
+                    data = b""
+                if data is None:
+                    continue  # woken with nothing to read after all
+                self._drained = len(data) < self._bufsize
+                if data:
+                    self._take_fast(data)
+                else:
+                    self._lost()
+                    await self._close_stream()
         finally:
             self._reading = False
 
