@@ -58,12 +58,14 @@ _INBOX_SIZE = 256
 
 class LazyHeaders(Mapping[str, str]):
     """A request's headers as ``str`` (names lowercased; of a repeated one, the last), decoded
-    on first use: most sessions never read them, and the raw list is the request's own."""
+    on first use: most sessions never read them."""
 
     __slots__ = ("_decoded", "_raw")
 
     def __init__(self, raw: Sequence[tuple[bytes, bytes]]) -> None:
-        self._raw = raw
+        # A tuple of them, which (holding only bytes) the garbage collector stops tracking,
+        # rather than the request's list, which it would visit in every full collection.
+        self._raw = tuple(raw)
         self._decoded: dict[str, str] | None = None
 
     def _dict(self) -> dict[str, str]:

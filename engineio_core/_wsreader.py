@@ -92,12 +92,16 @@ async def read_websocket(
     """Read the session's active WebSocket until it or the session closes (``already``: the
     messages read before it became active)."""
     core = session.core
-    backlog = list(already)
+    # The messages read and not yet acted on, from ``taken`` on (an empty tuple while the
+    # reader waits: nothing the garbage collector visits is held per idle connection).
+    backlog: Sequence[str | bytes] = tuple(already)
+    taken = 0
     flusher = session.server.flusher
     while not session.closed.is_set():
         try:
-            if backlog:
-                message = backlog.pop(0)
+            if taken < len(backlog):
+                message = backlog[taken]
+                taken += 1
             else:
                 message = await websocket.receive()
                 flusher.new_step()
@@ -115,5 +119,7 @@ async def read_websocket(
             return
         # What acting on the message queued (acks, answers) was written as it was queued.
         await session.deliver(events)
-        if not backlog:
+        del events  # (nor the list of the last message's events)
+        if taken == len(backlog):
             backlog = websocket.receive_buffered()
+            taken = 0

@@ -17,7 +17,7 @@ from typing import Any
 
 import trio
 
-from transports import HTTPConfig, Request, WebSocket, serve_http
+from transports import HTTPConfig, HTTPRequest, Request, WebSocket, serve_http
 
 from . import protocol as eio
 from ._polling import answer_poll, post
@@ -243,7 +243,11 @@ class Server(trio.abc.AsyncResource):
         return request.path == self.path or request.path + "/" == self.path
 
     async def handle_request(self, request: Request) -> bool:
-        """Serve one HTTP request; returns ``False`` (without answering) when it is not ours."""
+        """Serve one HTTP request; returns ``False`` (without answering) when it is not ours.
+
+        A WebSocket opening a session is read until it closes: on our HTTP server
+        (``transports.HTTPRequest``), by the connection's task once its handler returned
+        (``HTTPRequest.continue_with``); on any other, before this returns."""
         if not self.owns(request):
             return False
         origin = request.header("origin")
@@ -281,9 +285,15 @@ class Server(trio.abc.AsyncResource):
         if kind is eio.RequestKind.HANDSHAKE:
             opened = await self._handshake(request, query)
             if opened is not None:
-                # Read from here, so that the handshake's frame does not stay for the WebSocket's
-                # whole life.
-                await read_websocket(*opened)
+                reader = read_websocket(*opened)
+                if isinstance(request, HTTPRequest):
+                    # Our HTTP server runs the reader once this returned: for the WebSocket's
+                    # whole life, no frame of the request's handling stays beneath it.
+                    request.continue_with(reader)
+                else:
+                    # Read from here, so that the handshake's frame does not stay for the
+                    # WebSocket's whole life.
+                    await reader
         elif kind is eio.RequestKind.POLL:
             session = self._sessions[query["sid"]]
             await answer_poll(request, session, self.cors, self.http_compression,

@@ -50,7 +50,7 @@ class Namespace:
         self._on_empty = on_empty
         self._middlewares: list[Handler] = [] if parent is None else parent._middlewares
         self._handlers: dict[str, list[Handler]] = {} if parent is None else parent._handlers
-        self._table: dict[str, list[Handler]] = {}
+        self._table: dict[str, tuple[Handler, ...]] = {}
         self._table_key: tuple[tuple[str, tuple[Handler, ...]], ...] = ()
         #: Made by a dynamic matcher (``server.of(regex_or_callable)``) for a name seen.
         self.dynamic = parent is not None
@@ -227,13 +227,13 @@ class Namespace:
         recovery), if connected."""
         return self._pids.get(pid)
 
-    def _socket_table(self) -> dict[str, list[Handler]]:
+    def _socket_table(self) -> dict[str, tuple[Handler, ...]]:
         """The handlers every socket gets, as one table they share (made again when the
         namespace's handlers changed since)."""
         key = tuple((event, tuple(handlers)) for event, handlers in self._handlers.items()
                     if event != "connect")
         if key != self._table_key:
-            self._table = {event: [NamespaceHandler(h) for h in handlers]
+            self._table = {event: tuple(NamespaceHandler(h) for h in handlers)
                            for event, handlers in key if handlers}
             self._table_key = key
         return self._table

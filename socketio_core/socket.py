@@ -69,7 +69,9 @@ class Socket:
         # The Engine.IO messages sent before the client is told it is connected, sent right
         # after it: ``None`` once it has been told (or refused).
         self._held: list[Sequence[str | bytes | PreparedPacket]] | None = []
-        self._handlers: dict[str, list[Handler]] = {}
+        # Tuples, which a copy of the table shares (a list per event and socket would be one
+        # more object for the garbage collector's full collections to visit).
+        self._handlers: dict[str, tuple[Handler, ...]] = {}
         self._handlers_shared = False  # ``_handlers`` is the namespace's table, copied on write
         # Tuples until the first is added (most sockets never have one): an empty tuple is
         # shared, an empty list is 56 bytes per socket.
@@ -124,34 +126,37 @@ class Socket:
         """Register ``handler`` for ``event`` (usable as a decorator)."""
 
         def register(fn: Handler) -> Handler:
-            self._own_handlers().setdefault(event, []).append(fn)
+            handlers = self._own_handlers()
+            handlers[event] = (*handlers.get(event, ()), fn)
             return fn
 
         return register(handler) if handler is not None else register
 
     def off(self, event: str, handler: Handler | None = None) -> None:
         """Remove one handler of ``event``, or all of them."""
-        self._own_handlers()
+        handlers = self._own_handlers()
         if handler is None:
-            self._handlers.pop(event, None)
-        elif handler in self._handlers.get(event, []):
-            self._handlers[event].remove(handler)
+            handlers.pop(event, None)
+        elif handler in (registered := handlers.get(event, ())):
+            at = registered.index(handler)
+            handlers[event] = registered[:at] + registered[at + 1:]
 
-    def _own_handlers(self) -> dict[str, list[Handler]]:
+    def _own_handlers(self) -> dict[str, tuple[Handler, ...]]:
         if self._handlers_shared:
-            self._handlers = {event: list(handlers) for event, handlers in self._handlers.items()}
+            self._handlers = dict(self._handlers)
             self._handlers_shared = False
         return self._handlers
 
-    def add_namespace_handlers(self, table: dict[str, list[Handler]]) -> None:
+    def add_namespace_handlers(self, table: dict[str, tuple[Handler, ...]]) -> None:
         """Take the namespace's handlers (``table``, of ``NamespaceHandler``), after any this
         socket already has; an idle socket shares the table rather than holding a copy."""
         if not self._handlers:
             self._handlers = table
             self._handlers_shared = True
             return
+        own = self._own_handlers()
         for event, handlers in table.items():
-            self._own_handlers().setdefault(event, []).extend(handlers)
+            own[event] = (*own.get(event, ()), *handlers)
 
     def _target(
         self, handler: Handler, args: tuple[Any, ...]

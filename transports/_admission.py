@@ -84,15 +84,6 @@ class _Ticket:
 Handler = Callable[[trio.SocketStream, Callable[[], None]], Awaitable[object]]
 
 
-async def _run(handler: Handler, stream: trio.SocketStream, admitted: Callable[[], None]
-               ) -> None:
-    try:
-        await handler(stream, admitted)
-    finally:
-        admitted()
-        await trio.aclose_forcefully(stream)
-
-
 async def _accept_loop(listener: trio.SocketListener, handler: Handler, admission: Admission,
                        nursery: trio.Nursery) -> None:
     async with listener:
@@ -110,7 +101,7 @@ async def _accept_loop(listener: trio.SocketListener, handler: Handler, admissio
             except BaseException:
                 admitted()
                 raise
-            nursery.start_soon(_run, handler, stream, admitted)
+            nursery.start_soon(handler, stream, admitted)
 
 
 async def serve_admitted(
@@ -122,7 +113,8 @@ async def serve_admitted(
     task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """As ``trio.serve_listeners``, each accept waiting for ``admission``: ``handler(stream,
-    admitted)`` must call ``admitted()`` once the connection's first request is answered."""
+    admitted)`` must call ``admitted()`` once the connection's first request is answered (or
+    it ended), and close ``stream``, whatever happens (even when it is cancelled)."""
     async with trio.open_nursery() as nursery:
         for listener in listeners:
             nursery.start_soon(_accept_loop, listener, handler, admission,

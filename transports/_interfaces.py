@@ -54,7 +54,7 @@ class WebSocket(Protocol):
         """The next whole message; raises ``WebSocketClosed`` once the connection is closed."""
         ...
 
-    def receive_buffered(self) -> list[str | bytes]:
+    def receive_buffered(self) -> Sequence[str | bytes]:
         """The whole messages already received and not yet returned, without waiting."""
         ...
 

@@ -20,7 +20,7 @@ import trio
 
 from . import _watch
 
-__all__ = ["is_direct", "receive_before", "receive_some", "receive_watched",
+__all__ = ["is_direct", "read_now", "receive_before", "receive_some", "receive_watched",
            "receive_when_readable", "send_all", "watchable", "write_now"]
 
 _POSIX = os.name == "posix"  # os.read/os.write on a socket's descriptor work there
@@ -178,6 +178,21 @@ async def receive_watched(stream: trio.SocketStream, readable: _watch.Readable, 
         if not waited:
             await trio.lowlevel.cancel_shielded_checkpoint()
         return data
+
+
+def read_now(sock: trio.socket.SocketType, max_bytes: int) -> bytes | None:
+    """What a direct stream's ``sock`` has to read now (``b""`` at its end), without waiting or
+    yielding; ``None`` when nothing is there.
+
+    Raises:
+        trio.BrokenResourceError, trio.ClosedResourceError: as ``receive_some``.
+    """
+    try:
+        return os.read(_fd(sock), max_bytes)
+    except BlockingIOError:
+        return None
+    except OSError as exc:
+        raise _stream_error(exc) from exc
 
 
 def write_now(stream: trio.abc.Stream, data: bytes) -> int:

@@ -38,6 +38,7 @@ import itertools
 import math
 import select
 import weakref
+from collections.abc import Awaitable
 
 import outcome
 import trio
@@ -350,8 +351,10 @@ class Readable:
             self._busy = batch >= _BUSY
             trio.lowlevel.reschedule(task)
 
-    async def wait(self) -> None:
-        """Park until the socket may have become readable (a checkpoint either way).
+    def wait(self) -> Awaitable[None]:
+        """Park until the socket may have become readable (a checkpoint either way): returns
+        the wait, trio's own, to be awaited at once by the task that called (no coroutine of
+        this method stays beneath every idle reader for as long as it waits).
 
         Raises:
             trio.ClosedResourceError: ``close()`` was called, before or during the wait.
@@ -359,8 +362,7 @@ class Readable:
         """
         if self._ready:
             self._ready = False
-            await trio.lowlevel.checkpoint()
-            return
+            return trio.lowlevel.checkpoint()
         fd = self._fd
         if fd < 0:
             raise trio.ClosedResourceError("socket was already closed")
@@ -375,13 +377,13 @@ class Readable:
                 self._watcher.watch(fd, self)
                 self._watched = True
             self._task = trio.lowlevel.current_task()
-            await trio.lowlevel.wait_task_rescheduled(self._abort)
-            return
+            waited: Awaitable[None] = trio.lowlevel.wait_task_rescheduled(self._abort)
+            return waited
         if self._watched:
             # trio's wait sees what is there (level-triggered), whatever edges were seen.
             self._watched = False
             self._watcher.unwatch(fd, self)
-        await trio.lowlevel.wait_readable(self._sock)
+        return trio.lowlevel.wait_readable(self._sock)
 
     def _abort(self, _: object) -> trio.lowlevel.Abort:
         self._task = None

@@ -10,7 +10,7 @@ permessage-deflate; these classes move whole messages and enforce the size limit
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -41,7 +41,7 @@ class ASGIWebSocket:
     def __init__(self, receive: Receive, send: Send, *, max_message_size: int,
                  subprotocol: str | None = None) -> None:
         self.subprotocol = subprotocol
-        self.extensions: list[str] = []
+        self.extensions: tuple[str, ...] = ()
         self.closed: WebSocketClosed | None = None
         self._receive = receive
         self._send = send
@@ -72,9 +72,9 @@ class ASGIWebSocket:
         self.closed = WebSocketClosed(code, str(message.get("reason") or ""))
         raise self.closed.fresh()
 
-    def receive_buffered(self) -> list[str | bytes]:
+    def receive_buffered(self) -> Sequence[str | bytes]:
         """Nothing: an ASGI server hands messages over one ``receive`` at a time."""
-        return []
+        return ()
 
     async def send(self, message: str | bytes) -> None:
         """Send one message; raises ``WebSocketClosed`` when closed."""

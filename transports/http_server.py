@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
+from typing import Any
 from urllib.parse import parse_qs, unquote
 
 import h11
@@ -81,6 +82,7 @@ class HTTPRequest:
     # Made when first asked (a polling request asks for neither).
     _query_lists: dict[str, list[str]] | None = None
     _query: dict[str, str] | None = None
+    _continuation: Coroutine[Any, Any, None] | None = None  # see continue_with
 
     def __init__(
         self, conn: Connection, event: h11.Request | PlainHead, client: tuple[str, int],
@@ -374,6 +376,30 @@ class HTTPRequest:
         events.append(h11.EndOfMessage())
         await conn.send(*events)
 
+    def continue_with(self, reader: Coroutine[Any, Any, None]) -> None:
+        """Once ``accept_websocket`` returned: have ``reader`` (a coroutine not started yet, a
+        WebSocket's reader) awaited in the connection's task after the handler has returned,
+        rather than awaiting it in the handler. It then runs for the connection's whole life
+        with neither the handler's frames nor this request beneath it. Closed unstarted if the
+        handler raises.
+
+        Raises:
+            RuntimeError: no WebSocket was accepted, or a continuation is set already.
+        """
+        if self._conn.websocket is None or self._continuation is not None:
+            reader.close()
+            raise RuntimeError("continue_with() takes one reader, after accept_websocket()")
+        self._continuation = reader
+
+    def _take_continuation(self) -> Coroutine[Any, Any, None] | None:
+        reader, self._continuation = self._continuation, None
+        return reader
+
+    def _drop_continuation(self) -> None:
+        reader = self._take_continuation()
+        if reader is not None:
+            reader.close()
+
     async def accept_websocket(
         self, extra_headers: HeaderList = (), subprotocol: str | None = None
     ) -> StreamWebSocket:
@@ -423,10 +449,11 @@ class HTTPRequest:
         conn.websocket = websocket
         conn.h11 = _HANDED_OVER  # the WebSocket owns the connection now; h11's state can go
         conn.lean = None
+        conn.reader = None  # (the WebSocket waits for its socket its own way)
         conn.pending = conn.lean_raw = b""
-        # The request stays referenced for the WebSocket's whole life (its handler's frames);
-        # its index of headers by name is a cache that header() would make again: an idle
-        # session need not keep it (about 700 bytes).
+        # The request may stay referenced for the WebSocket's whole life (by its handler's
+        # frames, without ``continue_with``); its index of headers by name is a cache that
+        # header() would make again: an idle session need not keep it (about 700 bytes).
         self._by_name = None
         await conn.stream.send_all(data)
         return websocket
@@ -449,6 +476,7 @@ async def handle_stream(
     admitted: Callable[[], None] | None = None,
 ) -> None:
     """Serve HTTP/1.1 on ``stream`` until the connection ends; never raises for peer errors.
+    The stream is closed when it returns.
 
     Args:
         handler: awaited once per request; must answer it (else 500 is sent).
@@ -462,49 +490,55 @@ async def handle_stream(
     if client is None:
         client = _peer(stream)
     conn = Connection(stream, cfg, admitted)
+    admitted = None  # the connection holds it until it is called, not this frame
+    # The request loop is in this frame, and a WebSocket's reader (``continue_with``) runs from
+    # it once its handler returned: under each connection's reader there is only this frame (each a
+    # coroutine object that the garbage collector's full collections visit).
     try:
-        await _serve(conn, handler, client, secure)
+        while True:
+            request = await _next_request(conn, client, secure)
+            if request is None:
+                return
+            try:
+                await handler(request)
+            except HTTPError as exc:
+                request._drop_continuation()
+                if not request.responded:
+                    conn.must_close = True
+                    await conn.send_error(exc.status)
+                    return
+            except STREAM_ERRORS:
+                request._drop_continuation()
+                raise
+            except Exception:
+                request._drop_continuation()
+                log.exception("HTTP handler failed on %s %s", request.method, request.target)
+                if conn.websocket is None and not request.responded:
+                    await conn.send_error(500)
+                return
+            if conn.websocket is not None:
+                reader = request._take_continuation()
+                del request  # not kept for the WebSocket's life
+                if reader is not None:
+                    await reader
+                return
+            if not request.responded:
+                log.error("HTTP handler returned without answering %s %s",
+                          request.method, request.target)
+                await conn.send_error(500)
+                return
+            if not await conn.finish_cycle():
+                return
     except STREAM_ERRORS:
         log.debug("connection from %s lost", client)
     except Exception:
         log.exception("HTTP connection from %s failed", client)
     finally:
+        conn.answered()
         if conn.websocket is not None:
             await conn.websocket.aclose(1001, "going away")
         else:
             await conn.close()
-
-
-async def _serve(
-    conn: Connection, handler: Handler, client: tuple[str, int], secure: bool
-) -> None:
-    while True:
-        request = await _next_request(conn, client, secure)
-        if request is None:
-            return
-        try:
-            await handler(request)
-        except HTTPError as exc:
-            if not request.responded:
-                conn.must_close = True
-                await conn.send_error(exc.status)
-                return
-        except STREAM_ERRORS:
-            raise
-        except Exception:
-            log.exception("HTTP handler failed on %s %s", request.method, request.target)
-            if conn.websocket is None and not request.responded:
-                await conn.send_error(500)
-            return
-        if conn.websocket is not None:
-            return
-        if not request.responded:
-            log.error("HTTP handler returned without answering %s %s",
-                      request.method, request.target)
-            await conn.send_error(500)
-            return
-        if not await conn.finish_cycle():
-            return
 
 
 async def _next_request(
@@ -573,23 +607,39 @@ async def serve_http(
                          task_status=task_status)
 
 
-async def _serve_socket(
+def _serve_socket(
     stream: trio.SocketStream,
     admitted: Callable[[], None],
     *,
     handler: Handler,
     config: HTTPConfig,
     ssl_context: ssl.SSLContext | None,
-) -> None:
+) -> Awaitable[None]:
+    # The connection's task runs what this returns: without TLS, ``handle_stream`` itself (no
+    # frame of this function stays under the connection for its life).
     if ssl_context is None:
-        await handle_stream(stream, handler, config, secure=False, admitted=admitted)
-        return
+        return handle_stream(stream, handler, config, secure=False, admitted=admitted)
+    return _serve_tls(stream, admitted, handler, config, ssl_context)
+
+
+async def _serve_tls(
+    stream: trio.SocketStream,
+    admitted: Callable[[], None],
+    handler: Handler,
+    config: HTTPConfig,
+    ssl_context: ssl.SSLContext,
+) -> None:
     client = _peer(stream)
     tls = trio.SSLStream(stream, ssl_context, server_side=True)
     try:
         with trio.fail_after(config.header_timeout):
             await tls.do_handshake()
     except (*STREAM_ERRORS, trio.TooSlowError):
+        admitted()
         await trio.aclose_forcefully(tls)
         return
+    except BaseException:
+        admitted()
+        await trio.aclose_forcefully(tls)
+        raise
     await handle_stream(tls, handler, config, client=client, secure=True, admitted=admitted)

@@ -60,7 +60,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
         stream: the underlying trio stream (owned: closed with the WebSocket; close the
             WebSocket rather than the stream while a task receives, so that its wait ends).
         subprotocol: the negotiated subprotocol, if any.
-        extensions: the names of the negotiated extensions (e.g. ``["permessage-deflate"]``).
+        extensions: the names of the negotiated extensions (e.g. ``("permessage-deflate",)``).
         closed: ``None`` while open, else a ``WebSocketClosed`` like those ``receive``/``send``
             raise (a copy of it is raised each time: see ``WebSocketClosed.fresh``).
         bytes_sent: how many bytes the stream has taken so far through the message writes
@@ -85,7 +85,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
     ) -> None:
         self.stream = stream
         self.subprotocol = subprotocol
-        self.extensions = list(extensions)
+        self.extensions = tuple(extensions)
         self.closed: WebSocketClosed | None = None
         # Once the handshake is done only its frame layer is needed: holding that alone lets
         # the handshake's HTTP state go.
@@ -101,9 +101,11 @@ class StreamWebSocket(trio.abc.AsyncResource):
         self._write_lock: trio.StrictFIFOLock | None = None
         self._owed = b""  # see send_framed_nowait
         self.bytes_sent = 0
-        self._parts: list[str | bytes] = []
+        # An empty tuple while empty: an idle WebSocket holds no empty list (each is an object
+        # the garbage collector's full collections visit, thousands on a busy server).
+        self._parts: list[str | bytes] | tuple[()] = ()
         self._size = 0
-        self._messages: list[str | bytes] = []
+        self._messages: list[str | bytes] | tuple[()] = ()
         self._reading = False
         self._close_seen = False  # the closing handshake is over (or the socket went)
         self._close_event: trio.Event | None = None  # made for a task waiting for it
@@ -166,20 +168,45 @@ class StreamWebSocket(trio.abc.AsyncResource):
         try:
             while True:
                 await self._process_events()
-                if self._messages:
-                    return self._messages.pop(0)
+                messages = self._messages
+                if messages:
+                    message = messages.pop(0)
+                    if not messages:
+                        self._messages = ()
+                    return message
                 if self.closed is not None:
                     raise self.closed.fresh()
-                await self._read_more()
+                readable = self._readable
+                if readable is None or self._pending or not (self._drained and self._fast):
+                    await self._read_more()
+                    continue
+                # The usual wait of a server's WebSocket, as _read_more would make it, made
+                # here: no frame of ours is left between the reader and trio's wait, for as
+                # long as the connection is idle (each one an object the garbage collector's
+                # full collections visit, thousands of them on a busy server).
+                try:
+                    await readable.wait()
+                    assert self._sock is not None  # (as for every watched WebSocket)
+                    data = _sockio.read_now(self._sock, self._bufsize)
+                except _STREAM_ERRORS:
+                    data = b""
+                if data is None:
+                    continue  # woken with nothing to read after all
+                self._drained = len(data) < self._bufsize
+                if data:
+                    self._take_fast(data)
+                else:
+                    self._lost()
+                    await self._close_stream()
         finally:
             self._reading = False
 
-    def receive_buffered(self) -> list[str | bytes]:
+    def receive_buffered(self) -> Sequence[str | bytes]:
         """Take the whole messages already read and decoded, without waiting (may be empty).
 
         For a caller that must act on everything one read brought before it yields.
         """
-        messages, self._messages = self._messages, []
+        messages, self._messages = self._messages, ()
         return messages
 
     async def send(self, message: str | bytes) -> None:
@@ -417,7 +444,10 @@ class StreamWebSocket(trio.abc.AsyncResource):
             buf: bytes | bytearray = self._partial
         else:
             buf = data
-        used, foreign = take_messages(buf, True, self._max_message_size, self._messages)
+        messages = self._messages or []
+        used, foreign = take_messages(buf, True, self._max_message_size, messages)
+        if messages:
+            self._messages = messages
         if foreign:
             self._fast = False
             self._partial = b""
@@ -438,13 +468,19 @@ class StreamWebSocket(trio.abc.AsyncResource):
                 if self._size > self._max_message_size:
                     await self._fail(_TOO_BIG, "message too big")
                     return
-                self._parts.append(bytes(data) if isinstance(data, bytearray) else data)
+                parts = self._parts
+                if not parts:
+                    parts = self._parts = []
+                parts.append(bytes(data) if isinstance(data, bytearray) else data)
                 if event.message_finished:
-                    self._messages.append(
-                        "".join(p for p in self._parts if isinstance(p, str))
+                    messages = self._messages
+                    if not messages:
+                        messages = self._messages = []
+                    messages.append(
+                        "".join(p for p in parts if isinstance(p, str))
                         if isinstance(event, TextMessage)
-                        else b"".join(p for p in self._parts if isinstance(p, bytes)))
-                    self._parts.clear()
+                        else b"".join(p for p in parts if isinstance(p, bytes)))
+                    self._parts = ()
                     self._size = 0
             elif isinstance(event, Ping):
                 async with self._lock():
@@ -475,7 +511,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
 
     async def _fail(self, code: int, reason: str) -> None:
         self.closed = WebSocketClosed(code, reason, local=True)
-        self._parts.clear()
+        self._parts = ()
         # As Node's ws fails a connection for what it received: the code alone, no reason
         # (``reason`` is for our side).
         await self._send_close(code, "")

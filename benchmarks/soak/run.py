@@ -66,10 +66,15 @@ PINNED = {"resets", "hostile", "flood"}  # those that start a health client
 
 
 async def run_scenario(kind: str, scenario: str, params: dict[str, Any], *,
-                       pin: bool = False, gc_threshold: str | None = None) -> dict[str, Any]:
+                       pin: bool = False, gc_threshold: str | None = None,
+                       gc_freeze: bool = False) -> dict[str, Any]:
     """One scenario against a fresh server of ``kind``; adds the server's exit status, its
-    crashes and (ours) its ERROR records. ``gc_threshold``: ours runs with it."""
-    extra = ("--gc-threshold", gc_threshold) if kind == "ours" and gc_threshold else ()
+    crashes and (ours) its ERROR records. ``gc_threshold``, ``gc_freeze``: ours runs with
+    them."""
+    extra: tuple[str, ...] = ()
+    if kind == "ours":
+        extra = (*(("--gc-threshold", gc_threshold) if gc_threshold else ()),
+                 *(("--gc-freeze",) if gc_freeze else ()))
     server = ServerProcess(kind, pin=pin, extra=extra)
     server.start()
     try:
@@ -210,7 +215,8 @@ async def _main(args: argparse.Namespace) -> dict[str, dict[str, dict[str, Any]]
             started = time.monotonic()
             print(f"# {scenario} on {kind} ...", file=sys.stderr, flush=True)
             result = await run_scenario(kind, scenario, sizes[scenario], pin=args.pin,
-                                        gc_threshold=args.gc_threshold)
+                                        gc_threshold=args.gc_threshold,
+                                        gc_freeze=args.gc_freeze)
             result["seconds"] = time.monotonic() - started
             results[scenario][kind] = result
             print(f"#   {describe(scenario, result, sizes[scenario])}", file=sys.stderr,
@@ -230,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gc-threshold", metavar="N,N,N",
                         help="run our server with these garbage collector thresholds (as "
                              "socketio-core serve --gc-threshold); Python's own by default")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="run our server with gc.freeze() once it listens")
     args = parser.parse_args(argv)
     for name in args.scenarios:
         if name not in FULL:

@@ -1,6 +1,7 @@
 """Our server under soak: the soak contract, the issue's options, its log on stderr.
 
-Usage: ``python -m benchmarks.soak.server --port PORT [--tracemalloc] [--gc-threshold N,N,N]``
+Usage: ``python -m benchmarks.soak.server --port PORT [--tracemalloc] [--gc-threshold N,N,N]
+[--gc-freeze]``
 (prints ``listening PORT`` once ready; SIGTERM closes it and exits 0).
 
 The contract, the same as ``node_server.mjs``'s, on the default namespace:
@@ -122,13 +123,16 @@ async def _stats(server: Server, request: Request) -> None:
     await request.respond(404, [("Content-Type", "text/plain")], b"Not Found")
 
 
-async def serve(port: int) -> None:
+async def serve(port: int, freeze: bool = False) -> None:
     server = make_server()
     async with trio.open_nursery() as nursery:
         listeners = await nursery.start(
             lambda task_status: server.serve(
                 "127.0.0.1", port, other=lambda request: _stats(server, request),
                 task_status=task_status))
+        if freeze:
+            gc.collect()
+            gc.freeze()
         print(f"listening {listeners[0].socket.getsockname()[1]}", flush=True)
 
 
@@ -138,6 +142,9 @@ def main() -> None:
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--gc-threshold", metavar="N,N,N",
                         help="gc.set_threshold while serving (as socketio-core serve's option)")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="gc.freeze() once listening: what the server made to start is "
+                             "left out of every collection")
     args = parser.parse_args()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("LOG %(levelname)s %(name)s: %(message)s"))
@@ -146,7 +153,7 @@ def main() -> None:
         tracemalloc.start(10)
     if args.gc_threshold:
         gc.set_threshold(*(int(n) for n in args.gc_threshold.split(",")))
-    trio.run(serve, args.port)
+    trio.run(serve, args.port, args.gc_freeze)
 
 
 if __name__ == "__main__":

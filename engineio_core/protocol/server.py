@@ -148,11 +148,14 @@ class ServerSession:
         # polling for the upgrade would otherwise hear nothing until its ping timeout.
         self._close_request = _NO_CLOSE
         self._now = now
-        self._outbox: list[PreparedPacket] = [
+        # The queues are an empty tuple while empty, a list once something is queued: an idle
+        # session holds no empty list (each is an object the garbage collector's full
+        # collections visit, thousands of them on a busy server).
+        self._outbox: list[PreparedPacket] | tuple[()] = [
             prepare_packet(Packet(PacketType.OPEN, open_packet_data(sid, config, transport)))]
         self._buffered = 0
-        self._probe_out: list[PreparedPacket] = []
-        self._pending: list[Event] = []
+        self._probe_out: list[PreparedPacket] | tuple[()] = ()
+        self._pending: list[Event] | tuple[()] = ()
         self._ping_at: float | None = now + config.ping_interval
         self._pong_due: float | None = None
         self._upgrade_due: float | None = None
@@ -202,8 +205,23 @@ class ServerSession:
             raise _bad_request()
 
     def _events(self) -> list[Event]:
-        events, self._pending = self._pending, []
+        events = self._pending
+        if not events:
+            return []
+        self._pending = ()
         return events
+
+    def _note(self, event: Event) -> None:
+        if self._pending:
+            self._pending.append(event)
+        else:
+            self._pending = [event]
+
+    def _put(self, prepared: PreparedPacket) -> None:
+        if self._outbox:
+            self._outbox.append(prepared)
+        else:
+            self._outbox = [prepared]
 
     def events_after_error(self) -> list[Event]:
         """The events left behind when an input raised ``ProtocolError``."""
@@ -215,19 +233,19 @@ class ServerSession:
             return
         was_ws = self._state is _S.WEBSOCKET
         if self.upgrading:
-            self._probe_out.clear()
-            self._pending.append(UpgradeFailed("socket closed"))
+            self._probe_out = ()
+            self._note(UpgradeFailed("socket closed"))
         if self._close_request is _DEFERRED:
             self._settle_close()
         self._move(event)
         self._ping_at = self._pong_due = self._upgrade_due = self._close_due = None
         if not (was_ws and reason == "forced close"):
-            self._outbox.clear()
+            self._outbox = ()
             self._buffered = 0
             if not was_ws and poll_reply is not None:
-                self._outbox.append(prepare_packet(Packet(poll_reply)))
+                self._outbox = [prepare_packet(Packet(poll_reply))]
         self.close_reason = reason
-        self._pending.append(SessionClosed(reason, description))
+        self._note(SessionClosed(reason, description))
 
     def _fail(self, error: ProtocolError) -> None:
         self._close(_I.FAIL, error.reason, error.message, poll_reply=PacketType.CLOSE)
@@ -260,7 +278,7 @@ class ServerSession:
 
     def _close_on_polling(self) -> None:
         self._move(_I.LOCAL_CLOSE)
-        self._outbox.append(prepare_packet(Packet(PacketType.CLOSE)))
+        self._put(prepare_packet(Packet(PacketType.CLOSE)))
         self._ping_at = self._pong_due = None
         self._close_due = self._now + self.config.close_timeout
 
@@ -307,7 +325,7 @@ class ServerSession:
         match packet.type:
             case PacketType.MESSAGE:
                 assert packet.data is not None
-                self._pending.append(MessageReceived(packet.data))
+                self._note(MessageReceived(packet.data))
             case PacketType.PONG:
                 self._pong_due = None
                 self._ping_at = now + self.config.ping_interval
@@ -423,7 +441,7 @@ class ServerSession:
         received = MessageReceived(data)
         if not self._pending:
             return [received]
-        self._pending.append(received)
+        self._note(received)
         return self._events()
 
     def begin_upgrade(self, *, now: float) -> list[Event]:
@@ -444,8 +462,8 @@ class ServerSession:
     def _abort_upgrade(self, reason: str) -> None:
         self._move(_I.PROBE_ABORT)
         self._upgrade_due = None
-        self._probe_out.clear()
-        self._pending.append(UpgradeFailed(reason))
+        self._probe_out = ()
+        self._note(UpgradeFailed(reason))
         if self._close_request is _DEFERRED:
             self._settle_close()
             self._close_on_polling()
@@ -467,12 +485,12 @@ class ServerSession:
             return self._events()
         if packet.type is PacketType.PING and packet.data == "probe":
             self._move(_I.PROBE_PING)
-            self._probe_out.append(prepare_packet(Packet(PacketType.PONG, "probe")))
+            self._probe_out = [*self._probe_out, prepare_packet(Packet(PacketType.PONG, "probe"))]
         elif packet.type is PacketType.UPGRADE:
             self._move(_I.PROBE_UPGRADE)
             self._transport = TRANSPORT_TRANSITIONS[self._transport, TransportInput.UPGRADED]
             self._upgrade_due = None
-            self._pending.append(Upgraded())
+            self._note(Upgraded())
             if self._close_request is _DEFERRED:
                 self._close(_I.LOCAL_CLOSE, "forced close", poll_reply=None)
         else:
@@ -488,7 +506,7 @@ class ServerSession:
 
     def _queue(self, packet: Packet) -> None:
         prepared = prepare_packet(packet)
-        self._outbox.append(prepared)
+        self._put(prepared)
         self._buffered += prepared.size
 
     def send_message(self, data: str | bytes | PreparedPacket) -> None:
@@ -503,7 +521,11 @@ class ServerSession:
         state = self._state
         if state is _CLOSING or state is _CLOSED or self._close_request is _DEFERRED:
             return
-        self._outbox.append(prepared)
+        outbox = self._outbox
+        if outbox:
+            outbox.append(prepared)
+        else:
+            self._outbox = [prepared]
         self._buffered += prepared.size
 
     def sends_at_once(self) -> bool:
@@ -549,7 +571,7 @@ class ServerSession:
         if self._transport is _ON_WS:
             return self._poll_body([prepare_packet(Packet(PacketType.NOOP))])
         packets = self._outbox or [prepare_packet(Packet(PacketType.NOOP))]
-        self._outbox = []
+        self._outbox = ()
         self._buffered = 0
         if self._state is _S.CLOSING and packets[-1].packet.type is PacketType.CLOSE:
             self._close(_I.CLOSE_SENT, "forced close", poll_reply=None)
@@ -568,17 +590,19 @@ class ServerSession:
         """
         if self._transport is not _ON_WS:
             return []
-        packets = self._probe_out + self._outbox if self._probe_out else self._outbox
-        self._probe_out = []
+        packets = [*self._probe_out, *self._outbox] if self._probe_out else self._outbox
+        if not packets:
+            return []
+        self._probe_out = ()
         if max_bytes is not None and self._buffered > max_bytes:
             size = n = 0
             while size < max_bytes:  # ends within the list: its sizes add up to more
                 size += packets[n].size
                 n += 1
-            packets, self._outbox = packets[:n], packets[n:]
+            packets, self._outbox = packets[:n], packets[n:] or ()
             self._buffered = max(0, self._buffered - size)  # the probe's were not counted
             return packets
-        self._outbox = []
+        self._outbox = ()
         self._buffered = 0
         return packets
 
@@ -588,5 +612,5 @@ class ServerSession:
 
     def take_probe_frames(self) -> list[str | bytes]:
         """The frames to write on the probe WebSocket (``"3probe"``)."""
-        packets, self._probe_out = self._probe_out, []
+        packets, self._probe_out = self._probe_out, ()
         return [p.ws_frame() for p in packets]

@@ -18,7 +18,8 @@ class AckBook:
     def __init__(self) -> None:
         self._next_id: dict[str, int] = {}
         self._pending: dict[tuple[str, int], float | None] = {}
-        self._heap: list[tuple[float, int, str]] = []
+        # An empty tuple until a deadline is set (most connections never set one).
+        self._heap: list[tuple[float, int, str]] | tuple[()] = ()
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -33,7 +34,10 @@ class AckBook:
         self._next_id[namespace] = ack_id + 1
         self._pending[namespace, ack_id] = deadline
         if deadline is not None:
-            heapq.heappush(self._heap, (deadline, ack_id, namespace))
+            heap = self._heap
+            if not heap:
+                heap = self._heap = []
+            heapq.heappush(heap, (deadline, ack_id, namespace))
         return ack_id
 
     def resolve(self, namespace: str, ack_id: int) -> bool:
@@ -54,7 +58,7 @@ class AckBook:
     def clear(self) -> None:
         """Forget every pending ack."""
         self._pending.clear()
-        self._heap.clear()
+        self._heap = ()
 
     def next_deadline(self) -> float | None:
         """The earliest ack deadline, or ``None``."""
@@ -63,8 +67,9 @@ class AckBook:
     def expire(self, now: float) -> list[tuple[str, int]]:
         """Forget and return the ``(namespace, ack_id)`` whose deadline is ``<= now``."""
         expired: list[tuple[str, int]] = []
-        while self._heap and self._heap[0][0] <= now:
-            _, ack_id, namespace = heapq.heappop(self._heap)
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            _, ack_id, namespace = heapq.heappop(heap)
             del self._pending[namespace, ack_id]
             expired.append((namespace, ack_id))
             self._tidy()

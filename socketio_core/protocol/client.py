@@ -82,7 +82,7 @@ class ClientConnection(Connection[ClientEvent]):
         self._check_open()
         parts = encode(Packet(T.CONNECT, namespace, auth), json=self._json)
         self._step(namespace, Input.CONNECT)
-        self._outbox.extend(parts)
+        self._queue(parts)
 
     def disconnect(self, namespace: str) -> tuple[int, ...]:
         """Leave ``namespace`` (the socket's reason is ``"io client disconnect"``). Sends
@@ -94,7 +94,7 @@ class ClientConnection(Connection[ClientEvent]):
         """
         self._check_open()
         if self._step(namespace, Input.DISCONNECT) is NamespaceState.CONNECTED:
-            self._outbox.extend(encode(Packet(T.DISCONNECT, namespace)))
+            self._queue(encode(Packet(T.DISCONNECT, namespace)))
         return self._acks.drop_namespace(namespace)
 
     def _check_binary_header(self, header: Packet) -> None:

@@ -62,7 +62,9 @@ class Connection(Generic[E]):
         )
         self._states: dict[str, NamespaceState] = {}
         self._acks = AckBook()
-        self._outbox: list[str | bytes] = []
+        # An empty tuple while nothing is queued: an idle connection holds no empty list (an
+        # object each full collection of the garbage collector visits).
+        self._outbox: list[str | bytes] | tuple[()] = ()
         self._closed = False
 
     @property
@@ -81,8 +83,20 @@ class Connection(Generic[E]):
 
     def take_messages(self) -> list[str | bytes]:
         """Take the queued Engine.IO messages (may be empty)."""
-        out, self._outbox = self._outbox, []
+        out = self._outbox
+        if not out:
+            return []
+        self._outbox = ()
         return out
+
+    def _queue(self, parts: list[str | bytes]) -> None:
+        # ``parts``: a list of ours (the codec makes a new one each time), kept as it is when
+        # nothing else is queued.
+        outbox = self._outbox
+        if outbox:
+            outbox.extend(parts)
+        else:
+            self._outbox = parts
 
     def next_deadline(self) -> float | None:
         """The earliest moment ``handle_timeout`` has work, or ``None``. No side effect."""
@@ -123,7 +137,7 @@ class Connection(Generic[E]):
         if ack:
             deadline = None if timeout is None or now is None else now + timeout
             self._acks.allocate(namespace, deadline)
-        self._outbox.extend(parts)
+        self._queue(parts)
         return ack_id
 
     def ack(self, namespace: str, ack_id: int, args: Sequence[Any] = ()) -> None:
@@ -135,7 +149,12 @@ class Connection(Generic[E]):
         """
         self._check_open()
         self._step(namespace, _ACK_INPUT)
-        self._outbox.extend(encode_event(_ACK, namespace, list(args), ack_id, self._json))
+        parts = encode_event(_ACK, namespace, list(args), ack_id, self._json)
+        outbox = self._outbox  # as _queue, inline: once per answered event
+        if outbox:
+            outbox.extend(parts)
+        else:
+            self._outbox = parts
 
     def close(self, reason: str) -> list[E]:
         """End the connection (the Engine.IO session closed, for ``reason``): every connected

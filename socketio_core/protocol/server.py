@@ -106,7 +106,7 @@ class ServerConnection(Connection[ServerEvent]):
         self._step(namespace, Input.ACCEPT)
         self._connect_deadline = None
         answer = {"sid": sid} if pid is None else {"sid": sid, "pid": pid}
-        self._outbox.extend(encode(Packet(T.CONNECT, namespace, answer), json=self._json))
+        self._queue(encode(Packet(T.CONNECT, namespace, answer), json=self._json))
 
     def reject(self, namespace: str, message: str, data: Any = None) -> None:
         """Refuse the client on ``namespace``: CONNECT_ERROR ``{"message", "data"}`` (``data``
@@ -122,7 +122,7 @@ class ServerConnection(Connection[ServerEvent]):
             payload["data"] = data
         parts = encode(Packet(T.CONNECT_ERROR, namespace, payload), json=self._json)
         self._step(namespace, Input.REJECT)
-        self._outbox.extend(parts)
+        self._queue(parts)
 
     def disconnect(self, namespace: str) -> tuple[int, ...]:
         """Make the client leave ``namespace`` (DISCONNECT; the server-side socket's reason is
@@ -134,7 +134,7 @@ class ServerConnection(Connection[ServerEvent]):
         """
         self._check_open()
         self._step(namespace, Input.DISCONNECT)
-        self._outbox.extend(encode(Packet(T.DISCONNECT, namespace)))
+        self._queue(encode(Packet(T.DISCONNECT, namespace)))
         return self._acks.drop_namespace(namespace)
 
     def _check_binary_header(self, header: Packet) -> None:

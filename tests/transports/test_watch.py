@@ -37,6 +37,11 @@ async def watched(sock: trio.socket.SocketType, mode: str) -> AsyncIterator[_wat
     yield readable
 
 
+async def waiting(readable: _watch.Readable) -> None:
+    # Readable.wait() makes the wait in the task that calls it: a task's own call.
+    await readable.wait()
+
+
 def force(readable: _watch.Readable, mode: str) -> None:
     """Have ``readable``'s next wait be on the watch ("busy") or trio's ("alone")."""
     readable._busy = mode == "busy"
@@ -112,7 +117,7 @@ def test_a_reader_moves_between_the_watch_and_trio_without_losing_data() -> None
                     assert os.read(a.fileno(), 100) == b"w"
                     force(readable, "alone")
                     async with trio.open_nursery() as nursery:
-                        nursery.start_soon(readable.wait)
+                        nursery.start_soon(waiting, readable)
                         await trio.testing.wait_all_tasks_blocked()
                         assert not readable._watched
                         await b.send(b"t")
@@ -130,7 +135,7 @@ def test_readers_stay_on_the_watch_while_woken_together_and_try_it_again_when_al
             async with trio.open_nursery() as nursery:
                 for readable in readables:
                     force(readable, "busy")
-                    nursery.start_soon(readable.wait)
+                    nursery.start_soon(waiting, readable)
                 await trio.testing.wait_all_tasks_blocked()
                 for _, b in pairs:  # all at once: one wake-up of the watch for all
                     os.write(b.fileno(), b"x")
@@ -139,14 +144,14 @@ def test_readers_stay_on_the_watch_while_woken_together_and_try_it_again_when_al
             alone, (a, b) = readables[0], pairs[0]
             os.read(a.fileno(), 100)
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(alone.wait)
+                nursery.start_soon(waiting, alone)
                 await trio.testing.wait_all_tasks_blocked()
                 await b.send(b"y")
             assert not alone._busy  # woken alone: trio's waits from now on
             os.read(a.fileno(), 100)
             for turn in range(_watch._RESAMPLE + 1):
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(alone.wait)
+                    nursery.start_soon(waiting, alone)
                     await trio.testing.wait_all_tasks_blocked()
                     # The first _RESAMPLE waits are trio's, then the watch is tried again.
                     assert alone._watched is (turn == _watch._RESAMPLE)
@@ -199,7 +204,7 @@ def test_a_cancelled_wait_leaves_the_watch_usable_and_one_waiter_at_a_time(mode:
                         await readable.wait()
                     assert scope.cancelled_caught
                     async with trio.open_nursery() as nursery:
-                        nursery.start_soon(readable.wait)
+                        nursery.start_soon(waiting, readable)
                         await trio.testing.wait_all_tasks_blocked()
                         with pytest.raises(trio.BusyResourceError):
                             await readable.wait()
@@ -464,7 +469,7 @@ def test_an_upgrade_hands_the_socket_from_its_http_waits_to_its_reader() -> None
                 force(readable, "busy")
                 with trio.CancelScope() as scope:
                     async with trio.open_nursery() as nursery:
-                        nursery.start_soon(readable.wait)
+                        nursery.start_soon(waiting, readable)
                         await trio.testing.wait_all_tasks_blocked()
                         assert watcher._watched[fd] is readable
                         assert fd not in watcher._armed
@@ -472,7 +477,7 @@ def test_an_upgrade_hands_the_socket_from_its_http_waits_to_its_reader() -> None
                 # Registered for life: every wait is woken by the data sent after it.
                 for data in (b"one", b"two"):
                     async with trio.open_nursery() as nursery:
-                        nursery.start_soon(readable.wait)
+                        nursery.start_soon(waiting, readable)
                         await trio.testing.wait_all_tasks_blocked()
                         await b.send(data)
                     assert os.read(fd, 10) == data
@@ -500,7 +505,7 @@ def test_a_socket_is_never_armed_and_watched_at_once() -> None:
                 readable = _watch.Readable(a)
                 force(readable, "busy")
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(readable.wait)
+                    nursery.start_soon(waiting, readable)
                     await trio.testing.wait_all_tasks_blocked()
                     with pytest.raises(trio.BusyResourceError):
                         await _watch.ReadableOrWoken().wait(a)

@@ -71,7 +71,7 @@ def test_echo_text_bytes_and_batches() -> None:
 
     async def main() -> None:
         async with ws_pair(partial(echo_ws, closes=closes)) as ws:
-            assert ws.is_open and ws.subprotocol is None and ws.extensions == []
+            assert ws.is_open and ws.subprotocol is None and ws.extensions == ()
             await ws.send("héllo")
             assert await ws.receive() == "héllo"
             await ws.send(b"\x00\x01")
@@ -254,19 +254,19 @@ def test_abrupt_disconnect_is_1006() -> None:
 def test_permessage_deflate_negotiated_and_working() -> None:
     async def handler(request: Request) -> None:
         ws = await request.accept_websocket()
-        assert ws.extensions == ["permessage-deflate"]
+        assert ws.extensions == ("permessage-deflate",)
         await echo_loop(ws)
 
     async def main() -> None:
         config = HTTPConfig(per_message_deflate=True)
         async with ws_pair(handler, config, per_message_deflate=True) as ws:
-            assert ws.extensions == ["permessage-deflate"]
+            assert ws.extensions == ("permessage-deflate",)
             big = "compress me " * 1000
             await ws.send_many([big, big.encode()])
             assert await ws.receive() == big
             assert await ws.receive() == big.encode()
         async with ws_pair(partial(echo_ws), HTTPConfig(), per_message_deflate=True) as ws:
-            assert ws.extensions == []
+            assert ws.extensions == ()
             await ws.send("plain")
             assert await ws.receive() == "plain"
 
