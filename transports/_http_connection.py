@@ -100,6 +100,8 @@ class Connection:
                  admitted: Callable[[], None] | None = None) -> None:
         self.stream = stream
         self.reader = _watch.ReadableOrWoken() if _sockio.watchable(stream) else None
+        # The waits of its parked requests, one after the other (made by the first).
+        self.parker: _watch.ReadableOrWoken | None = None
         self.config = config
         # Called once the first request is answered (the listener may then accept another).
         self.admitted = admitted

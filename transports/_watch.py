@@ -260,6 +260,12 @@ class ReadableOrWoken:
         """Whether a task waits here now (not yet woken, nor rescheduled)."""
         return self._task is not None
 
+    def reset(self) -> None:
+        """Forget an earlier ``wake()``: the next wait waits again (between waits only)."""
+        if self._task is not None:
+            raise trio.BusyResourceError("a task is waiting here")
+        self.woken = False
+
     def expire_at(self, deadline: float) -> None:
         """End the current wait (one on a socket) with ``False`` at ``deadline`` (trio's clock)
         if nothing ends it before."""

@@ -325,8 +325,20 @@ class HTTPRequest:
         assert isinstance(conn.stream, trio.SocketStream)
         sock = conn.stream.socket
         watched: trio.socket.SocketType | None = sock
-        parked = self._parked = _watch.ReadableOrWoken()
-        wake(parked.wake)
+        # One a connection, for each of its parked requests: its deadline (respond_nowait's) is
+        # then one entry in the watch's timers, not one a request until it expires.
+        parked = conn.parker
+        if parked is None:
+            parked = conn.parker = _watch.ReadableOrWoken()
+        else:
+            parked.reset()
+        self._parked = parked
+
+        def wake_this() -> None:  # this request's wait only, not a later one's on the connection
+            if self._parked is parked:
+                parked.wake()
+
+        wake(wake_this)
         try:
             while await parked.wait(watched):
                 try:

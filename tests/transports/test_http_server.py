@@ -23,6 +23,7 @@ from transports import (
     HTTPConnection,
     Request,
     WebSocketClosed,
+    _watch,
     handle_stream,
     http_request,
     serve_http,
@@ -569,6 +570,46 @@ def test_a_parked_request_answered_at_once_from_another_task(size: int) -> None:
                 while b"POST hi" not in data:
                     data += await stream.receive_some(1 << 16)
                 assert returned[0][0] is False and returned[0][1] >= answered_at
+                await stream.aclose()
+                nursery.cancel_scope.cancel()
+
+    run(main, mock=False)
+
+
+def test_requests_parked_one_after_another_on_a_connection() -> None:
+    # Each answered at once, 20 times on one connection: the watch keeps one timer for them
+    # all (not one a request, for keep_alive_timeout); and the wake-up an earlier request
+    # registered does not end a later one's wait.
+    parked: list[Request] = []
+    wakes: list[Callable[[], None]] = []
+    returned: list[bool] = []
+
+    async def handler(request: Request) -> None:
+        parked.append(request)
+        returned.append(await request.wait_disconnected(wakes.append))
+
+    async def main() -> None:
+        with trio.fail_after(30):
+            async with trio.open_nursery() as nursery:
+                listeners = await nursery.start(partial(serve_http, handler, "127.0.0.1", 0))
+                port = listeners[0].socket.getsockname()[1]
+                stream = await trio.open_tcp_stream("127.0.0.1", port)
+                timers = _watch._watcher()._timers
+                before = len(timers)
+                for i in range(20):
+                    await stream.send_all(b"GET /park HTTP/1.1\r\nHost: h\r\n\r\n")
+                    while len(parked) <= i:
+                        await trio.sleep(0.01)
+                    await trio.testing.wait_all_tasks_blocked()
+                    if i:
+                        wakes[i - 1]()  # the earlier request's: nothing
+                        await trio.testing.wait_all_tasks_blocked()
+                        assert len(returned) == i
+                    assert parked[i].respond_nowait(200, lambda i=i: ([], b"%d" % i))
+                    data = b""
+                    while not data.endswith(b"\r\n\r\n%d" % i):
+                        data += await stream.receive_some(1 << 16)
+                assert len(timers) <= before + 1
                 await stream.aclose()
                 nursery.cancel_scope.cancel()
 
