@@ -7,11 +7,11 @@ or closes); a POST is answered ``ok`` once the handlers of what it carried have 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import trio
 
-from transports import BodyTooLarge, HTTPError, Request
+from transports import BodyTooLarge, HeaderList, HTTPError, Request
 
 from . import protocol as eio
 from ._replies import poll_headers, refuse
@@ -22,13 +22,16 @@ from .http_policy import choose_encoding, compress_body
 __all__ = ["answer_poll", "post", "wake_if_sooner"]
 
 
-async def _fire_due(session: Session, now: float) -> None:
+async def _fire_due(session: Session, now: float) -> float | None:
     """Fire the session's deadlines already due at ``now`` before acting on a request: as in
     Node, whose timers run before the I/O that arrived meanwhile, a poll that comes once the
-    ping timeout has passed finds the session closed."""
-    due = session.core.next_deadline()
+    ping timeout has passed finds the session closed. Returns the core's next deadline then."""
+    core = session.core
+    due = core.next_deadline()
     if due is not None and due <= now and not session.closed.is_set():
-        await session.deliver(session.core.handle_timeout(now=now))
+        await session.deliver(core.handle_timeout(now=now))
+        return core.next_deadline()
+    return due
 
 
 def wake_if_sooner(session: Session, before: float | None) -> None:
@@ -48,8 +51,7 @@ async def answer_poll(
     (the session cookie, the header hooks')."""
     core = session.core
     now = trio.current_time()
-    await _fire_due(session, now)
-    before = core.next_deadline()
+    before = await _fire_due(session, now)
     try:
         events = core.start_poll(now=now)
     except eio.ProtocolError as error:
@@ -59,12 +61,26 @@ async def answer_poll(
     if events:  # deliver() wakes everyone for no events at all; that is the line below's call
         await session.deliver(events)
     wake_if_sooner(session, before)
+
+    def answer() -> tuple[HeaderList, bytes]:
+        return _answer(request, session, cors, compression, extra)
+
     if not core.poll_ready():
-        await _park_poll(request, session)
+        await _park_poll(request, session, answer)
+        if request.responded:  # by whoever produced the output, at once
+            return
+    headers, body = answer()
+    session.changed.notify()  # the buffer emptied: a producer waiting for drain goes on
+    await request.respond(200, headers, body)
+
+
+def _answer(request: Request, session: Session, cors: CorsPolicy, compression: bool,
+            extra: Sequence[tuple[str, str]]) -> tuple[HeaderList, bytes]:
+    """Take the parked GET's answer from the core: its headers and body."""
+    core = session.core
     before = core.next_deadline()
     body = core.take_poll_payload()
     session.polls_answered += 1
-    session.changed.notify()  # the buffer emptied: a producer waiting for drain goes on
     wake_if_sooner(session, before)
     headers = poll_headers(
         request, cors, ("Content-Type", "text/plain; charset=UTF-8"), *extra)
@@ -73,26 +89,43 @@ async def answer_poll(
         if encoding is not None:
             body = compress_body(body, encoding)
             headers.append(("Content-Encoding", encoding))
-    await request.respond(200, headers, body)
+    return headers, body
 
 
-async def _park_poll(request: Request, session: Session) -> None:
-    """Wait until the parked GET has an answer, watching its connection meanwhile.
+async def _park_poll(request: Request, session: Session,
+                     answer: Callable[[], tuple[HeaderList, bytes]]) -> None:
+    """Wait until the parked GET has an answer, watching its connection meanwhile; or until it
+    was answered.
 
     One task does both: it watches the socket (``wait_disconnected``) until the session's
-    next change wakes it, instead of a nursery and a watcher task per GET.
+    next change, instead of a nursery and a watcher task per GET. That change answers it at
+    once when it can (``respond_nowait``, from the task that produced the output, as Node
+    writes it): the parked task then goes on to the connection's next request, and is not
+    woken for the answer. Otherwise it wakes the task, which answers.
     """
     core = session.core
     watched = True
+
+    def on_change(wake: Callable[[], None]) -> Callable[[], None]:
+        def changed() -> None:
+            if not (core.poll_ready() and request.respond_nowait(200, answer)):
+                wake()
+        return changed
+
+    def register(wake: Callable[[], None]) -> None:
+        session.changed.call_on_notify(on_change(wake))
+
     while not core.poll_ready():
         if not watched:
             await session.changed.wait()
             continue
         try:
-            disconnected = await request.wait_disconnected(session.changed.call_on_notify)
+            disconnected = await request.wait_disconnected(register)
         except RuntimeError:  # a GET with an unread body: not watched
             watched = False
             continue
+        if request.responded:
+            return
         if not disconnected:
             continue
         # As Node ("poll connection closed prematurely"): a transport error. The answer then
@@ -137,8 +170,7 @@ async def post(
     if not core.poll_parked:
         await trio.lowlevel.checkpoint()
     now = trio.current_time()
-    await _fire_due(session, now)
-    before = core.next_deadline()
+    before = await _fire_due(session, now)
     try:
         events = core.receive_poll_body(body, now=now)
     except eio.ProtocolError as error:

@@ -100,6 +100,8 @@ class Connection:
                  admitted: Callable[[], None] | None = None) -> None:
         self.stream = stream
         self.reader = _watch.ReadableOrWoken() if _sockio.watchable(stream) else None
+        # The waits of its parked requests, one after the other (made by the first).
+        self.parker: _watch.ReadableOrWoken | None = None
         self.config = config
         # Called once the first request is answered (the listener may then accept another).
         self.admitted = admitted
@@ -114,6 +116,9 @@ class Connection:
         # only parsed this cycle, and the next one gets a fresh h11 connection.
         self.wrote_head = False
         self.carried = False  # the next request had begun arriving when this cycle ended
+        # What was carried was read by a wait (a parked request's): the task yielded since, and
+        # the next request needs no checkpoint of its own (see next_request).
+        self.waited = False
         # The lean path (``_request_head``): at the start of a cycle, while h11 holds nothing,
         # what arrives waits in ``pending``; a plain GET or POST is then served from it without
         # h11 (``lean`` is its head), and anything else is handed to h11 as it came.
@@ -122,6 +127,8 @@ class Connection:
         self.lean_raw = b""  # the lean request's bytes taken so far, for catch_up
         self.lean_left = 0  # its body bytes not read yet
         self.head_lines: HeadLines | None = None  # made by the first fast response head
+        # The last lean head parsed, and its bytes (see _parse).
+        self.last_head: tuple[bytes, PlainHead] | None = None
 
     def lines(self) -> HeadLines:
         """The response header lines this connection made already (see ``fast_head``)."""
@@ -227,17 +234,17 @@ class Connection:
     async def next_request(self) -> h11.Request | PlainHead | None:
         """Wait for the next request head; ``None`` when the connection should end."""
         cfg = self.config
-        idle = cfg.keep_alive_timeout if self.cycles else cfg.header_timeout
-        deadline = trio.current_time() + idle
         started = self.carried if self.cycles else False
-        if started:
-            deadline = trio.current_time() + cfg.header_timeout
-        received = False
+        # Made when a read needs it (a request already here needs none): header_timeout from
+        # the request's first bytes, keep_alive_timeout before them on a reused connection.
+        deadline: float | None = None
+        received = self.waited
+        self.waited = False
         while self.h11_fresh:
             # Nothing in h11: the lean path may serve this request.
             pending = self.pending
             if pending:
-                head = parse_plain_head(pending)
+                head = self._parse(pending)
                 if head is not None:
                     self.lean = head
                     self.lean_raw = pending[:head.size]
@@ -251,6 +258,8 @@ class Connection:
                         or not word.startswith(pending[:len(word)])):
                     break  # not a plain head, complete or not: h11's
             received = True
+            if deadline is None:
+                deadline = self._deadline(started)
             data = await self.read(deadline)
             if data is None:
                 if started:
@@ -264,7 +273,7 @@ class Connection:
             self.pending += data
             if not started:
                 started = True
-                deadline = trio.current_time() + cfg.header_timeout
+                deadline = None
         self.to_h11()
         while True:
             try:
@@ -281,6 +290,8 @@ class Connection:
             if event is not h11.NEED_DATA:
                 return None
             received = True
+            if deadline is None:
+                deadline = self._deadline(started)
             data = await self.receive(deadline)
             if data is None:
                 if started:
@@ -288,7 +299,27 @@ class Connection:
                 return None
             if data and not started:
                 started = True
-                deadline = trio.current_time() + cfg.header_timeout
+                deadline = None
+
+    def _deadline(self, started: bool) -> float:
+        cfg = self.config
+        wait = cfg.keep_alive_timeout if self.cycles and not started else cfg.header_timeout
+        return trio.current_time() + wait
+
+    def _parse(self, pending: bytes) -> PlainHead | None:
+        """``parse_plain_head``, for a head this connection did not parse just before: a
+        long-polling client sends the same head again and again."""
+        last = self.last_head
+        if last is not None and pending.startswith(last[0]):
+            kept = last[1]
+            return PlainHead(kept.method, kept.target, kept.headers.copy(),
+                             kept.content_length, kept.size, kept.upgrade)
+        head = parse_plain_head(pending)
+        if head is not None:  # kept apart: the request owns the list it is given
+            self.last_head = (pending[:head.size], PlainHead(
+                head.method, head.target, head.headers.copy(), head.content_length, head.size,
+                head.upgrade))
+        return head
 
     async def finish_cycle(self) -> bool:
         """After a response: drain a small unread body, then reuse the connection if allowed."""

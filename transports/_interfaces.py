@@ -172,6 +172,17 @@ class Request(Protocol):
         """
         ...
 
+    def respond_nowait(
+        self, status: int, make: Callable[[], tuple[HeaderList, bytes]]
+    ) -> bool:
+        """Answer a request whose task waits in ``wait_disconnected(wake)``, from another task,
+        at once and without yielding: ``make()`` gives the headers and body, and is called only
+        when the request can be answered so. ``False`` (``make`` not called) when it cannot:
+        wake the waiting task, which answers with ``respond``. The waiting task goes on waiting
+        for the connection's next request or its end (``wait_disconnected`` returns then, or
+        once it wrote what the socket did not take at once)."""
+        ...
+
     async def accept_websocket(
         self, extra_headers: HeaderList = (), subprotocol: str | None = None
     ) -> WebSocket:

@@ -256,6 +256,23 @@ class ReadableOrWoken:
         self._entry: float | None = None
         self.woken = False
 
+    @property
+    def waiting(self) -> bool:
+        """Whether a task waits here now (not yet woken, nor rescheduled)."""
+        return self._task is not None
+
+    def reset(self) -> None:
+        """Forget an earlier ``wake()``: the next wait waits again (between waits only)."""
+        if self._task is not None:
+            raise trio.BusyResourceError("a task is waiting here")
+        self.woken = False
+
+    def expire_at(self, deadline: float) -> None:
+        """End the current wait (one on a socket) with ``False`` at ``deadline`` (trio's clock)
+        if nothing ends it before."""
+        if self._task is not None and self._fd >= 0:
+            _watcher().schedule(self, deadline)
+
     def wake(self) -> None:
         """End the current wait (and every later one) with ``False``."""
         self.woken = True
@@ -289,6 +306,8 @@ class ReadableOrWoken:
                 return True
             if deadline != math.inf:
                 watcher.schedule(self, deadline)
+            else:
+                self._deadline = deadline
         else:
             self._fd = -1
             if deadline != math.inf:

@@ -228,6 +228,12 @@ class ASGIRequest:
                     return True
         return False
 
+    def respond_nowait(
+        self, status: int, make: Callable[[], tuple[HeaderList, bytes]]
+    ) -> bool:
+        """Never here (``False``): an ASGI response is sent by awaiting the server."""
+        return False
+
     async def respond(self, status: int, headers: HeaderList = (), body: bytes = b"") -> None:
         """Send a whole response (on a WebSocket scope: refuse it with this response)."""
         if self.responded:

@@ -11,6 +11,7 @@ connection only ends its own task.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import ssl
 from collections.abc import Awaitable, Callable, Coroutine
@@ -83,6 +84,11 @@ class HTTPRequest:
     _query_lists: dict[str, list[str]] | None = None
     _query: dict[str, str] | None = None
     _continuation: Coroutine[Any, Any, None] | None = None  # see continue_with
+    # While its task waits in wait_disconnected(wake) on the epoll watch: respond_nowait may
+    # answer it then.
+    _parked: _watch.ReadableOrWoken | None = None
+    _unsent = b""  # what the socket did not take of a response respond_nowait wrote
+    _idle_until = math.inf  # when a connection answered by respond_nowait has idled too long
 
     def __init__(
         self, conn: Connection, event: h11.Request | PlainHead, client: tuple[str, int],
@@ -224,6 +230,13 @@ class HTTPRequest:
 
     async def _read_lean_body(self, size: int) -> bytes:
         conn = self._conn
+        if len(conn.pending) >= size:  # nearly always: it came with the head
+            body, conn.pending = conn.pending[:size], conn.pending[size:]
+            conn.lean_raw += body
+            conn.lean_left = 0
+            self._body_read = size
+            self._body_done = True
+            return body
         deadline = trio.current_time() + conn.config.body_timeout
         while len(conn.pending) < size:
             data = await conn.read(deadline)
@@ -264,7 +277,11 @@ class HTTPRequest:
             if conn.h11.their_state is h11.SEND_BODY:
                 raise RuntimeError("read the request body before waiting for a disconnect")
         if wake is not None and _sockio.is_direct(conn.stream) and _watch.available():
-            return await self._until_disconnected_or_woken(wake)
+            disconnected = await self._until_disconnected_or_woken(wake)
+            if self._unsent:
+                data, self._unsent = self._unsent, b""
+                await conn.write(data)
+            return disconnected
         if wake is None:
             await self._until_disconnected()
             return True
@@ -276,11 +293,13 @@ class HTTPRequest:
     def _took(self, data: bytes) -> bool:
         """Keep bytes read from a parked request's connection; whether it may read on."""
         conn = self._conn
+        conn.waited = True  # read after a wait: the next request needs no checkpoint of its own
         if conn.lean is not None:
             conn.pending += data
             return len(conn.pending) <= conn.config.max_header_bytes
         conn.h11_fresh = False
         conn.h11.receive_data(bytes(data))
+        conn.waited = True
         # A client pipelining more than a head's worth waits its turn.
         return len(conn.h11.trailing_data[0]) <= conn.config.max_header_bytes
 
@@ -308,23 +327,43 @@ class HTTPRequest:
         assert isinstance(conn.stream, trio.SocketStream)
         sock = conn.stream.socket
         watched: trio.socket.SocketType | None = sock
-        parked = _watch.ReadableOrWoken()
-        wake(parked.wake)
-        while await parked.wait(watched):
-            try:
-                data = os.read(sock.fileno(), conn.config.receive_buffer_size)
-            except BlockingIOError:
-                continue
-            except OSError:
-                data = b""
-            if not data:
-                conn.must_close = True
-                return True
-            if len(data) == conn.config.receive_buffer_size:
-                _watch.unread(sock)  # no edge announces what this read left
-            if not self._took(data):
-                watched = None
-        return False
+        # One a connection, for each of its parked requests: its deadline (respond_nowait's) is
+        # then one entry in the watch's timers, not one a request until it expires.
+        parked = conn.parker
+        if parked is None:
+            parked = conn.parker = _watch.ReadableOrWoken()
+        else:
+            parked.reset()
+        self._parked = parked
+
+        def wake_this() -> None:  # this request's wait only, not a later one's on the connection
+            if self._parked is parked:
+                parked.wake()
+
+        wake(wake_this)
+        try:
+            while await parked.wait(watched):
+                try:
+                    data = os.read(sock.fileno(), conn.config.receive_buffer_size)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    conn.must_close = True
+                    return True
+                if len(data) == conn.config.receive_buffer_size:
+                    _watch.unread(sock)  # no edge announces what this read left
+                if not self._took(data):
+                    watched = None
+                if self.responded:  # by respond_nowait: this is the next request's beginning
+                    return False
+            if (self.responded and not self._unsent
+                    and trio.current_time() >= self._idle_until):
+                conn.must_close = True  # idle since respond_nowait answered, as next_request
+            return False
+        finally:
+            self._parked = None
 
     async def respond(self, status: int, headers: HeaderList = (), body: bytes = b"") -> None:
         """Send a whole response; ``Content-Length`` is set from ``body`` (omitted for HEAD).
@@ -337,6 +376,39 @@ class HTTPRequest:
             trio.BrokenResourceError, trio.ClosedResourceError: the client went away, or did not
                 read the response within ``send_timeout`` (the connection is then closed).
         """
+        await self._conn.write(self._response(status, headers, body))
+
+    def respond_nowait(
+        self, status: int, make: Callable[[], tuple[HeaderList, bytes]]
+    ) -> bool:
+        """Answer a request whose task waits in ``wait_disconnected(wake)``, from another task,
+        at once and without yielding (a long-polling GET answered by whoever produced its
+        output, as Node writes it): ``make()`` gives the headers and body, and is called only
+        when the request can be answered so. ``False`` (``make`` not called) when it cannot (its
+        task is not parked on the epoll watch): wake it, and answer with ``respond``.
+
+        The response is written as far as the socket takes it; the waiting task writes the rest
+        (it is woken for that) or, when all went, goes on waiting on the connection:
+        ``wait_disconnected`` returns ``False`` once the next request begins to arrive (its
+        bytes kept for it), ``True`` if the client closes first.
+        """
+        parked = self._parked
+        if parked is None or not parked.waiting or self.responded:
+            return False
+        headers, body = make()
+        data = self._response(status, headers, body)
+        conn = self._conn
+        sent = _sockio.write_now(conn.stream, data)
+        if sent < len(data):
+            self._unsent = data[sent:]
+            parked.wake()
+        else:  # the connection now waits for its next request: for keep_alive_timeout
+            self._idle_until = trio.current_time() + conn.config.keep_alive_timeout
+            parked.expire_at(self._idle_until)
+        return True
+
+    def _response(self, status: int, headers: HeaderList, body: bytes) -> bytes:
+        """The bytes of the response (``respond``'s rules), the request marked answered."""
         conn = self._conn
         if self.responded:
             raise RuntimeError("this request was already answered")
@@ -348,8 +420,7 @@ class HTTPRequest:
             if not conn.must_close and self.method != "HEAD" and self._plain():
                 head = fast_head(status, headers, len(body), conn.lines())
                 if head is not None:
-                    await conn.write(head + body if body else head)
-                    return
+                    return head + body if body else head
             conn.catch_up()
         if conn.h11.their_state is h11.SEND_BODY:
             remaining = self._remaining()
@@ -364,8 +435,7 @@ class HTTPRequest:
             head = fast_head(status, headers, len(body), conn.lines())
             if head is not None:
                 conn.wrote_head = True
-                await conn.write(head + body if body else head)
-                return
+                return head + body if body else head
         out = framed(headers, len(body))
         if conn.must_close:
             out.append((b"connection", b"close"))
@@ -374,7 +444,7 @@ class HTTPRequest:
         if body and self.method != "HEAD":
             events.append(h11.Data(data=body))
         events.append(h11.EndOfMessage())
-        await conn.send(*events)
+        return b"".join(conn.h11.send(e) or b"" for e in events)
 
     def continue_with(self, reader: Coroutine[Any, Any, None]) -> None:
         """Once ``accept_websocket`` returned: have ``reader`` (a coroutine not started yet, a
@@ -450,6 +520,7 @@ class HTTPRequest:
         conn.h11 = _HANDED_OVER  # the WebSocket owns the connection now; h11's state can go
         conn.lean = None
         conn.reader = None  # (the WebSocket waits for its socket its own way)
+        conn.last_head = None
         conn.pending = conn.lean_raw = b""
         # The request may stay referenced for the WebSocket's whole life (by its handler's
         # frames, without ``continue_with``); its index of headers by name is a cache that

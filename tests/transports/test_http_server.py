@@ -18,10 +18,12 @@ from hypothesis import strategies as st
 
 from transports import (
     BodyTooLarge,
+    HeaderList,
     HTTPConfig,
     HTTPConnection,
     Request,
     WebSocketClosed,
+    _watch,
     handle_stream,
     http_request,
     serve_http,
@@ -501,6 +503,174 @@ def test_parked_request_woken_or_left(over: str) -> None:
     run(main, mock=False)
 
 
+def _response_at(data: bytes, start: int) -> tuple[bytes, int]:
+    """The body of the response at ``data[start:]`` (Content-Length framed), and where it ends."""
+    end = data.index(b"\r\n\r\n", start) + 4
+    length = int(data[start:end].lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    return data[end:end + length], end + length
+
+
+@pytest.mark.parametrize("size", [5, 4 << 20], ids=["taken", "partly-taken"])
+def test_a_parked_request_answered_at_once_from_another_task(size: int) -> None:
+    # respond_nowait: written by the caller, without yielding; what the socket does not take is
+    # written by the parked task, woken for it. Taken whole, the parked task is not woken: it
+    # goes on waiting on the connection, and returns once the next request begins.
+    body = bytes(range(256)) * (size // 256) if size > 256 else b"hello"
+    parked: list[Request] = []
+    returned: list[tuple[bool, float]] = []
+    wakes: list[Callable[[], None]] = []
+    made: list[bool] = []
+
+    async def handler(request: Request) -> None:
+        if request.path == "/park":
+            parked.append(request)
+            result = await request.wait_disconnected(wakes.append)
+            returned.append((result, trio.current_time()))
+            assert request.responded
+            return
+        await echo(request)
+
+    def make() -> tuple[HeaderList, bytes]:
+        made.append(True)
+        return [("X-Now", "1")], body
+
+    async def main() -> None:
+        with trio.fail_after(30):
+            async with trio.open_nursery() as nursery:
+                listeners = await nursery.start(partial(serve_http, handler, "127.0.0.1", 0))
+                port = listeners[0].socket.getsockname()[1]
+                stream = await trio.open_tcp_stream("127.0.0.1", port)
+                await stream.send_all(b"GET /park HTTP/1.1\r\nHost: h\r\n\r\n")
+                while not parked:
+                    await trio.sleep(0.01)
+                await trio.testing.wait_all_tasks_blocked()
+                assert len(wakes) == 1
+                request = parked[0]
+                answered_at = trio.current_time()
+                assert request.respond_nowait(200, make)
+                assert made == [True]
+                assert not request.respond_nowait(200, make)  # answered: make not called again
+                assert made == [True]
+                data = b""
+                while len(data) < size or b"\r\n\r\n" not in data:
+                    data += await stream.receive_some(1 << 16)
+                while len(_response_at(data, 0)[0]) < size:
+                    data += await stream.receive_some(1 << 16)
+                answer, end = _response_at(data, 0)
+                assert answer == body and end == len(data)
+                assert data.startswith(b"HTTP/1.1 200 OK\r\nX-Now: 1\r\n")
+                await trio.testing.wait_all_tasks_blocked()
+                if size > 256:
+                    assert [result for result, _ in returned] == [False]  # woken to write
+                else:
+                    assert returned == []  # still waiting on the connection
+                await stream.send_all(
+                    b"POST /next HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi")
+                data = b""
+                while b"POST hi" not in data:
+                    data += await stream.receive_some(1 << 16)
+                assert returned[0][0] is False and returned[0][1] >= answered_at
+                await stream.aclose()
+                nursery.cancel_scope.cancel()
+
+    run(main, mock=False)
+
+
+def test_requests_parked_one_after_another_on_a_connection() -> None:
+    # Each answered at once, 20 times on one connection: the watch keeps one timer for them
+    # all (not one a request, for keep_alive_timeout); and the wake-up an earlier request
+    # registered does not end a later one's wait.
+    parked: list[Request] = []
+    wakes: list[Callable[[], None]] = []
+    returned: list[bool] = []
+
+    async def handler(request: Request) -> None:
+        parked.append(request)
+        returned.append(await request.wait_disconnected(wakes.append))
+
+    async def main() -> None:
+        with trio.fail_after(30):
+            async with trio.open_nursery() as nursery:
+                listeners = await nursery.start(partial(serve_http, handler, "127.0.0.1", 0))
+                port = listeners[0].socket.getsockname()[1]
+                stream = await trio.open_tcp_stream("127.0.0.1", port)
+                timers = _watch._watcher()._timers
+                before = len(timers)
+                for i in range(20):
+                    await stream.send_all(b"GET /park HTTP/1.1\r\nHost: h\r\n\r\n")
+                    while len(parked) <= i:
+                        await trio.sleep(0.01)
+                    await trio.testing.wait_all_tasks_blocked()
+                    if i:
+                        wakes[i - 1]()  # the earlier request's: nothing
+                        await trio.testing.wait_all_tasks_blocked()
+                        assert len(returned) == i
+                    assert parked[i].respond_nowait(200, lambda i=i: ([], b"%d" % i))
+                    data = b""
+                    while not data.endswith(b"\r\n\r\n%d" % i):
+                        data += await stream.receive_some(1 << 16)
+                assert len(timers) <= before + 1
+                await stream.aclose()
+                nursery.cancel_scope.cancel()
+
+    run(main, mock=False)
+
+
+def test_respond_nowait_needs_a_request_parked_on_the_watch() -> None:
+    made: list[bool] = []
+
+    def make() -> tuple[HeaderList, bytes]:
+        made.append(True)
+        return [], b""
+
+    async def handler(request: Request) -> None:
+        assert not request.respond_nowait(200, make)  # its own task, not parked
+        await request.respond(200, [], b"plain")
+
+    async def main() -> None:
+        data = await raw_exchange(
+            handler, b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        assert data.endswith(b"plain") and made == []
+
+    run(main)
+
+
+def test_a_connection_answered_at_once_then_idle_is_closed_after_keep_alive_timeout() -> None:
+    parked: list[Request] = []
+    ended: list[float] = []
+
+    async def handler(request: Request) -> None:
+        parked.append(request)
+        await request.wait_disconnected(lambda wake: None)
+
+    async def main() -> None:
+        with trio.fail_after(60):
+            async with trio.open_nursery() as nursery:
+                config = HTTPConfig(keep_alive_timeout=5.0)
+                listeners = await nursery.start(
+                    partial(serve_http, handler, "127.0.0.1", 0, config=config))
+                port = listeners[0].socket.getsockname()[1]
+                stream = await trio.open_tcp_stream("127.0.0.1", port)
+                await stream.send_all(b"GET /park HTTP/1.1\r\nHost: h\r\n\r\n")
+                while not parked:
+                    await trio.sleep(0.01)
+                await trio.testing.wait_all_tasks_blocked()
+                answered_at = trio.current_time()
+                assert parked[0].respond_nowait(200, lambda: ([], b"x"))
+                data = b""
+                while True:  # the answer, then the end, once it idled for 5 s
+                    chunk = await stream.receive_some(1 << 16)
+                    if not chunk:
+                        break
+                    data += chunk
+                ended.append(trio.current_time())
+                assert data.endswith(b"\r\n\r\nx")
+                assert ended[0] - answered_at >= 5.0
+                nursery.cancel_scope.cancel()
+
+    run(main)
+
+
 def test_wait_disconnected_needs_the_body_read() -> None:
     async def handler(request: Request) -> None:
         if request.method == "POST":
@@ -699,6 +869,31 @@ def test_the_connection_knows_when_h11_holds_nothing(
     finally:
         Connection.next_request = original  # type: ignore[method-assign]
     assert len(asked) >= len(sequence)
+
+
+def test_a_head_sent_again_is_the_same_request_each_time() -> None:
+    # A connection keeps the last plain head it parsed (a polling client repeats its heads):
+    # each request still gets its own headers, whatever the handler does with them.
+    seen: list[list[tuple[bytes, bytes]]] = []
+
+    async def handler(request: Request) -> None:
+        seen.append(list(request.headers))
+        request.headers.append((b"x-added", b"1"))
+        body = await request.read_body(100)
+        await request.respond(200, [], request.method.encode() + body)
+
+    post = b"POST /p?sid=a HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n"
+    get = b"GET /p?sid=a HTTP/1.1\r\nHost: h\r\n\r\n"
+
+    async def main() -> None:
+        data = await raw_exchange(handler, post + b"ab" + post + b"cd" + post + b"ef" + get * 3
+                                  + b"GET /p HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        assert [body for _, body in _responses(data)] == [
+            b"POSTab", b"POSTcd", b"POSTef", b"GET", b"GET", b"GET", b"GET"]
+
+    run(main)
+    host, length = (b"host", b"h"), (b"content-length", b"2")
+    assert seen == [[host, length]] * 3 + [[host]] * 3 + [[host, (b"connection", b"close")]]
 
 
 def test_a_lean_post_body_in_pieces_and_a_stalled_one() -> None:
