@@ -7,6 +7,7 @@ or closes); a POST is answered ``ok`` once the handlers of what it carried have 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 import trio
@@ -18,6 +19,8 @@ from ._replies import poll_headers, refuse
 from ._session import Session
 from .cors import CorsPolicy
 from .http_policy import choose_encoding, compress_body
+
+log = logging.getLogger("engineio_core")
 
 __all__ = ["answer_poll", "post", "wake_if_sooner"]
 
@@ -108,8 +111,13 @@ async def _park_poll(request: Request, session: Session,
 
     def on_change(wake: Callable[[], None]) -> Callable[[], None]:
         def changed() -> None:
-            if not (core.poll_ready() and request.respond_nowait(200, answer)):
-                wake()
+            # Run by the producer (any task, a broadcast's say): a failure here is the GET's.
+            try:
+                if core.poll_ready() and request.respond_nowait(200, answer):
+                    return
+            except Exception:
+                log.exception("answering the poll of session %s failed", core.sid)
+            wake()
         return changed
 
     def register(wake: Callable[[], None]) -> None:
