@@ -2,7 +2,10 @@
 
 As Node's ``engine.io`` (``lib/transports/polling.ts``): one GET at a time is parked per session
 and answered with everything queued (or ``"6"``, a noop, when the session moves on to WebSocket
-or closes); a POST is answered ``ok`` once the handlers of what it carried have run.
+or closes); a POST is answered ``ok`` once the handlers of what it carried have run. The parked
+GET is answered as soon as the session has output, by the task that produced it (Node's
+``flush`` writes it there too), through ``Request.respond_nowait``; the GET's own task answers
+when that cannot be done (not our HTTP server's lean request, say).
 """
 
 from __future__ import annotations
