@@ -2,11 +2,15 @@
 
 As Node's ``engine.io`` (``lib/transports/polling.ts``): one GET at a time is parked per session
 and answered with everything queued (or ``"6"``, a noop, when the session moves on to WebSocket
-or closes); a POST is answered ``ok`` once the handlers of what it carried have run.
+or closes); a POST is answered ``ok`` once the handlers of what it carried have run. The parked
+GET is answered as soon as the session has output, by the task that produced it (Node's
+``flush`` writes it there too), through ``Request.respond_nowait``; the GET's own task answers
+when that cannot be done (not our HTTP server's lean request, say).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 import trio
@@ -18,6 +22,8 @@ from ._replies import poll_headers, refuse
 from ._session import Session
 from .cors import CorsPolicy
 from .http_policy import choose_encoding, compress_body
+
+log = logging.getLogger("engineio_core")
 
 __all__ = ["answer_poll", "post", "wake_if_sooner"]
 
@@ -108,8 +114,13 @@ async def _park_poll(request: Request, session: Session,
 
     def on_change(wake: Callable[[], None]) -> Callable[[], None]:
         def changed() -> None:
-            if not (core.poll_ready() and request.respond_nowait(200, answer)):
-                wake()
+            # Run by the producer (any task, a broadcast's say): a failure here is the GET's.
+            try:
+                if core.poll_ready() and request.respond_nowait(200, answer):
+                    return
+            except Exception:
+                log.exception("answering the poll of session %s failed", core.sid)
+            wake()
         return changed
 
     def register(wake: Callable[[], None]) -> None:
@@ -133,6 +144,17 @@ async def _park_poll(request: Request, session: Session,
         await session.deliver(session.core.transport_closed(
             reason="transport error", now=trio.current_time()))
         watched = False
+
+
+_ORDER_FREE = (b"4", b"b", b"3")  # a message (text, base64), a pong
+
+
+def _order_free(body: bytes) -> bool:
+    """Whether ``body`` holds only packets whose effect does not depend on whether the GET
+    sent with it is parked yet (a malformed one is not)."""
+    if b"\x1e" not in body:
+        return body[:1] in _ORDER_FREE
+    return all(packet[:1] in _ORDER_FREE for packet in body.split(b"\x1e"))
 
 
 async def post(
@@ -166,8 +188,9 @@ async def post(
     # The body was often in the same read as the headers. A GET and a POST sent at once
     # on two connections wake in one scheduler batch, in random order; Node reads a body
     # in a later tick, so its GET is parked first and a POSTed "1" answers it with "6".
-    # One checkpoint gives the same order here; with a GET parked already, it has it.
-    if not core.poll_parked:
+    # One checkpoint gives the same order here; with a GET parked already, it has it. Messages
+    # and pongs (nearly every POST) do the same either way: their output waits for the GET.
+    if not core.poll_parked and not _order_free(body):
         await trio.lowlevel.checkpoint()
     now = trio.current_time()
     before = await _fire_due(session, now)

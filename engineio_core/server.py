@@ -49,7 +49,16 @@ log = logging.getLogger("engineio_core")
 def _node_query(request: Request) -> dict[str, str]:
     """The query as Node's engine.io reads it (``Object.fromEntries(url.searchParams)``): a
     parameter given twice counts with its last value."""
-    return {name: values[-1] for name, values in request.query_lists.items()}
+    raw = request.raw_query
+    if "%" in raw or "+" in raw:
+        return {name: values[-1] for name, values in request.query_lists.items()}
+    # The usual query, with nothing to decode: read at once (query_lists is then never made).
+    query: dict[str, str] = {}
+    for field in raw.split("&"):
+        if field:
+            name, _, value = field.partition("=")
+            query[name] = value
+    return query
 
 
 
@@ -251,12 +260,12 @@ class Server(trio.abc.AsyncResource):
         if not self.owns(request):
             return False
         origin = request.header("origin")
-        host = request.header("host")
         secure = request.secure
         if origin is not None and self.proxies:  # the scheme the browser used, at the proxy
             forwarded = self.proxies.client(request.client_host, request.headers)[1]
             secure = secure if forwarded is None else forwarded
-        if not self.cors.is_allowed(origin, host=host, secure=secure):
+        if origin is not None and not self.cors.is_allowed(  # without one, always allowed
+                origin, host=request.header("host"), secure=secure):
             log.info("refused %s %s from %s: origin %s not allowed (cors_allowed_origins)",
                      request.method, request.target, request.client_host, origin)
             await refuse(request, eio.ProtocolError("Bad request", http_status=400, code=3),

@@ -385,7 +385,8 @@ class HTTPRequest:
         at once and without yielding (a long-polling GET answered by whoever produced its
         output, as Node writes it): ``make()`` gives the headers and body, and is called only
         when the request can be answered so. ``False`` (``make`` not called) when it cannot (its
-        task is not parked on the epoll watch): wake it, and answer with ``respond``.
+        task is not parked on the epoll watch, or h11 parsed it): wake it, and answer with
+        ``respond``.
 
         The response is written as far as the socket takes it; the waiting task writes the rest
         (it is woken for that) or, when all went, goes on waiting on the connection:
@@ -393,11 +394,12 @@ class HTTPRequest:
         bytes kept for it), ``True`` if the client closes first.
         """
         parked = self._parked
-        if parked is None or not parked.waiting or self.responded:
-            return False
+        conn = self._conn
+        if (parked is None or not parked.waiting or self.responded or conn.lean is None
+                or conn.must_close):
+            return False  # (h11's requests are answered by their task: h11 may refuse)
         headers, body = make()
         data = self._response(status, headers, body)
-        conn = self._conn
         sent = _sockio.write_now(conn.stream, data)
         if sent < len(data):
             self._unsent = data[sent:]

@@ -616,6 +616,38 @@ def test_requests_parked_one_after_another_on_a_connection() -> None:
     run(main, mock=False)
 
 
+def test_a_parked_request_h11_parsed_is_left_to_its_task() -> None:
+    parked: list[Request] = []
+    wakes: list[Callable[[], None]] = []
+    made: list[bool] = []
+
+    def make() -> tuple[HeaderList, bytes]:
+        made.append(True)
+        return [], b""
+
+    async def handler(request: Request) -> None:
+        parked.append(request)
+        assert not await request.wait_disconnected(wakes.append)
+        await request.respond(200, [], b"by its task")
+
+    async def main() -> None:
+        with trio.fail_after(30):
+            async with trio.open_nursery() as nursery:
+                listeners = await nursery.start(partial(serve_http, handler, "127.0.0.1", 0))
+                port = listeners[0].socket.getsockname()[1]
+                stream = await trio.open_tcp_stream("127.0.0.1", port)
+                await stream.send_all(b"GET /park HTTP/1.0\r\nHost: h\r\n\r\n")  # not lean
+                while not parked:
+                    await trio.sleep(0.01)
+                await trio.testing.wait_all_tasks_blocked()
+                assert not parked[0].respond_nowait(200, make) and made == []
+                wakes[0]()
+                assert (await read_all(stream)).endswith(b"by its task")
+                nursery.cancel_scope.cancel()
+
+    run(main, mock=False)
+
+
 def test_respond_nowait_needs_a_request_parked_on_the_watch() -> None:
     made: list[bool] = []
 
