@@ -357,6 +357,8 @@ class Connection:
 
     async def close(self) -> None:
         """Half-close, discard what the client still sends for ``linger_timeout``, then close."""
+        if self.reader is not None:
+            self.reader.done()
         try:
             if isinstance(self.stream, trio.abc.HalfCloseableStream):
                 await self.stream.send_eof()

@@ -29,14 +29,13 @@ HOST = "127.0.0.1"
 WARM = 10  # the first connections make what is made once (caches, the epoll watch's task)
 MEASURED = 100
 # Measured with this server: 82 before the containers an idle connection holds were made lazily
-# and its reader's stack shallower, 55 to 57 since, with some readers waiting on the epoll watch
+# and its reader's stack shallower, 52 to 57 since, with some readers waiting on the epoll watch
 # (transports/_watch.py) and some on trio's own: a reader waiting with trio holds 7 objects
-# more, and the bound holds even if every one did.
-MAX_PER_CONNECTION = {"websocket": 62, "upgrade": 78}
-# An upgraded client (long-polling first, as browsers connect) measured 70 to 72: besides the
-# upgrade's write lock, its polling requests came on connections of their own (one each, from
-# Node's client), and each one's wait for a next request keeps an entry with its waiter in the
-# epoll watch's timers until its deadline (10 to 30 s), about 10 objects a client meanwhile.
+# more, and the bound holds even if every one did. An upgraded client (long-polling first, as
+# browsers connect): 104 before, 70 to 72 while the epoll watch's timers kept the waiter of each
+# of its polling requests' connections (Node's client makes one a request) until its deadline,
+# 57 to 58 since they drop it as the connection closes.
+MAX_PER_CONNECTION = {"websocket": 62, "upgrade": 66}
 
 
 def _tracked() -> Counter[str]:
