@@ -27,17 +27,18 @@ __all__ = ["read_websocket", "upgrade"]
 
 async def upgrade(
     request: Request, session: Session, extra: Sequence[tuple[str, str]] = ()
-) -> None:
+) -> tuple[WebSocket, Sequence[str | bytes]] | None:
     """Accept a WebSocket for a polling session as its probe (its 101 with the ``extra``
-    headers), run the upgrade on it, and once it completes, read it as the session's
-    WebSocket."""
+    headers) and run the upgrade on it. Once it completes, returns the WebSocket and the
+    messages read after the upgrade's, for ``read_websocket`` to go on with; ``None`` when the
+    upgrade failed."""
     core = session.core
     websocket = await request.accept_websocket(extra_headers=extra)
     try:
         events = core.begin_upgrade(now=trio.current_time())
     except eio.ProtocolError:
         await websocket.aclose()
-        return
+        return None
     session.writer.probe = websocket
     await session.deliver(events)
     session.notify()
@@ -48,7 +49,7 @@ async def upgrade(
         except (WebSocketClosed, trio.BrokenResourceError, trio.ClosedResourceError):
             session.writer.probe = None
             await session.deliver(core.probe_closed(now=trio.current_time()))
-            return
+            return None
         # Everything that one read brought goes through the core before we write or yield:
         # a client may send "2probe" and "5" back to back and poll at once; like Node, we
         # must then answer that poll as upgraded and still send "3probe" first.
@@ -62,7 +63,7 @@ async def upgrade(
                 session.writer.probe = None
                 await session.deliver([*events, *core.probe_closed(now=trio.current_time())])
                 await websocket.aclose()
-                return
+                return None
             if any(isinstance(event, eio.Upgraded) for event in events):
                 log.debug("session %s upgraded to websocket", core.sid)
                 session.writer.probe = None
@@ -72,7 +73,7 @@ async def upgrade(
                 session.writer.probe = None
                 await session.deliver(events)
                 await websocket.aclose()
-                return
+                return None
         if session.writer.probe is websocket:
             if frames := core.take_probe_frames():
                 await session.writer.send_probe(websocket, frames, session.deliver)
@@ -82,8 +83,8 @@ async def upgrade(
     if session.writer.websocket is not websocket:
         # The upgrade failed while we wrote "3probe" or delivered (the write failed, it timed
         # out): the probe is dropped and the session goes on polling as it was.
-        return
-    await read_websocket(session, websocket, batch)
+        return None
+    return websocket, tuple(batch)
 
 
 async def read_websocket(

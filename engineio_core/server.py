@@ -11,7 +11,7 @@ driver again at the session's next deadline (``_timers``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -69,6 +69,17 @@ def _log_refusal(request: Request, error: eio.ProtocolError, by: str = "") -> No
              error.code if error.code is not None else 3, error.http_status or 400,
              f", by {by}" if by else "")
 
+
+
+async def _read(request: Request, reader: Coroutine[Any, Any, None]) -> None:
+    """Run a session's WebSocket reader: on our HTTP server (``HTTPRequest``), by the
+    connection's task once the request's handler returned (``continue_with``), so that for the
+    WebSocket's whole life no frame of the request's handling stays beneath it; on any other,
+    here."""
+    if isinstance(request, HTTPRequest):
+        request.continue_with(reader)
+    else:
+        await reader
 
 class Server(trio.abc.AsyncResource):
     """An Engine.IO v4 server.
@@ -294,15 +305,9 @@ class Server(trio.abc.AsyncResource):
         if kind is eio.RequestKind.HANDSHAKE:
             opened = await self._handshake(request, query)
             if opened is not None:
-                reader = read_websocket(*opened)
-                if isinstance(request, HTTPRequest):
-                    # Our HTTP server runs the reader once this returned: for the WebSocket's
-                    # whole life, no frame of the request's handling stays beneath it.
-                    request.continue_with(reader)
-                else:
-                    # Read from here, so that the handshake's frame does not stay for the
-                    # WebSocket's whole life.
-                    await reader
+                # Read from here (or after it), so that the handshake's frame does not stay for
+                # the WebSocket's whole life.
+                await _read(request, read_websocket(*opened))
         elif kind is eio.RequestKind.POLL:
             session = self._sessions[query["sid"]]
             await answer_poll(request, session, self.cors, self.http_compression,
@@ -312,8 +317,10 @@ class Server(trio.abc.AsyncResource):
             await post(request, session, self.cors, self.config.max_payload,
                        extra=self.header_hooks.headers(request))
         elif kind is eio.RequestKind.UPGRADE:
-            await upgrade(request, self._sessions[query["sid"]],
-                          extra=self.header_hooks.headers(request))
+            session = self._sessions[query["sid"]]
+            upgraded = await upgrade(request, session, extra=self.header_hooks.headers(request))
+            if upgraded is not None:
+                await _read(request, read_websocket(session, *upgraded))
         else:  # UPGRADE_REFUSED
             ws = await request.accept_websocket()
             await ws.aclose()

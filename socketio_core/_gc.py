@@ -2,9 +2,11 @@
 ``socketio-core serve --gc-threshold``, never set by the library on its own.
 
 CPython's full collections scan every object the collector tracks. A server holding thousands
-of connections tracks some eighty objects per connection, so while connections keep coming
-(a flood, a reconnect storm after a restart) each full collection, due every time the tracked
-heap has grown by a quarter, pauses the whole process for tens to hundreds of milliseconds.
+of connections tracks some fifty-five objects per connection (about sixty for one that
+upgraded from long-polling, ``tests/soak/test_idle_footprint.py``), so while connections keep
+coming (a flood, a reconnect storm after a restart) each full collection, due every time the
+tracked heap has grown by a quarter, pauses the whole process for tens to hundreds of
+milliseconds.
 A closed connection leaves no reference cycle (``tests/soak/test_no_cycles.py``): the library
 never needs a full collection to free its memory, so an application that makes no cycles of
 its own may raise the third threshold (``700,10,1000`` makes full collections a hundred times

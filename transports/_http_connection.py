@@ -388,6 +388,9 @@ class Connection:
 
     async def close(self) -> None:
         """Half-close, discard what the client still sends for ``linger_timeout``, then close."""
+        for waiter in (self.reader, self.parker):
+            if waiter is not None:
+                waiter.done()
         try:
             if isinstance(self.stream, trio.abc.HalfCloseableStream):
                 await self.stream.send_eof()

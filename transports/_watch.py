@@ -64,7 +64,7 @@ class _Watcher:
     """The sockets parked tasks wait on, in one epoll watched by one system task."""
 
     __slots__ = ("_armed", "_ended", "_epoll", "_order", "_parked", "_ready", "_scope",
-                 "_timers", "_watched")
+                 "_timed", "_timers", "_watched")
 
     def __init__(self) -> None:
         self._epoll = select.epoll()
@@ -79,9 +79,13 @@ class _Watcher:
         # a read that took the last bytes before the end leaves it with no edge to come.
         self._ended: set[int] = set()
         self._watched: dict[int, Readable] = {}
-        # (deadline, order, waiter): at most one live entry a waiter (its _entry), put back
-        # with the waiter's later deadline when it comes due while the waiter waits on.
-        self._timers: list[tuple[float, int, ReadableOrWoken]] = []
+        # (deadline, order): at most one live entry a waiter (its _entry, its _key the order),
+        # put back with the waiter's later deadline when it comes due while the waiter waits
+        # on. The waiters are in _timed by order, not in the entries: an entry holds only
+        # numbers (which the garbage collector stops tracking), and a waiter whose connection
+        # is done leaves at once (``forget``) rather than at its deadline, up to 30 s later.
+        self._timers: list[tuple[float, int]] = []
+        self._timed: dict[int, ReadableOrWoken] = {}
         self._order = itertools.count()
         self._scope: trio.CancelScope | None = None
         trio.lowlevel.spawn_system_task(self._run, name="transports readability watch")
@@ -115,18 +119,33 @@ class _Watcher:
         entry = waiter._entry
         if entry is not None and entry <= deadline:
             return  # due first: seen then, and put back for the rest of its wait
-        waiter._entry = deadline
-        heapq.heappush(self._timers, (deadline, next(self._order), waiter))
+        self.forget(waiter)  # a later entry of its own: replaced
+        self._push(waiter, deadline)
         scope = self._scope
         if scope is not None and deadline < scope.deadline:
             scope.deadline = deadline
 
+    def _push(self, waiter: ReadableOrWoken, deadline: float) -> None:
+        order = next(self._order)
+        waiter._entry = deadline
+        waiter._key = order
+        self._timed[order] = waiter
+        heapq.heappush(self._timers, (deadline, order))
+
+    def forget(self, waiter: ReadableOrWoken) -> None:
+        """Drop ``waiter``'s timer entry (its wait is over: it has no deadline until the next
+        one)."""
+        if waiter._entry is not None:
+            self._timed.pop(waiter._key, None)
+            waiter._entry = None
+
     def _expire(self, now: float) -> None:
         timers = self._timers
         while timers and timers[0][0] <= now:
-            due, _, waiter = heapq.heappop(timers)
-            if waiter._entry != due:
-                continue  # replaced by an earlier entry
+            _, order = heapq.heappop(timers)
+            waiter = self._timed.pop(order, None)
+            if waiter is None:
+                continue  # replaced by an earlier entry, or forgotten
             waiter._entry = None
             if waiter._task is None or waiter._deadline == math.inf:
                 continue  # its wait ended (its next one queues it again)
@@ -134,8 +153,7 @@ class _Watcher:
                 self.disarm(waiter._fd, waiter)
                 waiter._resume(False)
             else:
-                waiter._entry = waiter._deadline
-                heapq.heappush(timers, (waiter._deadline, next(self._order), waiter))
+                self._push(waiter, waiter._deadline)
 
     def arm(self, sock: trio.socket.SocketType, fd: int, parked: ReadableOrWoken) -> bool:
         """Park ``parked`` on ``sock``; ``False`` instead when ``sock`` may be readable already
@@ -247,13 +265,14 @@ class ReadableOrWoken:
     wait may also return when nothing is there after all (the caller's read then fails with
     ``BlockingIOError`` and it waits again)."""
 
-    __slots__ = ("_deadline", "_entry", "_fd", "_task", "woken")
+    __slots__ = ("_deadline", "_entry", "_fd", "_key", "_task", "woken")
 
     def __init__(self) -> None:
         self._task: trio.lowlevel.Task | None = None
         self._fd = -1
         self._deadline = math.inf
-        self._entry: float | None = None
+        self._entry: float | None = None  # the deadline of its entry in the watch's timers
+        self._key = -1  # that entry's order
         self.woken = False
 
     @property
@@ -272,6 +291,12 @@ class ReadableOrWoken:
         if nothing ends it before."""
         if self._task is not None and self._fd >= 0:
             _watcher().schedule(self, deadline)
+
+    def done(self) -> None:
+        """No more waits (its connection is closed or handed over): drop its timer entry
+        now rather than at its deadline. Not during a wait."""
+        if self._entry is not None:
+            _watcher().forget(self)
 
     def wake(self) -> None:
         """End the current wait (and every later one) with ``False``."""

@@ -521,7 +521,9 @@ class HTTPRequest:
         conn.websocket = websocket
         conn.h11 = _HANDED_OVER  # the WebSocket owns the connection now; h11's state can go
         conn.lean = None
-        conn.reader = None  # (the WebSocket waits for its socket its own way)
+        if conn.reader is not None:  # (the WebSocket waits for its socket its own way)
+            conn.reader.done()
+            conn.reader = None
         conn.last_head = None
         conn.pending = conn.lean_raw = b""
         # The request may stay referenced for the WebSocket's whole life (by its handler's

@@ -1,5 +1,6 @@
 // Official socket.io-client 4.8 clients over WebSocket that connect and stay idle, for a test
-// counting what an idle connection costs the server. Usage: node idle_clients.mjs URL.
+// counting what an idle connection costs the server. Usage: node idle_clients.mjs URL [upgrade]
+// (with "upgrade": long-polling first, then the upgrade to WebSocket, as browsers connect).
 // Each line "open N" on stdin opens N clients; each emits one "echo" with an ack (so the
 // server's reader has handled a message), and once all have their answer "ready TOTAL" is
 // printed. The process exits when stdin closes.
@@ -7,14 +8,19 @@ import { io } from "socket.io-client";
 import { createInterface } from "node:readline";
 
 const url = process.argv[2];
+const transports = process.argv[3] === "upgrade" ? ["polling", "websocket"] : ["websocket"];
 const sockets = [];
 
 function open() {
   return new Promise((resolve, reject) => {
-    const socket = io(url, { transports: ["websocket"], forceNew: true, reconnection: false });
+    const socket = io(url, { transports, forceNew: true, reconnection: false });
     sockets.push(socket);
     socket.once("connect_error", reject);
-    socket.once("connect", () => socket.emit("echo", 1, () => resolve()));
+    socket.once("connect", () => {
+      const upgraded = () => socket.emit("echo", 1, () => resolve());
+      if (socket.io.engine.transport.name === "websocket") upgraded();
+      else socket.io.engine.once("upgrade", upgraded);
+    });
   });
 }
 

@@ -5,7 +5,8 @@ long-lived heap grew by a quarter: with thousands of connections open, each such
 the objects every connection holds (about 75 each once, tens of milliseconds per pause with 3,000
 open, felt by every client as latency while a flood opens). The count is deterministic, so it is
 held here: official socket.io-client connections over WebSocket, each having had one event
-answered, then idle; the tracked objects the server holds for each one are counted.
+answered, then idle (having connected over WebSocket, or upgraded from long-polling); the
+tracked objects the server holds for each one are counted.
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ HOST = "127.0.0.1"
 WARM = 10  # the first connections make what is made once (caches, the epoll watch's task)
 MEASURED = 100
 # Measured with this server: 82 before the containers an idle connection holds were made lazily
-# and its reader's stack shallower, 55 to 57 since, with some readers waiting on the epoll watch
+# and its reader's stack shallower, 52 to 57 since, with some readers waiting on the epoll watch
 # (transports/_watch.py) and some on trio's own: a reader waiting with trio holds 7 objects
-# more, and the bound holds even if every one did.
-MAX_PER_CONNECTION = 62
+# more, and the bound holds even if every one did. An upgraded client (long-polling first, as
+# browsers connect): 104 before, 70 to 72 while the epoll watch's timers kept the waiter of each
+# of its polling requests' connections (Node's client makes one a request) until its deadline,
+# 57 to 58 since they drop it as the connection closes.
+MAX_PER_CONNECTION = {"websocket": 62, "upgrade": 66}
 
 
 def _tracked() -> Counter[str]:
@@ -50,7 +54,8 @@ async def _line(stdout: trio.abc.ReceiveStream, buffer: bytearray) -> str:
     return line.decode()
 
 
-def test_an_idle_websocket_connection_holds_few_tracked_objects() -> None:
+@pytest.mark.parametrize("how", ["websocket", "upgrade"])
+def test_an_idle_websocket_connection_holds_few_tracked_objects(how: str) -> None:
     if not (CONFORMANCE / "node_modules" / "socket.io-client").is_dir():
         pytest.fail("run `npm ci` in conformance/ first (bash .ci/test does it)")
     server = make_server()
@@ -61,7 +66,7 @@ def test_an_idle_websocket_connection_holds_few_tracked_objects() -> None:
                 listeners = await nursery.start(server.serve, HOST, 0)
                 port = listeners[0].socket.getsockname()[1]
                 process = await trio.lowlevel.open_process(
-                    ["node", str(CLIENTS_JS), f"http://{HOST}:{port}"], cwd=CONFORMANCE,
+                    ["node", str(CLIENTS_JS), f"http://{HOST}:{port}", how], cwd=CONFORMANCE,
                     stdin=-1, stdout=-1, stderr=sys.stderr.fileno())
                 assert process.stdin is not None and process.stdout is not None
                 buffer = bytearray()
@@ -87,4 +92,4 @@ def test_an_idle_websocket_connection_holds_few_tracked_objects() -> None:
 
     per_connection, grown = trio.run(main)
     kinds = [(kind, round(n / MEASURED, 2)) for kind, n in grown.most_common(20)]
-    assert per_connection <= MAX_PER_CONNECTION, (per_connection, kinds)
+    assert per_connection <= MAX_PER_CONNECTION[how], (per_connection, kinds)
