@@ -99,7 +99,6 @@ class Request(Protocol):
     Attributes:
         method: ``"GET"``, ``"POST"``...; target: the raw request target (path and query).
         path: the percent-decoded path; raw_query: the query string as sent.
-        query: the first value of each query parameter; query_lists: every value of each.
         headers: ``(name, value)`` pairs as sent, names lowercased (bytes).
         client: ``(host, port)`` of the peer (``("", 0)`` when unknown).
         secure: whether the connection is TLS; scheme: ``"https"`` or ``"http"``.
