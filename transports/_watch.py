@@ -106,7 +106,7 @@ class _Watcher:
                             if parked is not None:
                                 parked._resume(True)
                             elif (watched := self._watched.get(fd)) is not None:
-                                watched._fire(len(ready))
+                                watched._fire(len(ready), flags & _ENDED)
                             else:
                                 self._ready.add(fd)
                 self._scope = None
@@ -371,7 +371,8 @@ class Readable:
     is there after all (the caller's read then fails and it waits again).
     """
 
-    __slots__ = ("_busy", "_countdown", "_fd", "_ready", "_sock", "_task", "_watched", "_watcher")
+    __slots__ = ("_busy", "_countdown", "_ended", "_fd", "_ready", "_sock", "_task", "_watched",
+                 "_watcher")
 
     def __init__(self, sock: trio.socket.SocketType) -> None:
         fd = sock.fileno()
@@ -381,12 +382,17 @@ class Readable:
         self._sock = sock
         self._task: trio.lowlevel.Task | None = None
         self._ready = False
+        # The peer's end was reported (with the edge of the last bytes, perhaps): no edge comes
+        # for it again, so every later wait returns at once and the read finds it.
+        self._ended = False
         self._watched = False  # registered with the watch
         self._busy = False  # wait on the watch
         self._countdown = 0  # waits with trio until the watch is tried again
         self._watcher = _watcher()
 
-    def _fire(self, batch: int) -> None:
+    def _fire(self, batch: int, ended: int) -> None:
+        if ended:
+            self._ended = True
         task = self._task
         if task is None:
             self._ready = True
@@ -404,7 +410,7 @@ class Readable:
             trio.ClosedResourceError: ``close()`` was called, before or during the wait.
             trio.BusyResourceError: another task is already waiting here.
         """
-        if self._ready:
+        if self._ready or self._ended:
             self._ready = False
             return trio.lowlevel.checkpoint()
         fd = self._fd

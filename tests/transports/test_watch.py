@@ -576,3 +576,23 @@ def test_a_reused_number_never_wakes_the_closed_sockets_waiter(closed: str, reus
             assert outcomes == ["stale closed", "new woken"]
 
     trio.run(main)
+
+
+@MODES
+def test_a_readers_end_that_came_with_its_last_bytes_ends_its_next_wait(mode: str) -> None:
+    async def main() -> None:
+        a, b = trio.socket.socketpair()
+        with a, b:
+            async with watched(a, mode) as readable:
+                with trio.fail_after(5):
+                    await b.send(b"last")
+                    b.shutdown(trio.socket.SHUT_WR)
+                    await trio.testing.wait_all_tasks_blocked()
+                    await readable.wait()  # one edge for both
+                    assert os.read(a.fileno(), 100) == b"last"  # a short read, the end due
+                    force(readable, mode)
+                    await readable.wait()  # no edge comes for the end: it was reported
+                    assert os.read(a.fileno(), 100) == b""
+                readable.close()
+
+    trio.run(main)
