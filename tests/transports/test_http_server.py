@@ -29,7 +29,7 @@ from transports import (
     serve_http,
 )
 from transports._http_connection import Connection
-from transports.http_server import _parse_query
+from transports._http_request import _parse_query
 
 Handler = Callable[[Request], Awaitable[None]]
 UPGRADE = (b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
