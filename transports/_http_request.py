@@ -218,24 +218,18 @@ class HTTPRequest:
 
     async def _read_lean_body(self, size: int) -> bytes:
         conn = self._conn
-        if len(conn.pending) >= size:  # nearly always: it came with the head
-            body, conn.pending = conn.pending[:size], conn.pending[size:]
-            conn.lean_raw += body
-            conn.lean_left = 0
-            self._body_read = size
-            self._body_done = True
-            return body
-        deadline = trio.current_time() + conn.config.body_timeout
-        while len(conn.pending) < size:
-            data = await conn.read(deadline)
-            if data is None:
-                conn.must_close = True
-                raise RequestTimeout("the request body stalled")
-            if not data:
-                conn.must_close = True
-                raise BadRequest("the request body was cut short")  # as h11 says it
-            conn.pending += data
+        if len(conn.pending) < size:  # rarely: a body nearly always comes with its head
             deadline = trio.current_time() + conn.config.body_timeout
+            while len(conn.pending) < size:
+                data = await conn.read(deadline)
+                if data is None:
+                    conn.must_close = True
+                    raise RequestTimeout("the request body stalled")
+                if not data:
+                    conn.must_close = True
+                    raise BadRequest("the request body was cut short")  # as h11 says it
+                conn.pending += data
+                deadline = trio.current_time() + conn.config.body_timeout
         body, conn.pending = conn.pending[:size], conn.pending[size:]
         conn.lean_raw += body
         conn.lean_left = 0
