@@ -61,14 +61,11 @@ def _node_query(request: Request) -> dict[str, str]:
     return query
 
 
-
-
 def _log_refusal(request: Request, error: eio.ProtocolError, by: str = "") -> None:
     log.info("refused %s %s from %s: %s (Engine.IO error %s, HTTP %s%s)", request.method,
              request.target, request.client_host, error.message,
              error.code if error.code is not None else 3, error.http_status or 400,
              f", by {by}" if by else "")
-
 
 
 async def _read(request: Request, reader: Coroutine[Any, Any, None]) -> None:
@@ -80,6 +77,7 @@ async def _read(request: Request, reader: Coroutine[Any, Any, None]) -> None:
         request.continue_with(reader)
     else:
         await reader
+
 
 class Server(trio.abc.AsyncResource):
     """An Engine.IO v4 server.
