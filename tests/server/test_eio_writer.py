@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 import trio
+import trio.testing
 
 import engineio_core
 from engineio_core._writer import Deliver, Writer
@@ -67,7 +68,7 @@ def test_a_broadcast_is_written_by_the_broadcaster_without_waking_any_session(
 ) -> None:
     async def main() -> None:
         async with _sessions(5) as (_, sockets, clients):
-            await trio.sleep(0.05)  # every session's task asleep
+            await trio.testing.wait_all_tasks_blocked()  # every session's task asleep
             woken = _drains(monkeypatch)
 
             def broadcast(n: int) -> None:
@@ -93,7 +94,7 @@ def test_what_follows_in_the_same_step_leaves_together_in_the_next_pass(
 ) -> None:
     async def main() -> None:
         async with _sessions(1) as (server, [socket], [ws]):
-            await trio.sleep(0.05)
+            await trio.testing.wait_all_tasks_blocked()  # every session idle
             woken = _drains(monkeypatch)
             socket.send_nowait("first")
             assert socket._session.core.buffered_bytes() == 0
@@ -118,7 +119,7 @@ def test_a_prepared_message_to_an_idle_socket_skips_the_queue_and_keeps_its_plac
 ) -> None:
     async def main() -> None:
         async with _sessions(1) as (server, [socket], [ws]):
-            await trio.sleep(0.05)
+            await trio.testing.wait_all_tasks_blocked()  # every session idle
             queued: list[object] = []
             send_message = engineio_core.protocol.ServerSession.send_message
 
