@@ -146,17 +146,6 @@ async def _park_poll(request: Request, session: Session,
         watched = False
 
 
-_ORDER_FREE = (b"4", b"b", b"3")  # a message (text, base64), a pong
-
-
-def _order_free(body: bytes) -> bool:
-    """Whether ``body`` holds only packets whose effect does not depend on whether the GET
-    sent with it is parked yet (a malformed one is not)."""
-    if b"\x1e" not in body:
-        return body[:1] in _ORDER_FREE
-    return all(packet[:1] in _ORDER_FREE for packet in body.split(b"\x1e"))
-
-
 async def post(
     request: Request, session: Session, cors: CorsPolicy, max_payload: int,
     extra: Sequence[tuple[str, str]] = (),
@@ -190,7 +179,7 @@ async def post(
     # in a later tick, so its GET is parked first and a POSTed "1" answers it with "6".
     # One checkpoint gives the same order here; with a GET parked already, it has it. Messages
     # and pongs (nearly every POST) do the same either way: their output waits for the GET.
-    if not core.poll_parked and not _order_free(body):
+    if not core.poll_parked and not eio.only_messages_and_pongs(body):
         await trio.lowlevel.checkpoint()
     now = trio.current_time()
     before = await _fire_due(session, now)

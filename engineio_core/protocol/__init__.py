@@ -18,7 +18,7 @@ from .packet import (
     encode_text_packet,
     encode_ws_frame,
 )
-from .payload import SEPARATOR, decode_payload, encode_payload
+from .payload import SEPARATOR, decode_payload, encode_payload, only_messages_and_pongs
 from .prepared import PreparedPacket, prepare_message, prepare_packet
 from .request import ERROR_MESSAGES, RequestKind, check_request, error_body, request_error
 from .server import ServerSession
@@ -69,6 +69,7 @@ __all__ = [
     "encode_ws_frame",
     "error_body",
     "jsonp_index",
+    "only_messages_and_pongs",
     "open_packet_data",
     "prepare_message",
     "prepare_packet",

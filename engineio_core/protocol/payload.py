@@ -13,9 +13,12 @@ from .errors import LocalProtocolError, RemoteProtocolError
 from .packet import Packet, decode_text_packet, encode_text_packet
 
 __all__ = ["SEPARATOR", "check_payload_size", "decode_payload", "decode_payload_text",
-           "encode_payload", "iter_payload_text"]
+           "encode_payload", "iter_payload_text", "only_messages_and_pongs"]
 
 SEPARATOR = "\x1e"
+
+# The first byte of a message (text; binary as base64) and of a pong.
+_MESSAGE_OR_PONG = (b"4", b"b", b"3")
 
 
 def encode_payload(packets: Iterable[Packet]) -> bytes:
@@ -93,3 +96,13 @@ def check_payload_size(body: bytes, max_payload: int) -> None:
             f"payload of {len(body)} bytes exceeds max_payload={max_payload}",
             reason="transport error", http_status=413, ws_close_code=1009,
         )
+
+
+def only_messages_and_pongs(body: bytes) -> bool:
+    """Whether a polling body holds only messages and pongs, judged by each packet's first byte
+    without decoding it (an empty body, or an empty packet, is not). A runtime may act on such a
+    body at once: nothing in it closes the session, upgrades it or answers a parked GET by
+    itself."""
+    if b"\x1e" not in body:
+        return body[:1] in _MESSAGE_OR_PONG
+    return all(packet[:1] in _MESSAGE_OR_PONG for packet in body.split(b"\x1e"))

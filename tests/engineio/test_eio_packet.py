@@ -20,6 +20,7 @@ from engineio_core.protocol import (
     encode_payload,
     encode_text_packet,
     encode_ws_frame,
+    only_messages_and_pongs,
 )
 
 T = PacketType
@@ -166,3 +167,21 @@ def test_arbitrary_text_decodes_or_raises_protocol_error(text: str) -> None:
 def test_any_base64_of_binary_decodes(raw: bytes) -> None:
     wire = "b" + base64.b64encode(raw).decode()
     assert decode_text_packet(wire) == Packet(T.MESSAGE, raw)
+
+
+@pytest.mark.parametrize("body, only", [
+    (b'42["echo","hi"]', True), (b"3", True), (b"bAQID", True), (b'4a\x1e3\x1e4b', True),
+    (b"1", False), (b'4a\x1e1', False), (b"", False), (b"4a\x1e", False), (b"d=4a", False),
+])
+def test_only_messages_and_pongs_exact_bytes(body: bytes, only: bool) -> None:
+    # What a server may act on before a GET sent with it is parked (engineio_core/_polling.py's
+    # POST): its effect is the same either way; anything else (a close, bad input) waits.
+    assert only_messages_and_pongs(body) is only
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(packets, min_size=1, max_size=8))
+def test_only_messages_and_pongs_agrees_with_the_decoded_payload(items: list[Packet]) -> None:
+    body = encode_payload(items)
+    assert only_messages_and_pongs(body) is all(p.type in (T.MESSAGE, T.PONG) for p in items)
+

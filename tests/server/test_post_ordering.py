@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import trio
 import trio.testing
 
 import engineio_core
-from engineio_core._polling import _order_free
 from transports import handle_stream
 
 PATH = "/engine.io/?EIO=4&transport=polling"
@@ -107,12 +105,3 @@ def test_the_poll_after_ok_finds_every_reply_of_an_iterating_application() -> No
 
     trio.run(main)
 
-
-@pytest.mark.parametrize("body, free", [
-    (b'42["echo","hi"]', True), (b"3", True), (b"bAQID", True), (b'4a\x1e3\x1e4b', True),
-    (b"1", False), (b'4a\x1e1', False), (b"", False), (b"4a\x1e", False), (b"d=4a", False),
-])
-def test_only_messages_and_pongs_post_without_a_yield(body: bytes, free: bool) -> None:
-    # Whether a POST whose GET is not parked yet yields first: not for what does the same
-    # either way (the output waits for the GET), for anything else (a close, bad input).
-    assert _order_free(body) is free
