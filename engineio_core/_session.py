@@ -35,6 +35,17 @@ SocketHandler = Callable[["Socket"], Awaitable[None]]
 Receiver = Callable[[str | bytes], Awaitable[None] | None]
 
 
+class Reading(Protocol):
+    """A WebSocket reader while it delivers the last message it read (``_wsreader.Reading``)."""
+
+    @property
+    def moved(self) -> bool:
+        """Whether reading went on in another task (``hand_off``) during the delivery."""
+
+    def hand_off(self) -> bool:
+        """Have a new task read on; ``False`` when none could be started."""
+
+
 class Application(Protocol):
     """What ``Server(attach=...)`` makes for each session: an application run by the session's
     driver task rather than in a task of its own (per session, a task costs kilobytes)."""
@@ -205,6 +216,18 @@ class Socket:
         """
         await self._session.set_receiver(receiver)
 
+    def reading_handoff(self) -> Callable[[], bool] | None:
+        """For the receiver (``set_receiver``), while it runs: when it was called by the
+        session's WebSocket reader with the last message read, a function that hands reading
+        to a new task, so that this task may run on with work that waits (a handler started
+        here that suspended), returning what is left of it; the next message is then read and
+        received without waiting for it. The function returns ``False`` when no task could be
+        started (the server is closing: the reader then awaits what is left first). ``None``
+        anywhere else (a polling POST, an upgrade's probe, a message with more read behind
+        it): work started there that waits must be left to another task."""
+        reading = self._session.reading
+        return None if reading is None else reading.hand_off
+
     def receive_nowait(self) -> str | bytes:
         """The next message if one is already waiting, without yielding.
 
@@ -274,6 +297,9 @@ class Session:
     # The events of a close asked for from outside the driver, for the driver to deliver
     # (a class default: most sessions never hold any).
     _closing: Sequence[eio.Event] = ()
+    # The WebSocket reader while its receiver runs on the last message it read (see
+    # ``Socket.reading_handoff``; a class default, as it is set only for that moment).
+    reading: Reading | None = None
 
     def __init__(
         self, server: SessionHost, core: eio.ServerSession, handshake: Handshake
@@ -444,14 +470,18 @@ class Session:
             lock = self.receive_lock = trio.StrictFIFOLock()
         return lock
 
-    async def deliver(self, events: Sequence[eio.Event]) -> None:
+    async def deliver(self, events: Sequence[eio.Event], reading: Reading | None = None) -> None:
         """Act on the core's events; messages go to the receiver, or to the application's inbox
-        (bounded: a slow application slows the reader, which slows the peer)."""
+        (bounded: a slow application slows the reader, which slows the peer). ``reading``: the
+        WebSocket reader delivering the last message it read, which the receiver may hand
+        reading off from (``Socket.reading_handoff``) when it is the message's only event."""
         only_messages = bool(events)
+        # (Its only event: nothing else of the message waits for a handler it starts.)
+        last = events[0] if reading is not None and len(events) == 1 else None
         for event in events:
             if isinstance(event, eio.MessageReceived):
                 if self.receiver is not None:
-                    await self._receive(event.data)
+                    await self._receive(event.data, reading if event is last else None)
                     continue
                 inbox = self.inbox()[0]
                 try:
@@ -475,7 +505,7 @@ class Session:
             # for it would be a scheduler pass per message for nothing.
             self.notify()
 
-    async def _receive(self, data: str | bytes) -> None:
+    async def _receive(self, data: str | bytes, reading: Reading | None = None) -> None:
         """Hand one message to the receiver: one delivery at a time, in arrival order."""
         lock = self.receive_lock
         if lock is None or not lock.locked():
@@ -484,7 +514,20 @@ class Session:
             # the lock (taken at once, still free), to keep the next delivery behind it.
             if self.closed.is_set() or self.receiver is None:
                 return
-            rest = self._start_receiver(data)
+            if reading is None:
+                rest = self._start_receiver(data)
+            else:
+                self.reading = reading
+                try:
+                    rest = self._start_receiver(data)
+                finally:
+                    self.reading = None
+                if reading.moved:
+                    # A new task reads on: what is left (a handler that waits) is this task's
+                    # alone, and the next delivery does not wait for it.
+                    if rest is not None:
+                        await self._finish_receiver(rest)
+                    return
             if rest is not None:
                 lock = self._receive_lock()
                 lock.acquire_nowait()

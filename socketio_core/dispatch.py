@@ -21,6 +21,7 @@ reported with it: the owner's ``failed(event)`` logs the exception being handled
 
 from __future__ import annotations
 
+import contextvars
 import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
@@ -28,7 +29,7 @@ from typing import Any
 
 import trio
 
-__all__ = ["Call", "Dispatcher", "Failed", "before_first_wait"]
+__all__ = ["Call", "Dispatcher", "Failed", "before_first_wait", "resume_in"]
 
 Call = Callable[[], Awaitable[Any] | None]
 Spawn = Callable[..., None]
@@ -177,5 +178,31 @@ def _resume(coro: Coroutine[Any, Any, Any], trap: Any) -> Generator[Any, Any, An
         else:
             try:
                 trap = coro.send(sent)
+            except StopIteration as done:
+                return done.value
+
+
+@types.coroutine
+def resume_in(
+    context: contextvars.Context, coro: Coroutine[Any, Any, Any], trap: Any
+) -> Generator[Any, Any, Any]:
+    """As ``_resume``, each step of ``coro`` run in ``context`` (the one its first steps ran in:
+    a coroutine started in a task that is not its own keeps its context variables apart, as
+    a task of its own would)."""
+    run = context.run
+    while True:
+        try:
+            sent = yield trap
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as error:
+            try:
+                trap = run(coro.throw, error)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                trap = run(coro.send, sent)
             except StopIteration as done:
                 return done.value

@@ -8,7 +8,7 @@ above satisfies. This module imports no other runtime module of the package.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -183,6 +183,11 @@ class SocketLink(Protocol):
 
     def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` in a task the connection owns."""
+        ...
+
+    async def run_counted(self, rest: Awaitable[Any]) -> None:
+        """Await ``rest`` (the connection's work, in a task it does not own) as if it were
+        one of its tasks: the connection's close waits for it."""
         ...
 
     def lost(self) -> None:

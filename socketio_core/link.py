@@ -245,6 +245,17 @@ class Link:
         if self.server.engine.spawn(partial(self._child, fn, args)):
             self._children += 1
 
+    async def run_counted(self, rest: Awaitable[Any]) -> None:
+        """Await ``rest`` (work of the link's run in a task not its own: a handler left to the
+        reader's task) counted as ``spawn`` counts its tasks."""
+        self._children += 1
+        try:
+            await rest
+        finally:
+            self._children -= 1
+            if not self._children and self._idle is not None:
+                self._idle.set()
+
     async def _child(self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
         try:
             await fn(*args)
@@ -333,7 +344,11 @@ class Link:
                     ack = None
                     if event.ack_id is not None:
                         ack = _LinkAck(self, event.namespace, event.ack_id)
-                    rest = socket.handle_event(event.event, event.args, ack)
+                    # The last event of the last message read may start its handler in
+                    # this task, the reader then handing reading off if the handler waits.
+                    handoff = (self.engine.reading_handoff() if index == len(events) - 1
+                               else None)
+                    rest = socket.handle_event(event.event, event.args, ack, handoff)
                     if rest is not None:
                         return self._act_after(rest, events[index + 1:])
                 case sio.AckReceived():

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import types
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, overload
 
 from .broadcast import BroadcastOperator
-from .dispatch import Call, Dispatcher, before_first_wait
+from .dispatch import Call, Dispatcher, before_first_wait, resume_in
 from .errors import ConnectError
 from .handlers import Ack, H, Handler, NamespaceHandler, call_handler, start_handler
 from .protocol import RECOVERABLE_REASONS, BroadcastTarget, Packet, PacketType, Session
@@ -414,12 +416,16 @@ class Socket:
         self._link.reject(self.namespace.name, refusal.message, refusal.data)
 
     def handle_event(
-        self, event: str, args: tuple[Any, ...], ack: Ack | None
+        self, event: str, args: tuple[Any, ...], ack: Ack | None,
+        handoff: Callable[[], bool] | None = None,
     ) -> Awaitable[None] | None:
         """Dispatch an event the client sent (its connection calls this). Handlers start in
         arrival order, each without waiting for the last to finish. With nothing waiting to
         start, no middleware or catch-all listener and one handler, the handler is called at
-        once: a plain one then finishes here, with no task. Returns what the reader must await
+        once: a plain one then finishes here, with no task; so does an async one that
+        finishes without waiting, when the reader can hand reading off (``handoff``, see
+        ``engineio_core.Socket.reading_handoff``); one that waits is then left to this task
+        and returned, while a new task reads on. Otherwise returns what the reader must await
         when the socket's queue is full (backpressure), else ``None``."""
         handlers = self._handlers.get(event)
         dispatcher = self._dispatcher
@@ -439,8 +445,33 @@ class Socket:
             self._failed(event)
             return None
         if rest is not None:
+            if handoff is not None and type(rest) is types.CoroutineType:
+                return self._run_here(event, rest, handoff)
             return dispatcher.submit(event, lambda: rest)
         return None
+
+    def _run_here(self, event: str, coro: types.CoroutineType[Any, Any, Any],
+                  handoff: Callable[[], bool]) -> Awaitable[None] | None:
+        """Run an async handler in the reading task until it first waits; then have reading
+        handed to a new task, and return the rest of the handler for this task to run. In a
+        context of its own, as a task of its own would have."""
+        context = contextvars.copy_context()
+        try:
+            trap = context.run(coro.send, None)
+        except StopIteration:
+            return None
+        except Exception:
+            self._failed(event)
+            return None
+        handoff()  # if no task could take reading over, this one reads on after the handler
+        return self._link.run_counted(self._finish_here(event, context, coro, trap))
+
+    async def _finish_here(self, event: str, context: contextvars.Context,
+                           coro: types.CoroutineType[Any, Any, Any], trap: Any) -> None:
+        try:
+            await resume_in(context, coro, trap)
+        except Exception:
+            self._failed(event)
 
     def _start_event(self, event: str, args: tuple[Any, ...], ack: Ack | None) -> None:
         self._dispatcher.submit_first(event, self._event_calls(event, args, ack))
