@@ -25,11 +25,12 @@ import contextvars
 import types
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
+from functools import partial
 from typing import Any
 
 import trio
 
-__all__ = ["Call", "Dispatcher", "Failed", "before_first_wait", "resume_in"]
+__all__ = ["Call", "Dispatcher", "Failed", "before_first_wait", "resume"]
 
 Call = Callable[[], Awaitable[Any] | None]
 Spawn = Callable[..., None]
@@ -132,7 +133,7 @@ class Dispatcher:
             if queue:
                 self._start()
             try:
-                await _resume(coro, trap)
+                await resume(coro, trap)
             except Exception:
                 self._failed(event)
             return
@@ -156,14 +157,23 @@ def before_first_wait(
     except StopIteration as done:
         return done.value
     callback()
-    return (yield from _resume(coro, trap))
+    return (yield from resume(coro, trap))
 
 
 @types.coroutine
-def _resume(coro: Coroutine[Any, Any, Any], trap: Any) -> Generator[Any, Any, Any]:
+def resume(
+    coro: Coroutine[Any, Any, Any], trap: Any, context: contextvars.Context | None = None
+) -> Generator[Any, Any, Any]:
     """Run ``coro`` to its end from this task, where it already ran until it yielded ``trap``
     to trio: pass the trap on, and trio's answer (a value, or an exception such as
-    ``Cancelled``) back in, as ``await coro`` would have done from the start."""
+    ``Cancelled``) back in, as ``await coro`` would have done from the start. ``context``:
+    the one its first steps ran in, for every later step (a coroutine started in a task not
+    its own keeps its context variables apart, as a task of its own would)."""
+    send: Callable[[Any], Any] = coro.send
+    throw: Callable[[BaseException], Any] = coro.throw
+    if context is not None:
+        run: Callable[..., Any] = context.run
+        send, throw = partial(run, coro.send), partial(run, coro.throw)
     while True:
         try:
             sent = yield trap
@@ -172,37 +182,11 @@ def _resume(coro: Coroutine[Any, Any, Any], trap: Any) -> Generator[Any, Any, An
             raise
         except BaseException as error:
             try:
-                trap = coro.throw(error)
+                trap = throw(error)
             except StopIteration as done:
                 return done.value
         else:
             try:
-                trap = coro.send(sent)
-            except StopIteration as done:
-                return done.value
-
-
-@types.coroutine
-def resume_in(
-    context: contextvars.Context, coro: Coroutine[Any, Any, Any], trap: Any
-) -> Generator[Any, Any, Any]:
-    """As ``_resume``, each step of ``coro`` run in ``context`` (the one its first steps ran in:
-    a coroutine started in a task that is not its own keeps its context variables apart, as
-    a task of its own would)."""
-    run = context.run
-    while True:
-        try:
-            sent = yield trap
-        except GeneratorExit:
-            coro.close()
-            raise
-        except BaseException as error:
-            try:
-                trap = run(coro.throw, error)
-            except StopIteration as done:
-                return done.value
-        else:
-            try:
-                trap = run(coro.send, sent)
+                trap = send(sent)
             except StopIteration as done:
                 return done.value

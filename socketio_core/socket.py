@@ -10,7 +10,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, overload
 
 from .broadcast import BroadcastOperator
-from .dispatch import Call, Dispatcher, before_first_wait, resume_in
+from .dispatch import Call, Dispatcher, before_first_wait, resume
 from .errors import ConnectError
 from .handlers import Ack, H, Handler, NamespaceHandler, call_handler, start_handler
 from .protocol import RECOVERABLE_REASONS, BroadcastTarget, Packet, PacketType, Session
@@ -469,7 +469,7 @@ class Socket:
     async def _finish_here(self, event: str, context: contextvars.Context,
                            coro: types.CoroutineType[Any, Any, Any], trap: Any) -> None:
         try:
-            await resume_in(context, coro, trap)
+            await resume(coro, trap, context)
         except Exception:
             self._failed(event)
 
