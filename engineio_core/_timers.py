@@ -11,13 +11,17 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Awaitable, Callable
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 
 import trio
 
 from ._signal import Wakeup
 
 __all__ = ["Alarm", "Timers"]
+
+# The heap is rebuilt without its void entries once they outnumber the live ones by this many
+# (see Timers.set).
+_VOID_ENTRIES = 512
 
 
 class Alarm:
@@ -53,6 +57,8 @@ class Timers:
         """Ring ``alarm`` at ``at`` (``None``: never); its earlier entry becomes void."""
         if alarm.at is not None:
             self._live -= 1
+            if len(self._heap) > 2 * self._live + _VOID_ENTRIES:
+                self._prune(alarm)
         alarm.at = at
         if at is None:
             if not self._live:
@@ -64,6 +70,26 @@ class Timers:
             self._wake.notify()
         if not self._running:
             self._running = self._spawn(self._run)
+
+    def _prune(self, voided: Alarm) -> None:
+        """Drop the void entries, ``voided``'s live one too (its time is being changed).
+
+        A void entry would stay until its time: a closed session's, until its next ping was
+        due (25 s by default). Under churn that was thousands of entries (and the alarms they
+        hold), short-lived small objects among long-lived ones, which left pymalloc's arenas
+        fragmented. Rebuilt as trio does its deadlines: O(1) amortized an entry voided.
+        """
+        heap = self._heap
+        kept: list[tuple[float, int, Alarm]] = []
+        seen: set[int] = set()
+        for entry in heap:
+            alarm = entry[2]
+            # An alarm set back to an earlier time has two entries that look live: one kept.
+            if alarm.at == entry[0] and alarm is not voided and id(alarm) not in seen:
+                seen.add(id(alarm))
+                kept.append(entry)
+        heap[:] = kept  # in place: the task's loop holds the list
+        heapify(heap)
 
     async def _run(self) -> None:
         """Ring each alarm at its time. An entry is void once its alarm is set for another

@@ -14,6 +14,8 @@ The contract, the same as ``node_server.mjs``'s, on the default namespace:
     ``GET /soak/stats``: ``{"sessions": Engine.IO sessions, "sockets": Socket.IO sockets,
     "tasks": trio tasks alive}``; with ``--tracemalloc``, ``GET /soak/snapshot?file=PATH`` dumps
     a tracemalloc snapshot to ``PATH``.
+    ``GET /soak/heap``: where the process's memory is (``heap.py``): glibc's ``mallinfo2``,
+    Python's small-object allocator, the resident set by mapping kind.
 
 Every log record goes to stderr as one line ``LOG <LEVEL> <logger>: <message>`` (a traceback
 follows it when there is one), so a harness counts ERROR records by their first line.
@@ -35,6 +37,8 @@ import trio
 from socketio_core import Server, Socket
 from socketio_core.handlers import Ack
 from transports import Request
+
+from .heap import Births, heap_figures
 
 OPTIONS: dict[str, Any] = {
     "max_http_buffer_size": 1_000_000,
@@ -105,6 +109,22 @@ def _task_names() -> dict[str, int]:
     return dict(names)
 
 
+def _watch_figures() -> dict[str, int]:
+    """The sizes of the epoll watch's tables (``transports._watch``), if this run made one."""
+    from transports import _watch
+
+    try:
+        watcher = _watch._WATCHER.get()
+    except LookupError:
+        return {}
+    return {name.strip("_"): len(getattr(watcher, name)) for name in (
+        "_timers", "_timed", "_armed", "_parked", "_ready", "_ended", "_watched")
+        if hasattr(watcher, name)}
+
+
+_BIRTHS = Births()
+
+
 async def _stats(server: Server, request: Request) -> None:
     if request.path == "/soak/stats":
         body = json.dumps({
@@ -114,6 +134,19 @@ async def _stats(server: Server, request: Request) -> None:
             "task_names": _task_names(),
         }).encode()
         await request.respond(200, [("Content-Type", "application/json")], body)
+        return
+    if request.path == "/soak/heap":
+        body = json.dumps({**heap_figures(), "watch": _watch_figures()}).encode()
+        await request.respond(200, [("Content-Type", "application/json")], body)
+        return
+    if request.path == "/soak/born":  # ?mark: from now on; else what was born since
+        births = _BIRTHS
+        if "mark" in request.query_lists:
+            answer: Any = births.mark()
+        else:
+            answer = births.report()
+        await request.respond(200, [("Content-Type", "application/json")],
+                              json.dumps(answer).encode())
         return
     if request.path == "/soak/snapshot" and tracemalloc.is_tracing():
         gc.collect()

@@ -441,6 +441,44 @@ def test_deadlines_end_waits_in_their_order_and_a_waiter_serves_many_waits() -> 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
 
 
+def test_the_timers_keep_no_entry_of_a_done_waiter_for_long() -> None:
+    # A connection's waiter is done at its close, often long before its deadline: under churn
+    # the heap would hold an entry of every connection closed in the last 30 s (tens of
+    # thousands of small objects, which fragmented the allocator's arenas).
+    async def main() -> None:
+        clock = trio.lowlevel.current_clock()
+        assert isinstance(clock, trio.testing.MockClock)  # time moves only when jumped
+        with trio.fail_after(1000):
+            (a, b), (c, d) = _pair(), _pair()
+            start = trio.current_time()
+            kept = _watch.ReadableOrWoken()
+            ended: list[bool] = []
+
+            async def wait_kept() -> None:
+                ended.append(await kept.wait(c, start + 100))
+
+            closed = 4 * _watch._STALE_TIMERS
+            async with trio.open_nursery() as outer:
+                outer.start_soon(wait_kept)
+                for _ in range(closed):
+                    waiter = _watch.ReadableOrWoken()
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(waiter.wait, a, start + 50)
+                        await trio.testing.wait_all_tasks_blocked()
+                        await b.send(b"x")
+                    assert os.read(a.fileno(), 10) == b"x"
+                    waiter.done()  # its connection closed: the entry is stale
+                timers = _watch._watcher()._timers
+                assert len(timers) <= 2 + _watch._STALE_TIMERS < closed
+                assert not ended
+                clock.jump(100)  # the live entry was kept: its deadline still ends its wait
+            assert ended == [False]
+            for sock in (a, b, c, d):
+                sock.close()
+
+    trio.run(main, clock=trio.testing.MockClock())
+
+
 def _reused(sock: trio.socket.SocketType) -> tuple[trio.socket.SocketType, trio.socket.SocketType]:
     """Close ``sock``; a new connected pair whose first socket has its descriptor number."""
     c, d = _pair()
