@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
+from typing import Any
 
 import trio
 
@@ -89,19 +90,18 @@ async def upgrade(
     return websocket, tuple(batch)
 
 
-async def read_websocket(
+def read_websocket(
     session: Session, websocket: WebSocket, already: Iterable[str | bytes] = ()
-) -> None:
+) -> Coroutine[Any, Any, object]:
     """Read the session's active WebSocket until it or the session closes (``already``: the
-    messages read before it became active).
+    messages read before it became active): the coroutine to await (``Reading.run``, with
+    no frame of its own beneath every idle reader).
 
-    The task that calls it may give reading away (``Reading.hand_off``) to run a handler that
-    waits; it then returns once that handler and the reading are both done, so that what its
-    caller does next (close the connection) still comes after the last read.
+    The task that awaits it may give reading away (``Reading.hand_off``) to run a handler
+    that waits; it then returns once that handler and the reading are both done, so that
+    what its caller does next (close the connection) still comes after the last read.
     """
-    reading = Reading(session, websocket, tuple(already))
-    if await reading.run():
-        await reading.wait_ended()
+    return Reading(session, websocket, tuple(already)).run()
 
 
 class Reading:
@@ -160,7 +160,8 @@ class Reading:
 
     async def run(self) -> bool:
         """Read until the WebSocket or the session closes (``False``), or until reading was
-        handed to another task (``True``)."""
+        handed to another task (``True``; the first reading returns only once reading has
+        ended, whichever task read last)."""
         session = self._session
         websocket = self._websocket
         core = session.core
@@ -194,6 +195,8 @@ class Reading:
             await session.deliver(events, self if taken == len(backlog) else None)
             del events  # (nor the list of the last message's events)
             if self.moved:
+                if self._first is None:
+                    await self.wait_ended()  # the first reading: the connection's own task
                 return True
             if taken == len(backlog):
                 backlog = websocket.receive_buffered()

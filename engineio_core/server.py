@@ -68,7 +68,7 @@ def _log_refusal(request: Request, error: eio.ProtocolError, by: str = "") -> No
              f", by {by}" if by else "")
 
 
-async def _read(request: Request, reader: Coroutine[Any, Any, None]) -> None:
+async def _read(request: Request, reader: Coroutine[Any, Any, object]) -> None:
     """Run a session's WebSocket reader: on our HTTP server (``HTTPRequest``), by the
     connection's task once the request's handler returned (``continue_with``), so that for the
     WebSocket's whole life no frame of the request's handling stays beneath it; on any other,

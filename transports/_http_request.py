@@ -71,7 +71,7 @@ class HTTPRequest:
     # Made when first asked (a polling request asks for neither).
     _query_lists: dict[str, list[str]] | None = None
     _query: dict[str, str] | None = None
-    _continuation: Coroutine[Any, Any, None] | None = None  # see continue_with
+    _continuation: Coroutine[Any, Any, object] | None = None  # see continue_with
     # While its task waits in wait_disconnected(wake) on the epoll watch: respond_nowait may
     # answer it then.
     _parked: _watch.ReadableOrWoken | None = None
@@ -430,7 +430,7 @@ class HTTPRequest:
         events.append(h11.EndOfMessage())
         return b"".join(conn.h11.send(e) or b"" for e in events)
 
-    def continue_with(self, reader: Coroutine[Any, Any, None]) -> None:
+    def continue_with(self, reader: Coroutine[Any, Any, object]) -> None:
         """Once ``accept_websocket`` returned: have ``reader`` (a coroutine not started yet, a
         WebSocket's reader) awaited in the connection's task after the handler has returned,
         rather than awaiting it in the handler. It then runs for the connection's whole life
@@ -445,7 +445,7 @@ class HTTPRequest:
             raise RuntimeError("continue_with() takes one reader, after accept_websocket()")
         self._continuation = reader
 
-    def _take_continuation(self) -> Coroutine[Any, Any, None] | None:
+    def _take_continuation(self) -> Coroutine[Any, Any, object] | None:
         reader, self._continuation = self._continuation, None
         return reader
 
