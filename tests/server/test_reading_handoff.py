@@ -140,11 +140,13 @@ def test_a_connection_ends_at_once_while_its_first_task_runs_a_handler(how: str)
             assert str(await ws.receive()).startswith("0{")
             await ws.send("40")
             assert str(await ws.receive()).startswith("40{")
+            # Each sent once the last was acted on, so that each is read alone: ``hold``, the
+            # last message of its read, starts in the connection's task.
             await ws.send('42["whoami"]')
-            await trio.sleep(0.05)
+            await settle(lambda: len(tasks) == 1)
             await ws.send('42["hold"]')
-            await trio.sleep(0.05)  # read alone: ``hold`` starts in the connection's task
-            assert len(tasks) == 2 and tasks[0] is tasks[1]
+            await settle(lambda: len(tasks) == 2)
+            assert tasks[0] is tasks[1]
             if how == "server closes":
                 await ws.send('42["bye"]')
                 received = []
@@ -165,9 +167,11 @@ def test_closing_the_server_cancels_a_handler_that_holds_a_connections_task() ->
     server = Server()
     server.engine.shutdown_timeout = 0.5
     cancelled: list[bool] = []
+    started: list[bool] = []
 
     @server.on("hold")
     async def hold(socket: Socket) -> None:
+        started.append(True)
         try:
             await trio.sleep_forever()
         except trio.Cancelled:
@@ -181,7 +185,7 @@ def test_closing_the_server_cancels_a_handler_that_holds_a_connections_task() ->
             await ws.send("40")
             assert str(await ws.receive()).startswith("40{")
             await ws.send('42["hold"]')
-            await trio.sleep(0.05)  # read alone: ``hold`` starts in the connection's task
+            await settle(lambda: bool(started))
             await server.aclose()
 
     run(main)
