@@ -112,7 +112,7 @@ class Namespace:
 
     def to(self, *rooms: Rooms) -> BroadcastOperator:
         """Every socket of the namespace in ``rooms`` (names, or iterables of names)."""
-        return BroadcastOperator(self.adapter).to(*rooms)
+        return self._all.to(*rooms)
 
     in_ = to
 

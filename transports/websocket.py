@@ -190,13 +190,7 @@ class StreamWebSocket(trio.abc.AsyncResource):
                     data = _sockio.read_now(self._sock, self._bufsize)
                 except _STREAM_ERRORS:
                     data = b""
-                if data is None:
-                    continue  # woken with nothing to read after all
-                self._drained = len(data) < self._bufsize
-                if data:
-                    self._take_fast(data)
-                else:
-                    self._lost()
+                if data is not None and not self._took(data):  # (None: nothing after all)
                     await self._close_stream()
         finally:
             self._reading = False
@@ -413,22 +407,30 @@ class StreamWebSocket(trio.abc.AsyncResource):
                     data = await _sockio.receive_some(self.stream, self._bufsize)
             except _STREAM_ERRORS:
                 data = b""
-            self._drained = len(data) < self._bufsize
-            if not data:
-                self._lost()
+            if not self._took(data):
                 await self._close_stream()
                 return
             if self._fast:
-                self._take_fast(data)
-                if self._fast:
-                    return
-            else:
-                self._pending = data
+                return
         # Compressed input is fed in small pieces so that one read cannot inflate to more than
         # about 1000 times _INFLATE_FEED bytes before the size limit is checked.
         feed = _INFLATE_FEED if self.extensions else len(self._pending)
         self._proto().receive_data(self._pending[:feed])
         self._pending = self._pending[feed:]
+
+    def _took(self, data: bytes) -> bool:
+        """Take what one read brought (decoded at once on the fast path, else left in
+        ``_pending`` for wsproto); ``False`` when it was the end of the stream (``b""``: the
+        caller closes it)."""
+        self._drained = len(data) < self._bufsize
+        if not data:
+            self._lost()
+            return False
+        if self._fast:
+            self._take_fast(data)
+        else:
+            self._pending = data
+        return True
 
     def _take_fast(self, data: bytes) -> None:
         """Decode the simple whole frames of what was held + ``data``, or hand over to wsproto.

@@ -521,11 +521,7 @@ class ServerSession:
         state = self._state
         if state is _CLOSING or state is _CLOSED or self._close_request is _DEFERRED:
             return
-        outbox = self._outbox
-        if outbox:
-            outbox.append(prepared)
-        else:
-            self._outbox = [prepared]
+        self._put(prepared)
         self._buffered += prepared.size
 
     def sends_at_once(self) -> bool:

@@ -149,12 +149,7 @@ class Connection(Generic[E]):
         """
         self._check_open()
         self._step(namespace, _ACK_INPUT)
-        parts = encode_event(_ACK, namespace, list(args), ack_id, self._json)
-        outbox = self._outbox  # as _queue, inline: once per answered event
-        if outbox:
-            outbox.extend(parts)
-        else:
-            self._outbox = parts
+        self._queue(encode_event(_ACK, namespace, list(args), ack_id, self._json))
 
     def close(self, reason: str) -> list[E]:
         """End the connection (the Engine.IO session closed, for ``reason``): every connected

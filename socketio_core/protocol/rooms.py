@@ -144,20 +144,19 @@ class BroadcastTarget:
     def to(self, *rooms: Rooms) -> BroadcastTarget:
         """Also target ``rooms`` (each argument a room name or an iterable of names)."""
         added = _flatten(rooms)
-        # Built directly rather than with ``dataclasses.replace`` (which looks the fields up
-        # each time): ``server.to(room)`` comes once per broadcast.
-        return BroadcastTarget(self.rooms | added if self.rooms else added, self.except_rooms,
-                               self.volatile, self.compress, self.local, self.timeout,
-                               self.expect_single_response)
+        return self._with_rooms(self.rooms | added if self.rooms else added, self.except_rooms)
 
     in_ = to
 
     def except_(self, *rooms: Rooms) -> BroadcastTarget:
         """Leave out the sockets in ``rooms``."""
-        removed = _flatten(rooms)
-        return BroadcastTarget(self.rooms, self.except_rooms | removed, self.volatile,
-                               self.compress, self.local, self.timeout,
-                               self.expect_single_response)
+        return self._with_rooms(self.rooms, self.except_rooms | _flatten(rooms))
+
+    def _with_rooms(self, rooms: frozenset[str], except_rooms: frozenset[str]) -> BroadcastTarget:
+        # Built directly rather than with ``dataclasses.replace`` (which looks the fields up
+        # each time): ``server.to(room)`` comes once per broadcast.
+        return BroadcastTarget(rooms, except_rooms, self.volatile, self.compress, self.local,
+                               self.timeout, self.expect_single_response)
 
     def with_volatile(self, volatile: bool = True) -> BroadcastTarget:
         """A copy with ``volatile`` set."""

@@ -133,7 +133,6 @@ def test_a_connection_ends_at_once_while_its_first_task_runs_a_handler(how: str)
 
     async def main() -> None:
         async with serving(server) as port:
-            await trio.sleep(0.05)
             before = _open_fds()
             stream = await open_stream(HOST, port)
             ws = await connect_websocket(stream, HOST, TARGET)
