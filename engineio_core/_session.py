@@ -14,7 +14,15 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -163,6 +171,16 @@ class Socket:
         and its encodings are made once for all of them.
         """
         self._session.send(messages)
+
+    @staticmethod
+    def send_each(sockets: Iterable[Socket], message: eio.PreparedPacket) -> None:
+        """``socket.send_nowait(message)`` for each of ``sockets``, taken one at a time (a
+        generator's each goes out before the next is made): a broadcast's one prepared
+        message, with less work per socket than the loop."""
+        for socket in sockets:
+            session = socket._session
+            if not session.closed.is_set() and not session.writer.write_now(message):
+                session.send((message,))
 
     async def send(self, *messages: str | bytes | eio.PreparedPacket) -> None:
         """Queue messages (as ``send_nowait``), then wait while the session's outbound buffer

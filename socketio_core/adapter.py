@@ -12,12 +12,13 @@ adapter implements.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import trio
 
 from engineio_core.protocol import PreparedPacket, prepare_message
+from engineio_core.server import Socket as EngineSocket
 
 from .protocol import (
     BroadcastTarget,
@@ -57,6 +58,24 @@ def prepare(packet: Packet, json: JSONCodec | None = None) -> list[PreparedPacke
 # Bytes broadcast since a broadcast last yielded (in any server of the process: yielding more
 # often than needed is harmless).
 _queued_since_yield = 0
+
+
+def _plain_engines(sids: Iterable[str], sockets: Mapping[str, LocalSocket], packet: Packet,
+                   parts: Parts, taken: list[int]) -> Iterator[EngineSocket]:
+    """The Engine.IO sockets of ``sids`` to hand ``parts`` (one message) to; the others
+    (held, listened to) are written here as the loop reaches them. ``taken[0]`` counts both."""
+    count = 0
+    for sid in sids:
+        socket = sockets.get(sid)
+        if socket is None:
+            continue
+        engine = socket.plain_engine()
+        if engine is not None:
+            count += 1
+            yield engine
+        elif socket.write_encoded(packet, parts, volatile=False):
+            count += 1
+    taken[0] = count
 
 
 class AckCollector:
@@ -315,12 +334,21 @@ class InMemoryAdapter(Adapter):
         """Queue an EVENT ``packet``, encoded as ``parts``, for every selected local socket
         (and a session being restored that it was meant for; ``offset`` is the packet's own,
         if it has one); returns how many sockets took it."""
-        sent = 0
         sockets = self.namespace.sockets
-        for sid in self.select(target):
-            socket = sockets.get(sid)
-            if socket is not None and socket.write_encoded(packet, parts, volatile=target.volatile):
-                sent += 1
+        sids = self.select(target)
+        if len(parts) == 1 and not target.volatile:
+            # The usual case: the one message handed to the engine in one call, each socket
+            # as it comes (the first is written before the rest are looked up).
+            taken = [0]
+            EngineSocket.send_each(_plain_engines(sids, sockets, packet, parts, taken), parts[0])
+            sent = taken[0]
+        else:
+            sent = 0
+            for sid in sids:
+                socket = sockets.get(sid)
+                if socket is not None and socket.write_encoded(packet, parts,
+                                                               volatile=target.volatile):
+                    sent += 1
         if self._restoring:
             for restoring in self._restoring:
                 restoring.offer((packet, parts), target, offset)

@@ -103,6 +103,12 @@ class LocalSocket(FetchedSocket, Protocol):
         (the socket is gone, or ``volatile`` and its client is behind)."""
         ...
 
+    def plain_engine(self) -> EngineSocket | None:
+        """Its Engine.IO socket, when ``write_encoded(packet, parts, volatile=False)`` would
+        do nothing but ``send_nowait(*parts)`` on it (a broadcast may then hand its message
+        to many at once, ``engineio_core.Socket.send_each``); else ``None``."""
+        ...
+
     async def wait_for_drain(self) -> None:
         """Wait while its client is behind by more than the high-water mark (a client that
         takes nothing for the engine's ``stall_timeout`` meanwhile is dropped)."""

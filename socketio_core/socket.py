@@ -289,6 +289,14 @@ class Socket:
         self._link.engine.send_nowait(*parts)
         return True
 
+    def plain_engine(self) -> engineio_core.Socket | None:
+        """Its Engine.IO socket, when ``write_encoded(packet, parts, volatile=False)`` would
+        do nothing but ``send_nowait(*parts)`` on it: connected, told so, and no
+        ``on_any_outgoing`` listener; else ``None``."""
+        if self.connected and self._held is None and not self._any_outgoing:
+            return self._link.engine
+        return None
+
     def join(self, *rooms: Rooms) -> None:
         """Join ``rooms``: names, or iterables of names (Node's ``socket.join(room | room[])``)."""
         self._adapter.add_all(self.id, flatten_rooms(*rooms))

@@ -15,6 +15,7 @@ import trio
 import socketio_core
 from socketio_core import AckTimeoutError, ConnectError, Server, Socket
 from tests.server.live_util import serving as serving_on_a_port
+from transports import connect_websocket, open_stream
 
 HOST = "127.0.0.1"
 WS = ("websocket",)
@@ -335,5 +336,59 @@ def test_empty_child_namespaces_are_forgotten_only_when_asked(cleanup: bool) -> 
             # A name forgotten comes back, with the parent's handlers, when a client returns.
             async with client(url + "/room-1", auth={"friend": True}, transports=WS) as s:
                 assert s.connected
+
+    run(main)
+
+
+def test_a_broadcast_reaches_plain_listened_and_held_sockets_alike_and_counts_them() -> None:
+    # A broadcast's one message goes to most sockets through the engine in one call
+    # (engineio_core.Socket.send_each); a socket with an outgoing listener, or one not yet told
+    # it is connected (its messages held until its CONNECT), takes the general path. Every one
+    # gets it, once, in order with what follows; the adapter counts them all.
+    server = Server()
+    outgoing: list[tuple[Any, ...]] = []
+    counts: list[int] = []
+
+    def news(value: int) -> socketio_core.protocol.Packet:
+        return socketio_core.protocol.Packet(socketio_core.protocol.PacketType.EVENT, "/",
+                                             ["news", value])
+
+    room = socketio_core.protocol.BroadcastTarget(frozenset({"room"}))
+
+    @server.on("connection")
+    async def on_connection(socket: Socket) -> None:
+        socket.join("room")
+        kind = socket.handshake.auth.get("kind")
+        if kind == "listened":
+            socket.on_any_outgoing(lambda event, *args: outgoing.append((event, *args)))
+        elif kind == "held":
+            # Before this handler first waits, the client is not yet told it is connected:
+            # what it is sent meanwhile is held, and follows its CONNECT.
+            counts.append(await server.of("/").adapter.broadcast(news(0), room))
+
+    async def main() -> None:
+        async with serving_on_a_port(server) as port:
+            url = f"http://{HOST}:{port}"
+            async with client(url, transports=WS, auth={"kind": "plain"}) as plain, \
+                    client(url, transports=WS, auth={"kind": "listened"}) as listened:
+                got: dict[str, list[Any]] = {"plain": [], "listened": []}
+                plain.on("news", got["plain"].append)
+                listened.on("news", got["listened"].append)
+                # The held one on the wire: what it is sent must follow its CONNECT.
+                held = await connect_websocket(await open_stream(HOST, port), HOST,
+                                               "/socket.io/?EIO=4&transport=websocket")
+                assert str(await held.receive()).startswith("0{")
+                await held.send('40{"kind":"held"}')
+                assert str(await held.receive()).startswith('40{"sid":')
+                assert await held.receive() == '42["news",0]'
+                counts.append(await server.of("/").adapter.broadcast(news(1), room))
+                await server.to("room").emit("news", 2)
+                assert [await held.receive(), await held.receive()] == [
+                    '42["news",1]', '42["news",2]']
+                await until(lambda: all(len(values) == 3 for values in got.values()))
+                await held.aclose()
+            assert got == {"plain": [0, 1, 2], "listened": [0, 1, 2]}
+            assert outgoing == [("news", 0), ("news", 1), ("news", 2)]
+            assert counts == [3, 3]
 
     run(main)
