@@ -174,9 +174,9 @@ class Socket:
 
     @staticmethod
     def send_each(sockets: Iterable[Socket], message: eio.PreparedPacket) -> None:
-        """``socket.send_nowait(message)`` for each of ``sockets``, taken one at a time (a
-        generator's each goes out before the next is made): a broadcast's one prepared
-        message, with less work per socket than the loop."""
+        """``socket.send_nowait(message)`` for each of ``sockets`` in turn, for a broadcast's
+        one prepared message: less work per socket than that loop. ``sockets`` may be a
+        generator: each socket is written before the next is asked for."""
         for socket in sockets:
             session = socket._session
             if not session.closed.is_set() and not session.writer.write_now(message):
