@@ -252,9 +252,7 @@ class Link:
         try:
             await rest
         finally:
-            self._children -= 1
-            if not self._children and self._idle is not None:
-                self._idle.set()
+            self._child_done()
 
     async def _child(self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
         try:
@@ -263,9 +261,14 @@ class Link:
             log.exception("task of session %s failed", self.engine.sid)
             self.engine.close()
         finally:
-            self._children -= 1
-            if not self._children and self._idle is not None:
-                self._idle.set()
+            self._child_done()
+
+    def _child_done(self) -> None:
+        """One of the counted tasks (or awaits) ended: the last one done, once the session
+        closed, lets its close go on."""
+        self._children -= 1
+        if not self._children and self._idle is not None:
+            self._idle.set()
 
     def next_deadline(self) -> float | None:
         """When ``handle_timeout`` must next be called (the engine's driver asks)."""
